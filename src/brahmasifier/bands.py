@@ -1,0 +1,30 @@
+"""One place for the survey facts every module shares: band order, stamp size, pixel scale.
+
+Per-band instrument settings (zero points, seeing, sky) live in
+:mod:`brahmasifier.simulation.instrument`, apart from the lensing physics.
+"""
+
+from __future__ import annotations
+
+#: Channel order of every image array in the package: (N, len(BANDS), STAMP_SIZE, STAMP_SIZE).
+BANDS: tuple[str, ...] = ("g", "r", "i", "z", "y")
+#: Side of a challenge cutout in pixels.
+STAMP_SIZE: int = 41
+#: Arcseconds per pixel of the challenge cutouts (LSST).
+PIXEL_SCALE: float = 0.2
+#: Value the challenge uses for "unknown / not predicted".
+MISSING_VALUE: float = -999.0
+
+#: Domain names, keyed by the X of the challenge's ``DX_...`` file names.
+DOMAIN_BY_CODE: dict[str, str] = {"1": "slsim", "2": "hsc"}
+CODE_BY_DOMAIN: dict[str, str] = {v: k for k, v in DOMAIN_BY_CODE.items()}
+UNKNOWN_DOMAIN: str = "unknown"
+UNKNOWN_LABEL: int = -1
+
+
+def band_index(band: str) -> int:
+    """Channel index of ``band``; raises a clear error for an unknown band."""
+    try:
+        return BANDS.index(band)
+    except ValueError:
+        raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None

@@ -1,0 +1,55 @@
+"""Command-line interface: a thin layer that parses arguments and calls the Python API.
+
+Each subcommand lives in :mod:`brahmasifier.commands.<name>` and provides ``HELP`` (one
+line), ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy
+libraries (torch, lenstronomy) inside ``run`` only, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from brahmasifier import __version__
+
+#: Subcommands in the order of the data flow.
+COMMANDS: tuple[str, ...] = ("simulate", "pack", "info", "train", "predict", "export", "evaluate", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (used by ``main`` and by the docs/tests)."""
+    parser = argparse.ArgumentParser(
+        prog="brahmasifier",
+        description="Find strong gravitational lenses in 5-band (grizy) 41x41 survey cutouts.",
+    )
+    parser.add_argument("--version", action="version", version=f"brahmasifier {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"brahmasifier.commands.{name}")
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=(module.__doc__ or module.HELP).strip(),
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``brahmasifier`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume where supported", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Challenge FITS format: one file per object and band.
+
+Layout: an empty primary HDU + a BinTable HDU with one row and two columns, the object's ID
+(``Lens ID``, ``Object ID`` or ``ID``) and ``band_<b>`` holding the 41×41 image (a
+1681-vector, or with TDIM ``(41,41)``). Images stored in a primary/Image HDU are accepted too.
+
+This module holds the writer (used by the simulator and the tests) and the astropy-based
+reader, the reference every faster reader is tested against.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+
+from brahmasifier._atomic import atomic_path
+from brahmasifier.bands import BANDS, STAMP_SIZE
+
+#: ID column names the challenge uses, in the order they are looked for.
+ID_COLUMNS: tuple[str, ...] = ("Lens ID", "Object ID", "ID")
+
+
+class FitsFormatError(ValueError):
+    """A band file exists but does not hold a readable challenge cutout; the message says why."""
+
+
+@dataclass(frozen=True)
+class BandRecord:
+    """One band file's content: the object's ID (as a string; ``None`` if the file has none)."""
+
+    object_id: str | None
+    image: np.ndarray  # float32, (STAMP_SIZE, STAMP_SIZE), may contain NaN/Inf
+
+
+def id_to_str(value: object) -> str:
+    """Canonical string form of an ID cell: integers without ``.0``, bytes decoded, stripped."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if isinstance(value, (np.integer, int)):
+        return str(int(value))
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else repr(f)
+    return str(value).strip()
+
+
+def write_band_fits(
+    path: str | os.PathLike[str],
+    object_id: str | int,
+    band: str,
+    image: np.ndarray,
+    *,
+    id_column: str = "ID",
+    with_tdim: bool = True,
+    header: dict[str, object] | None = None,
+) -> None:
+    """Write one object's band image in the challenge format, atomically.
+
+    ``header`` entries (e.g. ``BUNIT``, ``ZP``) go into the BinTable header.
+    """
+    if band not in BANDS:
+        raise ValueError(f"unknown band {band!r}")
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape != (STAMP_SIZE, STAMP_SIZE):
+        raise ValueError(f"image must be {STAMP_SIZE}x{STAMP_SIZE}, got {image.shape}")
+    if isinstance(object_id, (int, np.integer)):
+        id_col = fits.Column(name=id_column, format="K", array=np.array([object_id], dtype=np.int64))
+    else:
+        text = str(object_id)
+        id_col = fits.Column(name=id_column, format=f"{max(len(text), 1)}A", array=np.array([text]))
+    n = STAMP_SIZE * STAMP_SIZE
+    img_col = fits.Column(
+        name=f"band_{band}",
+        format=f"{n}E",
+        dim=f"({STAMP_SIZE},{STAMP_SIZE})" if with_tdim else None,
+        array=image[None] if with_tdim else image.reshape(1, n),
+    )
+    table = fits.BinTableHDU.from_columns([id_col, img_col])
+    for key, value in (header or {}).items():
+        table.header[key] = value
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp, overwrite=True)
+
+
+def _pick_id_column(names: list[str], image_column: str | None) -> str | None:
+    for candidate in ID_COLUMNS:
+        if candidate in names:
+            return candidate
+    others = [n for n in names if n != image_column]
+    return others[0] if len(others) == 1 else None
+
+
+def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None) -> BandRecord:
+    """Read one band file with astropy (the reference reader); raise :class:`FitsFormatError`."""
+    path = Path(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            for hdu in hdul:
+                if isinstance(hdu, fits.BinTableHDU):
+                    return _record_from_table(path, hdu, band)
+            for hdu in hdul:
+                if hdu.data is not None and getattr(hdu.data, "ndim", 0) == 2:
+                    image = np.asarray(hdu.data, dtype=np.float32)
+                    _check_shape(path, image)
+                    oid = next((hdu.header[k] for k in ID_COLUMNS if k in hdu.header), None)
+                    return BandRecord(None if oid is None else id_to_str(oid), image)
+    except FitsFormatError:
+        raise
+    except Exception as exc:  # astropy raises many types for truncated/corrupt files
+        raise FitsFormatError(f"{path}: unreadable FITS ({type(exc).__name__}: {exc})") from exc
+    raise FitsFormatError(f"{path}: no BinTable or 2-D image HDU found")
+
+
+def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> BandRecord:
+    names = list(hdu.columns.names)
+    wanted = f"band_{band}" if band else None
+    image_column = wanted if wanted in names else next((n for n in names if n.startswith("band_")), None)
+    if image_column is None:
+        raise FitsFormatError(f"{path}: no 'band_<b>' image column (columns: {names})")
+    if hdu.data is None or len(hdu.data) < 1:
+        raise FitsFormatError(f"{path}: table has no rows")
+    image = np.asarray(hdu.data[image_column][0], dtype=np.float32)
+    if image.ndim == 1 and image.size == STAMP_SIZE * STAMP_SIZE:
+        image = image.reshape(STAMP_SIZE, STAMP_SIZE)
+    _check_shape(path, image)
+    id_column = _pick_id_column(names, image_column)
+    oid = None if id_column is None else id_to_str(hdu.data[id_column][0])
+    return BandRecord(oid, image)
+
+
+def _check_shape(path: Path, image: np.ndarray) -> None:
+    if image.shape != (STAMP_SIZE, STAMP_SIZE):
+        raise FitsFormatError(f"{path}: image has shape {image.shape}, expected ({STAMP_SIZE}, {STAMP_SIZE})")
+
+
+def write_parameters_fits(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
+    """Write a class's ``parameters.fits`` (empty primary + BinTable), atomically.
+
+    Column names are kept as given (the challenge's have spaces, e.g. ``vel disp``).
+    """
+    from astropy.table import Table
+
+    hdu = fits.table_to_hdu(Table.from_pandas(table.reset_index(drop=True)))
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+
+
+def read_parameters_fits(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``parameters.fits``; the ID column is returned as string column ``id``."""
+    from astropy.table import Table
+
+    path = Path(path)
+    try:
+        table = Table.read(path, hdu=1)
+    except Exception as exc:
+        raise FitsFormatError(f"{path}: unreadable parameters table ({type(exc).__name__}: {exc})") from exc
+    names = list(table.colnames)
+    id_column = next((c for c in ID_COLUMNS if c in names), None)
+    if id_column is None:
+        raise FitsFormatError(f"{path}: no ID column (looked for {', '.join(ID_COLUMNS)}; found {names})")
+    frame = table.to_pandas()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].map(lambda v: v.decode() if isinstance(v, bytes) else v)
+    frame.insert(0, "id", [id_to_str(v) for v in table[id_column]])
+    return frame.drop(columns=[id_column])

@@ -1,0 +1,219 @@
+"""The packed cutout store: sharded memory-mapped image arrays + a Parquet index.
+
+Layout of a store folder::
+
+    manifest.json        written last; its presence marks a complete store
+    shards/images-NNNNN.npy   float32 (n_k, 5, 41, 41), raw pixel units, NumPy .npy format
+    index.parquet        one row per stored object, in store order (id, stem, label, domain, n_nan, ...)
+    rejected.csv         stem,file,reason for every object found but not stored
+
+Shards are opened with ``np.load(mmap_mode="r")`` lazily in each process, so DataLoader
+workers and DDP ranks on one node share the OS page cache instead of each holding a copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brahmasifier import __version__
+from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier.bands import BANDS, STAMP_SIZE
+
+STORE_FORMAT = "brahmasifier-store"
+STORE_VERSION = 1
+MANIFEST = "manifest.json"
+INDEX = "index.parquet"
+REJECTED = "rejected.csv"
+SHARD_DIR = "shards"
+#: Columns every store index has; parameters joined from ``parameters.fits`` follow them.
+INDEX_COLUMNS: tuple[str, ...] = ("id", "stem", "label", "domain", "n_nan")
+REJECTED_COLUMNS: tuple[str, ...] = ("stem", "file", "reason")
+
+
+class StoreError(RuntimeError):
+    """The folder is not a complete, readable store; the message says what to do."""
+
+
+def shard_filename(number: int) -> str:
+    """Relative path of shard ``number`` inside a store."""
+    return f"{SHARD_DIR}/images-{number:05d}.npy"
+
+
+@dataclass(frozen=True)
+class _Shard:
+    file: str
+    n: int
+
+
+class CutoutStore:
+    """Read access to a packed store (see module docstring). Cheap to pickle: no arrays inside."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not self.path.is_dir():
+            raise StoreError(f"{self.path}: no such store folder")
+        if not manifest_path.is_file():
+            raise StoreError(
+                f"{self.path}: incomplete store (no {MANIFEST}); packing was interrupted or is still "
+                "running. Rerun `brahmasifier pack` with the same --out to resume."
+            )
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{manifest_path}: not valid JSON ({exc})") from exc
+        if self.manifest.get("format") != STORE_FORMAT:
+            raise StoreError(f"{manifest_path}: not a {STORE_FORMAT} manifest")
+        if self.manifest.get("version") != STORE_VERSION:
+            raise StoreError(f"{manifest_path}: store version {self.manifest.get('version')} unsupported")
+        self.bands: tuple[str, ...] = tuple(self.manifest["bands"])
+        self.stamp_size: int = int(self.manifest["stamp_size"])
+        self._shards = [_Shard(s["file"], int(s["n"])) for s in self.manifest["shards"]]
+        self._starts = np.cumsum([0] + [s.n for s in self._shards])
+        self._index: pd.DataFrame | None = None
+        self._maps: list[np.ndarray | None] = [None] * len(self._shards)
+
+    # -- pickling: DataLoader workers re-open the memmaps themselves -----------------------
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_maps"] = [None] * len(self._shards)
+        return state
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __repr__(self) -> str:
+        return f"CutoutStore({str(self.path)!r}, n={len(self)}, shards={len(self._shards)})"
+
+    @property
+    def index(self) -> pd.DataFrame:
+        """The index table in store order (row ``k`` describes image ``k``)."""
+        if self._index is None:
+            index = pd.read_parquet(self.path / INDEX)
+            if len(index) != len(self):
+                raise StoreError(f"{self.path}: index has {len(index)} rows but shards hold {len(self)} images")
+            self._index = index
+        return self._index
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        """Objects found while packing but not stored, with the reason."""
+        path = self.path / REJECTED
+        if not path.exists():
+            return pd.DataFrame(columns=list(REJECTED_COLUMNS))
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+    def _map(self, k: int) -> np.ndarray:
+        arr = self._maps[k]
+        if arr is None:
+            arr = np.load(self.path / self._shards[k].file, mmap_mode="r")
+            expected = (self._shards[k].n, len(self.bands), self.stamp_size, self.stamp_size)
+            if arr.shape != expected or arr.dtype != np.float32:
+                raise StoreError(f"{self.path / self._shards[k].file}: shape {arr.shape} {arr.dtype}, expected {expected} float32")
+            self._maps[k] = arr
+        return arr
+
+    def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Images at ``indices`` (any order, repeats allowed) as float32 ``(k, 5, H, W)``, raw units."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"store index out of range for a store of {n} objects")
+        idx = np.where(idx < 0, idx + n, idx)
+        out = np.empty((idx.size, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
+        shard_of = np.searchsorted(self._starts, idx, side="right") - 1
+        for k in np.unique(shard_of):
+            sel = np.nonzero(shard_of == k)[0]
+            local = idx[sel] - self._starts[k]
+            order = np.argsort(local, kind="stable")  # sorted reads are kinder to the page cache
+            out[sel[order]] = self._map(int(k))[local[order]]
+        return out
+
+    def read_range(self, start: int, stop: int) -> np.ndarray:
+        """Contiguous images ``start:stop`` (fast path for sequential scoring)."""
+        return self.read(np.arange(start, min(stop, len(self))))
+
+
+def open_store(path: str | os.PathLike[str]) -> CutoutStore:
+    """Open a packed store for reading."""
+    return CutoutStore(path)
+
+
+def is_complete_store(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` holds a finished store (its manifest exists)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def write_shard(store_path: str | os.PathLike[str], number: int, images: np.ndarray) -> str:
+    """Write one shard atomically; returns its relative file name."""
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1:] != (len(BANDS), STAMP_SIZE, STAMP_SIZE):
+        raise ValueError(f"shard images must be (n, {len(BANDS)}, {STAMP_SIZE}, {STAMP_SIZE}), got {images.shape}")
+    rel = shard_filename(number)
+    with atomic_path(Path(store_path) / rel) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, images)
+    return rel
+
+
+def finalize_store(
+    store_path: str | os.PathLike[str],
+    shards: Sequence[tuple[str, int]],
+    index: pd.DataFrame,
+    rejected: pd.DataFrame | None = None,
+    extra: dict[str, object] | None = None,
+) -> CutoutStore:
+    """Write index, rejects and (last) the manifest that marks the store complete."""
+    store_path = Path(store_path)
+    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
+    if missing:
+        raise ValueError(f"index lacks required columns {missing}")
+    total = sum(n for _, n in shards)
+    if len(index) != total:
+        raise ValueError(f"index has {len(index)} rows but shards hold {total} images")
+    index = index.reset_index(drop=True)
+    with atomic_path(store_path / INDEX) as tmp:
+        index.to_parquet(tmp, index=False)
+    rej = rejected if rejected is not None else pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    with atomic_path(store_path / REJECTED) as tmp:
+        rej.loc[:, list(REJECTED_COLUMNS)].to_csv(tmp, index=False)
+    manifest = {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "bands": list(BANDS),
+        "stamp_size": STAMP_SIZE,
+        "dtype": "float32",
+        "units": "raw pixel values as read from the FITS files",
+        "n_objects": int(total),
+        "n_rejected": int(len(rej)),
+        "shards": [{"file": f, "n": int(n)} for f, n in shards],
+        "created_by": f"brahmasifier {__version__}",
+        **(extra or {}),
+    }
+    write_text_atomic(store_path / MANIFEST, json.dumps(manifest, indent=2))
+    return CutoutStore(store_path)
+
+
+def write_store(
+    store_path: str | os.PathLike[str],
+    images: np.ndarray,
+    index: pd.DataFrame,
+    rejected: pd.DataFrame | None = None,
+    shard_size: int = 65536,
+) -> CutoutStore:
+    """Write a whole store from in-memory arrays (tests, small data, conversions)."""
+    store_path = Path(store_path)
+    if (store_path / MANIFEST).exists():
+        (store_path / MANIFEST).unlink()
+    shards = []
+    for number, start in enumerate(range(0, max(len(images), 1), shard_size)):
+        chunk = images[start : start + shard_size]
+        shards.append((write_shard(store_path, number, chunk), len(chunk)))
+    return finalize_store(store_path, shards, index, rejected)
