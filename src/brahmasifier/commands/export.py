@@ -1,16 +1,45 @@
-"""`brahmasifier export` (not implemented yet)."""
+"""Export a trained model to ONNX (opset >= 17, dynamic batch axis).
+
+The graph takes raw float32 ``image`` (batch, 5, 41, 41) and returns ``logit`` (batch,):
+normalisation and resize are inside, exactly as in PyTorch. ``--tta`` bakes the views in.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-HELP = "(not implemented yet)"
+#: Largest logit difference between ONNX Runtime and PyTorch accepted by the check.
+VERIFY_TOLERANCE: float = 1e-3
+
+HELP = "export a trained model to ONNX (raw images in, logits out)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Arguments of ``brahmasifier export``."""
+    parser.add_argument("--model", required=True, metavar="RUN_OR_MODEL", help="run dir, model folder or model.json")
+    parser.add_argument("--out", required=True, help="ONNX file to write")
+    parser.add_argument("--tta", choices=("none", "flips", "d4"), default="none",
+                        help="bake these test-time views into the graph (mean logit)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the ONNX Runtime vs PyTorch comparison")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fail clearly until implemented."""
-    raise SystemExit("brahmasifier export: not implemented yet")
+    """Export, then check ONNX Runtime reproduces PyTorch on random inputs."""
+    from brahmasifier.inference.onnx import export_onnx, verify_onnx
+    from brahmasifier.models import load_model
+
+    model, card = load_model(args.model)
+    path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
+    message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"
+    if args.verify:
+        diff = verify_onnx(model, path, tta=args.tta)
+        message += f"; max |ONNX - PyTorch| logit difference {diff:.2e}"
+        if not diff <= VERIFY_TOLERANCE:
+            print(f"{message}\nerror: ONNX Runtime disagrees with PyTorch by more than {VERIFY_TOLERANCE:g}",
+                  file=sys.stderr)
+            return 1
+    print(message)
+    return 0

@@ -1,16 +1,44 @@
-"""`brahmasifier info` (not implemented yet)."""
+"""Describe a packed store: counts by label x domain, rejects, duplicates, NaNs, size."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
-HELP = "(not implemented yet)"
+HELP = "summarise a packed store (counts, rejects, duplicates, size)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """The store and the output format."""
+    parser.add_argument("store", metavar="STORE", help="store folder written by `brahmasifier pack`")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+    parser.add_argument("--top", type=int, default=5, help="how many reject reasons to list")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fail clearly until implemented."""
-    raise SystemExit("brahmasifier info: not implemented yet")
+    """Print the summary of ``args.store``."""
+    from brahmasifier.io import StoreError
+    from brahmasifier.io.summary import summarize_store
+
+    try:
+        summary = summarize_store(args.store, top_reasons=args.top)
+    except StoreError as exc:
+        print(f"brahmasifier info: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"store {summary['path']}: {summary['n_objects']:,} objects in {summary['n_shards']} shards, "
+          f"{summary['size_bytes'] / 2**20:,.1f} MiB on disk")
+    print("objects by label x domain:")
+    labels = {"1": "lens", "0": "non-lens", "-1": "unknown"}
+    for label, by_domain in summary["counts"].items():
+        cells = ", ".join(f"{domain} {n:,}" for domain, n in by_domain.items())
+        print(f"  {labels.get(label, label):>9}: {cells}")
+    print(f"rejected: {summary['n_rejected_objects']:,} objects, {summary['n_stray_files']:,} stray files")
+    for reason, n in summary["top_reject_reasons"].items():
+        print(f"  {n:>8,}  {reason}")
+    print(f"duplicate IDs: {summary['n_duplicate_id']:,} objects; NaN/Inf-affected: {summary['n_with_nan']:,} objects "
+          f"({summary['n_nan_pixels']:,} pixels)")
+    return 0

@@ -1,16 +1,59 @@
-"""`brahmasifier pack` (not implemented yet)."""
+"""Pack challenge FITS folders into a store (shards + index.parquet + rejected.csv).
+
+Each object's five band files are read once, checked (shape, matching IDs, NaN/Inf → 0) and
+written into memory-mappable shards; training and prediction then read the store, not the
+FITS files. Unreadable objects are listed in rejected.csv with the reason. An interrupted
+run resumes when rerun with the same arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
-HELP = "(not implemented yet)"
+HELP = "pack challenge FITS folders into a fast cutout store"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Inputs, output and parallelism."""
+    parser.add_argument("roots", nargs="+", metavar="ROOT", help="folder(s) holding *_<band>.fits files (searched recursively)")
+    parser.add_argument("--out", required=True, help="store folder to create")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all usable CPUs)")
+    parser.add_argument("--shard-size", type=int, default=16384, help="objects per shard (= per parallel task)")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild --out if it already holds a store")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fail clearly until implemented."""
-    raise SystemExit("brahmasifier pack: not implemented yet")
+    """Pack, then print a summary."""
+    import logging
+
+    from pathlib import Path
+
+    from brahmasifier.io import StoreError, pack_fits
+    from brahmasifier.io.store import MANIFEST
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    manifest_path = Path(args.out) / MANIFEST
+    manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not args.overwrite else None
+    started = time.perf_counter()
+    try:
+        store = pack_fits(args.roots, args.out, workers=args.workers, shard_size=args.shard_size,
+                          progress=not args.no_progress, overwrite=args.overwrite)
+    except (StoreError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        print(f"brahmasifier pack: error: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    m = store.manifest
+    if manifest_before is not None and manifest_path.read_bytes() == manifest_before:
+        print(f"{store.path}: already packed from identical inputs ({len(store):,} objects); nothing to do")
+        return 0
+    n_now = int(m.get("objects_packed_this_run", 0))
+    rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} packed in this run)" if n_now != len(store) else "")
+    print(f"packed {len(store):,} objects into {store.path} ({len(m['shards'])} shards)")
+    print(f"  found {m.get('n_found', len(store)):,}; rejected {m['n_rejected'] - m.get('n_stray_files', 0):,} objects"
+          f" and {m.get('n_stray_files', 0):,} stray files (see {store.path / 'rejected.csv'})")
+    print(f"  duplicate IDs: {m.get('n_duplicate_ids', 0):,} objects; with NaN/Inf pixels: {m.get('n_with_nan', 0):,}")
+    print(f"  {seconds:.1f} s, {rate}")
+    return 0

@@ -1,16 +1,127 @@
-"""`brahmasifier train` (not implemented yet)."""
+"""Train a lens classifier on a packed store or FITS roots; writes a run directory with
+checkpoints, logs, metrics.json, val_predictions.csv and the exported model (RUN/model/).
+
+Settings come from (later wins): built-in defaults, --config FILE (YAML with the same names,
+underscores, e.g. `batch_size: 256`; presets in configs/), the run's own config.yaml when
+--resume, and the options given here. Rerun with --resume to continue a killed run.
+Multi-GPU / multi-node: --devices N --strategy ddp [--num-nodes M], or launch under torchrun/SLURM.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
-HELP = "(not implemented yet)"
+HELP = "train a lens classifier (Lightning; checkpoints, resume, DDP) and export the model"
+
+
+def _limit(text: str) -> float | int:
+    """A batch limit: an int (batches) or a float in (0, 1] (fraction)."""
+    value = float(text)
+    return int(value) if value.is_integer() and value > 1 else value
+
+
+def _json_dict(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"widths\": [16, 32, 64, 128]}'")
+    return value
+
+
+#: option → (TrainConfig field, argparse kwargs, help); defaults are shown from TrainConfig.
+_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("--data", "data", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"}, "a packed store, or FITS roots (packed into --cache-dir first)"),
+    ("--out", "out", {"metavar": "RUN_DIR"}, "run directory to create (or resume)"),
+    ("--model", "model", {}, "'compact', a preset (compact_small, vit224, vit_tiny_p4) or any timm model name"),
+    ("--model-kwargs", "model_kwargs", {"type": _json_dict, "metavar": "JSON"}, "extra architecture arguments as JSON"),
+    ("--normalization", "normalization", {"choices": ["asinh_mad", "per_image", "none"]}, "normalisation inside the model (default: asinh_mad)"),
+    ("--band-mapping", "band_mapping", {"metavar": "ORDER"}, "bands fed to the stem in order: grizy (default) or irgzy (i<-R, r<-G, g<-B for pretrained RGB stems)"),
+    ("--pretrained-file", "pretrained_file", {"metavar": "PATH"}, "local timm weights (.safetensors/.pth) of the 3-channel model; stem adapted to 5 bands"),
+    ("--init-from", "init_from", {"metavar": "RUN_OR_MODEL"}, "fine-tune from one of our run dirs, model folders or .ckpt files"),
+    ("--input-size", "input_size", {"type": int}, "model input size (resize inside the model); default: 41, or the ViT's size"),
+    ("--epochs", "epochs", {"type": int}, "maximum epochs"),
+    ("--batch-size", "batch_size", {"type": int}, "batch size per device"),
+    ("--lr", "lr", {"type": float}, "AdamW learning rate (default: per architecture: compact 2e-3, timm 1e-4 pretrained / 1e-3 scratch)"),
+    ("--weight-decay", "weight_decay", {"type": float}, "AdamW weight decay"),
+    ("--warmup-epochs", "warmup_epochs", {"type": float}, "linear lr warm-up (epochs) before cosine annealing"),
+    ("--augment", "augment", {"action": argparse.BooleanOptionalAction}, "random D4 (flips + 90° rotations) augmentation"),
+    ("--seed", "seed", {"type": int}, "seed of the split, model init and augmentation"),
+    ("--val-fraction", "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
+    ("--precision", "precision", {}, "auto (16-mixed on GPU; bf16-mixed on CPUs with bf16 units, else 32-true), or any Lightning precision"),
+    ("--channels-last", "channels_last", {"action": argparse.BooleanOptionalAction}, "channels_last memory format"),
+    ("--accelerator", "accelerator", {}, "auto, cpu, gpu..."),
+    ("--devices", "devices", {}, "devices per node (auto, N, or a list like 0,1)"),
+    ("--strategy", "strategy", {}, "auto, ddp, ..."),
+    ("--num-nodes", "num_nodes", {"type": int}, "number of nodes"),
+    ("--workers", "workers", {"type": int}, "DataLoader worker processes per rank"),
+    ("--threads", "threads", {"type": int}, "torch CPU threads per process"),
+    ("--patience", "patience", {"type": int}, "early-stopping patience in epochs on val AUC (0: off)"),
+    ("--top-k", "top_k", {"type": int}, "best checkpoints kept (by val AUC)"),
+    ("--max-time", "max_time", {"metavar": "DD:HH:MM:SS"}, "stop after this wall time"),
+    ("--checkpoint-every-steps", "checkpoint_every_steps", {"type": int}, "write last.ckpt every N steps (mid-epoch safety)"),
+    ("--limit-train-batches", "limit_train_batches", {"type": _limit}, "batches (int) or fraction per epoch (tests/smoke runs)"),
+    ("--limit-val-batches", "limit_val_batches", {"type": _limit}, "validation batches (int) or fraction"),
+    ("--cache-dir", "cache_dir", {"metavar": "DIR"}, "where FITS roots are packed (default: RUN_DIR/store)"),
+    ("--progress", "progress", {"action": argparse.BooleanOptionalAction}, "progress bar"),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """All TrainConfig settings as options (given ones override --config and a resumed run's config)."""
+    from brahmasifier.training.config import TrainConfig  # light: dataclass + yaml
+
+    defaults = TrainConfig().to_dict()
+    parser.add_argument("--config", metavar="FILE", help="YAML file of settings (see configs/)")
+    parser.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
+                        help="continue RUN_DIR from checkpoints/last.ckpt (settings from RUN_DIR/config.yaml unless given)")
+    for option, name, kwargs, text in _OPTIONS:
+        default = defaults[name]
+        shown = "" if default in (None, [], {}, "") or "default:" in text else f" (default: {default})"
+        parser.add_argument(option, dest=name, default=argparse.SUPPRESS, help=text + shown, **kwargs)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The TrainConfig for parsed arguments: defaults < --config < RUN/config.yaml (resume) < options."""
+    from pathlib import Path
+
+    from brahmasifier.training.config import merge_settings, read_config_file
+
+    given = {k: v for k, v in vars(args).items() if k not in {"config", "command", "_run"}}
+    layers: list[dict[str, Any]] = []
+    if getattr(args, "config", None):
+        layers.append(read_config_file(args.config))
+    out = given.get("out") or (layers[0].get("out") if layers else None)
+    if given.get("resume") and out and (Path(out) / "config.yaml").is_file():
+        saved = read_config_file(Path(out) / "config.yaml")
+        layers.append(saved)
+    if given.get("patience") == 0:
+        given["patience"] = None
+    return merge_settings(*layers, given)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fail clearly until implemented."""
-    raise SystemExit("brahmasifier train: not implemented yet")
+    """Train and print the summary."""
+    from brahmasifier.training import train
+
+    config = settings_from_args(args)
+    if not config.out:
+        raise SystemExit("brahmasifier train: --out RUN_DIR is required")
+    if not config.data:
+        raise SystemExit("brahmasifier train: --data STORE_OR_FITS_ROOTS is required")
+    try:
+        result = train(config)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"brahmasifier train: {exc}") from None
+    if result.model_dir is not None:
+        m = result.metrics
+        print(f"run:        {result.run_dir}")
+        print(f"epochs:     {result.epochs_completed} ({result.global_step} steps)")
+        print(f"val AUC:    {m['val_auc']:.4f}  " + "  ".join(f"{d}: {v:.4f}" for d, v in m.get("val_auc_by_domain", {}).items()))
+        print(f"threshold:  {m['threshold']:.4f} -> accuracy {m['val_accuracy']:.4f}, precision {m['val_precision']:.4f}, recall {m['val_recall']:.4f}")
+        print(f"temperature {m['temperature']:.3f}")
+        print(f"model:      {result.model_dir}")
+    return 0

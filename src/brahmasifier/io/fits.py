@@ -11,6 +11,7 @@ reader, the reference every faster reader is tested against.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,21 @@ ID_COLUMNS: tuple[str, ...] = ("Lens ID", "Object ID", "ID")
 
 
 class FitsFormatError(ValueError):
-    """A band file exists but does not hold a readable challenge cutout; the message says why."""
+    """A band file exists but does not hold a readable challenge cutout; the message says why.
+
+    ``path`` and ``reason`` (the message without the path) are kept apart as attributes so that
+    the packer can write them into the ``file`` and ``reason`` columns of ``rejected.csv``.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+        self.reason = reason if reason is not None else message
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str], reason: str) -> FitsFormatError:
+        """The error for ``path``: message ``"<path>: <reason>"``."""
+        return cls(f"{path}: {reason}", path=path, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -98,22 +113,35 @@ def _pick_id_column(names: list[str], image_column: str | None) -> str | None:
 def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None) -> BandRecord:
     """Read one band file with astropy (the reference reader); raise :class:`FitsFormatError`."""
     path = Path(path)
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            for hdu in hdul:
-                if isinstance(hdu, fits.BinTableHDU):
-                    return _record_from_table(path, hdu, band)
-            for hdu in hdul:
-                if hdu.data is not None and getattr(hdu.data, "ndim", 0) == 2:
-                    image = np.asarray(hdu.data, dtype=np.float32)
-                    _check_shape(path, image)
-                    oid = next((hdu.header[k] for k in ID_COLUMNS if k in hdu.header), None)
-                    return BandRecord(None if oid is None else id_to_str(oid), image)
-    except FitsFormatError:
-        raise
-    except Exception as exc:  # astropy raises many types for truncated/corrupt files
-        raise FitsFormatError(f"{path}: unreadable FITS ({type(exc).__name__}: {exc})") from exc
-    raise FitsFormatError(f"{path}: no BinTable or 2-D image HDU found")
+    # astropy reports truncation and header repairs as warnings; collect them here so that a
+    # million-file read does not print a million lines, and so that truncation becomes an error.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            record = _read_hdul_astropy(path, band)
+        except FitsFormatError:
+            raise
+        except Exception as exc:  # astropy raises many types for truncated/corrupt files
+            detail = "".join(f"; {w.message}" for w in caught if "truncated" in str(w.message))
+            raise FitsFormatError.at(path, f"unreadable FITS ({type(exc).__name__}: {exc}{detail})") from exc
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    if truncated:
+        raise FitsFormatError.at(path, f"truncated file ({truncated[0]})")
+    return record
+
+
+def _read_hdul_astropy(path: Path, band: str | None) -> BandRecord:
+    with fits.open(path, memmap=False) as hdul:
+        for hdu in hdul:
+            if isinstance(hdu, fits.BinTableHDU):
+                return _record_from_table(path, hdu, band)
+        for hdu in hdul:
+            if hdu.data is not None and getattr(hdu.data, "ndim", 0) == 2:
+                image = np.asarray(hdu.data, dtype=np.float32)
+                _check_shape(path, image)
+                oid = next((hdu.header[k] for k in ID_COLUMNS if k in hdu.header), None)
+                return BandRecord(None if oid is None else id_to_str(oid), image)
+    raise FitsFormatError.at(path, "no BinTable or 2-D image HDU found")
 
 
 def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> BandRecord:
@@ -121,9 +149,9 @@ def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> B
     wanted = f"band_{band}" if band else None
     image_column = wanted if wanted in names else next((n for n in names if n.startswith("band_")), None)
     if image_column is None:
-        raise FitsFormatError(f"{path}: no 'band_<b>' image column (columns: {names})")
+        raise FitsFormatError.at(path, f"no 'band_<b>' image column (columns: {names})")
     if hdu.data is None or len(hdu.data) < 1:
-        raise FitsFormatError(f"{path}: table has no rows")
+        raise FitsFormatError.at(path, "table has no rows")
     image = np.asarray(hdu.data[image_column][0], dtype=np.float32)
     if image.ndim == 1 and image.size == STAMP_SIZE * STAMP_SIZE:
         image = image.reshape(STAMP_SIZE, STAMP_SIZE)
@@ -135,7 +163,7 @@ def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> B
 
 def _check_shape(path: Path, image: np.ndarray) -> None:
     if image.shape != (STAMP_SIZE, STAMP_SIZE):
-        raise FitsFormatError(f"{path}: image has shape {image.shape}, expected ({STAMP_SIZE}, {STAMP_SIZE})")
+        raise FitsFormatError.at(path, f"image has shape {image.shape}, expected ({STAMP_SIZE}, {STAMP_SIZE})")
 
 
 def write_parameters_fits(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
@@ -158,11 +186,11 @@ def read_parameters_fits(path: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         table = Table.read(path, hdu=1)
     except Exception as exc:
-        raise FitsFormatError(f"{path}: unreadable parameters table ({type(exc).__name__}: {exc})") from exc
+        raise FitsFormatError.at(path, f"unreadable parameters table ({type(exc).__name__}: {exc})") from exc
     names = list(table.colnames)
     id_column = next((c for c in ID_COLUMNS if c in names), None)
     if id_column is None:
-        raise FitsFormatError(f"{path}: no ID column (looked for {', '.join(ID_COLUMNS)}; found {names})")
+        raise FitsFormatError.at(path, f"no ID column (looked for {', '.join(ID_COLUMNS)}; found {names})")
     frame = table.to_pandas()
     for name in frame.columns:
         if frame[name].dtype == object:

@@ -1,0 +1,194 @@
+"""Ingest speed, side by side: the reference astropy loop vs our reader, packer and store.
+
+    python benchmarks/bench_ingest.py [--objects 2000] [--repeats 3] [--workers 2]
+
+Generates challenge-format objects once into ``benchmarks/_work/ingest_tree`` (git-ignored),
+then measures in one run:
+
+(a) reference: astropy ``fits.open`` per band file + stack to (5, 41, 41), serial, as the
+    reference system loads its data;
+(b) ``pack_fits`` with ``--workers`` processes (scan + read + shards + index, whole call);
+(c) our fast reader alone (``read_object``), serial; and the ``fitsio`` library per object;
+(d) store reads: random batches of 256 indices, and sequential ``read_range`` batches; and,
+    as the ceiling, the same random batches taken from an in-RAM NumPy array.
+
+Every figure is a median over ``--repeats`` runs; ratios are against (a). The files are in
+the page cache (just written or read), so this measures CPU cost, not disk speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.io import pack_fits, read_band_fits_astropy, read_object, scan_fits_tree, write_band_fits
+from brahmasifier.io.naming import band_filename, labelled_stem
+
+WORK = Path(__file__).resolve().parent / "_work"
+
+
+def make_tree(root: Path, n_objects: int, seed: int = 0) -> None:
+    """Write ``n_objects`` labelled objects (four class folders) unless already there.
+
+    One file per band is written by ``write_band_fits``; the others are byte copies with the
+    image and the fixed-width integer ID patched in, which is what the writer would produce
+    (checked below against astropy) at a fraction of the time.
+    """
+    marker = root / f".complete-{n_objects}-{seed}"
+    if marker.exists():
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    templates: dict[str, tuple[bytes, int, int]] = {}
+    probe = root / "_template"
+    for band in BANDS:
+        image = np.arange(STAMP_SIZE * STAMP_SIZE, dtype=np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
+        write_band_fits(probe / f"t_{band}.fits", 123456789, band, image, id_column="Object ID")
+        data = (probe / f"t_{band}.fits").read_bytes()
+        image_at = data.index(image.astype(">f4").tobytes())
+        id_at = data.index(np.array([123456789], dtype=">i8").tobytes())
+        templates[band] = (data, image_at, id_at)
+    shutil.rmtree(probe)
+    folders = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses", ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
+    for k in range(n_objects):
+        domain, label = list(folders)[k % 4]
+        folder = root / folders[(domain, label)]
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = labelled_stem(domain, label, k)
+        object_id = np.array([10**16 + k], dtype=">i8").tobytes()
+        images = rng.normal(0.0, 1.0, (len(BANDS), STAMP_SIZE, STAMP_SIZE)).astype(">f4")
+        for b, band in enumerate(BANDS):
+            data, image_at, id_at = templates[band]
+            buf = bytearray(data)
+            buf[image_at : image_at + images[b].nbytes] = images[b].tobytes()
+            buf[id_at : id_at + 8] = object_id
+            (folder / band_filename(stem, band)).write_bytes(bytes(buf))
+    for obj in scan_fits_tree(root).objects[:: max(n_objects // 5, 1)]:  # the patched files read right
+        record = read_band_fits_astropy(obj.files["i"], "i")
+        assert record.object_id is not None and record.image.shape == (STAMP_SIZE, STAMP_SIZE)
+    marker.touch()
+
+
+def median_rate(n_items: int, run: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    """Median items/s over ``repeats`` runs, and the individual rates."""
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        rates.append(n_items / (time.perf_counter() - t0))
+    return statistics.median(rates), rates
+
+
+def astropy_reference(objects: list) -> np.ndarray:  # type: ignore[type-arg]
+    """The reference system's loading: fits.open per band file, stack, NaN → 0."""
+    from astropy.io import fits
+
+    out = np.empty((len(objects), len(BANDS), STAMP_SIZE, STAMP_SIZE), np.float32)
+    for k, obj in enumerate(objects):
+        for b, band in enumerate(BANDS):
+            with fits.open(obj.files[band], memmap=False) as hdul:
+                out[k, b] = np.asarray(hdul[1].data[f"band_{band}"][0], dtype=np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def fitsio_reader(objects: list) -> np.ndarray:  # type: ignore[type-arg]
+    """The same with the cfitsio-based ``fitsio`` package (a candidate we measured)."""
+    import fitsio
+
+    out = np.empty((len(objects), len(BANDS), STAMP_SIZE, STAMP_SIZE), np.float32)
+    for k, obj in enumerate(objects):
+        for b, band in enumerate(BANDS):
+            with fitsio.FITS(str(obj.files[band])) as f:
+                row = f[1].read(rows=[0], columns=[f"band_{band}", "Object ID"])
+            out[k, b] = np.asarray(row[f"band_{band}"][0], dtype=np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reference-objects", type=int, default=200, help="objects per run of the slow astropy loop")
+    args = parser.parse_args(argv)
+
+    root = WORK / "ingest_tree"
+    t0 = time.perf_counter()
+    make_tree(root, args.objects)
+    print(f"tree: {args.objects} objects ({args.objects * 5} files) in {root} (ready in {time.perf_counter() - t0:.1f} s)")
+    objects = scan_fits_tree(root).objects
+    subset = objects[: args.reference_objects]
+    small = objects[: min(len(objects), 1000)]
+
+    rows: list[tuple[str, float, list[float]]] = []
+    ref_rate, ref_all = median_rate(len(subset), lambda: astropy_reference(subset), args.repeats)
+    rows.append(("(a) astropy fits.open loop, serial [reference]", ref_rate, ref_all))
+
+    # correctness first: every reader agrees with the reference on the subset
+    reference = astropy_reference(subset)
+    ours = np.stack([read_object(o).image for o in subset])
+    assert ours.tobytes() == reference.tobytes(), "fast reader differs from astropy"
+    try:
+        import fitsio  # noqa: F401  (optional: only this benchmark's candidate row uses it)
+
+        has_fitsio = True
+    except ImportError:
+        has_fitsio = False
+    if has_fitsio:
+        assert fitsio_reader(subset[:20]).tobytes() == reference[:20].tobytes(), "fitsio differs from astropy"
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-", dir=WORK))
+    shard_size = max(len(objects) // (2 * args.workers), 1)
+    counter = iter(range(10**6))
+    store_path = tmp / "store-final"
+
+    def do_pack() -> None:
+        out = tmp / f"store-{next(counter)}"
+        pack_fits(root, out, workers=args.workers, shard_size=shard_size, progress=False)
+        shutil.rmtree(out)
+
+    rate, all_rates = median_rate(len(objects), do_pack, args.repeats)
+    rows.append((f"(b) pack_fits, {args.workers} workers, shard {shard_size} (whole call)", rate, all_rates))
+    rate, all_rates = median_rate(len(objects), lambda: pack_fits(root, tmp / "serial", workers=1, shard_size=shard_size,
+                                                                  progress=False, overwrite=True), args.repeats)
+    rows.append(("(b') pack_fits, 1 worker (in-process)", rate, all_rates))
+    rate, all_rates = median_rate(len(small), lambda: [read_object(o) for o in small], args.repeats)
+    rows.append(("(c) read_object (fast reader), serial", rate, all_rates))
+    if has_fitsio:
+        rate, all_rates = median_rate(len(subset), lambda: fitsio_reader(subset), args.repeats)
+        rows.append(("(c') fitsio per band file, serial [candidate]", rate, all_rates))
+
+    store = pack_fits(root, store_path, workers=args.workers, shard_size=shard_size, progress=False)
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, len(store), 256) for _ in range(200)]
+    store.read(np.arange(len(store)))  # warm the page cache and the memmaps
+    rate, all_rates = median_rate(256 * len(batches), lambda: [store.read(b) for b in batches], args.repeats)
+    rows.append(("(d) store.read, random batches of 256", rate, all_rates))
+    starts = list(range(0, len(store), 256)) * max(1, 50_000 // len(store))
+    rate, all_rates = median_rate(sum(min(256, len(store) - s) for s in starts),
+                                  lambda: [store.read_range(s, s + 256) for s in starts], args.repeats)
+    rows.append(("(d') store.read_range, sequential batches of 256", rate, all_rates))
+    in_ram = store.read(np.arange(len(store)))
+    rate, all_rates = median_rate(256 * len(batches), lambda: [in_ram[b] for b in batches], args.repeats)
+    rows.append(("(d\") numpy fancy index of an in-RAM array, 256 [memory bound]", rate, all_rates))
+    shutil.rmtree(tmp)
+
+    print(f"\n{'measurement':<62} {'objects/s':>12} {'x (a)':>8}   runs")
+    for name, rate, all_rates in rows:
+        runs = ", ".join(f"{r:,.0f}" for r in all_rates)
+        print(f"{name:<62} {rate:>12,.0f} {rate / ref_rate:>8.1f}   [{runs}]")
+    print(f"\nmedian of {args.repeats} runs; python {sys.version.split()[0]}; files in page cache; machine shared and loaded.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Simulator throughput: objects/s for 1 and 2 workers (all bands, both domains, written to disk).
+
+Also times, side by side in one process, the per-object render (median ms per class) and the
+band-file writer: our byte-identical template writer vs ``write_band_fits`` (astropy).
+
+    python benchmarks/bench_simulate.py --n-per-class 50 --workers 1,2
+
+The machine may be shared: compare the numbers within one run (ratios), not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-per-class", type=int, default=50)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    from brahmasifier.io.fits import write_band_fits
+    from brahmasifier.simulation import simulate_dataset
+    from brahmasifier.simulation._fastfits import write_band_fits_fast
+    from brahmasifier.simulation.generate import make_object
+    from brahmasifier.simulation.render import Renderer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        # Per-object render time (in-process, no writing).
+        for domain in ("slsim", "hsc"):
+            renderer = Renderer(domain)
+            make_object(renderer, 1, 10_000, seed=0)  # warm numba/kernels
+            for label in (1, 0):
+                times = []
+                for index in range(20):
+                    t = time.perf_counter()
+                    make_object(renderer, label, index, seed=0)
+                    times.append(time.perf_counter() - t)
+                print(f"render {domain:5s} {'lens' if label else 'non-lens':8s}: median {1e3 * statistics.median(times):6.1f} ms/object")
+        # Writer: fast template vs astropy, same files.
+        image = np.random.default_rng(0).normal(size=(41, 41)).astype(np.float32)
+        header = {"BUNIT": "nJy", "ZP": 31.4}
+        timings = {}
+        for name, writer in (("astropy write_band_fits", write_band_fits), ("template writer", write_band_fits_fast)):
+            writer(root / "warm.fits", "GG-LENS_60.000000_-30.000000", "g", image, id_column="Lens ID", header=header)
+            samples = []
+            for k in range(50):
+                t = time.perf_counter()
+                writer(root / f"w{k}.fits", "GG-LENS_60.000000_-30.000000", "g", image, id_column="Lens ID", header=header)
+                samples.append(time.perf_counter() - t)
+            timings[name] = statistics.median(samples)
+            print(f"write one band file, {name:24s}: median {1e3 * timings[name]:.3f} ms")
+        print(f"writer speed-up: {timings['astropy write_band_fits'] / timings['template writer']:.1f}x")
+        # End to end.
+        rates = {}
+        for workers in [int(w) for w in args.workers.split(",")]:
+            for rep in range(args.repeats):
+                summary = simulate_dataset(root / f"w{workers}_{rep}", args.n_per_class, seed=rep, workers=workers,
+                                           progress=False, preview=False)  # fmt: skip
+                rates.setdefault(workers, []).append(summary.objects_per_second)
+                print(f"simulate_dataset workers={workers}: {summary.n_objects} objects in {summary.seconds:.1f} s "
+                      f"= {summary.objects_per_second:.1f} objects/s (incl. process start-up)")  # fmt: skip
+        if 1 in rates and len(rates) > 1:
+            for w, r in rates.items():
+                print(f"workers={w}: median {statistics.median(r):.1f} objects/s, x{statistics.median(r) / statistics.median(rates[1]):.2f} vs 1")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""LightningDataModule over a packed store (or FITS roots, packed into a cache first)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+from lightning.pytorch.utilities import rank_zero_info
+from torch.utils.data import DataLoader
+
+from brahmasifier.data.dataset import StoreDataset
+from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, DataProblem, UnbalancedDataWarning, stratified_split
+from brahmasifier.io.store import CutoutStore, is_complete_store, open_store
+
+
+def is_store_input(data: list[str | os.PathLike[str]]) -> bool:
+    """True when ``data`` names one complete packed store (else: FITS roots to pack)."""
+    return len(data) == 1 and is_complete_store(data[0])
+
+
+def pack_if_needed(data: list[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
+    """Path of a store for ``data``: the store itself, or FITS roots packed (resumably) into ``cache_dir``."""
+    if is_store_input(data):
+        return Path(data[0])
+    missing = [str(p) for p in data if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"training data not found: {', '.join(missing)}")
+    try:
+        from brahmasifier.io import pack_fits  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - until the I/O helper's packer lands
+        raise DataProblem(
+            f"{', '.join(map(str, data))}: not a packed store, and this brahmasifier cannot pack FITS; run `brahmasifier pack` first"
+        ) from None
+    if not is_complete_store(cache_dir):
+        rank_zero_info(f"packing FITS roots {', '.join(map(str, data))} into {cache_dir} (once; reused on rerun)")
+        try:
+            pack_fits([Path(p) for p in data], out=Path(cache_dir), progress=progress)
+        except TypeError:
+            pack_fits([Path(p) for p in data], out=Path(cache_dir))
+    return Path(cache_dir)
+
+
+def check_labels(labels: np.ndarray, source: str) -> dict[str, int]:
+    """Counts of lenses/non-lenses; raise :class:`DataProblem` or warn with advice when unusable."""
+    n_pos = int((labels == 1).sum())
+    n_neg = int((labels == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise DataProblem(
+            f"{source}: only one class among the labelled objects ({n_pos} lenses, {n_neg} non-lenses); "
+            "training needs both lenses and non-lenses"
+        )
+    if min(n_pos, n_neg) < MIN_PER_CLASS:
+        raise DataProblem(
+            f"{source}: too little data ({n_pos} lenses, {n_neg} non-lenses); need at least {MIN_PER_CLASS} of each"
+        )
+    minority = min(n_pos, n_neg) / (n_pos + n_neg)
+    if minority < UNBALANCED_FRACTION:
+        warnings.warn(
+            f"{source}: very unbalanced data ({n_pos} lenses, {n_neg} non-lenses, minority {minority:.1%}); "
+            "the model may learn to ignore the rare class. Consider adding objects of the rare class, "
+            "or choosing the threshold on validation (done automatically) and judging by AUC rather than accuracy.",
+            UnbalancedDataWarning,
+            stacklevel=2,
+        )
+    return {"n_lenses": n_pos, "n_nonlenses": n_neg}
+
+
+class LensDataModule(pl.LightningDataModule):
+    """Train/val loaders over a store: label −1 excluded, split stratified by label × domain.
+
+    ``data`` is a packed store path or FITS roots (packed into ``cache_dir`` in
+    ``prepare_data``, on one process per node). Loaders use batched store reads.
+    """
+
+    def __init__(
+        self,
+        data: list[str | os.PathLike[str]] | str | os.PathLike[str],
+        batch_size: int = 128,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        workers: int = 0,
+        eval_batch_size: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        pin_memory: bool = False,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or 2 * batch_size)
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self.workers = int(workers)
+        self.pin_memory = pin_memory
+        self.progress = progress
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.store: CutoutStore | None = None
+        self.train_rows = np.empty(0, dtype=np.int64)
+        self.val_rows = np.empty(0, dtype=np.int64)
+        self.summary: dict[str, Any] = {}
+
+    @property
+    def store_path(self) -> Path:
+        """The store trained on (after packing, if FITS roots were given)."""
+        if is_store_input(self.data):
+            return Path(self.data[0])
+        if self.cache_dir is None:
+            raise DataProblem(f"{', '.join(map(str, self.data))}: not a packed store; give a cache_dir to pack FITS roots into")
+        return self.cache_dir
+
+    def prepare_data(self) -> None:
+        """Pack FITS roots into the cache (rank 0 of each node; a no-op for a store)."""
+        if not is_store_input(self.data):
+            pack_if_needed(self.data, self.store_path, progress=self.progress)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open the store, drop unlabelled objects, check the classes, split."""
+        if self.store is not None:
+            return
+        self.store = open_store(self.store_path)
+        index = self.store.index
+        labels = index["label"].to_numpy()
+        labelled = np.nonzero((labels == 0) | (labels == 1))[0]
+        n_unlabelled = len(labels) - len(labelled)
+        if n_unlabelled:
+            rank_zero_info(f"{self.store.path}: {n_unlabelled} objects with unknown label (-1) excluded from training")
+        counts = check_labels(labels[labelled], str(self.store.path))
+        domains = index["domain"].astype(str).to_numpy()
+        train_pos, val_pos = stratified_split(labels[labelled], domains[labelled], self.val_fraction, self.seed)
+        self.train_rows, self.val_rows = labelled[train_pos], labelled[val_pos]
+        val_labels = labels[self.val_rows]
+        if not ((val_labels == 0).any() and (val_labels == 1).any()):
+            raise DataProblem(f"{self.store.path}: validation split lacks one class; raise --val-fraction or add data")
+        if len(self.train_rows) < self.batch_size:
+            rank_zero_info(f"note: {len(self.train_rows)} training objects, fewer than one batch of {self.batch_size}")
+        self.summary = {
+            "store": str(self.store.path),
+            "n_objects": int(len(labels)),
+            "n_unlabelled_excluded": int(n_unlabelled),
+            **counts,
+            "n_train": int(len(self.train_rows)),
+            "n_val": int(len(self.val_rows)),
+            "val_fraction": self.val_fraction,
+            "split_seed": self.seed,
+            "domains": {str(k): int(v) for k, v in index.iloc[labelled]["domain"].value_counts().sort_index().items()},
+        }
+
+    def _loader(self, rows: np.ndarray, batch_size: int, shuffle: bool) -> DataLoader:
+        assert self.store is not None, "call setup() first"
+        return DataLoader(
+            StoreDataset(self.store, rows), batch_size=batch_size, shuffle=shuffle, num_workers=self.workers,
+            persistent_workers=self.workers > 0, pin_memory=self.pin_memory, drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches (Lightning adds a DistributedSampler under DDP)."""
+        return self._loader(self.train_rows, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in store order."""
+        return self._loader(self.val_rows, self.eval_batch_size, shuffle=False)

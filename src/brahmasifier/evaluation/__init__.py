@@ -1,0 +1,34 @@
+"""Evaluation that lens searches trust: low-FPR metrics, calibration, plots, gallery, report.
+
+Only calibration is imported eagerly (the training code uses it); the rest is imported from
+the submodules (``metrics``, ``plots``, ``gallery``, ``report``) so that importing this
+package does not pull in matplotlib.
+"""
+
+from __future__ import annotations
+
+from brahmasifier.evaluation.calibration import (
+    ReliabilityCurve,
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_curve,
+)
+
+__all__ = [
+    "ReliabilityCurve",
+    "apply_temperature",
+    "evaluate",
+    "expected_calibration_error",
+    "fit_temperature",
+    "reliability_curve",
+]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy access to :func:`brahmasifier.evaluation.report.evaluate` (heavy imports)."""
+    if name == "evaluate":
+        from brahmasifier.evaluation.report import evaluate
+
+        return evaluate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,285 @@
+"""``evaluate(...)``: metrics.json, figures, gallery and one self-contained ``report.html``.
+
+The HTML embeds every figure as a base64 PNG data URI and its CSS inline, so the single file
+can be mailed, archived with a run, or opened from disk with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brahmasifier import __version__
+from brahmasifier._atomic import write_text_atomic
+from brahmasifier.evaluation.calibration import (
+    ReliabilityCurve,
+    apply_temperature,
+    fit_temperature,
+    reliability_curve,
+)
+from brahmasifier.evaluation.metrics import (
+    EvaluationInputError,
+    MetricSettings,
+    compute_metrics,
+    join_predictions,
+    load_labels,
+    load_predictions,
+    metric_label,
+    table_rows,
+    undefined_notes,
+)
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
+CALIBRATION_BINS = 15
+
+
+def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``model.json`` of a run dir, a model folder or the JSON path itself (no weights loaded)."""
+    path = Path(path)
+    candidates = [path] if path.is_file() else [path / "model.json", path / "model" / "model.json"]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                card = json.loads(candidate.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise EvaluationInputError(f"{candidate}: not a valid model card ({exc})") from exc
+            if not isinstance(card, dict):
+                raise EvaluationInputError(f"{candidate}: a model card must be a JSON object")
+            card["_path"] = str(candidate)
+            return card
+    raise EvaluationInputError(f"{path}: no model.json here or in {path / 'model'} (not a model folder or finished run)")
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null; numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _calibration_block(table: Any, temperature: float | None) -> tuple[dict[str, Any], dict[str, ReliabilityCurve]]:
+    """ECE and reliability curves: as given, and before/after temperature when logits allow it."""
+    labels = table["label"].to_numpy()
+    curves: dict[str, ReliabilityCurve] = {}
+    block: dict[str, Any] = {"n_bins": CALIBRATION_BINS,
+                             "note": "measured at this labelled set's lens fraction "
+                                     f"({labels.mean():.3f}), not at survey prevalence"}
+    if len(table) == 0:
+        return block, curves
+    has_logit = "logit" in table.columns
+    if temperature is not None and has_logit:
+        logits = table["logit"].to_numpy(dtype=np.float64)
+        curves["before: sigmoid(logit)"] = reliability_curve(apply_temperature(logits, 1.0), labels, CALIBRATION_BINS)
+        curves[f"after: sigmoid(logit / {temperature:.3g})"] = reliability_curve(apply_temperature(logits, temperature), labels, CALIBRATION_BINS)
+        block["temperature"] = temperature
+    else:
+        curves["prob as given"] = reliability_curve(table["prob"].to_numpy(), labels, CALIBRATION_BINS)
+        if temperature is not None:
+            block["temperature"] = temperature
+            block["temperature_note"] = "probs.csv has no 'logit' column, so the temperature could not be applied"
+    block["curves"] = {name: {"ece": c.ece, **c.to_dict()} for name, c in curves.items()}
+    if has_logit and 0 < labels.sum() < labels.size:
+        block["temperature_fitted_on_this_set"] = fit_temperature(table["logit"].to_numpy(), labels)
+        block["temperature_fitted_note"] = "diagnostic only: fit the temperature on validation data, never on the test set"
+    return block, curves
+
+
+def evaluate(
+    probs: str | os.PathLike[str],
+    labels: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    images: str | os.PathLike[str] | None = None,
+    threshold: float | None = None,
+    prevalence: float = 1e-3,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    temperature: float | None = None,
+    model: str | os.PathLike[str] | None = None,
+    n_gallery: int = 8,
+) -> dict[str, Any]:
+    """Score ``probs`` against ``labels``; write metrics.json, PNGs and report.html into ``out``.
+
+    ``threshold`` and ``temperature`` default to the model card's (``model``: run dir,
+    model folder or model.json), else 0.5 and none. Returns the metrics dict as written.
+    """
+    from brahmasifier.evaluation import plots
+
+    out = Path(out)
+    if not 0 < prevalence < 1:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    card = read_model_card(model) if model is not None else None
+    threshold_source = "given"
+    if threshold is None:
+        threshold, threshold_source = (float(card["threshold"]), f"model card {card['_path']}") if card and "threshold" in card else (0.5, "default")
+    if temperature is None and card is not None and card.get("temperature") is not None:
+        temperature = float(card["temperature"])
+    if temperature is not None and not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
+
+    predictions = load_predictions(probs)
+    label_table = load_labels(labels)
+    table, join = join_predictions(predictions, label_table)
+    if table.empty:
+        raise EvaluationInputError(f"{probs} and {labels}: no prediction matched a known label ({join.describe()})")
+
+    settings = MetricSettings(threshold=threshold, prevalence=prevalence)
+    metrics = compute_metrics(table, settings, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+    calibration, curves = _calibration_block(table, temperature)
+
+    out.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, str] = {}
+    figures["roc.png"] = "ROC curve (log FPR)"
+    plots.plot_roc(table, out / "roc.png", settings.fprs)
+    figures["precision_recall.png"] = "Precision-recall"
+    plots.plot_precision_recall(table, out / "precision_recall.png")
+    figures["score_histograms.png"] = "Score distributions per class and domain"
+    plots.plot_score_histograms(table, out / "score_histograms.png", threshold)
+    if curves:
+        figures["reliability.png"] = "Reliability diagram"
+        plots.plot_reliability(curves, out / "reliability.png")
+    completeness_files = {"Rein": ("completeness_rein.png", "Einstein radius [arcsec]"),
+                          "source_magnitude": ("completeness_source_mag.png", "lensed source magnitude")}
+    for key, block in metrics["completeness"].items():
+        file, xlabel = completeness_files[key]
+        if key == "source_magnitude":
+            xlabel = f"{block['parameter']} [mag]"
+        plots.plot_completeness(block, out / file, xlabel)
+        block["figure"] = file
+        figures[file] = f"Completeness vs {block['parameter']}"
+
+    gallery: dict[str, Any] = {}
+    if images is not None:
+        from brahmasifier.evaluation.gallery import make_gallery
+
+        gallery = make_gallery(table, images, out, n=n_gallery, progress=progress)
+
+    result = {
+        "brahmasifier_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {"probs": str(probs), "labels": str(labels), "images": None if images is None else str(images),
+                   "model": None if card is None else card["_path"], "threshold_source": threshold_source},
+        "join": join.to_dict(),
+        **metrics,
+        "calibration": calibration,
+        "figures": figures,
+        "gallery": gallery,
+    }
+    result = _json_safe(result)
+    write_text_atomic(out / METRICS_FILE, json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out / REPORT_FILE, render_html(result, out, join.describe()))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.num{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}
+figure{display:inline-block;margin:.6em;vertical-align:top}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}.note{color:#555;font-size:.9em}.warn{color:#a40}
+code{background:#f6f6f6;padding:0 .2em}
+"""
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _table_html(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{html.escape(c)}</td>" for k, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure_html(out: Path, file: str, caption: str) -> str:
+    return (f'<figure><img src="{_data_uri(out / file)}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)} (<code>{html.escape(file)}</code>)</figcaption></figure>")
+
+
+def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
+    """The self-contained report page for a result written into ``out``."""
+    s = result["settings"]
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Brahmasifier evaluation</title>"
+             f"<style>{CSS}</style></head><body><h1>Brahmasifier evaluation</h1>"]
+    inputs = result["inputs"]
+    parts.append(_table_html(["input", "value"], [
+        ["predictions", inputs["probs"]], ["labels", inputs["labels"]], ["images", inputs["images"] or "(none)"],
+        ["model card", inputs["model"] or "(none)"],
+        ["threshold", f"{s['threshold']:g} ({inputs['threshold_source']})"], ["prevalence for purity", f"{s['prevalence']:g}"],
+        ["ranking score", s["ranking_score"]], ["intervals", f"{s['interval']}, {s['n_bootstrap']} resamples, seed {s['seed']}"],
+        ["created", f"{result['created']} by brahmasifier {result['brahmasifier_version']}"]]))
+    parts.append(f"<p class=note>{html.escape(join_text)}</p>")
+
+    parts.append("<h2>Metrics</h2>")
+    header, rows = table_rows(result)
+    parts.append(_table_html(header, rows))
+    parts.append("<p class=note>Values with 68% bootstrap intervals. TPR0 / TPR10: highest completeness with no / "
+                 "at most 9 false positives (Metcalf et al. 2019); tied scores share one threshold. Purity is predicted "
+                 f"for 1 lens in {1 / s['prevalence']:.0f} objects from TPR and FPR. * = too few non-lenses to measure "
+                 "that FPR (fewer than 10/FPR).</p>")
+    notes = undefined_notes(result)
+    if notes:
+        parts.append("<ul class=warn>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+
+    figures = result["figures"]
+    main_figures = [f for f in figures if not f.startswith("completeness")]
+    parts.append("<h2>Figures</h2>" + "".join(_figure_html(out, f, figures[f]) for f in main_figures))
+
+    cal = result["calibration"]
+    parts.append("<h2>Calibration</h2>")
+    cal_rows = [[name, f"{c['ece']:.4f}" if c["ece"] is not None else "n/a"] for name, c in cal.get("curves", {}).items()]
+    parts.append(_table_html(["probabilities", f"ECE ({cal['n_bins']} bins)"], cal_rows))
+    for key in ("note", "temperature_note"):
+        if key in cal:
+            parts.append(f"<p class=note>{html.escape(cal[key])}</p>")
+    if cal.get("temperature_fitted_on_this_set") is not None:
+        parts.append(f"<p class=note>Temperature that would minimise the log-loss on this set: "
+                     f"{cal['temperature_fitted_on_this_set']:.3f} ({html.escape(cal['temperature_fitted_note'])}).</p>")
+
+    if result["completeness"]:
+        parts.append("<h2>Completeness vs lens parameters</h2>")
+        for key, block in result["completeness"].items():
+            file = block["figure"]
+            parts.append(_figure_html(out, file, figures[file]))
+            rows = [[f"{b['lo']:.3g} – {b['hi']:.3g}", str(b["n_lenses"]), str(b["n_found"]),
+                     "n/a" if b["completeness"] is None else f"{b['completeness']:.3f} [{b['ci68'][0]:.3f}, {b['ci68'][1]:.3f}]"]
+                    for b in block["bins"]]
+            parts.append(_table_html([block["parameter"], "lenses", "found", "completeness [68% Jeffreys]"], rows))
+            if block["n_lenses_without_value"]:
+                parts.append(f"<p class=note>{block['n_lenses_without_value']} lenses have no {html.escape(block['parameter'])} (-999).</p>")
+
+    if result["gallery"]:
+        parts.append("<h2>Gallery</h2><p class=note>Lupton asinh RGB (i, r, g), per-object robust scaling.</p>")
+        for section in result["gallery"].values():
+            parts.append(_figure_html(out, section["file"], section["title"]))
+            if section["n_missing_images"]:
+                parts.append(f"<p class=warn>{section['n_missing_images']} images not found in {html.escape(str(result['inputs']['images']))}.</p>")
+    parts.append(f"<h2>Metric keys</h2><p class=note>{html.escape(', '.join(f'{k} = {metric_label(k)}' for k in result['overall']['metrics']))}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,31 @@
+"""Prediction: ensemble × TTA over FITS trees or stores, resumable parts, submission, ONNX.
+
+Heavy modules (torch, Lightning) load on first use of :func:`predict` / :func:`export_onnx`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brahmasifier.inference.submission import SUBMISSION_COLUMNS, SubmissionError, read_submission, write_submission
+
+__all__ = [
+    "SUBMISSION_COLUMNS", "PredictionSummary", "SubmissionError", "TTA_VIEWS", "TTAModel", "export_onnx",
+    "predict", "read_submission", "write_submission",
+]
+
+_LAZY = {
+    "predict": "brahmasifier.inference.predictor",
+    "PredictionSummary": "brahmasifier.inference.predictor",
+    "export_onnx": "brahmasifier.inference.onnx",
+    "TTA_VIEWS": "brahmasifier.inference.tta",
+    "TTAModel": "brahmasifier.inference.tta",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'brahmasifier.inference' has no attribute {name!r}")

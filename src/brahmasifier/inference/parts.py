@@ -1,0 +1,239 @@
+"""Resumable per-part outputs and their merge into ``probs`` / ``submission`` / ``rejected``.
+
+Objects are numbered ``0..n-1`` (see :mod:`brahmasifier.inference.sources`) and cut into
+parts of ``part_size`` consecutive positions. Each part is scored by exactly one rank and
+written atomically as ``OUT.parts/part-NNNNN.parquet``; ``plan.json`` there records what
+the parts describe (models, TTA, data, precision). A rerun with the same plan skips the
+parts that exist, so an interrupted job (or a job cut into time slices with ``max_parts``)
+resumes where it stopped. The merge reads all parts, checks they cover every position once,
+combines duplicated IDs and writes the final files atomically.
+
+Duplicated IDs (the challenge warns some objects share an ID): the submission needs one row
+per ID, so the rows of one ID are combined by the **mean of their logits** (ensemble logit and
+each model's logit), ``stem`` lists the stems joined by ``;`` and ``n_nan`` is the maximum.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier.inference.sources import REJECTED_COLUMNS
+from brahmasifier.inference.submission import write_submission
+
+PLAN_FILE = "plan.json"
+#: Metadata columns of a part file; the ensemble ``logit`` and ``logit_<model>`` columns follow.
+PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file")
+
+
+class PartsError(RuntimeError):
+    """Part files are missing, stale or inconsistent; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """Positions ``start..stop-1`` of the object list."""
+
+    number: int
+    start: int
+    stop: int
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def parts_dir_for(out: str | os.PathLike[str]) -> Path:
+    """Folder of the per-part files of output ``out`` (``OUT.parts``)."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def plan_parts(n_objects: int, part_size: int) -> list[Part]:
+    """Cut ``n_objects`` positions into consecutive parts of ``part_size``."""
+    if part_size < 1:
+        raise ValueError(f"part_size must be >= 1, got {part_size}")
+    return [Part(k, s, min(s + part_size, n_objects)) for k, s in enumerate(range(0, n_objects, part_size))]
+
+
+def parts_for_rank(parts: Sequence[Part], rank: int, world_size: int) -> list[Part]:
+    """Parts scored by ``rank``: round-robin, so every rank gets a similar share of work."""
+    return [p for p in parts if p.number % world_size == rank]
+
+
+def batches_of(parts: Iterable[Part], batch_size: int) -> list[tuple[int, int, int]]:
+    """``(part, start, stop)`` batches; a batch never spans two parts."""
+    return [(p.number, s, min(s + batch_size, p.stop)) for p in parts for s in range(p.start, p.stop, batch_size)]
+
+
+def part_path(parts_dir: str | os.PathLike[str], number: int) -> Path:
+    """File of part ``number``."""
+    return Path(parts_dir) / f"part-{number:05d}.parquet"
+
+
+def done_parts(parts_dir: str | os.PathLike[str]) -> set[int]:
+    """Numbers of the parts already written (temporary files of interrupted writes ignored)."""
+    parts_dir = Path(parts_dir)
+    if not parts_dir.is_dir():
+        return set()
+    found = set()
+    for path in parts_dir.glob("part-*.parquet"):
+        stem = path.stem[len("part-") :]
+        if stem.isdigit():
+            found.add(int(stem))
+    return found
+
+
+def prepare_parts_dir(parts_dir: str | os.PathLike[str], plan: dict[str, object], resume: bool) -> set[int]:
+    """Make ``parts_dir`` hold parts of ``plan`` only; return the part numbers to reuse.
+
+    Parts written for another plan (other models, data, TTA, ...) are deleted, as are all
+    parts when ``resume`` is false; the plan is (re)written before any part.
+    """
+    parts_dir = Path(parts_dir)
+    plan_path = parts_dir / PLAN_FILE
+    keep = False
+    if resume and plan_path.is_file():
+        try:
+            keep = json.loads(plan_path.read_text()) == json.loads(json.dumps(plan))
+        except json.JSONDecodeError:
+            keep = False
+    if not keep and parts_dir.exists():
+        shutil.rmtree(parts_dir)
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    if not keep:
+        write_text_atomic(plan_path, json.dumps(plan, indent=2, sort_keys=True))
+    return done_parts(parts_dir) if keep else set()
+
+
+def write_part(parts_dir: str | os.PathLike[str], number: int, frame: pd.DataFrame) -> Path:
+    """Write one part atomically (Parquet)."""
+    path = part_path(parts_dir, number)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
+def read_parts(parts_dir: str | os.PathLike[str], parts: Sequence[Part]) -> pd.DataFrame:
+    """All parts in position order, checked to cover every planned position exactly once."""
+    parts_dir = Path(parts_dir)
+    missing = [p.number for p in parts if not part_path(parts_dir, p.number).is_file()]
+    if missing:
+        raise PartsError(f"{parts_dir}: {len(missing)} of {len(parts)} parts not written yet "
+                         f"(e.g. part {missing[0]}); rerun the same command to score them")
+    frames = [pd.read_parquet(part_path(parts_dir, p.number)) for p in parts]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(PART_META_COLUMNS))
+    frame = frame.sort_values("position", kind="stable").reset_index(drop=True)
+    n = parts[-1].stop if parts else 0
+    if len(frame) != n or not np.array_equal(frame["position"].to_numpy(np.int64), np.arange(n)):
+        raise PartsError(f"{parts_dir}: parts do not cover positions 0..{n - 1} exactly once; "
+                         "delete the folder and rerun")
+    return frame
+
+
+def combine_duplicates(scored: pd.DataFrame, logit_columns: Sequence[str]) -> tuple[pd.DataFrame, int, int]:
+    """One row per ID: mean logits, stems joined by ';', max ``n_nan`` (first-appearance order).
+
+    Returns the combined table, the number of IDs seen more than once and the number of
+    rows folded into them.
+    """
+    counts = scored["id"].value_counts(sort=False)
+    duplicated = counts[counts > 1]
+    if duplicated.empty:
+        return scored.reset_index(drop=True), 0, 0
+    grouped = scored.groupby("id", sort=False)
+    combined = grouped[list(logit_columns)].mean()
+    combined["stem"] = grouped["stem"].agg(lambda s: ";".join(s))
+    combined["n_nan"] = grouped["n_nan"].max()
+    combined = combined.reset_index()
+    return combined, int(len(duplicated)), int(duplicated.sum())
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+@dataclass
+class MergeResult:
+    """Counts of a merge (see :func:`merge_parts`)."""
+
+    n_found: int
+    n_scored: int
+    n_rejected: int
+    n_ids: int
+    n_duplicate_ids: int
+    n_duplicate_rows: int
+    n_positive: int
+    rejected_out: Path
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table atomically as Parquet when the name ends in ``.parquet``, else CSV."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+    return path
+
+
+def merge_parts(
+    parts_dir: str | os.PathLike[str],
+    parts: Sequence[Part],
+    model_columns: Sequence[str],
+    threshold: float,
+    out: str | os.PathLike[str],
+    probs_out: str | os.PathLike[str] | None,
+    source_rejected: pd.DataFrame,
+) -> MergeResult:
+    """Merge the parts into ``submission`` (+ ``probs``) and ``rejected.csv`` next to ``out``."""
+    frame = read_parts(parts_dir, parts)
+    ok = frame["error"].astype(str) == ""
+    failed = frame.loc[~ok]
+    read_rejects = pd.DataFrame({"stem": failed["stem"].astype(str), "file": failed["file"].astype(str),
+                                 "reason": failed["error"].astype(str)})
+    rejected = pd.concat([r for r in (source_rejected.loc[:, list(REJECTED_COLUMNS)].astype(str), read_rejects) if len(r)]
+                         or [pd.DataFrame(columns=list(REJECTED_COLUMNS))], ignore_index=True)
+    logit_columns = ["logit", *model_columns]
+    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns]]
+    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, logit_columns)
+    prob = sigmoid(combined["logit"].to_numpy())
+    probs = pd.DataFrame({"id": combined["id"].astype(str), "stem": combined["stem"].astype(str), "prob": prob})
+    for column in logit_columns:
+        probs[column] = combined[column].to_numpy(np.float64)
+    probs["n_nan"] = combined["n_nan"].to_numpy(np.int64)
+    preds = (prob >= threshold).astype(np.int64)
+    out = Path(out)
+    rejected_out = out.with_name("rejected.csv")
+    write_table(rejected, rejected_out)
+    if probs_out is not None:
+        write_table(probs, probs_out)
+    write_submission(out, probs["id"].tolist(), preds)
+    # One rejects row per object that was found but not scored; rows without a stem are stray
+    # files (not objects), listed for the user but not counted.
+    n_rejected_objects = int((rejected["stem"].astype(str) != "").sum())
+    return MergeResult(
+        n_found=int(ok.sum()) + n_rejected_objects,
+        n_scored=int(ok.sum()),
+        n_rejected=n_rejected_objects,
+        n_ids=len(probs),
+        n_duplicate_ids=n_dup_ids,
+        n_duplicate_rows=n_dup_rows,
+        n_positive=int(preds.sum()),
+        rejected_out=rejected_out,
+    )

@@ -1,0 +1,261 @@
+"""What prediction reads: FITS trees or packed stores, as one numbered list of objects.
+
+Every object found gets a fixed *position* ``0..n-1`` (FITS objects in scan order, then each
+store in index order). Prediction works on contiguous position ranges, so the work splits
+into parts (resumable) and ranks (DDP) by arithmetic alone, and every output row can be
+traced back to its object.
+
+A FITS object that cannot be read does not stop the run: :meth:`ObjectSource.read_range`
+returns it with an ``error`` (the :class:`~brahmasifier.io.FitsFormatError` message, which
+names the file) and a zero image; prediction scores the zeros (cheaper than compacting the
+batch) and the merge moves the object to ``rejected.csv``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brahmasifier.bands import BANDS, STAMP_SIZE
+
+#: Columns of a rejects table (as in a store's ``rejected.csv``).
+REJECTED_COLUMNS: tuple[str, ...] = ("stem", "file", "reason")
+
+
+@dataclass
+class RawBatch:
+    """Images and metadata of the objects at positions ``start..stop-1``."""
+
+    positions: np.ndarray  # int64 (k,)
+    images: np.ndarray  # float32 (k, 5, 41, 41), raw units, NaN -> 0
+    ids: list[str]
+    stems: list[str]
+    n_nan: np.ndarray  # int32 (k,)
+    errors: list[str] = field(default_factory=list)  # "" when read fine
+    files: list[str] = field(default_factory=list)  # file to blame when the read failed
+
+
+class ObjectSource:
+    """Base class: a fixed, numbered list of objects with a batched reader."""
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read_range(self, start: int, stop: int) -> RawBatch:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        """Objects found but not listed (scan or pack rejects): ``stem, file, reason``."""
+        return pd.DataFrame(columns=list(REJECTED_COLUMNS))
+
+    def fingerprint(self) -> str:  # pragma: no cover - abstract
+        """A digest of what is listed, so resumed parts are known to describe the same objects."""
+        raise NotImplementedError
+
+
+def _digest(lines: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8", "surrogateescape"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+class FitsSource(ObjectSource):
+    """Objects of one or more FITS trees (either naming convention), read with ``read_object``."""
+
+    def __init__(self, roots: Sequence[str | os.PathLike[str]]) -> None:
+        from brahmasifier.io import scan_fits_tree
+
+        self.roots = [Path(r) for r in roots]
+        scan = scan_fits_tree(self.roots)
+        self.objects = list(scan.objects)
+        self._rejected = scan.rejected.loc[:, list(REJECTED_COLUMNS)].astype(str) if len(scan.rejected) else None
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return self._rejected.copy() if self._rejected is not None else super().rejected
+
+    def fingerprint(self) -> str:
+        return _digest([f"{o.root}|{o.stem}" for o in self.objects])
+
+    def read_range(self, start: int, stop: int) -> RawBatch:
+        from brahmasifier.io import FitsFormatError, read_object
+
+        stop = min(stop, len(self.objects))
+        k = max(stop - start, 0)
+        images = np.zeros((k, len(BANDS), STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+        ids, stems, errors, files = [], [], [], []
+        n_nan = np.zeros(k, dtype=np.int32)
+        for j, obj in enumerate(self.objects[start:stop]):
+            stems.append(obj.stem)
+            try:
+                record = read_object(obj)
+            except (FitsFormatError, OSError) as exc:
+                ids.append("")
+                errors.append(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
+                files.append(str(getattr(exc, "path", None) or getattr(exc, "filename", None) or _first_file(obj)))
+                continue
+            images[j] = record.image
+            n_nan[j] = record.n_nan
+            ids.append(record.id)
+            errors.append("")
+            files.append("")
+        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files)
+
+
+def _first_file(obj: object) -> str:
+    files = getattr(obj, "files", {}) or {}
+    for band in BANDS:
+        if band in files:
+            return str(files[band])
+    return str(getattr(obj, "root", ""))
+
+
+class StoreSource(ObjectSource):
+    """Objects of a packed store, read in contiguous slices from its memory-mapped shards."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from brahmasifier.io.store import open_store
+
+        self.store = open_store(path)
+        index = self.store.index
+        self._ids = index["id"].astype(str).tolist()
+        self._stems = index["stem"].astype(str).tolist() if "stem" in index else list(self._ids)
+        self._n_nan = index["n_nan"].to_numpy(dtype=np.int32) if "n_nan" in index else np.zeros(len(index), np.int32)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        rej = self.store.rejected
+        return rej.loc[:, list(REJECTED_COLUMNS)].astype(str) if len(rej) else super().rejected
+
+    def fingerprint(self) -> str:
+        return _digest([str(self.store.path.resolve()), str(len(self)), *self._stems])
+
+    def read_range(self, start: int, stop: int) -> RawBatch:
+        stop = min(stop, len(self))
+        images = self.store.read_range(start, stop)
+        images = np.where(np.isfinite(images), images, np.float32(0.0)).astype(np.float32, copy=False)
+        k = stop - start
+        return RawBatch(
+            np.arange(start, stop, dtype=np.int64),
+            images,
+            self._ids[start:stop],
+            self._stems[start:stop],
+            self._n_nan[start:stop].copy(),
+            [""] * k,
+            [""] * k,
+        )
+
+
+class ConcatSource(ObjectSource):
+    """Several sources one after the other; positions continue across them."""
+
+    def __init__(self, sources: Sequence[ObjectSource]) -> None:
+        self.sources = list(sources)
+        self._starts = np.cumsum([0] + [len(s) for s in self.sources])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        frames = [s.rejected for s in self.sources]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else super().rejected
+
+    def fingerprint(self) -> str:
+        return _digest([s.fingerprint() for s in self.sources])
+
+    def read_range(self, start: int, stop: int) -> RawBatch:
+        stop = min(stop, len(self))
+        pieces = []
+        for k, source in enumerate(self.sources):
+            lo, hi = max(start, self._starts[k]), min(stop, self._starts[k + 1])
+            if lo < hi:
+                part = source.read_range(int(lo - self._starts[k]), int(hi - self._starts[k]))
+                part.positions = part.positions + self._starts[k]
+                pieces.append(part)
+        if len(pieces) == 1:
+            return pieces[0]
+        return RawBatch(
+            np.concatenate([p.positions for p in pieces]) if pieces else np.zeros(0, np.int64),
+            np.concatenate([p.images for p in pieces]) if pieces else np.zeros((0, len(BANDS), STAMP_SIZE, STAMP_SIZE), np.float32),
+            [i for p in pieces for i in p.ids],
+            [s for p in pieces for s in p.stems],
+            np.concatenate([p.n_nan for p in pieces]) if pieces else np.zeros(0, np.int32),
+            [e for p in pieces for e in p.errors],
+            [f for p in pieces for f in p.files],
+        )
+
+
+def is_store(path: str | os.PathLike[str]) -> bool:
+    """True for a packed store folder, complete or not (its manifest or index is there)."""
+    from brahmasifier.io.store import INDEX, MANIFEST
+
+    path = Path(path)
+    return path.is_dir() and ((path / MANIFEST).is_file() or (path / INDEX).is_file())
+
+
+def open_source(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ObjectSource:
+    """One source over the given FITS roots and stores (stores detected by their manifest).
+
+    All FITS roots are scanned together (so IDs/stems are checked across them); stores follow
+    in the order given.
+    """
+    paths = [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(p) for p in data]
+    if not paths:
+        raise ValueError("no data given: pass at least one FITS folder or packed store")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"data not found: {', '.join(missing)}")
+    roots = [p for p in paths if not is_store(p)]
+    sources: list[ObjectSource] = []
+    if roots:
+        sources.append(FitsSource(roots))
+    sources.extend(StoreSource(p) for p in paths if is_store(p))
+    return sources[0] if len(sources) == 1 else ConcatSource(sources)
+
+
+class BatchDataset:
+    """Map-style dataset whose items are whole batches ``(part, start, stop)`` of a source.
+
+    Reading a batch per item keeps DataLoader workers' per-object overhead (collation,
+    inter-process messages) off the hot path; use it with ``DataLoader(batch_size=None)``.
+    """
+
+    def __init__(self, source: ObjectSource, batches: Sequence[tuple[int, int, int]]) -> None:
+        self.source = source
+        self.batches = list(batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int) -> dict[str, object]:
+        import torch
+
+        part, start, stop = self.batches[k]
+        raw = self.source.read_range(start, stop)
+        return {
+            "image": torch.from_numpy(raw.images),
+            "position": torch.from_numpy(raw.positions),
+            "n_nan": torch.from_numpy(raw.n_nan),
+            "id": raw.ids,
+            "stem": raw.stems,
+            "error": raw.errors,
+            "file": raw.files,
+            "part": part,
+        }

@@ -1,0 +1,91 @@
+"""The challenge submission file: its exact header, the -999 fill, and a validating reader.
+
+The header is the one of the template circulated to participants
+(``tests/data_files/submission_format.csv``); it is kept here, once, as
+:data:`SUBMISSION_COLUMNS`. We only predict the class, so ``preds`` holds 0/1 and every
+other column is -999 (the challenge's "not predicted" value).
+
+IDs are written exactly as read: they are strings throughout the package, so HSC's 17-digit
+integers never pass through a float and SLSim's ``GG-LENS_<ra>_<dec>`` stay unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from brahmasifier._atomic import write_text_atomic
+from brahmasifier.bands import MISSING_VALUE
+
+#: Header of the challenge's submission template, in order (note ``vel disp`` with a space
+#: next to ``vel_disp``: both are in the official template).
+SUBMISSION_COLUMNS: tuple[str, ...] = (
+    "id", "preds", "ra", "dec", "zlens",
+    "mag_lens_g", "mag_lens_r", "mag_lens_i", "mag_lens_z", "mag_lens_y",
+    "ell_l", "ell_l_PA", "Rein", "vel disp", "sh", "sh_PA", "srcx", "srcy",
+    "mag_src_g", "mag_src_r", "mag_src_i", "mag_src_z", "mag_src_y",
+    "zsrc", "ell_s", "ell_s_PA", "Reff_s", "n_s_sers", "ell_m", "ell_m_PA", "Reff_l", "n_l_sers",
+    "vel_disp", "RA", "Dec",
+    "mag_object_g", "mag_object_r", "mag_object_i", "mag_object_z", "mag_object_y",
+    "z_central",
+)  # fmt: skip
+
+#: How the -999 fill is written (the template writes it as an integer).
+MISSING_TEXT: str = str(int(MISSING_VALUE))
+
+
+class SubmissionError(ValueError):
+    """A submission file or its inputs break the challenge's format; the message says how."""
+
+
+def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> str:
+    """The submission CSV text: one row per ID, ``preds`` 0/1, every other column -999."""
+    ids = [str(i) for i in ids]
+    preds = np.asarray(preds).reshape(-1)
+    if len(ids) != len(preds):
+        raise SubmissionError(f"{len(ids)} ids but {len(preds)} predictions")
+    if not np.isin(preds, (0, 1)).all():
+        raise SubmissionError("preds must be 0 or 1")
+    seen: set[str] = set()
+    dups = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+    if dups:
+        raise SubmissionError(f"duplicate ids in a submission ({len(dups)}, e.g. {dups[0]!r}); combine them first")
+    empty = [i for i in ids if not i]
+    if empty:
+        raise SubmissionError("empty id in a submission")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SUBMISSION_COLUMNS)
+    fill = [MISSING_TEXT] * (len(SUBMISSION_COLUMNS) - 2)
+    for object_id, pred in zip(ids, preds.tolist()):
+        writer.writerow([object_id, int(pred), *fill])
+    return buf.getvalue()
+
+
+def write_submission(path: str | os.PathLike[str], ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> Path:
+    """Write ``submission.csv`` atomically (see :func:`format_submission`)."""
+    path = Path(path)
+    write_text_atomic(path, format_submission(ids, preds))
+    return path
+
+
+def read_submission(path: str | os.PathLike[str]) -> "pd.DataFrame":  # noqa: F821
+    """Read a submission back with IDs as strings, checking the header and the 0/1 ``preds``."""
+    import pandas as pd
+
+    path = Path(path)
+    with open(path, newline="") as fh:
+        header = next(csv.reader(fh), None)
+    if header is None or tuple(header) != SUBMISSION_COLUMNS:
+        raise SubmissionError(f"{path}: header differs from the challenge template ({header!r})")
+    frame = pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
+    if not frame["preds"].isin((0, 1)).all():
+        raise SubmissionError(f"{path}: 'preds' must be 0 or 1")
+    if frame["id"].duplicated().any():
+        raise SubmissionError(f"{path}: {int(frame['id'].duplicated().sum())} duplicated ids")
+    return frame

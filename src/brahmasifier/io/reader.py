@@ -1,0 +1,74 @@
+"""Read one object's five band files into a (5, 41, 41) float32 cutout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.io.fastfits import read_band_fits_fast
+from brahmasifier.io.fits import BandRecord, FitsFormatError
+from brahmasifier.io.scan import ObjectFiles
+
+#: ``ObjectImage.id_source`` values.
+ID_FROM_TABLE = "table"
+ID_FROM_STEM = "stem"
+
+
+@dataclass(frozen=True)
+class ObjectImage:
+    """One object's cutout: ``image`` float32 ``(5, 41, 41)`` in band order, NaN/±Inf set to 0.
+
+    ``n_nan`` counts the non-finite pixels that were replaced (all bands together).
+    ``id_source`` is ``"table"`` when the ID came from the files' ID column, ``"stem"`` when
+    the files have none and the file-name stem stands in for it.
+    """
+
+    id: str
+    stem: str
+    image: np.ndarray
+    n_nan: int
+    id_source: str = ID_FROM_TABLE
+
+
+BandReader = Callable[[Path, str], BandRecord]
+
+
+def read_object(obj: ObjectFiles, *, band_reader: BandReader = read_band_fits_fast) -> ObjectImage:
+    """Read and stack the five bands of ``obj``; raise :class:`FitsFormatError` naming the file.
+
+    All bands must carry the same ID (the challenge writes it into every band file); a file
+    without an ID next to files with one counts as a disagreement, because it usually means
+    files of different objects were mixed.
+    """
+    image = np.empty((len(BANDS), STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+    ids: dict[str, str | None] = {}
+    for channel, band in enumerate(BANDS):
+        try:
+            path = obj.files[band]
+        except KeyError:
+            raise FitsFormatError(f"{obj.stem}: no file for band {band}", reason=f"missing band {band}") from None
+        record = band_reader(path, band)
+        if record.image.shape != (STAMP_SIZE, STAMP_SIZE):  # a custom band_reader may not check
+            raise FitsFormatError.at(path, f"image has shape {record.image.shape}, expected ({STAMP_SIZE}, {STAMP_SIZE})")
+        image[channel] = record.image
+        ids[band] = record.object_id or None  # an empty ID cell counts as no ID
+    distinct = set(ids.values())
+    if len(distinct) > 1:
+        detail = ", ".join(f"{obj.files[b].name}={ids[b]!r}" for b in BANDS)
+        raise FitsFormatError(
+            f"{obj.files[BANDS[0]].parent}: band files of {obj.stem} disagree on the object ID ({detail})",
+            path=obj.files[BANDS[0]],
+            reason=f"band files disagree on the object ID ({detail})",
+        )
+    object_id = distinct.pop()
+    finite = np.isfinite(image)
+    n_nan = int(image.size - np.count_nonzero(finite))
+    if n_nan:
+        image[~finite] = 0.0
+    if object_id is None:
+        return ObjectImage(id=obj.stem, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_STEM)
+    return ObjectImage(id=object_id, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_TABLE)

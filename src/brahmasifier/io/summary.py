@@ -1,0 +1,44 @@
+"""A store's vital statistics, for ``brahmasifier info`` and for reports."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from brahmasifier.io.store import open_store
+
+_DETAIL = re.compile(r"\s*\(.*\)$")
+
+
+def reason_category(reason: str) -> str:
+    """A reject reason without its file-specific detail in trailing parentheses, for counting."""
+    return _DETAIL.sub("", reason) or reason
+
+
+def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[str, object]:
+    """JSON-ready summary of the store at ``path``; raises ``StoreError`` if incomplete."""
+    store = open_store(path)
+    index = store.index
+    rejected = store.rejected
+    counts: dict[str, dict[str, int]] = {}
+    for (label, domain), n in index.groupby(["label", "domain"]).size().items():
+        counts.setdefault(str(int(label)), {})[str(domain)] = int(n)
+    objects = rejected[rejected["stem"] != ""]
+    reasons = rejected["reason"].map(reason_category).value_counts().head(top_reasons)
+    size = sum(f.stat().st_size for f in Path(store.path).rglob("*") if f.is_file())
+    return {
+        "path": str(store.path),
+        "n_objects": len(store),
+        "n_shards": len(store.manifest["shards"]),
+        "size_bytes": int(size),
+        "counts": counts,
+        "n_rejected_objects": int(len(objects)),
+        "n_stray_files": int(len(rejected) - len(objects)),
+        "top_reject_reasons": {str(k): int(v) for k, v in reasons.items()},
+        "n_duplicate_id": int(index["duplicate_id"].sum()) if "duplicate_id" in index else 0,
+        "n_with_nan": int((index["n_nan"] > 0).sum()),
+        "n_nan_pixels": int(index["n_nan"].sum()),
+        "roots": store.manifest.get("roots", []),
+        "created_by": store.manifest.get("created_by"),
+    }

@@ -1,0 +1,96 @@
+"""Backbone factory: our compact net or any timm model, and per-architecture defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from brahmasifier.bands import STAMP_SIZE
+from brahmasifier.models.compact import CompactLensNet
+from brahmasifier.models.weights import check_pretrained_file
+
+COMPACT = "compact"
+
+#: Short names for useful configurations: architecture, its kwargs and the input size.
+PRESETS: dict[str, dict[str, Any]] = {
+    "compact": {"architecture": COMPACT, "model_kwargs": {}, "input_size": STAMP_SIZE},
+    "compact_small": {"architecture": COMPACT, "model_kwargs": {"widths": [24, 48, 96, 128]}, "input_size": STAMP_SIZE},
+    # The reference's ViT: 41×41 upsampled (bilinear, inside the model) to 224×224.
+    "vit224": {"architecture": "vit_small_patch16_224", "model_kwargs": {}, "input_size": 224},
+    # A ViT at near-native resolution: 41→44 px, 4-px patches → 11×11 tokens.
+    "vit_tiny_p4": {
+        "architecture": "vit_tiny_patch16_224",
+        "model_kwargs": {"img_size": 44, "patch_size": 4},
+        "input_size": 44,
+    },
+}
+
+#: Learning rates measured to work when ``--lr`` is not given (experiments/compare_lr.py):
+#: our compact net from scratch needs a high rate; timm backbones use the reference's 1e-4
+#: when fine-tuning pretrained weights and a higher one from scratch.
+DEFAULT_LR: dict[str, float] = {COMPACT: 2e-3}
+DEFAULT_LR_TIMM_PRETRAINED = 1e-4
+DEFAULT_LR_TIMM_SCRATCH = 1e-3
+
+_FIXED_SIZE_FAMILIES = ("vit", "deit", "beit", "eva", "swin", "cait", "xcit", "maxvit", "coatnet", "levit")
+
+
+def resolve_preset(name: str) -> dict[str, Any]:
+    """Architecture, kwargs and input size for a preset or a plain architecture name."""
+    if name in PRESETS:
+        preset = PRESETS[name]
+        return {"architecture": preset["architecture"], "model_kwargs": dict(preset["model_kwargs"]), "input_size": preset["input_size"]}
+    return {"architecture": name, "model_kwargs": {}, "input_size": default_input_size(name, {})}
+
+
+def default_input_size(architecture: str, model_kwargs: dict[str, Any]) -> int:
+    """41 (native) for CNNs; the model's fixed image size for ViT-like timm models."""
+    if "img_size" in model_kwargs:
+        size = model_kwargs["img_size"]
+        return int(size[0] if isinstance(size, (list, tuple)) else size)
+    if architecture == COMPACT or not any(f in architecture for f in _FIXED_SIZE_FAMILIES):
+        return STAMP_SIZE
+    import timm
+
+    cfg = timm.get_pretrained_cfg(architecture)
+    if cfg is None:
+        return STAMP_SIZE
+    return int(cfg.input_size[-1])
+
+
+def default_lr(architecture: str, pretrained: bool = False) -> float:
+    """Learning rate to use when none is given (see :data:`DEFAULT_LR`)."""
+    if architecture in DEFAULT_LR:
+        return DEFAULT_LR[architecture]
+    return DEFAULT_LR_TIMM_PRETRAINED if pretrained else DEFAULT_LR_TIMM_SCRATCH
+
+
+def create_backbone(
+    architecture: str,
+    in_chans: int,
+    model_kwargs: dict[str, Any] | None = None,
+    pretrained_file: str | Path | None = None,
+) -> nn.Module:
+    """A backbone mapping ``(B, in_chans, H, W)`` to ``(B, 1)`` logits.
+
+    ``pretrained_file`` (timm models only) is a local weights file for the 3-channel model;
+    timm adapts its first conv to ``in_chans`` (see :mod:`brahmasifier.models.weights`).
+    """
+    kwargs = dict(model_kwargs or {})
+    if architecture == COMPACT:
+        if pretrained_file is not None:
+            raise ValueError("the compact model has no ImageNet weights; start from one of ours with --init-from")
+        return CompactLensNet(in_chans=in_chans, num_classes=1, **kwargs)
+    import timm
+
+    if not timm.is_model(architecture):
+        raise ValueError(f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
+    if pretrained_file is not None:
+        path = check_pretrained_file(pretrained_file)
+        return timm.create_model(
+            architecture, pretrained=True, pretrained_cfg_overlay={"file": str(path)},
+            in_chans=in_chans, num_classes=1, **kwargs,
+        )
+    return timm.create_model(architecture, pretrained=False, in_chans=in_chans, num_classes=1, **kwargs)

@@ -1,0 +1,115 @@
+"""The model card: everything needed to rebuild a trained model from its weights file.
+
+A card is plain JSON (``model.json``) next to ``model.safetensors``. It records the
+architecture and its keyword arguments, which bands feed the stem (and in which order),
+the normalisation and input size used inside the model, and the decision threshold and
+temperature chosen on validation data, so a model folder is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from brahmasifier import __version__
+from brahmasifier.bands import BANDS, STAMP_SIZE
+
+#: Version of the on-disk model format; bump when a card can no longer be read the old way.
+FORMAT_VERSION: int = 1
+CARD_FILENAME = "model.json"
+WEIGHTS_FILENAME = "model.safetensors"
+
+
+class ModelFormatError(ValueError):
+    """A model folder, card or weights file is missing or invalid; the message names the file."""
+
+
+#: Normalisation used when none is given; chosen by validation AUC (see experiments/compare_normalization.py).
+DEFAULT_NORMALIZATION: dict[str, Any] = {"name": "asinh_mad"}
+
+
+def _default_normalization() -> dict[str, Any]:
+    return dict(DEFAULT_NORMALIZATION)
+
+
+@dataclass
+class ModelCard:
+    """Description of a model on disk (see module docstring).
+
+    ``bands`` lists the bands fed to the model's stem, in stem-channel order. The model's
+    input is always the full ``(B, len(BANDS), 41, 41)`` array in :data:`BANDS` order; the
+    model gathers ``bands`` from it. Reordering (e.g. ``i,r,g,z,y``) decides which pretrained
+    RGB filter each band inherits (see :mod:`brahmasifier.models.weights`).
+    """
+
+    architecture: str = "compact"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    bands: list[str] = field(default_factory=lambda: list(BANDS))
+    normalization: dict[str, Any] = field(default_factory=_default_normalization)
+    input_size: int = STAMP_SIZE
+    threshold: float = 0.5
+    temperature: float = 1.0
+    training: dict[str, Any] = field(default_factory=dict)
+    brahmasifier_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self.bands = list(self.bands)
+        unknown = [b for b in self.bands if b not in BANDS]
+        if unknown or not self.bands or len(set(self.bands)) != len(self.bands):
+            raise ModelFormatError(f"card bands {self.bands}: must be distinct bands among {list(BANDS)}")
+        if "name" not in self.normalization:
+            raise ModelFormatError(f"card normalization {self.normalization!r} has no 'name'")
+        if int(self.input_size) < 8:
+            raise ModelFormatError(f"card input_size {self.input_size} is too small")
+        if not float(self.temperature) > 0:
+            raise ModelFormatError(f"card temperature {self.temperature} must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict."""
+        return json.loads(json.dumps(asdict(self)))
+
+    def to_json(self) -> str:
+        """Pretty JSON text (what ``model.json`` holds)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> ModelCard:
+        """Build a card from parsed JSON, with errors that name ``source``."""
+        if not isinstance(data, dict):
+            raise ModelFormatError(f"{source}: model card must be a JSON object")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise ModelFormatError(f"{source}: not a brahmasifier model card (no integer 'format_version')")
+        if version > FORMAT_VERSION:
+            raise ModelFormatError(
+                f"{source}: model format_version {version} is newer than this brahmasifier supports "
+                f"({FORMAT_VERSION}); upgrade brahmasifier"
+            )
+        if "architecture" not in data:
+            raise ModelFormatError(f"{source}: model card has no 'architecture'")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelFormatError(f"{source}: unknown model card keys {unknown}")
+        try:
+            return cls(**data)
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"{source}: {exc}") from None
+        except TypeError as exc:
+            raise ModelFormatError(f"{source}: invalid model card ({exc})") from None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> ModelCard:
+        """Read a ``model.json``."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFormatError(f"{path}: model card not found")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{path}: model card is not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=str(path))

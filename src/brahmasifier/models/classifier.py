@@ -1,0 +1,47 @@
+"""The full model: band selection → normalisation → (resize) → backbone → one logit per image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.models.backbones import create_backbone
+from brahmasifier.models.card import ModelCard
+from brahmasifier.models.normalization import build_normalization
+
+
+class LensClassifier(nn.Module):
+    """Takes raw float32 ``(B, 5, 41, 41)`` in :data:`BANDS` order and returns logits ``(B,)``.
+
+    Band gathering, normalisation and resize are fixed by the card at construction, so the
+    forward pass has no data-dependent control flow (ONNX-exportable) and every consumer
+    (training, prediction, export) applies the same preprocessing.
+    """
+
+    def __init__(self, backbone: nn.Module, normalization: nn.Module, bands: list[str], input_size: int) -> None:
+        super().__init__()
+        indices = [BANDS.index(b) for b in bands]
+        self.gather_bands = indices != list(range(len(BANDS)))
+        self.register_buffer("band_index", torch.tensor(indices, dtype=torch.long), persistent=False)
+        self.normalize = normalization
+        self.input_size = int(input_size)
+        self.resize = self.input_size != STAMP_SIZE
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gather_bands:
+            x = x.index_select(1, self.band_index)
+        x = self.normalize(x)
+        if self.resize:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+        return self.backbone(x).reshape(-1)
+
+
+def build_model(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier:
+    """The model a card describes (random or ``pretrained_file`` weights; use ``load_model`` for ours)."""
+    backbone = create_backbone(card.architecture, len(card.bands), card.model_kwargs, pretrained_file)
+    return LensClassifier(backbone, build_normalization(card.normalization), card.bands, card.input_size)

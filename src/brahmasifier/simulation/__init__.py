@@ -1,0 +1,20 @@
+"""Lenstronomy-based simulator of LSST-like lens and non-lens cutouts (extra ``brahmasifier[sim]``).
+
+- :mod:`.instrument`: per-band instrument settings (data), pixel unit nJy;
+- :mod:`.population`: physical parameters of lenses, non-lenses and field objects;
+- :mod:`.render`: pixels (lenstronomy light/lens models, Moffat PSFs, noise, HSC degradation);
+- :mod:`.generate`: one object from (seed, domain, label, index);
+- :mod:`.layout`: :func:`simulate_dataset`, writing the challenge or blind-test layout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+if importlib.util.find_spec("lenstronomy") is None:  # pragma: no cover - only without the extra
+    raise ImportError("brahmasifier.simulation needs lenstronomy: pip install 'brahmasifier[sim]'")
+
+from brahmasifier.simulation.layout import LAYOUTS, SimulationSummary, simulate_dataset  # noqa: E402
+from brahmasifier.simulation.population import PopulationConfig  # noqa: E402
+
+__all__ = ["LAYOUTS", "PopulationConfig", "SimulationSummary", "simulate_dataset"]

@@ -1,0 +1,317 @@
+"""Write simulated data sets to disk in the challenge's layout or as a blind test set.
+
+``challenge`` layout (the labelled validation release)::
+
+    OUT/slsim_lenses/D1_L0000000_g.fits ... + parameters.fits   (ID column "Lens ID")
+    OUT/slsim_nonlenses/D1_N0000000_g.fits ... + parameters.fits (ID column "Object ID")
+    OUT/hsc_lenses/ OUT/hsc_nonlenses/                           (D2_...)
+    OUT/preview.png  OUT/simulation.json
+
+``test`` layout (the blind set)::
+
+    OUT/images/object_00000_g.fits ...   objects shuffled, ID column "ID", nothing label-revealing
+    OUT/truth.csv                         id, stem, label, domain, subtype + all parameters (-999)
+    OUT/preview.png  OUT/simulation.json
+
+Pixel values are nJy/pixel (``BUNIT='nJy'``, ``ZP=31.4`` in every band file's table header).
+SLSim IDs are ``GG-LENS_<ra>_<dec>`` strings, HSC IDs 17-digit integers, for both classes.
+
+Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry ``sim_subtype``,
+``sim_arc_snr`` and ``sim_magnification`` (simulation truth, handy for per-subtype metrics).
+
+Rerunning into a folder whose ``simulation.json`` (written last) records the same settings
+skips all work; different settings are refused; a folder without it (an interrupted run)
+is regenerated from scratch, which gives the same bytes because every object has its own seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brahmasifier import __version__
+from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.io.fits import write_parameters_fits
+from brahmasifier.io.naming import band_filename, labelled_stem
+from brahmasifier.simulation._fastfits import write_band_fits_fast
+from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
+from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS, PopulationConfig
+
+LAYOUTS: tuple[str, ...] = ("challenge", "test")
+MANIFEST = "simulation.json"
+PREVIEW = "preview.png"
+PREVIEW_PER_CLASS = 4
+EXTRA_COLUMNS: tuple[str, ...] = ("sim_subtype", "sim_arc_snr", "sim_magnification")
+FITS_HEADER: dict[str, object] = {"BUNIT": PIXEL_UNIT, "ZP": NJY_ZERO_POINT}
+CHUNK = 8
+
+
+def class_folder(domain: str, label: int) -> str:
+    """Folder of one class in the challenge layout, e.g. ``slsim_lenses``."""
+    return f"{domain}_{'lenses' if label == 1 else 'nonlenses'}"
+
+
+@dataclass
+class SimulationSummary:
+    """What :func:`simulate_dataset` did."""
+
+    out: Path
+    layout: str
+    seed: int
+    n_per_class: int
+    domains: tuple[str, ...]
+    counts: dict[str, int]  # per class folder name (both layouts), e.g. {"slsim_lenses": 100}
+    n_objects: int
+    seconds: float
+    objects_per_second: float
+    workers: int
+    skipped: bool = False
+    paths: dict[str, Path] = field(default_factory=dict)  # class folders / images, truth, preview, manifest
+
+
+@dataclass(frozen=True)
+class _Task:
+    domain: str
+    label: int
+    index: int
+    number: int  # position in the shuffled test layout (unused for challenge)
+    preview: bool
+
+
+# ----------------------------------------------------------------------------- worker side
+_RENDERERS: dict[str, object] = {}
+
+
+def _renderer(domain: str):  # type: ignore[no-untyped-def]
+    """One Renderer per domain per process (lenstronomy objects are built once)."""
+    from brahmasifier.simulation.render import Renderer
+
+    if domain not in _RENDERERS:
+        _RENDERERS[domain] = Renderer(domain)
+    return _RENDERERS[domain]
+
+
+def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: PopulationConfig) -> list[dict[str, object]]:
+    """Simulate and write a few objects; return their catalogue rows (+ preview images)."""
+    from brahmasifier.simulation.generate import make_object
+
+    results = []
+    for task in tasks:
+        obj = make_object(_renderer(task.domain), task.label, task.index, seed, cfg)  # type: ignore[arg-type]
+        if layout == "challenge":
+            stem = labelled_stem(task.domain, task.label, task.index)
+            folder = Path(out) / class_folder(task.domain, task.label)
+            id_column = "Lens ID" if task.label == 1 else "Object ID"
+        else:
+            stem = f"object_{task.number:05d}"
+            folder = Path(out) / "images"
+            id_column = "ID"
+        for b, band in enumerate(BANDS):
+            write_band_fits_fast(folder / band_filename(stem, band), obj.object_id, band, obj.image[b],
+                                 id_column=id_column, header=FITS_HEADER)  # fmt: skip
+        row = dict(obj.scene.row)
+        results.append(
+            {
+                "domain": task.domain, "label": task.label, "index": task.index, "stem": stem,
+                "object_id": obj.object_id, "subtype": obj.subtype, "row": row,
+                "preview": obj.image if task.preview else None,
+            }
+        )  # fmt: skip
+    return results
+
+
+# ----------------------------------------------------------------------------- main side
+def _settings(n_per_class: int, seed: int, domains: tuple[str, ...], layout: str, cfg: PopulationConfig) -> dict[str, object]:
+    return {"n_per_class": n_per_class, "seed": seed, "domains": list(domains), "layout": layout,
+            "population": asdict(cfg), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}  # fmt: skip
+
+
+def _parse_domains(domains: Sequence[str] | str) -> tuple[str, ...]:
+    from brahmasifier.bands import CODE_BY_DOMAIN
+
+    if isinstance(domains, str):
+        domains = [d.strip() for d in domains.split(",") if d.strip()]
+    result = tuple(dict.fromkeys(domains))
+    bad = [d for d in result if d not in CODE_BY_DOMAIN]
+    if bad or not result:
+        raise ValueError(f"unknown domain(s) {bad or domains!r}; expected a subset of {', '.join(CODE_BY_DOMAIN)}")
+    return result
+
+
+def _catalogue_row(result: dict[str, object], with_all_columns: bool) -> dict[str, object]:
+    """Challenge columns of one object (lens or non-lens); all columns with -999 if asked."""
+    label = int(result["label"])  # type: ignore[arg-type]
+    row = result["row"]
+    assert isinstance(row, dict)
+    columns = ("RA", "Dec", *LENS_COLUMNS, *NONLENS_COLUMNS[:1]) if with_all_columns else (
+        ("RA", "Dec", *LENS_COLUMNS) if label == 1 else ("RA", "Dec", *NONLENS_COLUMNS))  # fmt: skip
+    out = {c: float(row.get(c, MISSING_VALUE)) for c in columns}  # type: ignore[arg-type]
+    if label == 1 and "z_central" in columns:
+        out["z_central"] = float(row["zlens"])  # the central object of a lens is its deflector
+    out["sim_subtype"] = str(result["subtype"])
+    out["sim_arc_snr"] = float(row.get("_arc_snr", MISSING_VALUE))  # type: ignore[arg-type]
+    out["sim_magnification"] = float(row.get("_magnification", MISSING_VALUE))  # type: ignore[arg-type]
+    return out
+
+
+def simulate_dataset(
+    out: str | os.PathLike[str],
+    n_per_class: int,
+    seed: int = 0,
+    domains: Sequence[str] | str = ("slsim", "hsc"),
+    layout: str = "challenge",
+    workers: int | None = None,
+    progress: bool = True,
+    preview: bool = True,
+    config: PopulationConfig | None = None,
+) -> SimulationSummary:
+    """Simulate ``n_per_class`` lenses and non-lenses per domain and write them under ``out``.
+
+    Output bytes depend only on (``n_per_class``, ``seed``, ``domains``, ``layout``, ``config``),
+    not on ``workers`` (processes; default: all CPU cores, at most 8).
+    """
+    from tqdm import tqdm
+
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    domains = _parse_domains(domains)
+    cfg = config or PopulationConfig()
+    out = Path(out)
+    settings = _settings(n_per_class, seed, domains, layout, cfg)
+    manifest_path = out / MANIFEST
+    if manifest_path.is_file():
+        previous = json.loads(manifest_path.read_text())
+        if previous.get("settings") == json.loads(json.dumps(settings)):
+            return _summary_from_manifest(out, previous)
+        raise FileExistsError(
+            f"{out}: already holds a simulation with different settings ({manifest_path}); choose another --out "
+            "or delete the folder"
+        )
+    start = time.perf_counter()
+    classes = [(d, lab) for d in domains for lab in (1, 0)]
+    n_total = len(classes) * n_per_class
+    numbers = np.random.default_rng(np.random.SeedSequence([seed, 7_357])).permutation(n_total)
+    tasks = [
+        _Task(d, lab, i, int(numbers[k * n_per_class + i]), preview and i < PREVIEW_PER_CLASS)
+        for k, (d, lab) in enumerate(classes)
+        for i in range(n_per_class)
+    ]
+    wanted = max(1, workers or min(os.cpu_count() or 1, 8))
+    size = max(1, min(CHUNK, -(-n_total // (4 * wanted))))  # ≥4 chunks per worker for balance
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    n_workers = min(wanted, len(chunks))
+    results: list[dict[str, object]] = []
+    bar = tqdm(total=n_total, disable=not progress, desc="simulate", unit="obj")
+    try:
+        if n_workers == 1:
+            for chunk in chunks:
+                results.extend(_run_chunk(chunk, seed, layout, str(out), cfg))
+                bar.update(len(chunk))
+        else:
+            import multiprocessing as mp
+
+            # fork starts in milliseconds; spawn is the safe choice once torch (threads) is loaded.
+            method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method)) as pool:
+                futures = [pool.submit(_run_chunk, chunk, seed, layout, str(out), cfg) for chunk in chunks]
+                for future, chunk in zip(futures, chunks):
+                    results.extend(future.result())
+                    bar.update(len(chunk))
+    finally:
+        bar.close()
+    ids = [str(r["object_id"]) for r in results]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"{out}: simulated IDs are not unique; report this with seed={seed}")
+    paths = _write_catalogues(out, layout, classes, results)
+    if preview:
+        paths["preview"] = write_preview(out / PREVIEW, results)
+    seconds = time.perf_counter() - start
+    counts = {class_folder(d, lab): n_per_class for d, lab in classes}
+    summary = SimulationSummary(out, layout, seed, n_per_class, domains, counts, n_total, seconds,
+                                n_total / seconds if seconds > 0 else float("inf"), n_workers, False, paths)  # fmt: skip
+    paths["manifest"] = manifest_path
+    manifest = {
+        "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
+        "settings": settings, "counts": counts, "n_objects": n_total, "seconds": seconds,
+        "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
+    }  # fmt: skip
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
+    return summary
+
+
+def _summary_from_manifest(out: Path, manifest: dict[str, object]) -> SimulationSummary:
+    s = manifest["settings"]
+    assert isinstance(s, dict)
+    paths = {k: out / v for k, v in manifest.get("paths", {}).items()}  # type: ignore[union-attr]
+    return SimulationSummary(out, s["layout"], s["seed"], s["n_per_class"], tuple(s["domains"]), dict(manifest["counts"]),  # type: ignore[arg-type]
+                             int(manifest["n_objects"]), 0.0, 0.0, 0, True, paths)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]], results: list[dict[str, object]]) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    if layout == "challenge":
+        for domain, label in classes:
+            mine = sorted((r for r in results if r["domain"] == domain and r["label"] == label), key=lambda r: r["index"])  # type: ignore[arg-type,return-value]
+            id_column = "Lens ID" if label == 1 else "Object ID"
+            rows = [{id_column: r["object_id"], **_catalogue_row(r, with_all_columns=False)} for r in mine]
+            folder = out / class_folder(domain, label)
+            write_parameters_fits(folder / "parameters.fits", pd.DataFrame(rows))
+            paths[class_folder(domain, label)] = folder
+        return paths
+    rows = []
+    for r in sorted(results, key=lambda r: r["stem"]):  # type: ignore[arg-type,return-value]
+        rows.append({"id": str(r["object_id"]), "stem": r["stem"], "label": r["label"], "domain": r["domain"],
+                     **_catalogue_row(r, with_all_columns=True)})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    with atomic_path(out / "truth.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    paths["images"] = out / "images"
+    paths["truth"] = out / "truth.csv"
+    return paths
+
+
+def write_preview(path: Path, results: list[dict[str, object]]) -> Path:
+    """A grid of Lupton RGB (i, r, g) cutouts: lenses on top, non-lenses below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from astropy.visualization import make_lupton_rgb
+
+    shown = [r for r in results if r["preview"] is not None]
+    lenses = [r for r in shown if r["label"] == 1]
+    others = [r for r in shown if r["label"] == 0]
+    n_cols = max(len(lenses), len(others), 1)
+    fig, axes = plt.subplots(2, n_cols, figsize=(1.9 * n_cols, 4.4), squeeze=False)
+    for row_axes, group in zip(axes, (lenses, others)):
+        for ax, r in zip(row_axes, group + [None] * (n_cols - len(group))):
+            ax.set_axis_off()
+            if r is None:
+                continue
+            image = np.asarray(r["preview"], dtype=np.float64)
+            # Per-cutout stretch: faint arcs stay visible next to a bright deflector.
+            stretch = max(30.0, 0.25 * float(np.percentile(image[2], 99.5)))
+            rgb = make_lupton_rgb(image[2], image[1], image[0] * 1.3, minimum=0.0, stretch=stretch, Q=6.0)
+            ax.imshow(rgb, origin="lower")
+            row = r["row"]
+            assert isinstance(row, dict)
+            rein = float(row.get("Rein", MISSING_VALUE))
+            title = f"{r['domain']} lens θE={rein:.2f}″" if r["label"] == 1 else f"{r['domain']} {r['subtype']}"
+            ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,117 @@
+"""``TrainConfig``: every setting of a training run, loadable from YAML and overridable.
+
+Precedence (lowest first): dataclass defaults < ``--config FILE`` < the run's saved
+``config.yaml`` (on ``--resume``) < explicit command-line options. The resolved config is
+saved as ``RUN/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (see ``brahmasifier train --help`` for each)."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = ""
+    # model
+    model: str = "compact"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    normalization: str | dict[str, Any] | None = None
+    band_mapping: str | None = None
+    pretrained_file: str | None = None
+    init_from: str | None = None
+    input_size: int | None = None
+    # optimisation
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float | None = None
+    weight_decay: float = 1e-2
+    warmup_epochs: float = 1.0
+    augment: bool = True
+    seed: int = 0
+    val_fraction: float = 0.1
+    # hardware
+    precision: str = "auto"
+    channels_last: bool = False
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    workers: int = 0
+    threads: int | None = None
+    # run control
+    patience: int | None = 10
+    top_k: int = 2
+    max_time: str | None = None
+    checkpoint_every_steps: int = 100
+    limit_train_batches: float | int | None = None
+    limit_val_batches: float | int | None = None
+    cache_dir: str | None = None
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, os.PathLike)):
+            self.data = [str(self.data)]
+        self.data = [str(p) for p in self.data]
+        self.out = str(self.out)
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML/JSON-serialisable)."""
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        """YAML text of the config."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of all settings."""
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+        """Config from a dict, rejecting unknown keys (naming ``source``)."""
+        unknown = sorted(set(data) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"{source}: unknown training settings {unknown}; known: {', '.join(cls.field_names())}")
+        return cls(**data)
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Settings from a YAML file (validated keys, not yet a config)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must be a mapping of setting: value")
+    unknown = sorted(set(data) - set(TrainConfig.field_names()))
+    if unknown:
+        raise ValueError(f"{path}: unknown training settings {unknown}; known: {', '.join(TrainConfig.field_names())}")
+    return data
+
+
+def merge_settings(*layers: dict[str, Any]) -> TrainConfig:
+    """A config from layered settings dicts (later layers win)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return TrainConfig.from_dict(merged)

@@ -1,0 +1,222 @@
+"""``train(config) -> RunResult``: one training run from data to an exported model.
+
+Run directory layout::
+
+    config.yaml            resolved settings (lr, precision... filled in)
+    checkpoints/           top-k by val AUC + last.ckpt (also written every N steps mid-epoch)
+    logs/csv/ logs/tensorboard/
+    metrics.json           val AUC/accuracy/precision/recall, threshold (+ how), temperature
+    val_predictions.csv    id,stem,label,domain,logit (best checkpoint)
+    model/                 model.safetensors + model.json (best checkpoint, via save_model)
+
+Resume (``config.resume``) continues from ``checkpoints/last.ckpt`` with Lightning's own
+``ckpt_path`` mechanism (our own run dir, so the full training state is restored; the file is
+read with ``weights_only=True``). Only global rank 0 writes files other than Lightning's own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brahmasifier._atomic import write_text_atomic
+from brahmasifier.training.config import TrainConfig
+
+#: Lightning warnings that our deliberate settings trigger (and why they are fine):
+_EXPECTED_LIGHTNING_WARNINGS = (
+    # workers=0 by default: batched memmap reads are faster than worker processes here (bench_train.py).
+    r".*does not have many workers.*",
+    # tiny data in tests/demos: fewer batches than the logging interval.
+    r".*smaller than the logging interval.*",
+    # a resumed run's checkpoint folder is not empty (it holds the checkpoints we resume from).
+    r".*Checkpoint directory .* exists and is not empty.*",
+    # lightning 2.6 + torch 2.14: Lightning's pytree helper uses torch's deprecated LeafSpec (not ours to fix).
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
+)
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced (paths are ``None`` on ranks other than 0)."""
+
+    run_dir: Path
+    model_dir: Path | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    best_checkpoint: str | None = None
+    epochs_completed: int = 0
+    global_step: int = 0
+    config: TrainConfig | None = None
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto``: 16-mixed on CUDA; on CPU bf16-mixed only where the CPU has bf16 units (else fp32,
+    measured 5–10× faster than emulated bf16 on an AVX2-only CPU, see benchmarks/bench_train.py)."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "16-mixed"
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def _devices(value: str | int) -> str | int:
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
+    """The model card to train (and starting weights for ``init_from``) plus a description."""
+    from brahmasifier.models import ModelCard, load_model, resolve_band_mapping, resolve_preset
+    from brahmasifier.models.backbones import default_input_size
+    from brahmasifier.models.card import DEFAULT_NORMALIZATION
+
+    if config.init_from:
+        source = Path(config.init_from)
+        if source.suffix == ".ckpt":
+            from brahmasifier.training.checkpoint import read_checkpoint_card, read_checkpoint_model_state
+
+            card = ModelCard.from_dict(read_checkpoint_card(source), source=str(source))
+            state = read_checkpoint_model_state(source)
+        else:
+            model, card = load_model(source)
+            state = model.state_dict()
+        card.training = {"init_from": str(source)}
+        card.threshold, card.temperature = 0.5, 1.0
+        return card, state, f"fine-tuning {card.architecture} from {source}"
+    preset = resolve_preset(config.model)
+    kwargs = {**preset["model_kwargs"], **config.model_kwargs}
+    if config.input_size:
+        input_size = int(config.input_size)
+    elif config.model_kwargs.get("img_size") is not None or preset["architecture"] == config.model:
+        input_size = default_input_size(preset["architecture"], kwargs)
+    else:
+        input_size = preset["input_size"]
+    normalization = config.normalization or DEFAULT_NORMALIZATION
+    if isinstance(normalization, str):
+        normalization = {"name": normalization}
+    card = ModelCard(architecture=preset["architecture"], model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
+                     normalization=dict(normalization), input_size=input_size)
+    return card, None, f"{card.architecture} from {'pretrained file ' + config.pretrained_file if config.pretrained_file else 'scratch'}"
+
+
+def train(config: TrainConfig) -> RunResult:
+    """Train, checkpoint, early-stop, export (see module docstring); returns a :class:`RunResult`."""
+    with warnings.catch_warnings():
+        for pattern in _EXPECTED_LIGHTNING_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> RunResult:
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from brahmasifier.data.datamodule import LensDataModule, pack_if_needed
+    from brahmasifier.models import default_lr
+    from brahmasifier.models.io import load_state_into
+    from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state
+    from brahmasifier.training.export import finalize_run
+    from brahmasifier.training.task import LensClassificationTask
+
+    if not config.out:
+        raise ValueError("training needs an output run directory (out)")
+    run_dir = Path(config.out)
+    ckpt_dir = run_dir / "checkpoints"
+    last_ckpt = ckpt_dir / "last.ckpt"
+    resume_from: Path | None = None
+    if config.resume:
+        if last_ckpt.is_file():
+            resume_from = last_ckpt
+        else:
+            rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
+    elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+        raise FileExistsError(f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
+    if not config.data:
+        raise ValueError("training needs --data (a packed store or FITS roots)")
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    # Dropout and the DDP sampler's shuffling use torch's seeded default generator (Lightning's way);
+    # the model init, split and augmentation have their own seeded generators.
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+
+    started = time.perf_counter()
+    store_path = pack_if_needed(config.data, config.cache_dir or run_dir / "store", progress=config.progress)
+    datamodule = LensDataModule(store_path, batch_size=config.batch_size, val_fraction=config.val_fraction, seed=config.seed,
+                                workers=config.workers, pin_memory=torch.cuda.is_available(), progress=config.progress)
+    datamodule.setup("fit")
+
+    card, init_state, description = _initial_card_and_state(config)
+    pretrained = bool(config.pretrained_file or config.init_from)
+    lr = float(config.lr) if config.lr else default_lr(card.architecture, pretrained=pretrained)
+    precision = resolve_precision(config.precision, config.accelerator)
+    resolved = TrainConfig.from_dict({**config.to_dict(), "lr": lr, "precision": precision, "resume": False})
+
+    task = LensClassificationTask(card.to_dict(), lr=lr, weight_decay=config.weight_decay, warmup_epochs=config.warmup_epochs,
+                                  augment=config.augment, channels_last=config.channels_last, seed=config.seed,
+                                  pretrained_file=config.pretrained_file if resume_from is None else None)
+    if init_state is not None and resume_from is None:
+        load_state_into(task.model, init_state, str(config.init_from))
+
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="epoch{epoch:03d}-auc{val_auc:.4f}", auto_insert_metric_name=False, enable_version_counter=False,
+                              monitor="val_auc", mode="max", save_top_k=config.top_k, save_last=True)
+    periodic_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=max(1, config.checkpoint_every_steps),
+                                  save_top_k=1, enable_version_counter=False)
+    callbacks: list[Any] = [best_cb, periodic_cb, LearningRateMonitor(logging_interval="step")]
+    if config.patience:
+        callbacks.append(EarlyStopping(monitor="val_auc", mode="max", patience=config.patience))
+    loggers = [CSVLogger(run_dir / "logs", name="csv", version=""),
+               TensorBoardLogger(run_dir / "logs", name="tensorboard", version="", default_hp_metric=False)]
+    n_batches = max(1, -(-len(datamodule.train_rows) // config.batch_size))
+    trainer_kwargs: dict[str, Any] = {}
+    if config.limit_train_batches is not None:
+        trainer_kwargs["limit_train_batches"] = config.limit_train_batches
+    if config.limit_val_batches is not None:
+        trainer_kwargs["limit_val_batches"] = config.limit_val_batches
+    trainer = pl.Trainer(
+        default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
+        devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
+        callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
+        enable_model_summary=config.progress, log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0,
+        deterministic=False, **trainer_kwargs,
+    )
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
+        rank_zero_info(f"training {description}: lr {lr:g}, precision {precision}, {datamodule.summary['n_train']} train / "
+                       f"{datamodule.summary['n_val']} val objects -> {run_dir}")
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
+
+    result = RunResult(run_dir=run_dir, model_dir=None, epochs_completed=int(trainer.current_epoch),
+                       global_step=int(trainer.global_step), config=resolved)
+    trainer.strategy.barrier()
+    if not trainer.is_global_zero:
+        return result
+    best = best_cb.best_model_path or (str(last_ckpt) if last_ckpt.is_file() else "")
+    if not best:
+        raise RuntimeError(f"{run_dir}: training ended without any checkpoint (was max_time or limit_train_batches 0?)")
+    summary = {
+        "data": datamodule.summary, "architecture": card.architecture, "epochs_completed": result.epochs_completed,
+        "global_step": result.global_step, "max_epochs": config.epochs, "seed": config.seed, "lr": lr,
+        "precision": precision, "best_checkpoint": str(best),
+        "best_checkpoint_val_auc_lightning": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
+        "stopped_early": bool(result.epochs_completed < config.epochs), "train_seconds_this_session": round(time.perf_counter() - started, 1),
+        "pretrained_file": config.pretrained_file, "init_from": config.init_from,
+    }
+    state = read_checkpoint_model_state(best)
+    metrics = finalize_run(run_dir, card, state, datamodule.store, datamodule.val_rows, summary)
+    result.model_dir = run_dir / "model"
+    result.metrics = metrics
+    result.best_checkpoint = str(best)
+    rank_zero_info(f"val AUC {metrics['val_auc']:.4f}, accuracy {metrics['val_accuracy']:.4f} at threshold "
+                   f"{metrics['threshold']:.3f}; model: {result.model_dir}")
+    return result

@@ -1,0 +1,141 @@
+"""``LensClassificationTask``: the LightningModule (torchgeo-style hooks) that trains a lens classifier.
+
+The wrapped ``self.model`` is a :class:`~brahmasifier.models.LensClassifier` built from a
+model card, so the network trained here is exactly the one exported and predicted with
+(normalisation and resize included). Loss: BCE with logits. Optimiser: AdamW with cosine
+annealing over all steps after an optional linear warm-up. Augmentation: a random D4
+element per sample, applied to the batch on its device, drawn from a generator seeded by
+``(seed, global_step, rank)`` so a resumed run draws the same augmentations.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryPrecision, BinaryRecall
+
+from brahmasifier.data.transforms import random_d4
+from brahmasifier.models import ModelCard, build_model
+
+
+class LensClassificationTask(pl.LightningModule):
+    """Binary lens classifier; ``card`` is a :class:`ModelCard` dict (saved in the checkpoint)."""
+
+    def __init__(
+        self,
+        card: dict[str, Any],
+        lr: float = 1e-3,
+        weight_decay: float = 1e-2,
+        warmup_epochs: float = 0.0,
+        augment: bool = True,
+        channels_last: bool = False,
+        seed: int = 0,
+        pretrained_file: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self._pretrained_file = pretrained_file
+        self._last_batch_time: float | None = None
+        self.configure_models()
+        self.configure_losses()
+        self.configure_metrics()
+
+    # -- torchgeo-style hooks ---------------------------------------------------------------
+    def configure_models(self) -> None:
+        """Build ``self.model`` from the card (pretrained stem weights from a local file if given)."""
+        card = ModelCard.from_dict(dict(self.hparams["card"]), source="training card")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.hparams["seed"]))
+            self.model = build_model(card, pretrained_file=self._pretrained_file)
+        if self.hparams["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def configure_losses(self) -> None:
+        """Binary cross-entropy on logits."""
+        self.criterion = torch.nn.BCEWithLogitsLoss()
+
+    def configure_metrics(self) -> None:
+        """AUROC, accuracy, precision and recall (threshold 0.5 on the sigmoid) on validation."""
+        metrics = MetricCollection({
+            "auc": BinaryAUROC(), "accuracy": BinaryAccuracy(), "precision": BinaryPrecision(), "recall": BinaryRecall(),
+        })
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.train_accuracy = BinaryAccuracy()
+
+    # -- steps -----------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw ``(B, 5, 41, 41)`` → logits ``(B,)``."""
+        if self.hparams["channels_last"]:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
+        generator = torch.Generator().manual_seed(seed)
+        return random_d4(x, generator)[0]
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        x, y = batch["image"], batch["label"].float()
+        if self.hparams["augment"]:
+            x = self._augment(x)
+        logits = self(x)
+        loss = self.criterion(logits.float(), y)
+        self.train_accuracy(logits.detach().float(), y.long())
+        size = x.shape[0]
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=size)
+        self.log("train_acc", self.train_accuracy, on_step=False, on_epoch=True, batch_size=size)
+        now = time.perf_counter()
+        if self._last_batch_time is not None:
+            rate = size * self.trainer.world_size / max(now - self._last_batch_time, 1e-9)
+            self.log("samples_per_s", rate, prog_bar=True, on_step=True, on_epoch=False, batch_size=size, rank_zero_only=True)
+        self._last_batch_time = now
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._last_batch_time = None
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        x, y = batch["image"], batch["label"].float()
+        logits = self(x).float()
+        loss = self.criterion(logits, y)
+        self.val_metrics.update(logits, y.long())
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True, batch_size=x.shape[0])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self(batch["image"]).float()
+
+    # -- optimisation ----------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW + per-step schedule: linear warm-up, then cosine annealing to 0 over all steps."""
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        max_epochs = max(int(self.trainer.max_epochs or 1), 1)
+        warmup = min(int(round(self.hparams["warmup_epochs"] * total / max_epochs)), total - 1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the base lr at ``step``: linear warm-up over ``warmup`` steps, then cosine to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def model_state_from_task_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Weights of the wrapped model from a task checkpoint (``weights_only=True``)."""
+    from brahmasifier.training.checkpoint import read_checkpoint_model_state
+
+    return read_checkpoint_model_state(path, prefix="model.")

@@ -1,0 +1,57 @@
+"""`brahmasifier predict` on the command line: arguments reach the API, the summary is printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from brahmasifier.cli import build_parser, main
+from brahmasifier.inference.submission import read_submission
+
+
+def _saved_run(run: Path) -> Path:
+    """A run-like folder with a tiny random-weight compact model in ``run/model``."""
+    import torch
+
+    from brahmasifier.models import ModelCard, build_model, save_model
+
+    card = ModelCard(architecture="compact", model_kwargs={"widths": [8, 16], "depths": [1, 1]})
+    torch.manual_seed(3)
+    save_model(build_model(card), card, run / "model")
+    return run
+
+
+def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["predict", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--runs", "--data", "--out", "--probs", "--tta", "--threshold", "--onnx", "--precision",
+                   "--devices", "--max-parts"):
+        assert option in text
+
+
+def test_bad_threshold_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["predict", "--runs", "r", "--data", "d", "--out", "o", "--threshold", "high"])
+    assert exc.value.code == 2
+    assert "threshold" in capsys.readouterr().err
+
+
+def test_predict_command_end_to_end(tiny_challenge_tree: tuple[Path, pd.DataFrame], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    root, truth = tiny_challenge_tree
+    run = _saved_run(tmp_path / "run")
+    code = main(["predict", "--runs", str(run), "--data", str(root), "--out", str(tmp_path / "o" / "submission.csv"),
+                 "--probs", str(tmp_path / "o" / "probs.csv"), "--tta", "d4", "--threshold", "0.5",
+                 "--workers", "0", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "found 24 objects: scored 24 + rejected 0" in printed and "TTA d4" in printed
+    submission = read_submission(tmp_path / "o" / "submission.csv")
+    assert sorted(submission["id"]) == sorted(truth["id"])
+    probs = pd.read_csv(tmp_path / "o" / "probs.csv", dtype={"id": str})
+    assert list(probs.columns) == ["id", "stem", "prob", "logit", "logit_run", "n_nan"]
+    assert (tmp_path / "o" / "rejected.csv").is_file()

@@ -1,0 +1,116 @@
+"""StoreDataset, D4 transforms, stratified split and the datamodule's data checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.data import D4_SIZE, DataProblem, StoreDataset, d4_apply, random_d4, stratified_split
+from brahmasifier.data.datamodule import LensDataModule
+from brahmasifier.data.split import UnbalancedDataWarning
+from brahmasifier.io.store import write_store
+
+
+def make_store(path: Path, labels: list[int], domains: list[str] | None = None, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    images = rng.normal(size=(n, len(BANDS), STAMP_SIZE, STAMP_SIZE)).astype(np.float32)
+    images[:, 0, 0, 0] = np.arange(n)  # tag each image with its row
+    index = pd.DataFrame({"id": [f"id{k}" for k in range(n)], "stem": [f"s{k}" for k in range(n)], "label": labels,
+                          "domain": domains or ["slsim"] * n, "n_nan": 0})
+    return write_store(path, images, index)
+
+
+def test_dataset_samples_and_batched_reads(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "s", [0, 1, -1, 1, 0], ["slsim", "hsc", "unknown", "hsc", "slsim"])
+    ds = StoreDataset(store, indices=[4, 1, 3])
+    sample = ds[1]
+    assert set(sample) == {"image", "label", "id", "domain", "index"}
+    assert sample["image"].dtype == torch.float32 and sample["image"].shape == (5, 41, 41)
+    assert (sample["label"], sample["id"], sample["domain"], sample["index"]) == (1.0, "id1", "hsc", 1)
+    batch = ds.__getitems__([0, 2, 1])
+    assert [s["index"] for s in batch] == [4, 3, 1]
+    for s in batch:
+        assert s["image"][0, 0, 0].item() == s["index"]
+        torch.testing.assert_close(s["image"], torch.from_numpy(store.read([s["index"]])[0]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=2)
+    first = next(iter(loader))
+    assert first["image"].shape == (2, 5, 41, 41) and first["id"] == ["id4", "id1"]
+    # the dataset pickles without the memmaps (workers re-open the store)
+    import pickle
+
+    assert all(m is None for m in pickle.loads(pickle.dumps(ds)).store._maps)
+
+
+def test_dataset_augment_is_deterministic_per_epoch(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "s", [0, 1] * 8)
+    a, b = StoreDataset(store, augment=True, seed=3), StoreDataset(store, augment=True, seed=3)
+    assert all(torch.equal(a[k]["image"], b[k]["image"]) for k in range(16))
+    b.set_epoch(1)
+    assert not all(torch.equal(a[k]["image"], b[k]["image"]) for k in range(16))
+
+
+def test_d4_is_the_dihedral_group() -> None:
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    images = [d4_apply(x, e) for e in range(D4_SIZE)]
+    assert len({tuple(im.flatten().tolist()) for im in images}) == 8  # 8 distinct elements
+    torch.testing.assert_close(d4_apply(x, 1), torch.rot90(x, 1, (-2, -1)))
+    torch.testing.assert_close(d4_apply(x, 4), torch.flip(x, (-1,)))
+    torch.testing.assert_close(d4_apply(d4_apply(x, 4), 4), x)
+    with pytest.raises(ValueError):
+        d4_apply(x, 8)
+
+
+def test_random_d4_seeded_and_per_sample() -> None:
+    x = torch.randn(64, 5, 41, 41)
+    out1, el1 = random_d4(x, torch.Generator().manual_seed(5))
+    out2, el2 = random_d4(x, torch.Generator().manual_seed(5))
+    assert torch.equal(out1, out2) and torch.equal(el1, el2)
+    assert len(set(el1.tolist())) > 4
+    for k in range(64):
+        torch.testing.assert_close(out1[k], d4_apply(x[k], int(el1[k])))
+
+
+def test_stratified_split_by_label_and_domain() -> None:
+    labels = np.array([0] * 60 + [1] * 20 + [0] * 10 + [1] * 10)
+    domains = np.array(["slsim"] * 80 + ["hsc"] * 20)
+    train, val = stratified_split(labels, domains, 0.1, seed=7)
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
+    groups = pd.Series(list(zip(labels[val], domains[val]))).value_counts().to_dict()
+    assert groups == {(0, "slsim"): 6, (1, "slsim"): 2, (0, "hsc"): 1, (1, "hsc"): 1}
+    again = stratified_split(labels, domains, 0.1, seed=7)
+    assert np.array_equal(val, again[1])
+    assert not np.array_equal(val, stratified_split(labels, domains, 0.1, seed=8)[1])
+
+
+def test_datamodule_excludes_unlabelled_and_splits(tmp_path: Path) -> None:
+    labels = [0, 1] * 20 + [-1] * 5
+    domains = (["slsim", "slsim", "hsc", "hsc"] * 10) + ["unknown"] * 5
+    make_store(tmp_path / "s", labels, domains)
+    dm = LensDataModule(tmp_path / "s", batch_size=8, val_fraction=0.2, seed=1, progress=False)
+    dm.setup("fit")
+    assert dm.summary["n_unlabelled_excluded"] == 5
+    assert dm.summary["n_train"] + dm.summary["n_val"] == 40
+    all_rows = np.concatenate([dm.train_rows, dm.val_rows])
+    assert set(all_rows) == set(range(40))
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape[0] == 8 and set(batch["label"].tolist()) <= {0.0, 1.0}
+
+
+def test_datamodule_clear_errors(tmp_path: Path) -> None:
+    make_store(tmp_path / "one", [1] * 20)
+    with pytest.raises(DataProblem, match="only one class"):
+        LensDataModule(tmp_path / "one", progress=False).setup()
+    make_store(tmp_path / "tiny", [0, 1, 0, 1, 0])
+    with pytest.raises(DataProblem, match="too little data"):
+        LensDataModule(tmp_path / "tiny", progress=False).setup()
+    make_store(tmp_path / "unbalanced", [0] * 95 + [1] * 5)
+    with pytest.warns(UnbalancedDataWarning, match="very unbalanced.*Consider"):
+        LensDataModule(tmp_path / "unbalanced", progress=False).setup()
+    with pytest.raises(FileNotFoundError, match="not found"):
+        LensDataModule([tmp_path / "missing"], cache_dir=tmp_path / "c", progress=False).prepare_data()

@@ -1,0 +1,175 @@
+"""The model-on-disk contract: card, build, save/load, normalisations, band mapping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from brahmasifier.bands import BANDS
+from brahmasifier.models import (
+    ModelCard,
+    ModelFormatError,
+    build_model,
+    build_normalization,
+    load_model,
+    resolve_band_mapping,
+    resolve_preset,
+    save_model,
+    stem_rgb_sources,
+)
+
+TINY_COMPACT = {"widths": [8, 16], "depths": [1, 1]}
+
+
+def _batch(seed: int = 0, n: int = 4) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, 41, 41, generator=g) * 3 + 10
+    x[0, 1, 3, 4] = float("nan")
+    x[1, 2, 5, 6] = float("inf")
+    return x
+
+
+def test_card_json_roundtrip_and_defaults() -> None:
+    card = ModelCard(model_kwargs=TINY_COMPACT, training={"epochs": 3, "val_auc": 0.9})
+    again = ModelCard.from_dict(json.loads(card.to_json()))
+    assert again == card
+    assert card.bands == list(BANDS) and card.input_size == 41 and card.threshold == 0.5 and card.temperature == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"format_version": 99}, "newer"), ({"bogus": 1}, "unknown model card keys"), ({"bands": ["g", "q"]}, "bands"),
+     ({"format_version": None}, "format_version"), ({"temperature": 0}, "temperature")],
+)
+def test_card_errors_name_source(change: dict, message: str) -> None:
+    data = ModelCard().to_dict() | change
+    with pytest.raises(ModelFormatError, match=message) as info:
+        ModelCard.from_dict(data, source="somewhere/model.json")
+    assert "somewhere/model.json" in str(info.value)
+
+
+def test_compact_forward_shape_and_nan_safety() -> None:
+    model = build_model(ModelCard(model_kwargs=TINY_COMPACT)).eval()
+    out = model(_batch())
+    assert out.shape == (4,) and torch.isfinite(out).all()
+
+
+def test_save_load_roundtrip_all_path_forms(tmp_path: Path) -> None:
+    card = ModelCard(model_kwargs=TINY_COMPACT, bands=["i", "r", "g", "z", "y"], normalization={"name": "per_image"}, threshold=0.3)
+    model = build_model(card).eval()
+    run = tmp_path / "run"
+    save_model(model, card, run / "model")
+    assert sorted(p.name for p in (run / "model").iterdir()) == ["model.json", "model.safetensors"]
+    x = _batch(1)
+    expected = model(x)
+    for path in (run, run / "model", run / "model" / "model.json"):
+        loaded, loaded_card = load_model(path)
+        assert not loaded.training
+        assert loaded_card == card
+        torch.testing.assert_close(loaded(x), expected)
+
+
+def test_load_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelFormatError, match="no such"):
+        load_model(tmp_path / "nothing")
+    with pytest.raises(ModelFormatError, match="model.json"):
+        load_model(tmp_path)
+    card = ModelCard(model_kwargs=TINY_COMPACT)
+    save_model(build_model(card), card, tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").rename(tmp_path / "m" / "other")
+    with pytest.raises(ModelFormatError, match="model.safetensors: weights file not found"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "other").rename(tmp_path / "m" / "model.safetensors")
+    other = ModelCard(model_kwargs={"widths": [8, 24], "depths": [1, 1]})
+    (tmp_path / "m" / "model.json").write_text(other.to_json())
+    with pytest.raises(ModelFormatError, match=r"model.safetensors: weights do not match.*other shapes"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text("{not json")
+    with pytest.raises(ModelFormatError, match="model.json: model card is not valid JSON"):
+        load_model(tmp_path / "m")
+
+
+def test_per_image_normalization_matches_numpy() -> None:
+    x = _batch(2)
+    out = build_normalization({"name": "per_image"})(x).numpy()
+    ref = np.nan_to_num(x.numpy(), nan=0.0, posinf=0.0, neginf=0.0)
+    mean = ref.mean(axis=(1, 2, 3), keepdims=True)
+    std = ref.std(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(out, (ref - mean) / (std + 1e-6), rtol=1e-4, atol=1e-4)
+
+
+def test_asinh_mad_matches_numpy_and_handles_blank_band() -> None:
+    x = _batch(3)
+    x[2, 4] = 7.0  # a blank band: MAD 0 must not give NaN
+    out = build_normalization({"name": "asinh_mad", "softening": 2.0})(x).numpy()
+    ref = np.nan_to_num(x.numpy(), nan=0.0, posinf=0.0, neginf=0.0)
+    med = np.median(ref, axis=(2, 3), keepdims=True)  # 1681 pixels: odd, so the median is exact
+    mad = np.median(np.abs(ref - med), axis=(2, 3), keepdims=True)
+    scale = 2.0 * 1.4826 * mad + 1e-6 * (1 + np.abs(med))
+    np.testing.assert_allclose(out, np.arcsinh((ref - med) / scale), rtol=1e-4, atol=1e-4)
+    assert np.all(out[2, 4] == 0)
+
+
+def test_band_mapping_names() -> None:
+    assert resolve_band_mapping(None) == list(BANDS)
+    assert resolve_band_mapping("irgzy") == ["i", "r", "g", "z", "y"]
+    with pytest.raises(ValueError, match="band mapping"):
+        resolve_band_mapping("ggrzy")
+    assert stem_rgb_sources(resolve_band_mapping("irgzy"))["i"] == ("R", 0.6)
+
+
+def test_pretrained_file_band_mapping(tmp_path: Path) -> None:
+    """A 3-channel timm model's weights, written locally, adapted to 5 bands in (i,r,g,z,y) order."""
+    import timm
+    from safetensors.torch import save_file
+
+    rgb_model = timm.create_model("test_resnet", pretrained=False, num_classes=10)
+    stem_name = rgb_model.pretrained_cfg["first_conv"] + ".weight"
+    state = {k: v.contiguous() for k, v in rgb_model.state_dict().items()}
+    file = tmp_path / "rgb.safetensors"
+    save_file(state, str(file))
+    rgb = state[stem_name]  # (O, 3, k, k): channels R, G, B
+    card = ModelCard(architecture="test_resnet", bands=resolve_band_mapping("irgzy"))
+    model = build_model(card, pretrained_file=file)
+    stem = dict(model.backbone.named_parameters())[stem_name]
+    sources = stem_rgb_sources(card.bands)
+    for channel, band in enumerate(card.bands):
+        colour, scale = sources[band]
+        torch.testing.assert_close(stem[:, channel], rgb[:, "RGB".index(colour)] * scale)
+    # band i (input channel 2) feeds stem channel 0, i.e. the red filter
+    assert sources["i"][0] == "R" and sources["g"][0] == "B"
+    # and the model really routes input band i to stem channel 0
+    x = torch.zeros(1, 5, 41, 41)
+    x[0, BANDS.index("i")] = torch.arange(41 * 41, dtype=torch.float32).reshape(41, 41)
+    gathered = x.index_select(1, model.band_index)
+    assert gathered[0, 0].sum() > 0 and gathered[0, 1:].abs().sum() == 0
+
+
+def test_vit_resizes_inside_the_model() -> None:
+    preset = resolve_preset("test_vit")
+    assert preset["input_size"] == 160  # test_vit's fixed image size
+    card = ModelCard(architecture="test_vit", input_size=preset["input_size"])
+    model = build_model(card).eval()
+    assert model(_batch(4, n=2)).shape == (2,)
+    vit = resolve_preset("vit_tiny_p4")
+    assert vit["input_size"] == 44 and vit["model_kwargs"]["patch_size"] == 4
+
+
+# onnxscript (needed by the new dynamo exporter) is not a dependency; the TorchScript exporter warns it is legacy.
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The feature will be removed. Please remove usage of this function:DeprecationWarning")
+@pytest.mark.parametrize("normalization", ["asinh_mad", "per_image"])
+def test_onnx_export_matches_torch(tmp_path: Path, normalization: str) -> None:
+    """Normalisation + band gather live in the model and export with it (TorchScript exporter)."""
+    ort = pytest.importorskip("onnxruntime")
+    model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization={"name": normalization},
+                                  bands=resolve_band_mapping("irgzy"))).eval()
+    torch.onnx.export(model, (_batch(5, n=2),), str(tmp_path / "m.onnx"), input_names=["x"], output_names=["logit"],
+                      dynamic_axes={"x": {0: "batch"}}, dynamo=False)
+    x = _batch(6, n=5)
+    out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.numpy()})[0]
+    np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)

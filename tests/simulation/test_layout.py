@@ -1,0 +1,144 @@
+"""simulate_dataset: layouts, determinism across worker counts, reruns, class overlap."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("lenstronomy")
+
+from brahmasifier.bands import BANDS  # noqa: E402
+from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits  # noqa: E402
+from brahmasifier.io.naming import parse_band_filename  # noqa: E402
+from brahmasifier.simulation import simulate_dataset  # noqa: E402
+from brahmasifier.simulation._fastfits import band_fits_bytes  # noqa: E402
+from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS  # noqa: E402
+
+FOLDERS = ("slsim_lenses", "slsim_nonlenses", "hsc_lenses", "hsc_nonlenses")
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".fits", ".csv")}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def challenge_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "challenge"
+    summary = simulate_dataset(out, 3, seed=4, workers=1, progress=False, preview=True)
+    assert summary.n_objects == 12 and not summary.skipped and summary.objects_per_second > 0
+    return out
+
+
+def test_challenge_layout(challenge_tree: Path) -> None:
+    assert (challenge_tree / "preview.png").stat().st_size > 10_000
+    all_ids = []
+    for folder in FOLDERS:
+        files = sorted((challenge_tree / folder).glob("*.fits"))
+        band_files = [f for f in files if f.name != "parameters.fits"]
+        assert len(band_files) == 3 * len(BANDS)
+        parsed = [parse_band_filename(f.name) for f in band_files]
+        assert all(p is not None for p in parsed)
+        label = 1 if folder.endswith("_lenses") else 0
+        domain = folder.split("_")[0]
+        assert {(p.label, p.domain) for p in parsed if p} == {(label, domain)}
+        params = read_parameters_fits(challenge_tree / folder / "parameters.fits")
+        expected = LENS_COLUMNS if label else NONLENS_COLUMNS
+        assert set(expected) | {"RA", "Dec"} <= set(params.columns)
+        if label:
+            assert (params["Rein"] > 0.3).all() and (params["zsrc"] > params["zlens"]).all()
+        record = read_band_fits_astropy(band_files[0])
+        assert record.object_id == params["id"].iloc[0]
+        assert np.isfinite(record.image).all()
+        if domain == "slsim":
+            assert all(i.startswith("GG-LENS_") for i in params["id"])
+        else:
+            assert all(i.isdigit() and len(i) == 17 for i in params["id"])
+        all_ids += list(params["id"])
+    assert len(set(all_ids)) == len(all_ids)
+    from astropy.io import fits
+
+    with fits.open(challenge_tree / "slsim_lenses" / "D1_L0000000_g.fits") as hdul:
+        assert hdul[1].header["BUNIT"] == "nJy" and hdul[1].header["ZP"] == 31.4
+        assert hdul[1].columns.names == ["Lens ID", "band_g"]
+
+
+def test_rerun_skips_and_other_settings_are_refused(challenge_tree: Path) -> None:
+    before = _hashes(challenge_tree)
+    again = simulate_dataset(challenge_tree, 3, seed=4, workers=1, progress=False)
+    assert again.skipped and _hashes(challenge_tree) == before
+    with pytest.raises(FileExistsError, match="different settings"):
+        simulate_dataset(challenge_tree, 3, seed=5, workers=1, progress=False)
+
+
+def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
+    one = simulate_dataset(tmp_path / "w1", 2, seed=9, layout="test", workers=1, progress=False, preview=False)
+    two = simulate_dataset(tmp_path / "w2", 2, seed=9, layout="test", workers=2, progress=False, preview=False)
+    assert two.workers == 2
+    h1, h2 = _hashes(one.out), _hashes(two.out)
+    assert len(h1) == 8 * len(BANDS) + 1 and h1 == h2
+
+
+def test_test_layout_hides_labels(tmp_path: Path) -> None:
+    simulate_dataset(tmp_path, 3, seed=2, layout="test", workers=1, progress=False, preview=False)
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype={"id": str})
+    assert not (tmp_path / "images" / "truth.csv").exists()
+    assert len(truth) == 12 and sorted(truth["label"].value_counts().tolist()) == [6, 6]
+    assert set(truth["domain"]) == {"slsim", "hsc"}
+    assert (truth.loc[truth["label"] == 0, "Rein"] == -999).all()
+    assert (truth.loc[truth["label"] == 1, "Rein"] > 0).all()
+    # Shuffled: numbering does not follow the class order.
+    ordered = truth.sort_values("stem")["label"].tolist()
+    assert ordered != sorted(ordered) and ordered != sorted(ordered, reverse=True)
+    names = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert len(names) == 12 * len(BANDS) and all(n.startswith("object_") for n in names)
+    for stem, object_id in zip(truth["stem"], truth["id"]):
+        parsed = parse_band_filename(f"{stem}_g.fits")
+        assert parsed is not None and parsed.label == -1 and parsed.domain == "unknown"
+        assert read_band_fits_astropy(tmp_path / "images" / f"{stem}_r.fits").object_id == object_id
+    from astropy.io import fits
+
+    with fits.open(tmp_path / "images" / f"{truth['stem'].iloc[0]}_g.fits") as hdul:
+        assert hdul[1].columns.names[0] == "ID"
+    manifest = json.loads((tmp_path / "simulation.json").read_text())
+    assert manifest["settings"]["layout"] == "test"
+
+
+def test_fast_fits_bytes_equal_astropy_writer(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    header = {"BUNIT": "nJy", "ZP": 31.4}
+    for object_id, column in (("GG-LENS_61.123456_-33.654321", "Lens ID"), (41234567890123456, "Object ID"), ("x", "ID")):
+        for band in BANDS:
+            image = rng.normal(0, 10, (41, 41)).astype(np.float32)
+            image[0, 0] = np.nan
+            path = tmp_path / f"{band}.fits"
+            write_band_fits(path, object_id, band, image, id_column=column, header=header)
+            assert band_fits_bytes(object_id, band, image, id_column=column, header=header) == path.read_bytes()
+
+
+def test_lens_and_nonlens_brightness_and_colour_overlap(tmp_path: Path) -> None:
+    """No cheap shortcut: total i flux or g-i colour alone separate the classes poorly."""
+    from sklearn.metrics import roc_auc_score
+
+    from brahmasifier.simulation.generate import make_object
+    from brahmasifier.simulation.render import Renderer
+
+    renderer = Renderer("slsim")
+    flux, colour, labels = [], [], []
+    for label in (1, 0):
+        for index in range(25):
+            image = make_object(renderer, label, index, seed=21).image.astype(np.float64)
+            total = image.sum(axis=(1, 2))
+            flux.append(total[2])
+            colour.append(-2.5 * np.log10(max(total[0], 1.0) / max(total[2], 1.0)))
+            labels.append(label)
+    for name, feature in (("total i flux", flux), ("g-i colour", colour)):
+        auc = roc_auc_score(labels, feature)
+        auc = max(auc, 1 - auc)
+        print(f"AUC of {name} alone: {auc:.3f}")
+        assert auc < 0.8, f"{name} alone separates lenses from non-lenses (AUC {auc:.3f})"

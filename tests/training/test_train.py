@@ -1,0 +1,93 @@
+"""train(): run-dir contents, exported model, fine-tuning, config, lr schedule."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from brahmasifier.models import load_model
+from brahmasifier.training import TrainConfig, merge_settings, resolve_precision, train
+from brahmasifier.training.task import lr_factor
+
+from .helpers import TINY_MODEL, tiny_store
+
+pytestmark = pytest.mark.filterwarnings(
+    # lightning 2.6 on torch 2.14 (Lightning's pytree helper, not our code)
+    "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning",
+)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("train")
+    tiny_store(tmp / "store", 160, n_unlabelled=4)
+    config = TrainConfig(data=[str(tmp / "store")], out=str(tmp / "run"), model_kwargs=TINY_MODEL, epochs=2,
+                         batch_size=16, lr=3e-3, checkpoint_every_steps=4, progress=False, seed=1)
+    return tmp, config, train(config)
+
+
+def test_run_directory_contract(trained_run) -> None:
+    tmp, config, result = trained_run
+    run = Path(config.out)
+    assert result.model_dir == run / "model" and result.epochs_completed == 2
+    assert result.global_step == 2 * math.ceil(144 / 16)  # 160 labelled, 16 val, 4 unlabelled excluded
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert len(list((run / "checkpoints").glob("epoch*-auc*.ckpt"))) == 2  # top-k
+    assert (run / "logs" / "csv" / "metrics.csv").is_file() and list((run / "logs" / "tensorboard").glob("events.*"))
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["lr"] == 3e-3 and saved["precision"] in {"32-true", "bf16-mixed"} and saved["resume"] is False
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("val_auc", "val_accuracy", "val_precision", "val_recall", "threshold", "threshold_method", "temperature"):
+        assert key in metrics
+    assert metrics["val_auc"] > 0.9  # the ring is easy to learn
+    assert metrics["data"]["n_unlabelled_excluded"] == 4
+
+
+def test_exported_model_reproduces_val_predictions(trained_run) -> None:
+    tmp, config, result = trained_run
+    preds = pd.read_csv(Path(config.out) / "val_predictions.csv", dtype={"id": str})
+    assert list(preds.columns) == ["id", "stem", "label", "domain", "logit"] and len(preds) == 16
+    model, card = load_model(config.out)
+    assert card.training["val_auc"] == pytest.approx(result.metrics["val_auc"])
+    assert card.threshold == pytest.approx(result.metrics["threshold"]) and card.temperature > 0
+    from brahmasifier.io.store import open_store
+
+    store = open_store(tmp / "store")
+    rows = store.index.reset_index().set_index("id").loc[preds["id"], "index"].to_numpy()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(store.read(rows))).numpy()
+    np.testing.assert_allclose(logits, preds["logit"].to_numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_init_from_fine_tunes_and_refuses_to_overwrite(trained_run) -> None:
+    tmp, config, _ = trained_run
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(config)
+    tuned = train(TrainConfig(data=config.data, out=str(tmp / "tuned"), init_from=config.out, epochs=1, batch_size=32,
+                              progress=False, limit_train_batches=2))
+    _, card = load_model(tuned.model_dir)
+    assert card.model_kwargs == TINY_MODEL and card.training["init_from"] == config.out
+    assert tuned.metrics["lr"] == 2e-3  # compact's default lr
+
+
+def test_config_layers_and_unknown_keys() -> None:
+    config = merge_settings({"epochs": 5, "lr": 1e-3}, {"epochs": 7})
+    assert (config.epochs, config.lr) == (7, 1e-3)
+    with pytest.raises(ValueError, match="unknown training settings"):
+        merge_settings({"epoch": 5}, {})
+    assert resolve_precision("16-mixed", "cpu") == "16-mixed"
+
+
+def test_lr_schedule_warmup_then_cosine() -> None:
+    assert lr_factor(0, 100, 10) == pytest.approx(0.1)
+    assert lr_factor(9, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(10, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(55, 100, 10) == pytest.approx(0.5)
+    assert lr_factor(100, 100, 10) == pytest.approx(0.0)
