@@ -28,7 +28,7 @@ class DemoSize:
 
 
 #: The full demo (≤ 10 minutes on a 2-core CPU) and the quick one used by the tests.
-FULL = DemoSize(train_per_class=1000, test_per_class=250, epochs=12)
+FULL = DemoSize(train_per_class=1000, test_per_class=250, epochs=15)
 QUICK = DemoSize(train_per_class=40, test_per_class=20, epochs=2, n_bootstrap=20)
 
 

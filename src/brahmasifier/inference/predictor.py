@@ -9,10 +9,10 @@ Rule for combining (the reference system's, plus calibration):
 3. the models' calibrated logits are averaged (logit space), ``prob = sigmoid(mean)``.
 
 Threshold ``"auto"``: each card's ``threshold`` is a probability threshold chosen on that
-model's validation scores ``sigmoid(raw logit)``; it is mapped to the calibrated logit
-``logit(t) / T`` and those are averaged over the models, so a single model decides exactly as
-on validation, and for an ensemble of models with ``T = 1`` and a common threshold ``t`` it is
-``t``. A number is used as given on ``prob``. ``preds = prob >= threshold``.
+model's calibrated validation probabilities ``sigmoid(raw logit / T)`` (see
+:mod:`brahmasifier.training.export`); the thresholds' logits ``logit(t)`` are averaged over the
+models, so a single model decides exactly as on validation, and an ensemble whose models share
+a threshold ``t`` uses ``t``. A number is used as given on ``prob``. ``preds = prob >= threshold``.
 
 The loop is Lightning's prediction loop (``Trainer.predict``) with a per-rank
 :class:`~brahmasifier.inference.writer.PartWriter`: one code path for one CPU, one GPU or
@@ -234,7 +234,7 @@ def ensemble_threshold(models: Sequence[LoadedModel]) -> float:
     logits = []
     for m in models:
         t = min(max(m.threshold, 1e-12), 1 - 1e-12)
-        logits.append(math.log(t / (1 - t)) / m.temperature)
+        logits.append(math.log(t / (1 - t)))  # cards' thresholds are on calibrated probabilities
     return float(1.0 / (1.0 + math.exp(-float(np.mean(logits)))))
 
 
