@@ -73,7 +73,8 @@ class ReferenceDataset(torch.utils.data.Dataset):
 def reference_predict(root: Path, backbone: torch.nn.Module, batch_size: int, workers: int) -> np.ndarray:
     """Score a tree the reference way; returns the mean logits."""
     stems = sorted({(p.parent, p.name[: -len("_g.fits")]) for p in root.rglob("*_g.fits")})
-    loader = torch.utils.data.DataLoader(ReferenceDataset(stems), batch_size=batch_size, num_workers=workers)
+    loader = torch.utils.data.DataLoader(ReferenceDataset(stems), batch_size=batch_size, num_workers=workers,
+                                         multiprocessing_context="forkserver" if workers else None)
     out = []
     with torch.inference_mode():
         for x in loader:

@@ -31,6 +31,10 @@ def test_write_store_round_trip_across_shards(tmp_path: Path) -> None:
     order = np.array([22, 0, 5, 4, 5, -1, 13])
     np.testing.assert_array_equal(store.read(order), images[order])
     np.testing.assert_array_equal(store.read_range(3, 100), images[3:])
+    within_one_shard = np.array([9, 5, 9, 7])  # the single-shard fast path, repeats and order kept
+    np.testing.assert_array_equal(store.read(within_one_shard), images[within_one_shard])
+    assert type(store.read(within_one_shard)) is np.ndarray  # not a memmap view of the shard file
+    assert store.read([]).shape == (0, 5, 41, 41)
     pd.testing.assert_frame_equal(store.index, _index(23))
     with pytest.raises(IndexError):
         store.read([23])

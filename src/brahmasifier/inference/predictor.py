@@ -333,7 +333,10 @@ def _lightning_classes() -> tuple[type, type]:
             dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size))
             return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.workers,
                               pin_memory=torch.cuda.is_available() and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
-                              prefetch_factor=4 if self.workers else None, persistent_workers=False)
+                              prefetch_factor=4 if self.workers else None, persistent_workers=False,
+                              # forked workers of a process whose thread pools (OpenMP, ONNX Runtime)
+                              # already ran can hang on an inherited lock; forkserver starts clean.
+                              multiprocessing_context="forkserver" if self.workers else None)
 
     return EnsembleModule, PartsDataModule
 

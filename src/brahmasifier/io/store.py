@@ -127,13 +127,18 @@ class CutoutStore:
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"store index out of range for a store of {n} objects")
         idx = np.where(idx < 0, idx + n, idx)
-        out = np.empty((idx.size, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
         shard_of = np.searchsorted(self._starts, idx, side="right") - 1
+        first = int(shard_of[0]) if idx.size else 0
+        if idx.size == 0 or (shard_of == first).all():
+            # One gather straight from the page cache into a fresh array (the common case):
+            # no intermediate copy, ~the speed of NumPy indexing of an in-RAM array.
+            if not self._shards:
+                return np.empty((0, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
+            return np.take(self._map(first), idx - self._starts[first], axis=0).view(np.ndarray)
+        out = np.empty((idx.size, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
         for k in np.unique(shard_of):
             sel = np.nonzero(shard_of == k)[0]
-            local = idx[sel] - self._starts[k]
-            order = np.argsort(local, kind="stable")  # sorted reads are kinder to the page cache
-            out[sel[order]] = self._map(int(k))[local[order]]
+            out[sel] = np.take(self._map(int(k)), idx[sel] - self._starts[k], axis=0)
         return out
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
