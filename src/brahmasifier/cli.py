@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume where supported", file=sys.stderr)
         return 130
+    except (OSError, ValueError, RuntimeError) as exc:
+        # Bad input (missing folders, unreadable stores or models, invalid settings) is the
+        # user's to fix: one clear line, no traceback, unless BRAHMASIFIER_DEBUG=1 asks for it.
+        if os.environ.get("BRAHMASIFIER_DEBUG") == "1":
+            raise
+        print(f"brahmasifier {args.command}: error: {exc}", file=sys.stderr)
+        print("(set BRAHMASIFIER_DEBUG=1 for the full traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
