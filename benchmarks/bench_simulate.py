@@ -28,7 +28,7 @@ def main() -> None:
 
     from brahmasifier.io.fits import write_band_fits
     from brahmasifier.simulation import simulate_dataset
-    from brahmasifier.simulation._fastfits import write_band_fits_fast
+    from brahmasifier.io._fastwrite import write_band_fits_fast
     from brahmasifier.simulation.generate import make_object
     from brahmasifier.simulation.render import Renderer
 

@@ -16,7 +16,7 @@ from brahmasifier.bands import BANDS  # noqa: E402
 from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits  # noqa: E402
 from brahmasifier.io.naming import parse_band_filename  # noqa: E402
 from brahmasifier.simulation import simulate_dataset  # noqa: E402
-from brahmasifier.simulation._fastfits import band_fits_bytes  # noqa: E402
+from brahmasifier.io._fastwrite import band_fits_bytes  # noqa: E402
 from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS  # noqa: E402
 
 FOLDERS = ("slsim_lenses", "slsim_nonlenses", "hsc_lenses", "hsc_nonlenses")

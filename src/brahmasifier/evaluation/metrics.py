@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier.bands import BANDS, DOMAIN_BY_CODE, MISSING_VALUE, UNKNOWN_DOMAIN
+from brahmasifier.evaluation.calibration import apply_temperature
 
 #: False-positive rates at which TPR is reported.
 DEFAULT_FPRS: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
@@ -88,7 +89,7 @@ def load_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     if "prob" not in table.columns:
         if "logit" not in table.columns:
             raise EvaluationInputError(f"{path}: needs a 'prob' or a 'logit' column (columns: {', '.join(table.columns)})")
-        table["prob"] = np.exp(-np.logaddexp(0.0, -table["logit"].to_numpy(dtype=np.float64)))
+        table["prob"] = apply_temperature(table["logit"].to_numpy(), 1.0)
     for column in ("prob", "logit"):
         if column in table.columns:
             values = pd.to_numeric(table[column], errors="coerce")

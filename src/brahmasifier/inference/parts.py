@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier.evaluation.calibration import apply_temperature
 from brahmasifier.inference.sources import REJECTED_COLUMNS
 from brahmasifier.inference.submission import write_submission
 
@@ -157,14 +158,8 @@ def combine_duplicates(scored: pd.DataFrame, logit_columns: Sequence[str]) -> tu
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    e = np.exp(x[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+    """Numerically stable logistic function (the calibration module's, at temperature 1)."""
+    return apply_temperature(x, 1.0)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
-from brahmasifier.simulation._fastfits import write_band_fits_fast
+from brahmasifier.io._fastwrite import write_band_fits_fast
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS, PopulationConfig
 

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier.evaluation.calibration import apply_temperature, fit_temperature
 from brahmasifier.io.store import CutoutStore
 from brahmasifier.models import ModelCard, build_model, save_model
 from brahmasifier.models.io import load_state_into
@@ -54,11 +55,7 @@ def binary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float) -> d
 
 
 def fit_temperature_or_none(logits: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
-    """Temperature from :func:`brahmasifier.evaluation.calibration.fit_temperature` (1.0 if unavailable)."""
-    try:
-        from brahmasifier.evaluation.calibration import fit_temperature
-    except ImportError:
-        return 1.0, "not fitted (brahmasifier.evaluation.calibration unavailable)"
+    """Temperature from :func:`fit_temperature`; 1.0 (with the reason) where it cannot be fitted."""
     try:
         return float(fit_temperature(logits.astype(np.float64), labels.astype(np.int64))), "fit_temperature on validation logits (BCE)"
     except ValueError as exc:
@@ -88,7 +85,7 @@ def finalize_run(
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
     temperature, temperature_how = fit_temperature_or_none(logits, labels)
-    probs = 1.0 / (1.0 + np.exp(-logits.astype(np.float64) / temperature))
+    probs = apply_temperature(logits, temperature)
     threshold = choose_threshold(probs, labels)
     metrics: dict[str, Any] = {
         "val_auc": float(roc_auc_score(labels, logits)),
@@ -97,7 +94,7 @@ def finalize_run(
         "threshold_method": "maximises Youden's J (TPR - FPR) on the validation split, on probabilities sigmoid(logit / temperature)",
         "temperature": temperature,
         "temperature_method": temperature_how,
-        "at_threshold_0.5": binary_metrics(1.0 / (1.0 + np.exp(-logits.astype(np.float64))), labels, 0.5),
+        "at_threshold_0.5": binary_metrics(apply_temperature(logits, 1.0), labels, 0.5),
         "n_val": int(len(labels)),
         "val_auc_by_domain": {},
     }
