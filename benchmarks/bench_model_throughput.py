@@ -20,7 +20,7 @@ import torch
 
 from brahmasifier.inference.onnx import OnnxLogits, export_onnx
 from brahmasifier.inference.tta import TTAModel
-from brahmasifier.models import ModelCard, build_model
+from brahmasifier.models import build_model, preset_card
 
 MODELS = {"compact": "asinh_mad", "convnext_tiny": "per_image"}
 
@@ -46,7 +46,7 @@ def main() -> int:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, TTA {args.tta}")
     with tempfile.TemporaryDirectory() as tmp:
         for arch, norm in MODELS.items():
-            model = build_model(ModelCard(architecture=arch, normalization={"name": norm})).eval()
+            model = build_model(preset_card(arch, normalization={"name": norm})).eval()
             tta = TTAModel(model, tta=args.tta).eval()
             with torch.inference_mode():
                 eager = median_rate(lambda: tta(x), args.batch, args.repeats)

@@ -50,7 +50,7 @@ def _step_fn(model: torch.nn.Module, batch_size: int, precision: str, channels_l
 
 def bench_launch(fits_root: Path, batch_size: int) -> list[tuple[str, float]]:
     from brahmasifier.io import pack_fits, read_band_fits_astropy, scan_fits_tree
-    from brahmasifier.models import ModelCard, build_model
+    from brahmasifier.models import build_model, preset_card
 
     rows = []
     # reference: astropy → in-memory cache → step
@@ -60,7 +60,7 @@ def bench_launch(fits_root: Path, batch_size: int) -> list[tuple[str, float]]:
                       for obj in scan.objects])
     cache = np.nan_to_num(cache)
     labels = torch.tensor([float(obj.label) for obj in scan.objects])
-    model = build_model(ModelCard(normalization={"name": "per_image"}))
+    model = build_model(preset_card(normalization={"name": "per_image"}))
     _step_fn(model, batch_size, "fp32", False)(torch.from_numpy(cache[:batch_size]), labels[:batch_size])
     rows.append(("reference: astropy -> RAM cache -> 1st step", time.perf_counter() - t0))
     # ours, first launch: pack (parallel workers default) -> store -> step
@@ -68,13 +68,13 @@ def bench_launch(fits_root: Path, batch_size: int) -> list[tuple[str, float]]:
     shutil.rmtree(store_dir, ignore_errors=True)
     t0 = time.perf_counter()
     store = pack_fits(fits_root, out=store_dir, progress=False)
-    model = build_model(ModelCard())
+    model = build_model(preset_card())
     _step_fn(model, batch_size, "fp32", False)(torch.from_numpy(store.read(np.arange(batch_size))), labels[:batch_size])
     rows.append(("ours, 1st launch: pack_fits -> store -> 1st step", time.perf_counter() - t0))
     # ours, later launches: store already packed
     t0 = time.perf_counter()
     store = pack_fits(fits_root, out=store_dir, progress=False)
-    _step_fn(build_model(ModelCard()), batch_size, "fp32", False)(torch.from_numpy(store.read(np.arange(batch_size))), labels[:batch_size])
+    _step_fn(build_model(preset_card()), batch_size, "fp32", False)(torch.from_numpy(store.read(np.arange(batch_size))), labels[:batch_size])
     rows.append(("ours, later launches: open store -> 1st step", time.perf_counter() - t0))
     return rows
 
@@ -102,7 +102,7 @@ def bench_loading(batch_size: int, repeats: int = 5) -> list[tuple[str, float]]:
 
 
 def bench_training(batch_size: int, steps: int, archs: list[str]) -> list[tuple[str, float]]:
-    from brahmasifier.models import ModelCard, build_model
+    from brahmasifier.models import build_model, preset_card
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 5, 41, 41, generator=gen) * 5 + 10
@@ -110,7 +110,7 @@ def bench_training(batch_size: int, steps: int, archs: list[str]) -> list[tuple[
     rows = []
     for arch in archs:
         for precision, cl in (("fp32", False), ("bf16", False), ("bf16", True)):
-            model = build_model(ModelCard(architecture=arch)).train()
+            model = build_model(preset_card(arch)).train()
             step = _step_fn(model, batch_size, precision, cl)
             times = [step(x, y) for _ in range(steps + 1)][1:]
             rows.append((f"{arch} {precision}{' + channels_last' if cl else ''}", batch_size / statistics.median(times)))

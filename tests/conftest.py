@@ -6,6 +6,7 @@ training loops and prediction plumbing quickly. Tests of physics use the simulat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,15 @@ def write_tiny_challenge_tree(root: Path, n_per_class: int, seed: int = 0) -> pd
             rows.append({"id": str(object_id), "stem": stem, "label": label, "domain": domain, "Rein": rein})
         write_parameters_fits(root / folder / "parameters.fits", pd.DataFrame(params))
     return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep ONNX exports (and any other cache) of the test session out of the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("brahmasifier-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BRAHMASIFIER_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -45,3 +45,31 @@ def test_tta_model_averages_view_logits() -> None:
     assert torch.allclose(TTAModel(_FirstPixel(), "flips")(x), (tl + tr + bl) / 3)
     # D4 visits each corner twice
     assert torch.allclose(TTAModel(_FirstPixel(), "d4")(x), (tl + tr + bl + br) / 4, atol=1e-6)
+
+
+class _PerViewReference(nn.Module):
+    """Hides ``prepare``: TTAModel then runs the whole classifier (normalisation too) per view."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+@pytest.mark.parametrize("normalization", ["asinh_mad", "per_image", "none"])
+@pytest.mark.parametrize("tta", ["flips", "d4"])
+def test_normalising_once_equals_normalising_every_view(normalization: str, tta: str) -> None:
+    from brahmasifier.models import ModelCard, build_model
+
+    torch.manual_seed(0)
+    card = ModelCard(normalization={"name": normalization}, model_kwargs={"widths": [8, 16], "depths": [0, 1]})
+    model = build_model(card).eval()
+    x = torch.randn(4, 5, 41, 41) * 3 + 10
+    x[:, :, 18:23, 18:23] += 80.0  # a bright core, so the statistics are not symmetric by luck
+    x[0, 2, 0, 5] = float("nan")
+    with torch.inference_mode():
+        once = TTAModel(model, tta)(x)
+        per_view = TTAModel(_PerViewReference(model), tta)(x)
+    torch.testing.assert_close(once, per_view, rtol=1e-5, atol=1e-5)

@@ -114,6 +114,16 @@ def test_asinh_mad_matches_numpy_and_handles_blank_band() -> None:
     assert np.all(out[2, 4] == 0)
 
 
+@pytest.mark.parametrize("n", [1, 2, 1681, 1682])
+def test_asinh_mad_median_is_the_exact_lower_median(n: int) -> None:
+    from brahmasifier.models.normalization import AsinhMAD
+
+    g = torch.Generator().manual_seed(n)
+    v = torch.randn(3, 5, n, generator=g)
+    v[0, 0] = 1.0  # ties
+    assert torch.equal(AsinhMAD._median_last(v), v.median(dim=-1).values)  # torch's median is the lower one
+
+
 def test_band_mapping_names() -> None:
     assert resolve_band_mapping(None) == list(BANDS)
     assert resolve_band_mapping("irgzy") == ["i", "r", "g", "z", "y"]
@@ -173,3 +183,17 @@ def test_onnx_export_matches_torch(tmp_path: Path, normalization: str) -> None:
     x = _batch(6, n=5)
     out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_default_preset_is_relu_and_old_cards_keep_gelu() -> None:
+    from brahmasifier.models import preset_card
+
+    new = build_model(preset_card())
+    assert preset_card().model_kwargs["act"] == "relu"
+    assert any(isinstance(m, torch.nn.ReLU) for m in new.modules())
+    assert not any(isinstance(m, torch.nn.GELU) for m in new.modules())
+    old = build_model(ModelCard(model_kwargs={}))  # cards saved before the activation became a setting
+    assert any(isinstance(m, torch.nn.GELU) for m in old.modules())
+    assert not any(isinstance(m, torch.nn.ReLU) for m in old.modules())
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        build_model(ModelCard(model_kwargs={"act": "swish"}))

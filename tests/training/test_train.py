@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from brahmasifier.models import load_model
+from brahmasifier.models import load_model, resolve_preset
 from brahmasifier.training import TrainConfig, merge_settings, resolve_precision, train
 from brahmasifier.training.task import lr_factor
 
@@ -73,7 +73,9 @@ def test_init_from_fine_tunes_and_refuses_to_overwrite(trained_run) -> None:
     tuned = train(TrainConfig(data=config.data, out=str(tmp / "tuned"), init_from=config.out, epochs=1, batch_size=32,
                               progress=False, limit_train_batches=2))
     _, card = load_model(tuned.model_dir)
-    assert card.model_kwargs == TINY_MODEL and card.training["init_from"] == config.out
+    # the preset's kwargs (e.g. its activation) under the run's own, carried over from the source run
+    assert card.model_kwargs == {**resolve_preset("compact")["model_kwargs"], **TINY_MODEL}
+    assert card.training["init_from"] == config.out
     assert tuned.metrics["lr"] == 2e-3  # compact's default lr
 
 

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=_threshold, default="auto",
                         help="probability threshold for preds=1, or 'auto' (from the model cards)")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=None, help="data-loading processes; None: half the CPUs")
+    parser.add_argument("--workers", type=int, default=None, help="data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, 1 per 8 cores above, half the CPUs (<= 8) with a GPU")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--devices", type=_devices, default=1,
                         help="devices (processes) per node; more than 1 runs DDP")

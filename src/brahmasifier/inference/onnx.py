@@ -100,6 +100,60 @@ class OnnxLogits:
         raise TypeError("OnnxLogits holds an ONNX Runtime session; create it in each process")
 
 
+#: Package files whose code shapes an exported graph; their bytes are part of the cache key,
+#: so an upgrade (or a local edit) never reuses a graph exported by other code.
+_GRAPH_SOURCES: tuple[str, ...] = (
+    "models/classifier.py", "models/normalization.py", "models/compact.py", "models/backbones.py",
+    "inference/tta.py", "inference/onnx.py",
+)
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported graphs are kept between runs.
+
+    ``$BRAHMASIFIER_CACHE_DIR/onnx`` if set, else ``$XDG_CACHE_HOME/brahmasifier/onnx``, else
+    ``~/.cache/brahmasifier/onnx``.
+    """
+    base = os.environ.get("BRAHMASIFIER_CACHE_DIR")
+    if base:
+        return Path(base) / "onnx"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "brahmasifier" / "onnx"
+
+
+def export_cache_key(model_fingerprint: str, tta: str, opset: int = MIN_OPSET) -> str:
+    """A digest of everything the exported graph depends on: weights + card (the model's
+    fingerprint), TTA views, opset, torch version and this package's graph-shaping code."""
+    import hashlib
+
+    h = hashlib.sha256(f"{model_fingerprint}|{tta}|{opset}|{torch.__version__}".encode())
+    package = Path(__file__).resolve().parents[1]
+    for name in _GRAPH_SOURCES:
+        h.update((package / name).read_bytes())
+    return h.hexdigest()[:24]
+
+
+def cached_export(model: nn.Module, model_fingerprint: str, tta: str, fallback_dir: Path,
+                  name: str = "model") -> Path:
+    """The ONNX file of ``model`` with ``tta`` baked in, exported once and then reused.
+
+    Exporting ConvNeXt-Tiny takes ~2 s on the development CPU, paid by every ``predict`` run
+    before this cache. Files are written atomically, so concurrent ranks or jobs exporting the
+    same model at once both succeed. When the cache folder is not writable the file goes to
+    ``fallback_dir`` (e.g. the run's scratch folder) instead.
+    """
+    filename = f"{name}-{export_cache_key(model_fingerprint, tta)}.onnx"
+    for folder in (onnx_cache_dir(), fallback_dir):
+        path = folder / filename
+        if path.is_file():
+            return path
+        try:
+            return export_onnx(model, path, tta=tta)
+        except OSError:
+            continue  # cache not writable: try the fallback folder
+    raise OSError(f"cannot write an ONNX export to {onnx_cache_dir()} or {fallback_dir}")
+
+
 def verify_onnx(
     model: nn.Module, path: str | os.PathLike[str], tta: str = "none", n: int = 8, seed: int = 0
 ) -> float:

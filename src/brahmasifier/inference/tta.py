@@ -90,10 +90,16 @@ class TTAModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
+        model = self.model
+        score: Callable[[torch.Tensor], torch.Tensor] = model
+        if len(self.views) > 1 and getattr(model, "view_invariant_prepare", False):
+            # Normalise once, not once per view (exact: the statistics ignore pixel order).
+            x = model.prepare(x)  # type: ignore[operator]
+            score = model.score_prepared  # type: ignore[assignment]
         stacked = self.views[0](x) if len(self.views) == 1 else torch.cat([view(x) for view in self.views], dim=0)
         if self.channels_last:  # after stacking: flips/transposes would otherwise undo the layout
             stacked = stacked.contiguous(memory_format=torch.channels_last)
         if len(self.views) == 1:
-            return self.model(stacked).reshape(-1)
-        logits = self.model(stacked).reshape(len(self.views), batch)
+            return score(stacked).reshape(-1)
+        logits = score(stacked).reshape(len(self.views), batch)
         return logits.mean(dim=0)

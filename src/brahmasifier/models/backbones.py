@@ -15,8 +15,12 @@ COMPACT = "compact"
 
 #: Short names for useful configurations: architecture, its kwargs and the input size.
 PRESETS: dict[str, dict[str, Any]] = {
-    "compact": {"architecture": COMPACT, "model_kwargs": {}, "input_size": STAMP_SIZE},
-    "compact_small": {"architecture": COMPACT, "model_kwargs": {"widths": [24, 48, 96, 128]}, "input_size": STAMP_SIZE},
+    # ReLU (not the class default GELU, kept so older saved models load unchanged): ONNX Runtime
+    # fuses it into the convolutions, 1.27x faster CPU scoring; val AUC on the demo data over two
+    # seeds 0.960/0.981 vs GELU 0.967/0.980 (see the prediction-speed note in the README).
+    "compact": {"architecture": COMPACT, "model_kwargs": {"act": "relu"}, "input_size": STAMP_SIZE},
+    "compact_small": {"architecture": COMPACT, "model_kwargs": {"act": "relu", "widths": [24, 48, 96, 128]},
+                      "input_size": STAMP_SIZE},
     # The reference's ViT: 41×41 upsampled (bilinear, inside the model) to 224×224.
     "vit224": {"architecture": "vit_small_patch16_224", "model_kwargs": {}, "input_size": 224},
     # A ViT at near-native resolution: 41→44 px, 4-px patches → 11×11 tokens.
@@ -43,6 +47,15 @@ def resolve_preset(name: str) -> dict[str, Any]:
         preset = PRESETS[name]
         return {"architecture": preset["architecture"], "model_kwargs": dict(preset["model_kwargs"]), "input_size": preset["input_size"]}
     return {"architecture": name, "model_kwargs": {}, "input_size": default_input_size(name, {})}
+
+
+def preset_card(name: str = COMPACT, **fields: Any) -> Any:
+    """The :class:`~brahmasifier.models.ModelCard` of a preset or architecture name, with
+    ``fields`` overriding — what ``brahmasifier train --model NAME`` starts from (benchmarks
+    use it so that "our default model" is the default, not the class defaults)."""
+    from brahmasifier.models.card import ModelCard
+
+    return ModelCard(**{**resolve_preset(name), **fields})
 
 
 def default_input_size(architecture: str, model_kwargs: dict[str, Any]) -> int:

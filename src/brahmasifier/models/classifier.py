@@ -32,13 +32,25 @@ class LensClassifier(nn.Module):
         self.resize = self.input_size != STAMP_SIZE
         self.backbone = backbone
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    #: :meth:`prepare` commutes with flips and 90° rotations (band selection and every
+    #: normalisation use per-band/per-image statistics, which pixel permutations leave unchanged),
+    #: so test-time augmentation prepares each image once and only runs the backbone per view.
+    view_invariant_prepare: bool = True
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw pixels → normalised input of the trained bands (the part shared by all TTA views)."""
         if self.gather_bands:
             x = x.index_select(1, self.band_index)
-        x = self.normalize(x)
+        return self.normalize(x)
+
+    def score_prepared(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared images → logits ``(B,)`` (resize, if any, then the backbone)."""
         if self.resize:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         return self.backbone(x).reshape(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score_prepared(self.prepare(x))
 
 
 def build_model(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier:

@@ -17,16 +17,28 @@ import torch
 from torch import nn
 
 
-class ResidualBlock(nn.Module):
-    """Two 3×3 conv-BN layers with GELU and a (projected) shortcut; ``stride`` downsamples."""
+#: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
+#: (GELU took 16% of the compact net's CPU inference time as a separate op).
+ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1) -> None:
+
+def _activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"compact: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}") from None
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 conv-BN layers with an activation and a (projected) shortcut; ``stride`` downsamples."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, act: str = "gelu") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
-        self.act = nn.GELU()
+        self.act = _activation(act)
         self.shortcut: nn.Module
         if stride != 1 or in_ch != out_ch:
             self.shortcut = nn.Sequential(
@@ -42,10 +54,11 @@ class ResidualBlock(nn.Module):
 
 
 class ConvBNAct(nn.Sequential):
-    """3×3 conv (optionally strided) + BatchNorm + GELU."""
+    """3×3 conv (optionally strided) + BatchNorm + activation."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1) -> None:
-        super().__init__(nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.GELU())
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, act: str = "gelu") -> None:
+        super().__init__(nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(out_ch),
+                         _activation(act))
 
 
 class CompactLensNet(nn.Module):
@@ -59,6 +72,7 @@ class CompactLensNet(nn.Module):
     depths: residual blocks per stage after its conv (0 = a plain conv stage).
     stem_width: channels of the stride-1 stem (default: ``widths[0]``).
     drop_rate: dropout before the head.
+    act: activation, ``gelu`` or ``relu``.
     """
 
     def __init__(
@@ -69,6 +83,7 @@ class CompactLensNet(nn.Module):
         depths: Sequence[int] = (0, 0, 0, 1),
         stem_width: int | None = None,
         drop_rate: float = 0.1,
+        act: str = "gelu",
     ) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
@@ -76,12 +91,12 @@ class CompactLensNet(nn.Module):
         if len(widths) != len(depths) or not widths:
             raise ValueError(f"compact: widths {widths} and depths {depths} must be non-empty and equally long")
         stem_width = int(stem_width or widths[0])
-        self.stem = ConvBNAct(in_chans, stem_width)
+        self.stem = ConvBNAct(in_chans, stem_width, act=act)
         stages: list[nn.Module] = []
         prev = stem_width
         for k, (width, depth) in enumerate(zip(widths, depths)):
-            blocks: list[nn.Module] = [ConvBNAct(prev, width, stride=1 if k == 0 else 2)]
-            blocks += [ResidualBlock(width, width) for _ in range(depth)]
+            blocks: list[nn.Module] = [ConvBNAct(prev, width, stride=1 if k == 0 else 2, act=act)]
+            blocks += [ResidualBlock(width, width, act=act) for _ in range(depth)]
             stages.append(nn.Sequential(*blocks))
             prev = width
         self.stages = nn.Sequential(*stages)

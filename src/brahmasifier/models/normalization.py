@@ -65,10 +65,12 @@ class AsinhMAD(nn.Module):
 
     @staticmethod
     def _median_last(v: torch.Tensor) -> torch.Tensor:
-        # Lower median via sort (exports to ONNX as TopK-free Sort+Gather; torch.median would too,
-        # but sort keeps the op set small and is exact for the lower median).
-        n = v.shape[-1]
-        return v.sort(dim=-1).values[..., (n - 1) // 2]
+        # Lower median = largest of the (n+1)//2 smallest values: an unsorted top-k and a max.
+        # Exact (same value as sorting), exports to ONNX as TopK + ReduceMax (``aten::median``
+        # does not export), and ~5x faster than a full sort in eager PyTorch and ONNX Runtime
+        # (1681 pixels per band; measured with benchmarks/bench_model_throughput.py's models).
+        k = (v.shape[-1] + 1) // 2
+        return v.topk(k, dim=-1, largest=False, sorted=False).values.amax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _finite(x.float())

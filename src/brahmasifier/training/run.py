@@ -16,6 +16,7 @@ read with ``weights_only=True``). Only global rank 0 writes files other than Lig
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -37,6 +38,13 @@ _EXPECTED_LIGHTNING_WARNINGS = (
     # lightning 2.6 + torch 2.14: Lightning's pytree helper uses torch's deprecated LeafSpec (not ours to fix).
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
 )
+
+
+class _DropLightningTips(logging.Filter):
+    """Lightning advertises a cloud-logging product on every Trainer; it says nothing about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
 
 
 @dataclass
@@ -182,13 +190,19 @@ def _train(config: TrainConfig) -> RunResult:
         trainer_kwargs["limit_train_batches"] = config.limit_train_batches
     if config.limit_val_batches is not None:
         trainer_kwargs["limit_val_batches"] = config.limit_val_batches
-    trainer = pl.Trainer(
-        default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
-        devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
-        callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
-        enable_model_summary=config.progress, log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0,
-        deterministic=False, **trainer_kwargs,
-    )
+    tips_filter = _DropLightningTips()
+    rank_zero_logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    rank_zero_logger.addFilter(tips_filter)
+    try:
+        trainer = pl.Trainer(
+            default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
+            devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
+            callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
+            enable_model_summary=config.progress, log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0,
+            deterministic=False, **trainer_kwargs,
+        )
+    finally:
+        rank_zero_logger.removeFilter(tips_filter)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
