@@ -20,6 +20,10 @@ Then an engine micro-benchmark (model only, one batch, 3 views): eager fp32, bf1
 channels_last, bf16 + channels_last, ONNX Runtime, for both models; this is what
 ``precision="auto"`` and ``onnx=None`` (auto) are based on. Random weights are fine for speed.
 On CPUs without native bf16 the bf16 rows take minutes (``--skip-engines`` to leave them out).
+
+On a GPU (``--device cuda``) both sides score on it: the reference with fp16 autocast (its
+recipe's mixed precision) and ``--reference-workers`` loader processes, ``predict`` with its
+defaults for CUDA (autocast, worker processes); the engine table is skipped.
 """
 
 from __future__ import annotations
@@ -77,16 +81,20 @@ class ReferenceDataset(torch.utils.data.Dataset):
         return torch.from_numpy(image.astype(np.float32))
 
 
-def reference_predict(root: Path, backbone: torch.nn.Module, batch_size: int, workers: int) -> np.ndarray:
-    """Score a tree the reference way; returns the mean logits."""
+def reference_predict(root: Path, backbone: torch.nn.Module, batch_size: int, workers: int,
+                      device: str = "cpu") -> np.ndarray:
+    """Score a tree the reference way; returns the mean logits (fp16 autocast on a GPU, as its recipe)."""
     stems = sorted({(p.parent, p.name[: -len("_g.fits")]) for p in root.rglob("*_g.fits")})
     loader = torch.utils.data.DataLoader(ReferenceDataset(stems), batch_size=batch_size, num_workers=workers,
+                                         pin_memory=device == "cuda",
                                          multiprocessing_context="forkserver" if workers else None)
+    backbone = backbone.to(device)
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=device == "cuda"):
         for x in loader:
+            x = x.to(device, non_blocking=True)
             views = [backbone(x), backbone(torch.flip(x, dims=(3,))), backbone(torch.flip(x, dims=(2,)))]
-            out.append(torch.stack(views).mean(0).reshape(-1))
+            out.append(torch.stack(views).float().mean(0).reshape(-1).cpu())
     return torch.cat(out).numpy()
 
 
@@ -135,7 +143,13 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=None, help="loader workers for every configuration")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="loader workers for predict (default: its own choice)")
+    parser.add_argument("--reference-workers", default="0,1",
+                        help="comma-separated loader workers to time the reference with (the faster counts)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where both the reference and predict score (a GPU run: --device cuda "
+                             "--reference-workers 4,8 --batch-size 512)")
     parser.add_argument("--engine-batch", type=int, default=64)
     parser.add_argument("--engine-repeats", type=int, default=3)
     parser.add_argument("--skip-engines", action="store_true")
@@ -147,7 +161,7 @@ def main() -> int:
     from brahmasifier.models import build_model, preset_card, save_model
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    reference_workers = [0, 1] if args.workers is None else [args.workers]
+    reference_workers = [int(w) for w in args.reference_workers.split(",")]
     print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average "
           f"{os.getloadavg()[0]:.1f} (shared machine: absolute numbers are noisy, ratios less so)")
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp_name:
@@ -172,10 +186,11 @@ def main() -> int:
 
         def ours(model: str, data: Path) -> None:
             predict([tmp / model], data, tmp / "out" / "submission.csv", tta="flips", batch_size=args.batch_size,
-                    workers=args.workers, progress=False, resume=False)
+                    workers=args.workers, device=args.device, progress=False, resume=False)
 
         def reference(workers: int):  # type: ignore[no-untyped-def]
-            return lambda: reference_predict(tmp / "tree", modules["convnext_tiny"].backbone, args.batch_size, workers)
+            return lambda: reference_predict(tmp / "tree", modules["convnext_tiny"].backbone, args.batch_size, workers,
+                                             args.device)
 
         configs = {
             **{f"reference (astropy, convnext_tiny eager, 3 passes), {w} worker(s)": reference(w)
@@ -193,13 +208,13 @@ def main() -> int:
                 rates[key].append(args.objects / seconds)
                 print(f"  round {round_number + 1}: {key:58s} {args.objects / seconds:8.1f} obj/s", flush=True)
         reference = max(statistics.median(v) for k, v in rates.items() if k.startswith("reference"))
-        ours_workers = default_workers("cpu") if args.workers is None else args.workers
+        ours_workers = default_workers(args.device) if args.workers is None else args.workers
         print(f"\nend to end, {args.objects} objects, predict with {ours_workers} loader worker process(es), "
               f"median of {args.rounds} rounds, ratios vs the faster reference:")
         for key, values in rates.items():
             med = statistics.median(values)
             print(f"  {key:58s} {med:8.1f} obj/s  x{med / reference:5.2f} vs reference")
-        if not args.skip_engines:
+        if not args.skip_engines and args.device == "cpu":  # the engine table compares CPU engines
             print(f"\nengines (model only, batch {args.engine_batch}, 3 views, median of {args.engine_repeats}):")
             engine_table(modules, args.engine_batch, args.engine_repeats, tmp)
     return 0
