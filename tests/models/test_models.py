@@ -185,15 +185,14 @@ def test_onnx_export_matches_torch(tmp_path: Path, normalization: str) -> None:
     np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_default_preset_is_relu_and_old_cards_keep_gelu() -> None:
+def test_activation_is_a_setting_with_gelu_by_default() -> None:
     from brahmasifier.models import preset_card
 
-    new = build_model(preset_card())
-    assert preset_card().model_kwargs["act"] == "relu"
-    assert any(isinstance(m, torch.nn.ReLU) for m in new.modules())
-    assert not any(isinstance(m, torch.nn.GELU) for m in new.modules())
-    old = build_model(ModelCard(model_kwargs={}))  # cards saved before the activation became a setting
-    assert any(isinstance(m, torch.nn.GELU) for m in old.modules())
-    assert not any(isinstance(m, torch.nn.ReLU) for m in old.modules())
+    default = build_model(preset_card())
+    assert any(isinstance(m, torch.nn.GELU) for m in default.modules())
+    assert not any(isinstance(m, torch.nn.ReLU) for m in default.modules())
+    relu = build_model(ModelCard(model_kwargs={"act": "relu"}))
+    assert any(isinstance(m, torch.nn.ReLU) for m in relu.modules())
+    assert not any(isinstance(m, torch.nn.GELU) for m in relu.modules())
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         build_model(ModelCard(model_kwargs={"act": "swish"}))

@@ -172,7 +172,7 @@ def default_workers(device: str = "cpu") -> int:
     """Data-loading worker *processes* for ``device`` (0 = read on a thread of the scoring process).
 
     On the CPU the scoring engine already uses every core and reading is a small share of the
-    work (~0.3 ms per object with the fast FITS reader against ~1.8 ms of scoring with the
+    work (~0.3 ms per object with the fast FITS reader against ~1.5 ms of scoring with the
     default model and 3 views, on the development machine), so one reader thread suffices and
     worker start-up (seconds each) is pure cost; from 8 cores up, where scoring outpaces one
     reader thread, one process per 8 cores. For GPUs, reading is the bottleneck: half the

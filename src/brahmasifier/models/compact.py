@@ -18,7 +18,8 @@ from torch import nn
 
 
 #: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
-#: (GELU took 16% of the compact net's CPU inference time as a separate op).
+#: (GELU took 16% of the compact net's CPU inference time as a separate op): 1.27x faster scoring,
+#: but less accurate at low false-positive rates in our tests, so GELU stays the default.
 ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
