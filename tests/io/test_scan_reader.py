@@ -30,6 +30,27 @@ def test_scan_groups_bands_sorts_and_reads_labels(tiny_challenge_tree: tuple[Pat
     assert [o.stem for o in scan_fits_tree(root).objects] == [o.stem for o in scan.objects]  # deterministic
 
 
+def test_scanned_objects_hold_folder_and_stem_not_five_paths(tiny_challenge_tree: tuple[Path, pd.DataFrame]) -> None:
+    import pickle
+
+    from brahmasifier.io.scan import StandardBandFiles
+
+    root, _ = tiny_challenge_tree
+    objects = scan_fits_tree(root).objects
+    obj = objects[0]
+    folder = obj.files["g"].parent
+    assert isinstance(obj.files, StandardBandFiles)
+    assert all(p.is_file() for p in obj.files.values())
+    explicit = ObjectFiles(obj.stem, obj.label, obj.domain, {b: folder / f"{obj.stem}_{b}.fits" for b in BANDS}, obj.root)
+    assert obj == explicit and dict(obj.files) == dict(explicit.files)
+    assert pickle.loads(pickle.dumps(obj)) == obj  # pack sends objects to worker processes
+    with pytest.raises(KeyError):
+        obj.files["u"]
+    same_folder = [o for o in objects if o.files["g"].parent == folder]
+    assert len(same_folder) > 1 and len({id(o.files.folder) for o in same_folder}) == 1  # one Path per folder
+    assert not hasattr(obj, "__dict__")  # slotted: no per-object dict
+
+
 def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
     make_object(tmp_path, "D1_L0000001", "a")
     make_object(tmp_path, "D1_L0000002", "b", bands=("g", "r", "i"))
