@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +163,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class MergeResult:
-    """Counts of a merge (see :func:`merge_parts`)."""
+class ObjectCounts:
+    """What happened to the objects of a run: found = scored + rejected; IDs after combining duplicates."""
 
     n_found: int
     n_scored: int
@@ -173,6 +173,16 @@ class MergeResult:
     n_duplicate_ids: int
     n_duplicate_rows: int
     n_positive: int
+
+    def counts(self) -> dict[str, int]:
+        """Just these counts (to pass on with ``**``)."""
+        return {f.name: getattr(self, f.name) for f in fields(ObjectCounts)}
+
+
+@dataclass
+class MergeResult(ObjectCounts):
+    """Counts of a merge (see :func:`merge_parts`) and where its rejects went."""
+
     rejected_out: Path
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.inference.parts import (
+    ObjectCounts,
     Part,
     batches_of,
     done_parts,
@@ -56,16 +57,9 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
-class PredictionSummary:
+class PredictionSummary(ObjectCounts):
     """What a prediction run did (printed by the CLI, returned by :func:`predict`)."""
 
-    n_found: int
-    n_scored: int
-    n_rejected: int
-    n_ids: int
-    n_duplicate_ids: int
-    n_duplicate_rows: int
-    n_positive: int
     threshold: float
     models: list[str]
     tta: str
@@ -504,9 +498,7 @@ def predict(
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
     return PredictionSummary(
-        n_found=result.n_found, n_scored=result.n_scored, n_rejected=result.n_rejected, n_ids=result.n_ids,
-        n_duplicate_ids=result.n_duplicate_ids, n_duplicate_rows=result.n_duplicate_rows,
-        n_positive=result.n_positive, threshold=threshold_value, models=[m.name for m in loaded], tta=tta,
+        **result.counts(), threshold=threshold_value, models=[m.name for m in loaded], tta=tta,
         precision=precision_used, engine=engine, device=device_label, world_size=world_size,
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
@@ -535,9 +527,8 @@ def _summary_stub(models: Sequence[LoadedModel], tta: str, precision: str, engin
                   world_size: int, parts: Sequence[Part], started: float) -> PredictionSummary:
     """Summary of a rank that does not merge, or of a run stopped by ``max_parts``."""
     return PredictionSummary(
-        n_found=0, n_scored=0, n_rejected=0, n_ids=0, n_duplicate_ids=0, n_duplicate_rows=0, n_positive=0,
-        threshold=float("nan"), models=[m.name for m in models], tta=tta, precision=precision, engine=engine,
-        device=device, world_size=world_size, parts_total=len(parts), parts_reused=0, parts_scored=0,
+        **ObjectCounts(0, 0, 0, 0, 0, 0, 0).counts(), threshold=float("nan"), models=[m.name for m in models],
+        tta=tta, precision=precision, engine=engine, device=device, world_size=world_size, parts_total=len(parts), parts_reused=0, parts_scored=0,
         seconds=time.perf_counter() - started, objects_per_second=0.0, out=None, probs_out=None, rejected_out=None,
         complete=False,
     )  # fmt: skip

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from brahmasifier.bands import STAMP_SIZE
 from brahmasifier.models.compact import CompactLensNet
 from brahmasifier.models.weights import check_pretrained_file
+
+if TYPE_CHECKING:
+    from brahmasifier.models.card import ModelCard
 
 COMPACT = "compact"
 
@@ -48,7 +51,7 @@ def resolve_preset(name: str) -> dict[str, Any]:
     return {"architecture": name, "model_kwargs": {}, "input_size": default_input_size(name, {})}
 
 
-def preset_card(name: str = COMPACT, **fields: Any) -> Any:
+def preset_card(name: str = COMPACT, **fields: Any) -> ModelCard:
     """The :class:`~brahmasifier.models.ModelCard` of a preset or architecture name, with
     ``fields`` overriding — what ``brahmasifier train --model NAME`` starts from (benchmarks
     use it so that "our default model" is the default, not the class defaults)."""
