@@ -12,7 +12,8 @@ pytest.importorskip("lenstronomy")
 from brahmasifier.bands import BANDS, STAMP_SIZE  # noqa: E402
 from brahmasifier.simulation.generate import make_object  # noqa: E402
 from brahmasifier.simulation.instrument import LSST_1YR, mag_to_njy  # noqa: E402
-from brahmasifier.simulation.population import LightComponent, Scene, einstein_radius, sersic  # noqa: E402
+from brahmasifier.simulation.cosmology import einstein_radius  # noqa: E402
+from brahmasifier.simulation.scene import LightComponent, Scene, sersic  # noqa: E402
 from brahmasifier.simulation.render import Renderer, moffat_kernel  # noqa: E402
 
 
@@ -155,3 +156,13 @@ def test_same_object_same_pixels_and_different_objects_differ(renderers: dict[st
     assert a.object_id == b.object_id != c.object_id
     assert not np.array_equal(a.image, c.image)
     assert math.isfinite(float(a.image.sum()))
+
+
+def test_nonlens_mixes_name_registered_kinds_only() -> None:
+    from brahmasifier.simulation.nonlenses import NONLENS_KINDS
+    from brahmasifier.simulation.population import NONLENS_MIX, PopulationConfig
+
+    for domain, mix in NONLENS_MIX.items():
+        assert set(mix) == set(NONLENS_KINDS), domain  # every kind is used, and only registered kinds
+    with pytest.raises(ValueError, match="unknown kinds \\['comet'\\]"):
+        PopulationConfig(nonlens_mix={"slsim": {"spiral": 0.5, "comet": 0.5}})

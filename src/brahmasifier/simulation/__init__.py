@@ -1,7 +1,9 @@
 """Lenstronomy-based simulator of LSST-like lens and non-lens cutouts (extra ``brahmasifier[sim]``).
 
 - :mod:`.instrument`: per-band instrument settings (data), pixel unit nJy;
-- :mod:`.population`: physical parameters of lenses, non-lenses and field objects;
+- :mod:`.population`: the population settings, non-lens mixes and catalogue columns; the draws by job:
+  :mod:`.cosmology`, :mod:`.colours`, :mod:`.galaxies`, :mod:`.lenses`, :mod:`.nonlenses` (a registry of
+  kinds), :mod:`.field`, with :mod:`.scene` the vocabulary they share;
 - :mod:`.render`: pixels (lenstronomy light/lens models, Moffat PSFs, noise, HSC degradation);
 - :mod:`.generate`: one object from (seed, domain, label, index);
 - :mod:`.layout`: :func:`simulate_dataset`, writing the challenge or blind-test layout.

@@ -7,13 +7,16 @@ not depend on how objects are spread over processes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from brahmasifier.bands import CODE_BY_DOMAIN, PIXEL_SCALE, STAMP_SIZE
-from brahmasifier.simulation.population import PopulationConfig, Scene, add_field, draw_lens, draw_nonlens, redraw_source, sky_position
+from brahmasifier.simulation.field import add_field
+from brahmasifier.simulation.lenses import draw_lens, redraw_source
+from brahmasifier.simulation.nonlenses import draw_nonlens
+from brahmasifier.simulation.population import PopulationConfig, sky_position
+from brahmasifier.simulation.scene import Scene
 from brahmasifier.simulation.render import Renderer, RenderResult
 
 #: Lens systems tried before giving up (each with a few sources); never reached in practice.
@@ -84,7 +87,3 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
     scene.row = {"RA": ra, "Dec": dec, **scene.row}
     return SimulatedObject(domain, label, index, object_id, render.image, scene, render, attempts)
 
-
-def arcsec_to_pixels(value: float) -> float:
-    """Convenience for plots: arcsec → LSST pixels."""
-    return value / PIXEL_SCALE if value > 0 else math.nan

@@ -28,7 +28,7 @@ import numpy as np
 
 from brahmasifier.bands import BANDS, PIXEL_SCALE, STAMP_SIZE
 from brahmasifier.simulation.instrument import HSC_INPUT, LSST_1YR, BandInstrument, HscBand
-from brahmasifier.simulation.population import LightComponent, Scene
+from brahmasifier.simulation.scene import LightComponent, Scene
 
 try:  # lenstronomy is the optional extra brahmasifier[sim]
     from lenstronomy.LensModel.lens_model import LensModel

@@ -1,0 +1,126 @@
+"""Lens systems: an elliptical deflector (SIE + external shear) and a blue, clumpy background source.
+
+Sources follow a Schechter luminosity function with flat-f_ν blue colours (g−i < 1.5), a
+size–luminosity relation shrinking with (1+z) and optional star-forming clumps that are
+bluer still; they are placed where they are multiply imaged most of the time. Whether the
+arc is detectable is decided by the caller (:func:`brahmasifier.simulation.generate.draw_detectable_lens`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from brahmasifier.bands import BANDS
+from brahmasifier.simulation.colours import blue_colours, fluxes, mags_from_i_and_colours, mags_of
+from brahmasifier.simulation.cosmology import distance_modulus, einstein_radius, kpc_per_arcsec
+from brahmasifier.simulation.galaxies import draw_elliptical, elliptical_component
+from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
+
+if TYPE_CHECKING:
+    from brahmasifier.simulation.population import PopulationConfig
+
+__all__ = ["draw_lens", "redraw_source"]
+
+
+def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seeing_i: float) -> Scene:
+    """One lens candidate (deflector + source); the caller checks detectability and may redraw."""
+    while True:
+        deflector = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(240.0), 0.08), 150.0, 400.0)))
+        z_src = float(np.clip(0.3 + rng.gamma(3.0, 0.5), 0.4, 5.0))
+        if z_src < deflector.z + 0.25:
+            continue
+        rein = einstein_radius(deflector.sigma, deflector.z, z_src)
+        if cfg.min_rein_over_seeing * seeing_i <= rein <= cfg.max_rein:
+            break
+    x0, y0 = draw_centre(rng, cfg.max_centre_offset)
+    q_m = float(np.clip(deflector.q + rng.normal(0.0, 0.08), 0.45, 0.99))
+    phi_m = deflector.phi + rng.normal(0.0, math.radians(10.0))
+    e1m, e2m, ell_m = ellipticity(q_m, phi_m)
+    g1, g2 = rng.normal(0.0, 0.035, 2)
+    shear = math.hypot(g1, g2)
+    lens_kwargs = [
+        {"theta_E": rein, "e1": e1m, "e2": e2m, "center_x": x0, "center_y": y0},
+        {"gamma1": float(g1), "gamma2": float(g2), "ra_0": x0, "dec_0": y0},
+    ]
+    source = _draw_source(rng, z_src, x0, y0, rein)
+    components = [elliptical_component("deflector", deflector, x0, y0), *source["components"]]
+    psf_scale, beta = draw_psf(rng)
+    row: dict[str, object] = {
+        "Rein": rein, "zlens": deflector.z, "vel disp": deflector.sigma,
+        "ell_m": ell_m, "ell_m_PA": phi_m % math.pi, "sh": shear, "sh_PA": (0.5 * math.atan2(g2, g1)) % math.pi,
+        "ell_l": (1 - deflector.q) / (1 + deflector.q), "ell_l_PA": deflector.phi % math.pi,
+        "Reff_l": deflector.r_eff, "n_l_sers": deflector.n,
+        **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, deflector.mags, strict=True)},
+        "zsrc": z_src, "srcx": source["x"], "srcy": source["y"],
+        **_source_row(source),
+    }
+    return Scene(1, "lens", lens_kwargs, components, psf_scale, beta, row)
+
+
+def redraw_source(rng: np.random.Generator, scene: Scene) -> Scene:
+    """Same deflector, a new source (cheaper than a new system when an arc is too faint)."""
+    if scene.lens_kwargs is None:
+        raise ValueError("redraw_source needs a lens scene (one with a mass model)")
+    row = scene.row
+    x0, y0 = scene.lens_kwargs[0]["center_x"], scene.lens_kwargs[0]["center_y"]
+    z_src = row["zsrc"]
+    assert isinstance(z_src, float), f"a lens row's zsrc must be a float, got {z_src!r}"
+    source = _draw_source(rng, z_src, x0, y0, scene.rein)
+    components = [c for c in scene.components if not c.lensed] + source["components"]
+    new_row = dict(row)
+    new_row.update({"srcx": source["x"], "srcy": source["y"], **_source_row(source)})
+    return Scene(1, scene.subtype, scene.lens_kwargs, components, scene.psf_scale, scene.psf_beta, new_row)
+
+
+def _source_row(source: dict[str, Any]) -> dict[str, object]:
+    """The catalogue columns of a drawn source other than its position."""
+    return {
+        **{f"mag_src_{b}": float(m) for b, m in zip(BANDS, source["mags"], strict=True)},
+        "ell_s": source["ell"], "ell_s_PA": source["phi"] % math.pi, "Reff_s": source["r_eff"], "n_s_sers": source["n"],
+    }
+
+
+def _schechter_mag(rng: np.random.Generator, m_star: float, alpha: float, bright: float, faint: float) -> float:
+    """Draw an absolute magnitude from a Schechter function (rejection sampling)."""
+    grid = np.linspace(bright, faint, 200)
+    x = 10.0 ** (-0.4 * (grid - m_star))
+    density = x ** (alpha + 1.0) * np.exp(-x)
+    peak = density.max()
+    while True:
+        m = rng.uniform(bright, faint)
+        xv = 10.0 ** (-0.4 * (m - m_star))
+        if rng.uniform(0.0, peak) < xv ** (alpha + 1.0) * math.exp(-xv):
+            return m
+
+
+def _draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein: float) -> dict[str, Any]:
+    """A blue Sérsic source (+ clumps) placed where it is multiply imaged most of the time."""
+    abs_mag = _schechter_mag(rng, -21.3, -1.3, -23.5, -19.5)
+    mag_i = abs_mag + distance_modulus(z) - 2.5 * math.log10(1.0 + z)
+    colours = blue_colours(rng)
+    mags = mags_from_i_and_colours(mag_i, colours)
+    r_kpc = 3.0 * 10 ** (-0.1 * (abs_mag + 21.0)) * (1.0 + z) ** -0.5 * 10 ** rng.normal(0.0, 0.15)
+    r_eff = float(np.clip(r_kpc / kpc_per_arcsec(z), 0.05, 1.0))
+    n = float(rng.uniform(0.5, 2.0))
+    q = float(rng.uniform(0.4, 1.0))
+    phi = float(rng.uniform(0, math.pi))
+    radius = rein * 0.6 * math.sqrt(rng.uniform())
+    angle = rng.uniform(0, 2 * math.pi)
+    xs, ys = x0 + radius * math.cos(angle), y0 + radius * math.sin(angle)
+    total = fluxes(mags)
+    n_clumps = int(min(rng.poisson(1.2), 4))
+    clump_fracs = rng.uniform(0.03, 0.10, n_clumps)
+    components = [sersic("source", xs, ys, r_eff, n, q, phi, total * (1.0 - clump_fracs.sum()), lensed=True)]
+    for frac in clump_fracs:
+        clump_colours = blue_colours(rng, extra_blue=0.25)
+        shape = fluxes(mags_from_i_and_colours(0.0, clump_colours))
+        shape = shape / shape[2]
+        cx, cy = rng.normal(0.0, r_eff, 2)
+        params = {"sigma": float(rng.uniform(0.02, 0.06)), "center_x": xs + cx, "center_y": ys + cy}
+        components.append(LightComponent("source_clump", "gaussian", params, total[2] * frac * shape, lensed=True))
+    e = (1 - q) / (1 + q)
+    all_mags = mags_of(sum(c.flux for c in components))
+    return {"components": components, "x": xs, "y": ys, "mags": all_mags, "r_eff": r_eff, "n": n, "ell": e, "phi": phi}

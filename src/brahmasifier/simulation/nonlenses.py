@@ -1,0 +1,150 @@
+"""Non-lenses: a registry of kinds, each a function drawing the light of one kind of cutout.
+
+Kinds: the lens-like elliptical population, ellipticals with blue unlensed companions where
+arcs would be, spirals, ring galaxies, edge-on discs, mergers with tidal arcs, and random
+faint galaxies. A domain's mix (:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
+kinds of :data:`NONLENS_KINDS`; adding a kind is one decorated function here, and a mix that
+names an unregistered kind is refused when the :class:`~brahmasifier.simulation.population.PopulationConfig`
+is made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from brahmasifier.bands import BANDS
+from brahmasifier.simulation.colours import blue_colours, fluxes, intermediate_colours, mags_from_i_and_colours, mags_of
+from brahmasifier.simulation.galaxies import disc_galaxy, draw_elliptical, elliptical_component, random_galaxy
+from brahmasifier.simulation.instrument import mag_to_njy
+from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
+
+if TYPE_CHECKING:
+    from brahmasifier.simulation.population import PopulationConfig
+
+__all__ = ["NONLENS_KINDS", "NonlensKind", "draw_nonlens", "nonlens_kind"]
+
+#: A kind draws ``(redshift of the central object, light components)`` around centre ``(x0, y0)``.
+NonlensKind = Callable[[np.random.Generator, float, float], tuple[float, list[LightComponent]]]
+
+#: Registered non-lens kinds by name (the names a domain's mix uses).
+NONLENS_KINDS: dict[str, NonlensKind] = {}
+
+#: Roles whose light is the central object's (its magnitudes go into the catalogue row).
+_CENTRAL_ROLES = frozenset({"central", "bulge", "disc", "spiral_arms"})
+
+
+def nonlens_kind(name: str) -> Callable[[NonlensKind], NonlensKind]:
+    """Register the decorated function as non-lens kind ``name``."""
+    def register(draw: NonlensKind) -> NonlensKind:
+        if name in NONLENS_KINDS:
+            raise ValueError(f"non-lens kind {name!r} is registered twice")
+        NONLENS_KINDS[name] = draw
+        return draw
+    return register
+
+
+def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
+    """One non-lens of a kind drawn from the domain's mix."""
+    mix = cfg.nonlens_mix[domain]
+    names = list(mix)
+    weights = np.array([mix[n] for n in names], dtype=float)
+    subtype = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    x0, y0 = draw_centre(rng, cfg.max_centre_offset)
+    z, comps = NONLENS_KINDS[subtype](rng, x0, y0)
+    central_flux = sum(c.flux for c in comps if c.role in _CENTRAL_ROLES)
+    psf_scale, beta = draw_psf(rng)
+    row: dict[str, object] = {"z_central": z,
+                              **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)}}
+    return Scene(0, subtype, None, comps, psf_scale, beta, row)
+
+
+def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    e = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(245.0), 0.08), 150.0, 400.0)))
+    return e.z, [elliptical_component("central", e, x0, y0)]
+
+
+@nonlens_kind("elliptical")
+def _elliptical(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """A massive elliptical like the deflectors, without a source behind it."""
+    return _lens_like_elliptical(rng, x0, y0)
+
+
+@nonlens_kind("elliptical_companion")
+def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """An elliptical with 1–3 blue, mostly tangentially aligned companions where arcs would be."""
+    z, comps = _lens_like_elliptical(rng, x0, y0)
+    for _ in range(int(rng.integers(1, 4))):
+        r = rng.uniform(0.7, 2.6)
+        a = rng.uniform(0, 2 * math.pi)
+        mag_i = rng.uniform(21.5, 25.0)
+        flux = fluxes(mags_from_i_and_colours(mag_i, blue_colours(rng)))
+        tangential = a + math.pi / 2
+        comps.append(sersic("companion", x0 + r * math.cos(a), y0 + r * math.sin(a),
+                            float(rng.uniform(0.08, 0.4)), float(rng.uniform(0.5, 1.5)),
+                            float(rng.uniform(0.25, 0.9)),
+                            tangential + rng.normal(0, 0.4) if rng.uniform() < 0.6 else rng.uniform(0, math.pi),
+                            flux))
+    return z, comps
+
+
+def _disc(rng: np.random.Generator, x0: float, y0: float, spiral: bool) -> tuple[float, list[LightComponent]]:
+    z = float(np.clip(rng.gamma(3.0, 0.12), 0.05, 1.2))
+    mag_i = float(rng.uniform(18.5, 22.5))
+    q = float(rng.uniform(0.35, 1.0)) if spiral else float(rng.uniform(0.08, 0.25))
+    return z, disc_galaxy(rng, x0, y0, z, mag_i, q, arms=spiral)
+
+
+@nonlens_kind("spiral")
+def _spiral(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """A bulge + disc galaxy with blue spiral arms, at any inclination."""
+    return _disc(rng, x0, y0, spiral=True)
+
+
+@nonlens_kind("edge_on")
+def _edge_on(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """A nearly edge-on bulge + disc galaxy (axis ratio 0.08–0.25)."""
+    return _disc(rng, x0, y0, spiral=False)
+
+
+@nonlens_kind("ring")
+def _ring(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """An elliptical inside a blue star-forming ring (a collisional ring galaxy)."""
+    e = draw_elliptical(rng)
+    comps = [elliptical_component("central", e, x0, y0)]
+    q = float(rng.uniform(0.5, 1.0))
+    e1, e2, _ = ellipticity(q, float(rng.uniform(0, math.pi)))
+    ring_i = mag_to_njy(float(rng.uniform(20.5, 23.5)))
+    flux = fluxes(mags_from_i_and_colours(0.0, blue_colours(rng)))
+    params = {"radius": float(rng.uniform(0.8, 2.2)), "width": float(rng.uniform(0.08, 0.3)), "e1": e1, "e2": e2,
+              "center_x": x0, "center_y": y0, "arc_phi": 0.0, "arc_width": 0.0}
+    comps.append(LightComponent("ring", "ring", params, flux * ring_i / flux[2]))
+    return e.z, comps
+
+
+@nonlens_kind("merger")
+def _merger(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """An elliptical, a merging partner and a curved tidal tail."""
+    e = draw_elliptical(rng)
+    z = e.z
+    comps = [elliptical_component("central", e, x0, y0)]
+    sep, a = rng.uniform(0.8, 2.5), rng.uniform(0, 2 * math.pi)
+    comps.append(random_galaxy(rng, "merger_partner", x0 + sep * math.cos(a), y0 + sep * math.sin(a),
+                               float(e.mags[2] + rng.uniform(0.0, 2.0)), z))
+    flux = fluxes(mags_from_i_and_colours(0.0, intermediate_colours(rng, z)))
+    tail_i = mag_to_njy(float(e.mags[2] + rng.uniform(1.0, 3.0)))
+    params = {"radius": float(rng.uniform(1.0, 2.5)), "width": float(rng.uniform(0.1, 0.35)), "e1": 0.0, "e2": 0.0,
+              "center_x": x0, "center_y": y0, "arc_phi": float(rng.uniform(0, 2 * math.pi)),
+              "arc_width": float(rng.uniform(0.4, 1.2))}
+    comps.append(LightComponent("tidal_tail", "ring", params, flux * tail_i / flux[2]))
+    return z, comps
+
+
+@nonlens_kind("random")
+def _random(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+    """A random faint galaxy (red or blue)."""
+    z = float(np.clip(rng.gamma(3.0, 0.2), 0.2, 2.0))
+    return z, [random_galaxy(rng, "central", x0, y0, float(rng.uniform(19.5, 23.5)), z)]

@@ -1,0 +1,87 @@
+"""What a cutout holds before any pixel is drawn: light components, the scene, their shapes.
+
+A draw (:mod:`.lenses`, :mod:`.nonlenses`) returns a :class:`Scene`: the mass model (lenses
+only), a list of :class:`LightComponent` (each with a flux per band in nJy and a flag saying
+whether it is seen through the lens) and the catalogue row with the challenge's column names.
+Pixels are made by :mod:`brahmasifier.simulation.render`; nothing here depends on lenstronomy.
+
+Conventions: ellipticities are ``(1-q)/(1+q)``, position angles are in radians
+counter-clockwise from the +x axis, positions in arcsec from the stamp centre, sizes are
+Sérsic half-light radii along the intermediate axis (lenstronomy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from brahmasifier.bands import BANDS, MISSING_VALUE
+
+__all__ = ["N_BANDS", "LightComponent", "Scene", "draw_centre", "draw_psf", "ellipticity", "sersic"]
+
+N_BANDS = len(BANDS)
+
+
+@dataclass
+class LightComponent:
+    """One light profile; ``flux`` is per band in nJy (unlensed flux for lensed components).
+
+    ``profile`` is ``sersic`` (lenstronomy ``SERSIC_ELLIPSE`` keys), ``gaussian``, ``point``,
+    ``ring`` (elliptical Gaussian ring, optionally limited in azimuth: a tidal arc) or
+    ``spiral`` (a Sérsic disc modulated by logarithmic arms).
+    """
+
+    role: str
+    profile: str
+    params: dict[str, float]
+    flux: np.ndarray
+    lensed: bool = False
+
+
+@dataclass
+class Scene:
+    """Everything needed to draw one cutout and to describe it in the catalogue."""
+
+    label: int  # 1 lens, 0 non-lens
+    subtype: str
+    lens_kwargs: list[dict[str, float]] | None  # lenstronomy ['SIE', 'SHEAR'] kwargs
+    components: list[LightComponent]
+    psf_scale: np.ndarray  # (5,) multiplies the instrument's nominal seeing FWHM
+    psf_beta: float
+    row: dict[str, object]  # catalogue row (challenge column names), without the ID
+
+    @property
+    def rein(self) -> float:
+        """Einstein radius in arcsec (``MISSING_VALUE`` for a non-lens)."""
+        value = self.row.get("Rein", MISSING_VALUE)
+        assert isinstance(value, (int, float)), f"Rein must be a number, got {value!r}"
+        return float(value)
+
+
+def ellipticity(q: float, phi: float) -> tuple[float, float, float]:
+    """(e1, e2, |e|) of lenstronomy from axis ratio q and angle phi."""
+    e = (1.0 - q) / (1.0 + q)
+    return e * math.cos(2 * phi), e * math.sin(2 * phi), e
+
+
+def sersic(role: str, x: float, y: float, r_eff: float, n: float, q: float, phi: float, flux: np.ndarray,
+           lensed: bool = False) -> LightComponent:
+    """An elliptical Sérsic component at ``(x, y)`` arcsec."""
+    e1, e2, _ = ellipticity(q, phi)
+    params = {"R_sersic": r_eff, "n_sersic": n, "e1": e1, "e2": e2, "center_x": x, "center_y": y}
+    return LightComponent(role, "sersic", params, flux, lensed)
+
+
+def draw_psf(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Per-object seeing: a common factor (the night/coadd) and a small per-band jitter."""
+    common = math.exp(rng.normal(0.0, 0.10))
+    return common * np.exp(rng.normal(0.0, 0.03, N_BANDS)), float(rng.uniform(2.5, 4.5))
+
+
+def draw_centre(rng: np.random.Generator, max_offset: float) -> tuple[float, float]:
+    """A random offset (arcsec) of the central object, uniform in a disc of radius ``max_offset``."""
+    r = max_offset * math.sqrt(rng.uniform())
+    a = rng.uniform(0, 2 * math.pi)
+    return r * math.cos(a), r * math.sin(a)
