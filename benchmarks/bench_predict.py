@@ -155,7 +155,8 @@ def main() -> int:
     parser.add_argument("--skip-engines", action="store_true")
     args = parser.parse_args()
 
-    from brahmasifier.inference.predictor import default_workers, predict
+    from brahmasifier.inference import PredictConfig, predict
+    from brahmasifier.inference.engine import default_workers
     from brahmasifier.io import read_object, scan_fits_tree
     from brahmasifier.io.store import write_store
     from brahmasifier.models import build_model, preset_card, save_model
@@ -185,8 +186,9 @@ def main() -> int:
         write_store(tmp / "store", np.stack([r.image for r in records]), index)
 
         def ours(model: str, data: Path) -> None:
-            predict([tmp / model], data, tmp / "out" / "submission.csv", tta="flips", batch_size=args.batch_size,
-                    workers=args.workers, device=args.device, progress=False, resume=False)
+            predict(PredictConfig(models=[tmp / model], data=[data], out=tmp / "out" / "submission.csv", tta="flips",
+                                  batch_size=args.batch_size, workers=args.workers, device=args.device, progress=False,
+                                  resume=False))
 
         def reference(workers: int):  # type: ignore[no-untyped-def]
             return lambda: reference_predict(tmp / "tree", modules["convnext_tiny"].backbone, args.batch_size, workers,

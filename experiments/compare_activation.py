@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from brahmasifier.inference import predict
+from brahmasifier.inference import PredictConfig, predict
 from brahmasifier.training import TrainConfig, train
 
 
@@ -43,8 +43,9 @@ def main() -> None:
             result = train(TrainConfig(data=[str(args.demo_output / "train_store")], out=str(run), epochs=args.epochs,
                                        seed=seed, model_kwargs={"act": act}, progress=False))
             probs = run / "blind_probs.csv"
-            predict([run], args.demo_output / "blind_fits" / "images", run / "blind_submission.csv", probs_out=probs,
-                    tta="flips", progress=False, resume=False)
+            predict(PredictConfig(models=[run], data=[args.demo_output / "blind_fits" / "images"],
+                                  out=run / "blind_submission.csv", probs_out=probs, tta="flips", progress=False,
+                                  resume=False))
             scored = pd.read_csv(probs, dtype={"id": str}).merge(truth[["id", "label"]], on="id")
             y, s = scored["label"].to_numpy(), scored["logit"].to_numpy()
             rows.append({"seed": seed, "act": act, "val_auc": result.metrics["val_auc"], "blind_auc": roc_auc_score(y, s),

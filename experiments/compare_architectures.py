@@ -16,13 +16,13 @@ from pathlib import Path
 from brahmasifier.training import TrainConfig, train
 
 VARIANTS: dict[str, dict] = {
-    "compact (default, asinh_mad, lr 2e-3)": {"model": "compact"},
-    "compact, per_image norm": {"model": "compact", "normalization": "per_image"},
-    "compact, lr 1e-3": {"model": "compact", "lr": 1e-3},
-    "plain16 (no residual)": {"model": "compact", "model_kwargs": {"depths": [0, 0, 0, 0]}},
-    "res16 (0,1,1,1)": {"model": "compact", "model_kwargs": {"depths": [0, 1, 1, 1]}},
-    "convnext_atto scratch lr 1e-3": {"model": "convnext_atto"},
-    "resnet18 scratch lr 1e-3": {"model": "resnet18"},
+    "compact (default, asinh_mad, lr 2e-3)": {"arch": "compact"},
+    "compact, per_image norm": {"arch": "compact", "normalization": "per_image"},
+    "compact, lr 1e-3": {"arch": "compact", "lr": 1e-3},
+    "plain16 (no residual)": {"arch": "compact", "model_kwargs": {"depths": [0, 0, 0, 0]}},
+    "res16 (0,1,1,1)": {"arch": "compact", "model_kwargs": {"depths": [0, 1, 1, 1]}},
+    "convnext_atto scratch lr 1e-3": {"arch": "convnext_atto"},
+    "resnet18 scratch lr 1e-3": {"arch": "resnet18"},
 }
 
 

@@ -1,16 +1,24 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A reader never sees a half-written output, and an interrupted job leaves either the old
-file or none.
+file or none. JSON outputs go through :func:`write_json_atomic`, which writes undefined
+numbers (NaN, inf) as ``null``: ``json.dumps`` would write ``NaN``, which is not JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_path", "json_safe", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
 
 
 @contextlib.contextmanager
@@ -52,3 +60,23 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf as ``None``, numpy scalars as Python numbers and tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_json_atomic(target: str | os.PathLike[str], value: Any) -> None:
+    """Write ``value`` as indented JSON (through :func:`json_safe`) to ``target`` atomically."""
+    write_text_atomic(target, json.dumps(json_safe(value), indent=2) + "\n")

@@ -3,6 +3,12 @@
 Each subcommand lives in :mod:`brahmasifier.commands.<name>` and provides ``HELP`` (one
 line), ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy
 libraries (torch, lenstronomy) inside ``run`` only, so ``--help`` stays fast.
+
+Error policy (one place, :func:`main`): a :class:`~brahmasifier.errors.BrahmasifierError` (bad
+input or settings, which the user can fix) and an ``OSError`` (permission denied, disk full, a
+file that vanished: the operating system's message names the path) become one line
+``brahmasifier COMMAND: error: MESSAGE`` and exit code 2. Every other exception is a bug and
+keeps its traceback. ``BRAHMASIFIER_DEBUG=1`` shows the traceback of user errors too.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import sys
 from collections.abc import Sequence
 
 from brahmasifier import __version__
+from brahmasifier.errors import BrahmasifierError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommands in the order of the data flow.
 COMMANDS: tuple[str, ...] = ("simulate", "pack", "info", "train", "predict", "export", "evaluate", "demo")
@@ -59,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume where supported", file=sys.stderr)
         return 130
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (BrahmasifierError, OSError) as exc:
         # Bad input (missing folders, unreadable stores or models, invalid settings) is the
         # user's to fix: one clear line, no traceback, unless BRAHMASIFIER_DEBUG=1 asks for it.
+        # Anything else is a bug in brahmasifier and propagates with its traceback.
         if os.environ.get("BRAHMASIFIER_DEBUG") == "1":
             raise
         print(f"brahmasifier {args.command}: error: {exc}", file=sys.stderr)

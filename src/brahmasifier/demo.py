@@ -57,7 +57,7 @@ def run_demo(
 ) -> DemoSummary:
     """Run the whole pipeline into ``out`` and return a summary of what it measured."""
     from brahmasifier.evaluation import evaluate
-    from brahmasifier.inference import predict
+    from brahmasifier.inference import PredictConfig, predict
     from brahmasifier.io import pack_fits
     from brahmasifier.simulation import simulate_dataset
     from brahmasifier.training import TrainConfig, train
@@ -101,8 +101,9 @@ def run_demo(
     summary.val_auc = result.metrics.get("val_auc")
 
     t = stage(f"5/6 predict the blind set (TTA: {size.tta}) and write the submission")
-    pred = predict([paths["run"]], [paths["blind_fits"] / "images"], paths["submission"], probs_out=paths["probs"],
-                   tta=size.tta, workers=workers, progress=progress)
+    pred = predict(PredictConfig(models=[str(paths["run"])], data=[str(paths["blind_fits"] / "images")],
+                                 out=str(paths["submission"]), probs_out=str(paths["probs"]), tta=size.tta, workers=workers,
+                                 progress=progress))
     summary.seconds["predict"] = time.perf_counter() - t
     summary.n_test_objects = pred.n_scored
     summary.predict_objects_per_s = pred.objects_per_second

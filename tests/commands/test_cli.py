@@ -22,7 +22,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
 
 def test_missing_model_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "images").mkdir()
-    code = main(["predict", "--runs", str(tmp_path / "no_such_run"), "--data", str(tmp_path / "images"),
+    code = main(["predict", "--model", str(tmp_path / "no_such_run"), "--data", str(tmp_path / "images"),
                  "--out", str(tmp_path / "s.csv"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2

@@ -28,14 +28,14 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args(["predict", "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--runs", "--data", "--out", "--probs", "--tta", "--threshold", "--onnx", "--precision",
+    for option in ("--model", "--runs", "--data", "--out", "--probs", "--tta", "--threshold", "--onnx", "--precision",
                    "--devices", "--max-parts"):
         assert option in text
 
 
 def test_bad_threshold_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["predict", "--runs", "r", "--data", "d", "--out", "o", "--threshold", "high"])
+        build_parser().parse_args(["predict", "--model", "r", "--data", "d", "--out", "o", "--threshold", "high"])
     assert exc.value.code == 2
     assert "threshold" in capsys.readouterr().err
 
@@ -44,7 +44,7 @@ def test_predict_command_end_to_end(tiny_challenge_tree: tuple[Path, pd.DataFram
                                     capsys: pytest.CaptureFixture[str]) -> None:
     root, truth = tiny_challenge_tree
     run = _saved_run(tmp_path / "run")
-    code = main(["predict", "--runs", str(run), "--data", str(root), "--out", str(tmp_path / "o" / "submission.csv"),
+    code = main(["predict", "--model", str(run), "--data", str(root), "--out", str(tmp_path / "o" / "submission.csv"),
                  "--probs", str(tmp_path / "o" / "probs.csv"), "--tta", "d4", "--threshold", "0.5",
                  "--workers", "0", "--no-progress"])
     assert code == 0

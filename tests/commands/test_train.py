@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 def test_settings_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"epochs": 4, "batch_size": 64, "model": "compact"}))
+    cfg.write_text(yaml.safe_dump({"epochs": 4, "batch_size": 64, "arch": "compact"}))
     args = build_parser().parse_args(["train", "--config", str(cfg), "--data", "x", "--out", "y", "--epochs", "9", "--patience", "0"])
     config = settings_from_args(args)
     assert (config.epochs, config.batch_size, config.patience, config.data) == (9, 64, None, ["x"])
@@ -43,9 +43,10 @@ def test_train_from_fits_roots(tiny_challenge_tree, tmp_path: Path, capsys: pyte
     assert (tmp_path / "cache" / "manifest.json").is_file()
 
 
-def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="not found"):
-        main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run"), "--no-progress"])
+def test_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "brahmasifier train: error:" in err and "not found" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("preset", ["reference", "vit224", "cpu_default"])
@@ -53,4 +54,4 @@ def test_presets_parse(preset: str) -> None:
     from brahmasifier.training.config import merge_settings, read_config_file
 
     config = merge_settings(read_config_file(Path(__file__).parents[2] / "configs" / f"{preset}.yaml"))
-    assert config.model in {"convnext_tiny", "vit224", "compact"} and config.lr is not None
+    assert config.arch in {"convnext_tiny", "vit224", "compact"} and config.lr is not None

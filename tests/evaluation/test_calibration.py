@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from brahmasifier.evaluation.calibration import (
-    T_MAX,
-    T_MIN,
-    apply_temperature,
-    expected_calibration_error,
-    fit_temperature,
-    reliability_curve,
-)
+from brahmasifier.evaluation.calibration import expected_calibration_error, reliability_curve
+from brahmasifier.models.temperature import T_MAX, T_MIN, apply_temperature, fit_temperature
 
 
 def _calibrated_sample(rng: np.random.Generator, n: int, true_scale: float) -> tuple[np.ndarray, np.ndarray]:

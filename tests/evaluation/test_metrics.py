@@ -18,23 +18,13 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from brahmasifier.evaluation.metrics import (
-    EvaluationInputError,
-    MetricSettings,
-    RankedScores,
-    _bootstrap_weights,
-    _scalar_metrics,
-    completeness_by,
-    compute_metrics,
-    format_table,
-    jeffreys_interval,
-    join_predictions,
-    load_labels,
-    load_predictions,
-    metrics_for_subset,
-    purity_at_prevalence,
-    source_magnitude_column,
-)
+from brahmasifier.binary_metrics import RankedScores, purity_at_prevalence
+from brahmasifier.errors import EvaluationInputError
+from brahmasifier.evaluation.bootstrap import MetricSettings, _bootstrap_weights, _scalar_metrics, metrics_for_subset
+from brahmasifier.evaluation.completeness import completeness_by, jeffreys_interval, source_magnitude_column
+from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
+from brahmasifier.evaluation.metrics import compute_metrics
+from brahmasifier.evaluation.tables import format_table
 from brahmasifier.io.store import write_store
 
 

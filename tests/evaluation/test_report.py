@@ -15,17 +15,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from brahmasifier.evaluation.gallery import load_cutouts, lupton_rgb, select_gallery
-from brahmasifier.evaluation.metrics import (
-    EvaluationInputError,
-    MetricSettings,
-    compute_metrics,
-    join_predictions,
-    load_labels,
-    load_predictions,
-    undefined_notes,
-)
+from brahmasifier.errors import EvaluationInputError, ModelFormatError
+from brahmasifier.evaluation.bootstrap import MetricSettings
+from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
+from brahmasifier.evaluation.metrics import compute_metrics
 from brahmasifier.evaluation.plots import plot_roc
-from brahmasifier.evaluation.report import evaluate, read_model_card
+from brahmasifier.evaluation.report import evaluate
+from brahmasifier.evaluation.tables import undefined_notes
+from brahmasifier.models.card import ModelCard, read_card
 from brahmasifier.io.store import write_store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -82,7 +79,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     probs, truth, store = _make_inputs(root)
     model = root / "run" / "model"
     model.mkdir(parents=True)
-    (model / "model.json").write_text(json.dumps({"threshold": 0.6, "temperature": 2.0}))
+    # a real card (evaluate reads it with the one card reader, models.card.read_card; no weights needed)
+    (model / "model.json").write_text(ModelCard(threshold=0.6, temperature=2.0).to_json())
     out = root / "report"
     result = evaluate(probs, truth, out, images=store, model=root / "run", n_bootstrap=20, seed=3, progress=False, n_gallery=4)
     return out, result, root
@@ -163,8 +161,8 @@ def test_evaluate_errors_are_clear(tmp_path: Path) -> None:
     other.write_text("id,label\nnope,1\n")
     with pytest.raises(EvaluationInputError, match="no prediction matched"):
         evaluate(probs, other, tmp_path / "out", n_bootstrap=0, progress=False)
-    with pytest.raises(EvaluationInputError, match="no model.json"):
-        read_model_card(tmp_path)
+    with pytest.raises(ModelFormatError, match="no model.json"):  # the one model-folder resolver (models/card.py)
+        read_card(tmp_path)
     with pytest.raises(ValueError, match="prevalence"):
         evaluate(probs, truth, tmp_path / "out", prevalence=2.0, progress=False)
 

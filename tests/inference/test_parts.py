@@ -18,9 +18,9 @@ from brahmasifier.inference.parts import (
     parts_for_rank,
     plan_parts,
     prepare_parts_dir,
-    sigmoid,
     write_part,
 )
+from brahmasifier.models.temperature import sigmoid
 from brahmasifier.inference.submission import read_submission
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
+from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.predictor import predict
 from brahmasifier.inference.submission import SUBMISSION_COLUMNS, read_submission
 from brahmasifier.inference.tta import TTAModel
@@ -42,8 +43,8 @@ def baseline(tiny_challenge_tree: tuple[Path, pd.DataFrame], two_models: list[Pa
     """One uninterrupted torch run over the FITS tree (reused by several tests)."""
     root, truth = tiny_challenge_tree
     out = tmp_path_factory.mktemp("baseline")
-    summary = predict(two_models, root, out / "submission.csv", probs_out=out / "probs.csv", tta="flips",
-                      onnx=False, progress=False, workers=0, batch_size=7, part_size=10)
+    summary = predict(PredictConfig(models=two_models, data=root, out=out / "submission.csv", probs_out=out / "probs.csv",
+                                    tta="flips", onnx=False, progress=False, workers=0, batch_size=7, part_size=10))
     probs = pd.read_csv(out / "probs.csv", dtype={"id": str, "stem": str})
     return summary, probs, out
 
@@ -76,8 +77,8 @@ def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree,
     index = pd.DataFrame({"id": [r.id for r in records], "stem": [r.stem for r in records], "label": -1,
                           "domain": "unknown", "n_nan": [r.n_nan for r in records]})
     write_store(tmp_path / "store", np.stack([r.image for r in records]), index, shard_size=10)
-    summary = predict(two_models, tmp_path / "store", tmp_path / "s.csv", probs_out=tmp_path / "p.parquet",
-                      onnx=False, progress=False, workers=0, batch_size=5, part_size=8, threshold=0.5)
+    summary = predict(PredictConfig(models=two_models, data=tmp_path / "store", out=tmp_path / "s.csv", probs_out=tmp_path / "p.parquet",
+                                    onnx=False, progress=False, workers=0, batch_size=5, part_size=8, threshold=0.5))
     from_store = pd.read_parquet(tmp_path / "p.parquet")
     assert summary.n_scored == 24 and summary.threshold == 0.5
     pd.testing.assert_frame_equal(from_store.reset_index(drop=True), probs, check_exact=False, rtol=1e-5, atol=1e-5)
@@ -90,8 +91,8 @@ def test_unreadable_objects_are_rejected_not_fatal(tiny_challenge_tree, two_mode
     (tree / "hsc_lenses" / "D2_L0000001_r.fits").write_bytes(b"SIMPLE  = T" + b" " * 100)  # corrupt
     (tree / "slsim_nonlenses" / "D1_N0000002_y.fits").unlink()  # incomplete object
     (tree / "slsim_nonlenses" / "notes.txt").write_text("stray")
-    summary = predict(two_models[:1], tree, tmp_path / "out" / "s.csv", progress=False, workers=1, onnx=False,
-                      part_size=8)
+    summary = predict(PredictConfig(models=two_models[:1], data=tree, out=tmp_path / "out" / "s.csv", progress=False, workers=1,
+                                    onnx=False, part_size=8))
     assert (summary.n_found, summary.n_scored, summary.n_rejected) == (24, 22, 2)
     rejected = pd.read_csv(tmp_path / "out" / "rejected.csv", dtype=str, keep_default_na=False)
     assert {"D2_L0000001", "D1_N0000002"} <= set(rejected["stem"])
@@ -102,8 +103,8 @@ def test_unreadable_objects_are_rejected_not_fatal(tiny_challenge_tree, two_mode
 def test_duplicate_ids_give_one_row_each(tiny_challenge_tree, two_models, tmp_path) -> None:
     root, truth = tiny_challenge_tree
     shutil.copytree(root / "hsc_lenses", tmp_path / "again" / "hsc_lenses")
-    summary = predict(two_models[:1], [root, tmp_path / "again"], tmp_path / "s.csv", probs_out=tmp_path / "p.csv",
-                      progress=False, workers=0, onnx=False)
+    summary = predict(PredictConfig(models=two_models[:1], data=[root, tmp_path / "again"], out=tmp_path / "s.csv",
+                                    probs_out=tmp_path / "p.csv", progress=False, workers=0, onnx=False))
     assert (summary.n_scored, summary.n_ids, summary.n_duplicate_ids, summary.n_duplicate_rows) == (30, 24, 6, 12)
     probs = pd.read_csv(tmp_path / "p.csv", dtype={"id": str, "stem": str})
     assert probs["id"].is_unique and len(read_submission(tmp_path / "s.csv")) == 24
@@ -115,11 +116,11 @@ def test_interrupted_run_resumes_to_the_same_result(baseline, tiny_challenge_tre
     root, _ = tiny_challenge_tree
     kwargs = dict(probs_out=tmp_path / "probs.csv", tta="flips", onnx=False, progress=False, workers=0,
                   batch_size=7, part_size=10)
-    first = predict(two_models, root, tmp_path / "submission.csv", max_parts=2, **kwargs)
+    first = predict(PredictConfig(models=two_models, data=root, out=tmp_path / "submission.csv", max_parts=2, **kwargs))
     assert not first.complete and first.parts_scored == 2
     assert not (tmp_path / "submission.csv").exists()
     assert len(list((tmp_path / "submission.csv.parts").glob("part-*.parquet"))) == 2
-    second = predict(two_models, root, tmp_path / "submission.csv", **kwargs)
+    second = predict(PredictConfig(models=two_models, data=root, out=tmp_path / "submission.csv", **kwargs))
     assert second.complete and (second.parts_reused, second.parts_scored) == (2, 1)
     assert (tmp_path / "submission.csv").read_bytes() == (base_out / "submission.csv").read_bytes()
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "probs.csv", dtype={"id": str, "stem": str}), probs)
@@ -128,8 +129,8 @@ def test_interrupted_run_resumes_to_the_same_result(baseline, tiny_challenge_tre
 def test_onnx_path_matches_torch(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
     _, probs, _ = baseline
     root, _ = tiny_challenge_tree
-    summary = predict(two_models, root, tmp_path / "s.csv", probs_out=tmp_path / "p.csv", onnx=True,
-                      progress=False, workers=0, batch_size=7, part_size=10)
+    summary = predict(PredictConfig(models=two_models, data=root, out=tmp_path / "s.csv", probs_out=tmp_path / "p.csv", onnx=True,
+                                    progress=False, workers=0, batch_size=7, part_size=10))
     assert summary.engine == "onnx"
     onnx_probs = pd.read_csv(tmp_path / "p.csv", dtype={"id": str, "stem": str})
     assert onnx_probs["id"].tolist() == probs["id"].tolist()
@@ -140,11 +141,11 @@ def test_onnx_path_matches_torch(baseline, tiny_challenge_tree, two_models, tmp_
 def test_argument_errors(tiny_challenge_tree, two_models, tmp_path) -> None:
     root, _ = tiny_challenge_tree
     with pytest.raises(ValueError, match="unknown TTA"):
-        predict(two_models, root, tmp_path / "s.csv", tta="rot", progress=False)
+        predict(PredictConfig(models=two_models, data=root, out=tmp_path / "s.csv", tta="rot", progress=False))
     with pytest.raises(ValueError, match="threshold"):
-        predict(two_models, root, tmp_path / "s.csv", threshold=1.5, progress=False)
+        predict(PredictConfig(models=two_models, data=root, out=tmp_path / "s.csv", threshold=1.5, progress=False))
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        predict(two_models, tmp_path / "nowhere", tmp_path / "s.csv", progress=False)
+        predict(PredictConfig(models=two_models, data=tmp_path / "nowhere", out=tmp_path / "s.csv", progress=False))
 
 
 @pytest.mark.slow
@@ -153,7 +154,7 @@ def test_argument_errors(tiny_challenge_tree, two_models, tmp_path) -> None:
 def test_two_process_ddp_matches_single_process(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
     _, probs, _ = baseline
     root, _ = tiny_challenge_tree
-    cmd = [sys.executable, "-m", "brahmasifier", "predict", "--runs", *map(str, two_models), "--data", str(root),
+    cmd = [sys.executable, "-m", "brahmasifier", "predict", "--model", *map(str, two_models), "--data", str(root),
            "--out", str(tmp_path / "s.csv"), "--probs", str(tmp_path / "p.csv"), "--device", "cpu", "--devices", "2",
            "--no-onnx", "--workers", "0", "--batch-size", "7", "--part-size", "10", "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -75,7 +75,7 @@ def test_empty_dataset_and_bad_depth() -> None:
 def test_default_workers_read_on_a_thread_for_small_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from brahmasifier.inference.predictor import default_workers
+    from brahmasifier.inference.engine import default_workers
 
     for cpus, cpu_workers, gpu_workers in ((2, 0, 1), (4, 0, 2), (16, 2, 8), (128, 8, 8)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cpus: set(range(n)), raising=False)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from brahmasifier.inference.tta import TTA_VIEWS, TTAModel, rot90, tta_views
+from brahmasifier.data.transforms import rot90
+from brahmasifier.inference.tta import TTA_VIEWS, TTAModel, tta_views
 
 
 @pytest.mark.parametrize("k", range(-1, 5))

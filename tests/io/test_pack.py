@@ -12,7 +12,9 @@ import pytest
 
 from brahmasifier.bands import BANDS
 from brahmasifier.io import StoreError, open_store, pack_fits, read_object, scan_fits_tree
-from brahmasifier.io import pack as pack_module
+from brahmasifier.io import _pack_workers as pack_workers
+from brahmasifier.io._pack_chunks import Chunk
+from brahmasifier.io.scan import ObjectFiles
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.store import MANIFEST
 
@@ -108,7 +110,7 @@ def test_interrupted_pack_resumes_and_incomplete_store_is_refused(
 ) -> None:
     root, _ = tiny_challenge_tree
     out = tmp_path / "store"
-    real_pack_chunk = pack_module._pack_chunk
+    real_pack_chunk = pack_workers.pack_chunk
     packed: list[int] = []
 
     def failing(out_: Path, chunk, report):  # type: ignore[no-untyped-def]
@@ -117,7 +119,7 @@ def test_interrupted_pack_resumes_and_incomplete_store_is_refused(
         packed.append(chunk.number)
         real_pack_chunk(out_, chunk, report)
 
-    monkeypatch.setattr(pack_module, "_pack_chunk", failing)
+    monkeypatch.setattr(pack_workers, "pack_chunk", failing)
     with pytest.raises(OSError, match="simulated"):
         pack_fits(root, out, workers=1, shard_size=5, progress=False)
     assert packed == [0, 1]
@@ -136,7 +138,7 @@ def test_interrupted_pack_resumes_and_incomplete_store_is_refused(
     pq.write_table(table.replace_schema_metadata({b"brahmasifier.pack": json.dumps(meta).encode()}), stale)
 
     packed.clear()
-    monkeypatch.setattr(pack_module, "_pack_chunk", lambda o, c, r: (packed.append(c.number), real_pack_chunk(o, c, r)))
+    monkeypatch.setattr(pack_workers, "pack_chunk", lambda o, c, r: (packed.append(c.number), real_pack_chunk(o, c, r)))
     store = pack_fits(root, out, workers=1, shard_size=5, progress=False)
     assert packed == [1, 2, 3, 4]  # chunk 0 reused
     assert store.manifest["objects_packed_this_run"] == 19
@@ -228,7 +230,7 @@ def test_chunk_round_trips_through_its_compact_worker_form(tmp_path: Path, make_
     make_object(tmp_path / "a", "D1_L0000001", 1)
     make_object(tmp_path / "a", "n-2", 2)
     objects = scan_fits_tree(tmp_path).objects
-    odd = pack_module.ObjectFiles("odd", -1, "unknown", {b: tmp_path / f"x{b}.fits" for b in BANDS}, tmp_path / "a")
-    chunk = pack_module._Chunk(3, [*objects, odd])
-    back = pack_module._unpack_chunk(pickle.loads(pickle.dumps(pack_module._pack_chunk_for_worker(chunk))))
+    odd = ObjectFiles("odd", -1, "unknown", {b: tmp_path / f"x{b}.fits" for b in BANDS}, tmp_path / "a")
+    chunk = Chunk(3, [*objects, odd])
+    back = pack_workers.unpack_chunk(pickle.loads(pickle.dumps(pack_workers.pack_chunk_for_worker(chunk))))
     assert back == chunk

@@ -13,7 +13,9 @@ import torch
 import yaml
 
 from brahmasifier.models import load_model, resolve_preset
-from brahmasifier.training import TrainConfig, merge_settings, resolve_precision, train
+from brahmasifier.errors import ConfigError
+from brahmasifier.hardware import resolve_precision
+from brahmasifier.training import TrainConfig, merge_settings, train
 from brahmasifier.training.task import lr_factor
 
 from .helpers import TINY_MODEL, tiny_store
@@ -84,7 +86,12 @@ def test_config_layers_and_unknown_keys() -> None:
     assert (config.epochs, config.lr) == (7, 1e-3)
     with pytest.raises(ValueError, match="unknown training settings"):
         merge_settings({"epoch": 5}, {})
-    assert resolve_precision("16-mixed", "cpu") == "16-mixed"
+    # training and prediction share one resolver: a precision given is kept where the device supports it;
+    # fp16 autocast on a CPU is refused (prediction's answer) rather than left to Lightning to swap for bf16
+    assert resolve_precision("16-mixed", "cuda") == "16-mixed" and resolve_precision("bf16-mixed", "cpu") == "bf16-mixed"
+    assert resolve_precision("32", "cpu") == "32-true"
+    with pytest.raises(ConfigError, match="16-mixed.*GPUs"):
+        resolve_precision("16-mixed", "cpu")
 
 
 def test_lr_schedule_warmup_then_cosine() -> None:

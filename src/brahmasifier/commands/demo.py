@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from brahmasifier.commands._options import add_progress_option
+
 HELP = "end-to-end demo on simulated data: simulate → pack → train → predict → evaluate"
 
 
@@ -15,12 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about 2 minutes; used by the tests)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stage")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     from brahmasifier.demo import run_demo
 
-    run_demo(args.out, quick=args.quick, seed=args.seed, workers=args.workers, progress=not args.no_progress)
+    run_demo(args.out, quick=args.quick, seed=args.seed, workers=args.workers, progress=args.progress)
     return 0

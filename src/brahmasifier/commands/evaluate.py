@@ -10,7 +10,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
+
+from brahmasifier.commands._options import add_progress_option
 
 HELP = "evaluate predictions: metrics.json, figures, gallery and report.html"
 
@@ -23,32 +24,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", default=None, help="packed store or FITS folder with the cutouts, for the gallery")
     parser.add_argument("--threshold", type=float, default=None,
                         help="decision threshold on prob (default: the model card's, else 0.5)")
-    parser.add_argument("--model", default=None, help="run dir, model folder or model.json: threshold and temperature")
+    parser.add_argument("--model", default=None, metavar="RUN_OR_MODEL",
+                        help="the trained model: run dir, model folder or model.json (its threshold and temperature)")
     parser.add_argument("--temperature", type=float, default=None,
                         help="temperature for the before/after calibration plot (default: the model card's)")
     parser.add_argument("--prevalence", type=float, default=1e-3, help="lens fraction at which purity is predicted")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the 68%% intervals (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--gallery-size", type=int, default=8, help="cutouts per gallery section")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation and print the metrics table."""
-    from brahmasifier.evaluation.gallery import GalleryError
-    from brahmasifier.evaluation.metrics import EvaluationInputError, format_table
     from brahmasifier.evaluation.report import METRICS_FILE, REPORT_FILE, evaluate
-    from brahmasifier.io.store import StoreError
+    from brahmasifier.evaluation.tables import format_table
 
-    try:
-        result = evaluate(
-            args.probs, args.labels, args.out, images=args.images, threshold=args.threshold,
-            prevalence=args.prevalence, n_bootstrap=args.bootstrap, seed=args.seed, progress=not args.no_progress,
-            temperature=args.temperature, model=args.model, n_gallery=args.gallery_size,
-        )
-    except (EvaluationInputError, GalleryError, StoreError, ValueError, FileNotFoundError) as exc:
-        print(f"brahmasifier evaluate: error: {exc}", file=sys.stderr)
-        return 2
+    result = evaluate(
+        args.probs, args.labels, args.out, images=args.images, threshold=args.threshold,
+        prevalence=args.prevalence, n_bootstrap=args.bootstrap, seed=args.seed, progress=args.progress,
+        temperature=args.temperature, model=args.model, n_gallery=args.gallery_size,
+    )
     j = result["join"]
     print(f"matched {j['n_matched']} of {j['n_predictions']} predictions "
           f"({j['n_unmatched_predictions']} without a label, {j['n_unmatched_labels']} labels without a prediction)")

@@ -17,7 +17,8 @@ HELP = "export a trained model to ONNX (raw images in, logits out)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``brahmasifier export``."""
-    parser.add_argument("--model", required=True, metavar="RUN_OR_MODEL", help="run dir, model folder or model.json")
+    parser.add_argument("--model", required=True, metavar="RUN_OR_MODEL",
+                        help="the trained model: run dir, model folder or model.json")
     parser.add_argument("--out", required=True, help="ONNX file to write")
     parser.add_argument("--tta", choices=("none", "flips", "d4"), default="none",
                         help="bake these test-time views into the graph (mean logit)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 HELP = "summarise a packed store (counts, rejects, duplicates, size)"
 
@@ -18,14 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of ``args.store``."""
-    from brahmasifier.io import StoreError
     from brahmasifier.io.summary import summarize_store
 
-    try:
-        summary = summarize_store(args.store, top_reasons=args.top)
-    except StoreError as exc:
-        print(f"brahmasifier info: error: {exc}", file=sys.stderr)
-        return 2
+    summary = summarize_store(args.store, top_reasons=args.top)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -9,8 +9,9 @@ run resumes when rerun with the same arguments.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
+
+from brahmasifier.commands._options import add_progress_option
 
 HELP = "pack challenge FITS folders into a fast cutout store"
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all usable CPUs)")
     parser.add_argument("--shard-size", type=int, default=16384, help="objects per shard (= per parallel task)")
     parser.add_argument("--overwrite", action="store_true", help="rebuild --out if it already holds a store")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,19 +32,15 @@ def run(args: argparse.Namespace) -> int:
 
     from pathlib import Path
 
-    from brahmasifier.io import StoreError, pack_fits
+    from brahmasifier.io import pack_fits
     from brahmasifier.io.store import MANIFEST
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     manifest_path = Path(args.out) / MANIFEST
     manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not args.overwrite else None
     started = time.perf_counter()
-    try:
-        store = pack_fits(args.roots, args.out, workers=args.workers, shard_size=args.shard_size,
-                          progress=not args.no_progress, overwrite=args.overwrite)
-    except (StoreError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        print(f"brahmasifier pack: error: {exc}", file=sys.stderr)
-        return 2
+    store = pack_fits(args.roots, args.out, workers=args.workers, shard_size=args.shard_size,
+                      progress=args.progress, overwrite=args.overwrite)
     seconds = time.perf_counter() - started
     m = store.manifest
     if manifest_before is not None and manifest_path.read_bytes() == manifest_before:

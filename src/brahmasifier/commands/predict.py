@@ -1,6 +1,6 @@
 """Score FITS trees or packed stores with one or more trained models and write the challenge submission.
 
-Several --runs form an ensemble: each model's TTA views are averaged in logit space, each
+Several --model form an ensemble: each model's TTA views are averaged in logit space, each
 model's logit is divided by its card's temperature, the models are averaged in logit space,
 then sigmoid. Work is saved in parts under OUT.parts/, so rerunning an interrupted command
 resumes it. Objects that cannot be read are listed in rejected.csv next to --out.
@@ -9,7 +9,10 @@ resumes it. Objects that cannot be read are listed in rejected.csv next to --out
 from __future__ import annotations
 
 import argparse
-import sys
+
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, given_settings
+from brahmasifier.hardware import PRECISIONS, canonical_precision
+from brahmasifier.inference.config import TTA_ELEMENTS
 
 HELP = "score cutouts with a model ensemble (TTA) and write submission.csv (+ probabilities)"
 
@@ -30,55 +33,57 @@ def _devices(text: str) -> int | str:
     return text if text == "auto" else int(text)
 
 
+#: ``brahmasifier predict`` options → PredictConfig fields; defaults are shown from PredictConfig.
+OPTIONS: list[ConfigOption] = [
+    ConfigOption(("--model", "--runs"), "models", {"nargs": "+", "metavar": "RUN_OR_MODEL"},
+                 "trained models: run dirs, model folders or model.json files (several = ensemble; --runs: old spelling)",
+                 required=True),
+    ConfigOption(("--data",), "data", {"nargs": "+", "metavar": "FITS_ROOT_OR_STORE"},
+                 "FITS folders (either naming convention) and/or packed stores", required=True),
+    ConfigOption(("--out",), "out", {"metavar": "SUBMISSION_CSV"}, "submission CSV to write", required=True),
+    ConfigOption(("--probs",), "probs_out", {"metavar": "FILE"}, "per-object probabilities (.csv, or .parquet)"),
+    ConfigOption(("--tta",), "tta", {"choices": tuple(TTA_ELEMENTS)},
+                 "test-time views: none, flips (identity + h/v flips), d4 (8 views)"),
+    ConfigOption(("--threshold",), "threshold", {"type": _threshold},
+                 "probability threshold for preds=1, or 'auto' (from the model cards)"),
+    ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per batch"),
+    ConfigOption(("--workers",), "workers", {"type": int},
+                 "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "
+                 "1 per 8 cores above, half the CPUs (<= 8) with a GPU"),
+    ConfigOption(("--device",), "device", {}, "auto, cpu, cuda or mps"),
+    ConfigOption(("--devices",), "devices", {"type": _devices}, "devices (processes) per node; more than 1 runs DDP"),
+    ConfigOption(("--num-nodes",), "num_nodes", {"type": int}, "number of nodes"),
+    ConfigOption(("--precision",), "precision", {"type": canonical_precision, "choices": PRECISIONS},
+                 "auto: bf16-mixed on GPUs with bf16 (else 16-mixed) and on CPUs with bf16 units, else 32-true"),
+    ConfigOption(("--onnx",), "onnx", {"action": argparse.BooleanOptionalAction},
+                 "score with ONNX Runtime (CPU) or PyTorch; default: whichever measured faster (ONNX on CPUs in fp32)"),
+    ConfigOption(("--channels-last",), "channels_last", {"action": argparse.BooleanOptionalAction},
+                 "PyTorch path: channels_last memory format; default: on for CPUs, where it measured faster"),
+    ConfigOption(("--part-size",), "part_size", {"type": int}, "objects per resumable part file"),
+    ConfigOption(("--max-parts",), "max_parts", {"type": int},
+                 "stop after scoring this many new parts per process (time-limited jobs); rerun to continue"),
+    ConfigOption(("--resume",), "resume", {"action": argparse.BooleanOptionalAction},
+                 "reuse the parts of an earlier run with the same plan (--no-resume: discard them)"),
+    ConfigOption(("--keep-parts",), "keep_parts", {"action": argparse.BooleanOptionalAction},
+                 "keep OUT.parts/ after the merge"),
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``brahmasifier predict``."""
-    parser.add_argument("--runs", nargs="+", required=True, metavar="RUN_OR_MODEL",
-                        help="run dirs, model folders or model.json files (several = ensemble)")
-    parser.add_argument("--data", nargs="+", required=True, metavar="FITS_ROOT_OR_STORE",
-                        help="FITS folders (either naming convention) and/or packed stores")
-    parser.add_argument("--out", required=True, help="submission CSV to write")
-    parser.add_argument("--probs", default=None, help="per-object probabilities (.csv, or .parquet)")
-    parser.add_argument("--tta", choices=("none", "flips", "d4"), default="flips",
-                        help="test-time views: none, flips (identity + h/v flips), d4 (8 views)")
-    parser.add_argument("--threshold", type=_threshold, default="auto",
-                        help="probability threshold for preds=1, or 'auto' (from the model cards)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=None, help="data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, 1 per 8 cores above, half the CPUs (<= 8) with a GPU")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("--devices", type=_devices, default=1,
-                        help="devices (processes) per node; more than 1 runs DDP")
-    parser.add_argument("--num-nodes", type=int, default=1)
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                        help="auto picks what measured fastest on the device")
-    engine = parser.add_mutually_exclusive_group()
-    engine.add_argument("--onnx", dest="onnx", action="store_true", default=None,
-                        help="score with ONNX Runtime (CPU); None: whichever measured faster (ONNX on CPUs)")
-    engine.add_argument("--no-onnx", dest="onnx", action="store_false", default=argparse.SUPPRESS,
-                        help="score with PyTorch")
-    layout = parser.add_mutually_exclusive_group()
-    layout.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
-                        help="PyTorch path: channels_last memory format; None: on for CPUs, where it measured faster")
-    layout.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=argparse.SUPPRESS)
-    parser.add_argument("--part-size", type=int, default=8192, help="objects per resumable part file")
-    parser.add_argument("--max-parts", type=int, default=None,
-                        help="stop after scoring this many new parts per process (time-limited jobs); rerun to continue")
-    parser.add_argument("--no-resume", dest="resume", action="store_false", help="discard parts of an earlier run")
-    parser.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ after the merge")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    """All PredictConfig settings as options."""
+    from brahmasifier.inference.config import PredictConfig
+
+    add_config_options(parser, OPTIONS, PredictConfig().to_dict())
+    add_progress_option(parser, default=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the prediction and print what was scored and rejected."""
+    from brahmasifier.inference.config import PredictConfig
     from brahmasifier.inference.predictor import predict
 
-    summary = predict(
-        args.runs, args.data, args.out, probs_out=args.probs, tta=args.tta, threshold=args.threshold,
-        batch_size=args.batch_size, workers=args.workers, device=args.device, devices=args.devices,
-        num_nodes=args.num_nodes, precision=args.precision, onnx=args.onnx, channels_last=args.channels_last,
-        progress=args.progress, resume=args.resume, part_size=args.part_size, max_parts=args.max_parts,
-        keep_parts=args.keep_parts,
-    )  # fmt: skip
+    summary = predict(PredictConfig(**given_settings(args)))
     if summary.rank != 0:
         return 0  # a DDP worker process: rank 0 merges and reports
-    print(summary.describe(), file=sys.stdout)
+    print(summary.describe())
     return 0

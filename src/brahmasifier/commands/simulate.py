@@ -10,7 +10,8 @@ with the same settings into a finished folder does nothing; other settings are r
 from __future__ import annotations
 
 import argparse
-import sys
+
+from brahmasifier.commands._options import add_progress_option
 
 HELP = "simulate lens/non-lens cutouts (lenstronomy) in the challenge or a blind-test layout"
 
@@ -24,27 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=("challenge", "test"), default="challenge", help="output layout")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU cores, at most 8)")
     parser.add_argument("--no-preview", action="store_true", help="skip preview.png")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the simulation and print a one-line summary."""
-    try:
-        from brahmasifier.simulation import simulate_dataset
-    except ImportError as exc:
-        print(f"brahmasifier simulate: {exc}", file=sys.stderr)
-        return 2
-    try:
-        summary = simulate_dataset(
-            args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
-            workers=args.workers, progress=not args.no_progress, preview=not args.no_preview,
-        )  # fmt: skip
-    except (ValueError, FileExistsError) as exc:
-        print(f"brahmasifier simulate: {exc}", file=sys.stderr)
-        return 2
+    from brahmasifier.simulation import simulate_dataset
+
+    summary = simulate_dataset(
+        args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
+        workers=args.workers, progress=args.progress, preview=not args.no_preview,
+    )
     if summary.skipped:
         print(f"{summary.out}: already complete ({summary.n_objects} objects, seed {summary.seed}); nothing to do")
     else:
         print(f"{summary.out}: {summary.n_objects} objects ({summary.layout} layout) in {summary.seconds:.1f} s "
-              f"= {summary.objects_per_second:.1f} objects/s with {summary.workers} worker(s)")  # fmt: skip
+              f"= {summary.objects_per_second:.1f} objects/s with {summary.workers} worker(s)")
     return 0

@@ -13,6 +13,15 @@ import argparse
 import json
 from typing import Any
 
+from brahmasifier.hardware import canonical_precision
+from brahmasifier.commands._options import (
+    ConfigOption,
+    DeprecatedAlias,
+    add_config_options,
+    add_progress_option,
+    given_settings,
+)
+
 HELP = "train a lens classifier (Lightning; checkpoints, resume, DDP) and export the model"
 
 
@@ -23,6 +32,7 @@ def _limit(text: str) -> float | int:
 
 
 def _json_dict(text: str) -> dict[str, Any]:
+    """A JSON object (``--model-kwargs``)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -32,41 +42,54 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
-#: option → (TrainConfig field, argparse kwargs, help); defaults are shown from TrainConfig.
-_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
-    ("--data", "data", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"}, "a packed store, or FITS roots (packed into --cache-dir first)"),
-    ("--out", "out", {"metavar": "RUN_DIR"}, "run directory to create (or resume)"),
-    ("--model", "model", {}, "'compact', a preset (compact_small, vit224, vit_tiny_p4) or any timm model name"),
-    ("--model-kwargs", "model_kwargs", {"type": _json_dict, "metavar": "JSON"}, "extra architecture arguments as JSON"),
-    ("--normalization", "normalization", {"choices": ["asinh_mad", "per_image", "none"]}, "normalisation inside the model (default: asinh_mad)"),
-    ("--band-mapping", "band_mapping", {"metavar": "ORDER"}, "bands fed to the stem in order: grizy (default) or irgzy (i<-R, r<-G, g<-B for pretrained RGB stems)"),
-    ("--pretrained-file", "pretrained_file", {"metavar": "PATH"}, "local timm weights (.safetensors/.pth) of the 3-channel model; stem adapted to 5 bands"),
-    ("--init-from", "init_from", {"metavar": "RUN_OR_MODEL"}, "fine-tune from one of our run dirs, model folders or .ckpt files"),
-    ("--input-size", "input_size", {"type": int}, "model input size (resize inside the model); default: 41, or the ViT's size"),
-    ("--epochs", "epochs", {"type": int}, "maximum epochs"),
-    ("--batch-size", "batch_size", {"type": int}, "batch size per device"),
-    ("--lr", "lr", {"type": float}, "AdamW learning rate (default: per architecture: compact 2e-3, timm 1e-4 pretrained / 1e-3 scratch)"),
-    ("--weight-decay", "weight_decay", {"type": float}, "AdamW weight decay"),
-    ("--warmup-epochs", "warmup_epochs", {"type": float}, "linear lr warm-up (epochs) before cosine annealing"),
-    ("--augment", "augment", {"action": argparse.BooleanOptionalAction}, "random D4 (flips + 90° rotations) augmentation"),
-    ("--seed", "seed", {"type": int}, "seed of the split, model init and augmentation"),
-    ("--val-fraction", "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
-    ("--precision", "precision", {}, "auto (16-mixed on GPU; bf16-mixed on CPUs with bf16 units, else 32-true), or any Lightning precision"),
-    ("--channels-last", "channels_last", {"action": argparse.BooleanOptionalAction}, "channels_last memory format"),
-    ("--accelerator", "accelerator", {}, "auto, cpu, gpu..."),
-    ("--devices", "devices", {}, "devices per node (auto, N, or a list like 0,1)"),
-    ("--strategy", "strategy", {}, "auto, ddp, ..."),
-    ("--num-nodes", "num_nodes", {"type": int}, "number of nodes"),
-    ("--workers", "workers", {"type": int}, "DataLoader worker processes per rank"),
-    ("--threads", "threads", {"type": int}, "torch CPU threads per process"),
-    ("--patience", "patience", {"type": int}, "early-stopping patience in epochs on val AUC (0: off)"),
-    ("--top-k", "top_k", {"type": int}, "best checkpoints kept (by val AUC)"),
-    ("--max-time", "max_time", {"metavar": "DD:HH:MM:SS"}, "stop after this wall time"),
-    ("--checkpoint-every-steps", "checkpoint_every_steps", {"type": int}, "write last.ckpt every N steps (mid-epoch safety)"),
-    ("--limit-train-batches", "limit_train_batches", {"type": _limit}, "batches (int) or fraction per epoch (tests/smoke runs)"),
-    ("--limit-val-batches", "limit_val_batches", {"type": _limit}, "validation batches (int) or fraction"),
-    ("--cache-dir", "cache_dir", {"metavar": "DIR"}, "where FITS roots are packed (default: RUN_DIR/store)"),
-    ("--progress", "progress", {"action": argparse.BooleanOptionalAction}, "progress bar"),
+#: ``brahmasifier train`` options → TrainConfig fields; defaults are shown from TrainConfig.
+OPTIONS: list[ConfigOption] = [
+    ConfigOption(("--data",), "data", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"},
+                 "a packed store, or FITS roots (packed into --cache-dir first)"),
+    ConfigOption(("--out",), "out", {"metavar": "RUN_DIR"}, "run directory to create (or resume)"),
+    ConfigOption(("--arch", "--model"), "arch", {},
+                 "architecture: 'compact', a preset (compact_small, vit224, vit_tiny_p4) or any timm model name "
+                 "(--model: old spelling)"),
+    ConfigOption(("--model-kwargs",), "model_kwargs", {"type": _json_dict, "metavar": "JSON"}, "extra architecture arguments as JSON"),
+    ConfigOption(("--normalization",), "normalization", {"choices": ["asinh_mad", "per_image", "none"]},
+                 "normalisation inside the model (default: asinh_mad)"),
+    ConfigOption(("--band-mapping",), "band_mapping", {"metavar": "ORDER"},
+                 "bands fed to the stem in order: grizy (default) or irgzy (i<-R, r<-G, g<-B for pretrained RGB stems)"),
+    ConfigOption(("--pretrained-file",), "pretrained_file", {"metavar": "PATH"},
+                 "local timm weights (.safetensors/.pth) of the 3-channel model; stem adapted to 5 bands"),
+    ConfigOption(("--init-from",), "init_from", {"metavar": "RUN_OR_MODEL"},
+                 "fine-tune from a trained model: one of our run dirs, model folders or .ckpt files"),
+    ConfigOption(("--input-size",), "input_size", {"type": int},
+                 "model input size (resize inside the model); default: 41, or the ViT's size"),
+    ConfigOption(("--epochs",), "epochs", {"type": int}, "maximum epochs"),
+    ConfigOption(("--batch-size",), "batch_size", {"type": int}, "batch size per device"),
+    ConfigOption(("--lr",), "lr", {"type": float},
+                 "AdamW learning rate (default: per architecture: compact 2e-3, timm 1e-4 pretrained / 1e-3 scratch)"),
+    ConfigOption(("--weight-decay",), "weight_decay", {"type": float}, "AdamW weight decay"),
+    ConfigOption(("--warmup-epochs",), "warmup_epochs", {"type": float}, "linear lr warm-up (epochs) before cosine annealing"),
+    ConfigOption(("--augment",), "augment", {"action": argparse.BooleanOptionalAction},
+                 "random D4 (flips + 90° rotations) augmentation"),
+    ConfigOption(("--seed",), "seed", {"type": int}, "seed of the split, model init and augmentation"),
+    ConfigOption(("--val-fraction",), "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
+    ConfigOption(("--precision",), "precision", {"type": canonical_precision},
+                 "auto (bf16-mixed on GPUs with bf16, else 16-mixed; bf16-mixed on CPUs with bf16 units, else 32-true), "
+                 "or any Lightning precision"),
+    ConfigOption(("--channels-last",), "channels_last", {"action": argparse.BooleanOptionalAction}, "channels_last memory format"),
+    ConfigOption(("--accelerator",), "accelerator", {}, "auto, cpu, gpu..."),
+    ConfigOption(("--devices",), "devices", {}, "devices per node (auto, N, or a list like 0,1)"),
+    ConfigOption(("--strategy",), "strategy", {}, "auto, ddp, ..."),
+    ConfigOption(("--num-nodes",), "num_nodes", {"type": int}, "number of nodes"),
+    ConfigOption(("--workers",), "workers", {"type": int}, "DataLoader worker processes per rank"),
+    ConfigOption(("--threads",), "threads", {"type": int}, "torch CPU threads per process"),
+    ConfigOption(("--patience",), "patience", {"type": int}, "early-stopping patience in epochs on val AUC (0: off)"),
+    ConfigOption(("--top-k",), "top_k", {"type": int}, "best checkpoints kept (by val AUC)"),
+    ConfigOption(("--max-time",), "max_time", {"metavar": "DD:HH:MM:SS"}, "stop after this wall time"),
+    ConfigOption(("--checkpoint-every-steps",), "checkpoint_every_steps", {"type": int},
+                 "write last.ckpt every N steps (mid-epoch safety)"),
+    ConfigOption(("--limit-train-batches",), "limit_train_batches", {"type": _limit},
+                 "batches (int) or fraction per epoch (tests/smoke runs)"),
+    ConfigOption(("--limit-val-batches",), "limit_val_batches", {"type": _limit}, "validation batches (int) or fraction"),
+    ConfigOption(("--cache-dir",), "cache_dir", {"metavar": "DIR"}, "where FITS roots are packed (default: RUN_DIR/store)"),
 ]
 
 
@@ -74,14 +97,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """All TrainConfig settings as options (given ones override --config and a resumed run's config)."""
     from brahmasifier.training.config import TrainConfig  # light: dataclass + yaml
 
-    defaults = TrainConfig().to_dict()
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (see configs/)")
     parser.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
                         help="continue RUN_DIR from checkpoints/last.ckpt (settings from RUN_DIR/config.yaml unless given)")
-    for option, name, kwargs, text in _OPTIONS:
-        default = defaults[name]
-        shown = "" if default in (None, [], {}, "") or "default:" in text else f" (default: {default})"
-        parser.add_argument(option, dest=name, default=argparse.SUPPRESS, help=text + shown, **kwargs)
+    add_config_options(parser, OPTIONS, TrainConfig().to_dict())
+    add_progress_option(parser, default=argparse.SUPPRESS)
+    parser.add_argument("--progress", dest="progress", action=DeprecatedAlias, nargs=0, const=True,
+                        default=argparse.SUPPRESS, deprecated={"--progress": "nothing (progress bars are on by default)"},
+                        help=argparse.SUPPRESS)
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -90,7 +113,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
     from brahmasifier.training.config import merge_settings, read_config_file
 
-    given = {k: v for k, v in vars(args).items() if k not in {"config", "command", "_run"}}
+    given = given_settings(args, exclude=("config",))
     layers: list[dict[str, Any]] = []
     if getattr(args, "config", None):
         layers.append(read_config_file(args.config))
@@ -105,23 +128,22 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print the summary."""
+    from brahmasifier.errors import ConfigError
     from brahmasifier.training import train
 
     config = settings_from_args(args)
     if not config.out:
-        raise SystemExit("brahmasifier train: --out RUN_DIR is required")
+        raise ConfigError("--out RUN_DIR is required")
     if not config.data:
-        raise SystemExit("brahmasifier train: --data STORE_OR_FITS_ROOTS is required")
-    try:
-        result = train(config)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"brahmasifier train: {exc}") from None
+        raise ConfigError("--data STORE_OR_FITS_ROOTS is required")
+    result = train(config)
     if result.model_dir is not None:
         m = result.metrics
         print(f"run:        {result.run_dir}")
         print(f"epochs:     {result.epochs_completed} ({result.global_step} steps)")
         print(f"val AUC:    {m['val_auc']:.4f}  " + "  ".join(f"{d}: {v:.4f}" for d, v in m.get("val_auc_by_domain", {}).items()))
-        print(f"threshold:  {m['threshold']:.4f} -> accuracy {m['val_accuracy']:.4f}, precision {m['val_precision']:.4f}, recall {m['val_recall']:.4f}")
+        print(f"threshold:  {m['threshold']:.4f} -> accuracy {m['val_accuracy']:.4f}, precision {m['val_precision']:.4f}, "
+              f"recall {m['val_recall']:.4f}")
         print(f"temperature {m['temperature']:.3f}")
         print(f"model:      {result.model_dir}")
     return 0

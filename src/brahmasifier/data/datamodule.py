@@ -1,4 +1,9 @@
-"""LightningDataModule over a packed store (or FITS roots, packed into a cache first)."""
+"""LightningDataModule over a packed store, or FITS roots packed into a cache once per node.
+
+Lightning calls :meth:`LensDataModule.prepare_data` on one process per node (with a barrier
+after it) and :meth:`LensDataModule.setup` on every process, so under DDP the FITS roots are
+packed once and every rank then opens the same store (shards shared through the page cache).
+"""
 
 from __future__ import annotations
 
@@ -13,34 +18,30 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from brahmasifier.data.dataset import StoreDataset
-from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, DataProblem, UnbalancedDataWarning, stratified_split
-from brahmasifier.io.store import CutoutStore, is_complete_store, open_store
+from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, UnbalancedDataWarning, stratified_split
+from brahmasifier.errors import DataProblem, InputNotFoundError
+from brahmasifier.io.store import CutoutStore, is_complete_store, is_store_folder, open_store
+
+__all__ = ["LensDataModule", "check_labels", "is_store_input", "pack_if_needed"]
 
 
 def is_store_input(data: list[str | os.PathLike[str]]) -> bool:
-    """True when ``data`` names one complete packed store (else: FITS roots to pack)."""
-    return len(data) == 1 and is_complete_store(data[0])
+    """True when ``data`` names one store folder (else: FITS roots to pack); an unfinished store is refused when opened."""
+    return len(data) == 1 and is_store_folder(data[0])
 
 
 def pack_if_needed(data: list[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
     """Path of a store for ``data``: the store itself, or FITS roots packed (resumably) into ``cache_dir``."""
+    from brahmasifier.io.pack import pack_fits
+
     if is_store_input(data):
         return Path(data[0])
     missing = [str(p) for p in data if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"training data not found: {', '.join(missing)}")
-    try:
-        from brahmasifier.io import pack_fits  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - until the I/O helper's packer lands
-        raise DataProblem(
-            f"{', '.join(map(str, data))}: not a packed store, and this brahmasifier cannot pack FITS; run `brahmasifier pack` first"
-        ) from None
+        raise InputNotFoundError(f"training data not found: {', '.join(missing)}")
     if not is_complete_store(cache_dir):
         rank_zero_info(f"packing FITS roots {', '.join(map(str, data))} into {cache_dir} (once; reused on rerun)")
-        try:
-            pack_fits([Path(p) for p in data], out=Path(cache_dir), progress=progress)
-        except TypeError:
-            pack_fits([Path(p) for p in data], out=Path(cache_dir))
+        pack_fits([Path(p) for p in data], out=Path(cache_dir), progress=progress)
     return Path(cache_dir)
 
 
@@ -113,7 +114,7 @@ class LensDataModule(pl.LightningDataModule):
         return self.cache_dir
 
     def prepare_data(self) -> None:
-        """Pack FITS roots into the cache (rank 0 of each node; a no-op for a store)."""
+        """Pack FITS roots into the cache (Lightning calls this on one process per node; a no-op for a store)."""
         if not is_store_input(self.data):
             pack_if_needed(self.data, self.store_path, progress=self.progress)
 
@@ -149,17 +150,17 @@ class LensDataModule(pl.LightningDataModule):
             "domains": {str(k): int(v) for k, v in index.iloc[labelled]["domain"].value_counts().sort_index().items()},
         }
 
-    def _loader(self, rows: np.ndarray, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, rows: np.ndarray, batch_size: int, shuffle: bool) -> DataLoader[dict[str, Any]]:
         assert self.store is not None, "call setup() first"
         return DataLoader(
             StoreDataset(self.store, rows), batch_size=batch_size, shuffle=shuffle, num_workers=self.workers,
             persistent_workers=self.workers > 0, pin_memory=self.pin_memory, drop_last=False,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader[dict[str, Any]]:
         """Shuffled training batches (Lightning adds a DistributedSampler under DDP)."""
         return self._loader(self.train_rows, self.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader[dict[str, Any]]:
         """Validation batches in store order."""
         return self._loader(self.val_rows, self.eval_batch_size, shuffle=False)

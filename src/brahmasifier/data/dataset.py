@@ -1,8 +1,10 @@
 """Map-style dataset over a packed store, returning dict samples with raw-unit images.
 
+Reads go through the store's one reader (:meth:`~brahmasifier.io.store.CutoutStore.read_batch`).
 The store object pickles without its memmaps, so each DataLoader worker / DDP rank opens
 the shards itself and reads through the shared OS page cache (no per-rank copy in RAM).
-``__getitems__`` lets PyTorch's DataLoader fetch a whole batch with one ``store.read``.
+``__getitems__`` lets PyTorch's DataLoader fetch a whole batch with one store read.
+Augmentation is not done here but on the batch, on its device, by the training task.
 """
 
 from __future__ import annotations
@@ -15,57 +17,29 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from brahmasifier.io.store import CutoutStore, open_store
+from brahmasifier.io.store import CutoutStore, StoreBatch, open_store
+
+__all__ = ["StoreDataset"]
 
 
-class StoreDataset(Dataset):
-    """Samples ``{"image", "label", "id", "domain", "index"}`` for store rows ``indices`` (default: all).
+class StoreDataset(Dataset[dict[str, Any]]):
+    """Samples ``{"image", "label", "id", "domain", "index"}`` for store rows ``indices`` (default: all)."""
 
-    ``augment=True`` applies a random D4 element per sample, drawn from a generator seeded by
-    ``(seed, epoch, row)`` so results do not depend on workers; call :meth:`set_epoch`.
-    Usually augmentation is done on the batch on the device instead (the training task does).
-    """
-
-    def __init__(
-        self,
-        store: CutoutStore | str | os.PathLike[str],
-        indices: Sequence[int] | np.ndarray | None = None,
-        augment: bool = False,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, store: CutoutStore | str | os.PathLike[str], indices: Sequence[int] | np.ndarray | None = None) -> None:
         self.store = store if isinstance(store, CutoutStore) else open_store(store)
-        index = self.store.index
         self.indices = np.arange(len(self.store), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
-        self.labels = index["label"].to_numpy(dtype=np.float32)
-        self.ids = index["id"].astype(str).to_numpy()
-        self.domains = index["domain"].astype(str).to_numpy()
-        self.augment = augment
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change the augmentation draw (per epoch)."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _sample(self, row: int, image: np.ndarray) -> dict[str, Any]:
-        tensor = torch.from_numpy(image)
-        if self.augment:
-            from brahmasifier.data.transforms import d4_apply
-
-            element = int(np.random.default_rng((self.seed, self.epoch, row)).integers(8))
-            tensor = d4_apply(tensor, element).contiguous()
-        return {"image": tensor, "label": float(self.labels[row]), "id": str(self.ids[row]),
-                "domain": str(self.domains[row]), "index": int(row)}
+    @staticmethod
+    def _samples(batch: StoreBatch) -> list[dict[str, Any]]:
+        return [{"image": torch.from_numpy(batch.images[k]), "label": float(batch.labels[k]), "id": batch.ids[k],
+                 "domain": batch.domains[k], "index": int(row)} for k, row in enumerate(batch.rows)]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        row = int(self.indices[i])
-        return self._sample(row, self.store.read([row])[0])
+        return self._samples(self.store.read_batch([int(self.indices[i])]))[0]
 
     def __getitems__(self, positions: Sequence[int]) -> list[dict[str, Any]]:
         """Batched fetch: one sorted store read for the whole batch."""
-        rows = self.indices[np.asarray(positions, dtype=np.int64)]
-        images = self.store.read(rows)
-        return [self._sample(int(r), images[k]) for k, r in enumerate(rows)]
+        return self._samples(self.store.read_batch(self.indices[np.asarray(positions, dtype=np.int64)]))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
-class DataProblem(ValueError):
-    """The training data cannot be used as is (too small, one class, no validation objects...)."""
+from brahmasifier.errors import ConfigError
 
 
 class UnbalancedDataWarning(UserWarning):
@@ -26,7 +24,7 @@ def stratified_split(labels: np.ndarray, domains: np.ndarray, val_fraction: floa
     Deterministic for ``seed``; both outputs are sorted.
     """
     if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"label": np.asarray(labels), "domain": np.asarray(domains).astype(str)})
     val: list[np.ndarray] = []

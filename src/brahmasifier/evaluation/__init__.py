@@ -7,22 +7,9 @@ package does not pull in matplotlib.
 
 from __future__ import annotations
 
-from brahmasifier.evaluation.calibration import (
-    ReliabilityCurve,
-    apply_temperature,
-    expected_calibration_error,
-    fit_temperature,
-    reliability_curve,
-)
+from brahmasifier.evaluation.calibration import ReliabilityCurve, expected_calibration_error, reliability_curve
 
-__all__ = [
-    "ReliabilityCurve",
-    "apply_temperature",
-    "evaluate",
-    "expected_calibration_error",
-    "fit_temperature",
-    "reliability_curve",
-]
+__all__ = ["ReliabilityCurve", "evaluate", "expected_calibration_error", "reliability_curve"]
 
 
 def __getattr__(name: str) -> object:

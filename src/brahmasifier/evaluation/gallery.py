@@ -22,7 +22,9 @@ from matplotlib.figure import Figure
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import band_index
-from brahmasifier.evaluation.metrics import is_store, ranking_scores
+from brahmasifier.errors import FitsFormatError, GalleryError
+from brahmasifier.evaluation.metrics import ranking_scores
+from brahmasifier.io.store import is_store_folder, open_store
 
 #: Lupton stretch and softening for cutouts scaled so that their 99.5th percentile is 1:
 #: faint arcs near the noise stay visible while a bright lens galaxy is not saturated.
@@ -35,10 +37,6 @@ SECTIONS: dict[str, str] = {
     "false_positives": "Highest-scored non-lenses (false positives)",
     "misses": "Lowest-scored lenses (misses)",
 }
-
-
-class GalleryError(RuntimeError):
-    """Images for the gallery cannot be found or read; the message says which and why."""
 
 
 def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LUPTON_Q) -> np.ndarray:
@@ -76,29 +74,18 @@ class _Wanted:
 
 
 def _store_images(path: Path, wanted: list[_Wanted]) -> dict[_Wanted, np.ndarray]:
-    from brahmasifier.io.store import open_store
-
     store = open_store(path)
-    index = store.index
-    ids = index["id"].astype(str).to_numpy()
-    stems = index["stem"].astype(str).to_numpy() if "stem" in index.columns else None
-    rows: dict[_Wanted, int] = {}
-    for item in wanted:
-        match = np.nonzero(ids == item.id)[0]
-        if match.size > 1 and item.stem is not None and stems is not None:
-            match = match[stems[match] == item.stem]
-        if match.size:
-            rows[item] = int(match[0])
-    if not rows:
+    rows = store.find_rows([w.id for w in wanted], [w.stem for w in wanted])
+    found = [(item, row) for item, row in zip(wanted, rows, strict=True) if row is not None]
+    if not found:
         return {}
-    images = store.read(list(rows.values()))
-    return {item: images[k] for k, item in enumerate(rows)}
+    batch = store.read_batch([row for _, row in found])
+    return {item: batch.images[k] for k, (item, _) in enumerate(found)}
 
 
 def _fits_images(root: Path, wanted: list[_Wanted], progress: bool) -> dict[_Wanted, np.ndarray]:
     from tqdm.auto import tqdm
 
-    from brahmasifier.io.fits import FitsFormatError
     from brahmasifier.io.reader import read_object
     from brahmasifier.io.scan import scan_fits_tree
 
@@ -138,7 +125,7 @@ def load_cutouts(images: str | os.PathLike[str], rows: pd.DataFrame, progress: b
     wanted = list(dict.fromkeys(
         _Wanted(str(r["id"]), str(r["stem"]) if has_stem and isinstance(r["stem"], str) and r["stem"] else None)
         for _, r in rows.iterrows()))
-    if is_store(path):
+    if is_store_folder(path):
         found = _store_images(path, wanted)
     elif path.is_dir():
         found = _fits_images(path, wanted, progress)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
-import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,60 +16,21 @@ from typing import Any
 import numpy as np
 
 from brahmasifier import __version__
-from brahmasifier._atomic import write_text_atomic
-from brahmasifier.evaluation.calibration import (
-    ReliabilityCurve,
-    apply_temperature,
-    fit_temperature,
-    reliability_curve,
-)
-from brahmasifier.evaluation.metrics import (
-    EvaluationInputError,
-    MetricSettings,
-    compute_metrics,
-    join_predictions,
-    load_labels,
-    load_predictions,
-    metric_label,
-    table_rows,
-    undefined_notes,
-)
+from brahmasifier._atomic import json_safe, write_json_atomic, write_text_atomic
+from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
+from brahmasifier.errors import ConfigError, EvaluationInputError
+from brahmasifier.evaluation.bootstrap import MetricSettings
+from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
+from brahmasifier.evaluation.metrics import compute_metrics
+from brahmasifier.evaluation.tables import metric_label, table_rows, undefined_notes
+from brahmasifier.models.card import read_card
+from brahmasifier.models.temperature import apply_temperature, fit_temperature
+
+__all__ = ["CALIBRATION_BINS", "METRICS_FILE", "REPORT_FILE", "evaluate", "render_html"]
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 CALIBRATION_BINS = 15
-
-
-def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``model.json`` of a run dir, a model folder or the JSON path itself (no weights loaded)."""
-    path = Path(path)
-    candidates = [path] if path.is_file() else [path / "model.json", path / "model" / "model.json"]
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                card = json.loads(candidate.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise EvaluationInputError(f"{candidate}: not a valid model card ({exc})") from exc
-            if not isinstance(card, dict):
-                raise EvaluationInputError(f"{candidate}: a model card must be a JSON object")
-            card["_path"] = str(candidate)
-            return card
-    raise EvaluationInputError(f"{path}: no model.json here or in {path / 'model'} (not a model folder or finished run)")
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf become null; numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def _calibration_block(table: Any, temperature: float | None) -> tuple[dict[str, Any], dict[str, ReliabilityCurve]]:
@@ -124,19 +83,19 @@ def evaluate(
 
     out = Path(out)
     if not 0 < prevalence < 1:
-        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+        raise ConfigError(f"prevalence must be in (0, 1), got {prevalence}")
     if n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
-    card = read_model_card(model) if model is not None else None
+        raise ConfigError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    card, card_path = read_card(model) if model is not None else (None, None)
     threshold_source = "given"
     if threshold is None:
-        threshold, threshold_source = (float(card["threshold"]), f"model card {card['_path']}") if card and "threshold" in card else (0.5, "default")
-    if temperature is None and card is not None and card.get("temperature") is not None:
-        temperature = float(card["temperature"])
+        threshold, threshold_source = (card.threshold, f"model card {card_path}") if card else (0.5, "default")
+    if temperature is None and card is not None:
+        temperature = float(card.temperature)
     if temperature is not None and not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise ConfigError(f"temperature must be > 0, got {temperature}")
     if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
+        raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold}")
 
     predictions = load_predictions(probs)
     label_table = load_labels(labels)
@@ -179,15 +138,15 @@ def evaluate(
         "brahmasifier_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inputs": {"probs": str(probs), "labels": str(labels), "images": None if images is None else str(images),
-                   "model": None if card is None else card["_path"], "threshold_source": threshold_source},
+                   "model": None if card_path is None else str(card_path), "threshold_source": threshold_source},
         "join": join.to_dict(),
         **metrics,
         "calibration": calibration,
         "figures": figures,
         "gallery": gallery,
     }
-    result = _json_safe(result)
-    write_text_atomic(out / METRICS_FILE, json.dumps(result, indent=2) + "\n")
+    result = json_safe(result)
+    write_json_atomic(out / METRICS_FILE, result)
     write_text_atomic(out / REPORT_FILE, render_html(result, out, join.describe()))
     return result
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from brahmasifier.inference.submission import SUBMISSION_COLUMNS, SubmissionError, read_submission, write_submission
+from brahmasifier.errors import SubmissionError
+from brahmasifier.inference.submission import SUBMISSION_COLUMNS, read_submission, write_submission
 
 __all__ = [
-    "SUBMISSION_COLUMNS", "PredictionSummary", "SubmissionError", "TTA_VIEWS", "TTAModel", "export_onnx",
+    "SUBMISSION_COLUMNS", "PredictConfig", "PredictionSummary", "SubmissionError", "TTA_VIEWS", "TTAModel", "export_onnx",
     "predict", "read_submission", "write_submission",
 ]
 
 _LAZY = {
+    "PredictConfig": "brahmasifier.inference.config",
     "predict": "brahmasifier.inference.predictor",
     "PredictionSummary": "brahmasifier.inference.predictor",
     "export_onnx": "brahmasifier.inference.onnx",
@@ -24,6 +26,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    """Load torch-based parts on first use."""
     if name in _LAZY:
         import importlib
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.errors import ConfigError
 from brahmasifier.inference.tta import TTAModel
 
 #: Lowest opset we export: LayerNorm (ConvNeXt) is a native op from 17 on.
@@ -40,7 +41,7 @@ def export_onnx(
     ``check`` runs ``onnx.checker`` on the result.
     """
     if opset < MIN_OPSET:
-        raise ValueError(f"opset must be >= {MIN_OPSET}, got {opset}")
+        raise ConfigError(f"opset must be >= {MIN_OPSET}, got {opset}")
     if not isinstance(model, nn.Module):
         from brahmasifier.models import load_model
 
@@ -104,7 +105,7 @@ class OnnxLogits:
 #: so an upgrade (or a local edit) never reuses a graph exported by other code.
 _GRAPH_SOURCES: tuple[str, ...] = (
     "models/classifier.py", "models/normalization.py", "models/compact.py", "models/backbones.py",
-    "inference/tta.py", "inference/onnx.py",
+    "data/transforms.py", "inference/tta.py", "inference/onnx.py",
 )
 
 

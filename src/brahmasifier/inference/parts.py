@@ -26,17 +26,14 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
-from brahmasifier.evaluation.calibration import apply_temperature
-from brahmasifier.inference.sources import REJECTED_COLUMNS
+from brahmasifier.errors import ConfigError, PartsError
 from brahmasifier.inference.submission import write_submission
+from brahmasifier.io.store import REJECTED_COLUMNS
+from brahmasifier.models.temperature import sigmoid
 
 PLAN_FILE = "plan.json"
 #: Metadata columns of a part file; the ensemble ``logit`` and ``logit_<model>`` columns follow.
 PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file")
-
-
-class PartsError(RuntimeError):
-    """Part files are missing, stale or inconsistent; the message says which and what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ def parts_dir_for(out: str | os.PathLike[str]) -> Path:
 def plan_parts(n_objects: int, part_size: int) -> list[Part]:
     """Cut ``n_objects`` positions into consecutive parts of ``part_size``."""
     if part_size < 1:
-        raise ValueError(f"part_size must be >= 1, got {part_size}")
+        raise ConfigError(f"part_size must be >= 1, got {part_size}")
     return [Part(k, s, min(s + part_size, n_objects)) for k, s in enumerate(range(0, n_objects, part_size))]
 
 
@@ -156,10 +153,6 @@ def combine_duplicates(scored: pd.DataFrame, logit_columns: Sequence[str]) -> tu
     combined = combined.reset_index()
     return combined, int(len(duplicated)), int(duplicated.sum())
 
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function (the calibration module's, at temperature 1)."""
-    return apply_temperature(x, 1.0)
 
 
 @dataclass

@@ -6,7 +6,7 @@ scoring as well as worker processes do, without their start-up: a forkserver wor
 torch before it reads anything (3-4 s on the 2-core development machine, more than scoring
 1,000 objects with the default model takes). Worker processes remain the choice when the
 accelerator is a GPU and reading is the bottleneck (see
-:func:`brahmasifier.inference.predictor.default_workers`).
+:func:`brahmasifier.inference.engine.default_workers`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from torch.utils.data import IterableDataset
 
+__all__ = ["BatchSequence", "ThreadPrefetchedBatches"]
+
 
 class BatchSequence(Protocol):
     """A map-style dataset of whole batches (e.g. :class:`~brahmasifier.inference.sources.BatchDataset`)."""
@@ -27,7 +29,7 @@ class BatchSequence(Protocol):
     def __getitem__(self, k: int) -> Any: ...
 
 
-class ThreadPrefetchedBatches(IterableDataset):  # type: ignore[type-arg]
+class ThreadPrefetchedBatches(IterableDataset[Any]):
     """Yield ``dataset[0], dataset[1], …`` in order, with up to ``depth`` reads running ahead.
 
     One reader thread, so reads happen in order and memory is bounded by ``depth + 1``

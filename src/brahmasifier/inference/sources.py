@@ -21,11 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from torch.utils.data import Dataset
 
 from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.errors import ConfigError, FitsFormatError, InputNotFoundError
+from brahmasifier.io.store import REJECTED_COLUMNS, is_store_folder
 
-#: Columns of a rejects table (as in a store's ``rejected.csv``).
-REJECTED_COLUMNS: tuple[str, ...] = ("stem", "file", "reason")
+__all__ = ["BatchDataset", "ConcatSource", "FitsSource", "ObjectSource", "RawBatch", "StoreSource", "open_source"]
 
 
 @dataclass
@@ -90,7 +93,7 @@ class FitsSource(ObjectSource):
         return _digest([f"{o.root}|{o.stem}" for o in self.objects])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
-        from brahmasifier.io import FitsFormatError, read_object
+        from brahmasifier.io.reader import read_object
 
         stop = min(stop, len(self.objects))
         k = max(stop - start, 0)
@@ -123,16 +126,12 @@ def _first_file(obj: object) -> str:
 
 
 class StoreSource(ObjectSource):
-    """Objects of a packed store, read in contiguous slices from its memory-mapped shards."""
+    """Objects of a packed store, read in contiguous slices with the store's one reader."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         from brahmasifier.io.store import open_store
 
         self.store = open_store(path)
-        index = self.store.index
-        self._ids = index["id"].astype(str).tolist()
-        self._stems = index["stem"].astype(str).tolist() if "stem" in index else list(self._ids)
-        self._n_nan = index["n_nan"].to_numpy(dtype=np.int32) if "n_nan" in index else np.zeros(len(index), np.int32)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -143,22 +142,13 @@ class StoreSource(ObjectSource):
         return rej.loc[:, list(REJECTED_COLUMNS)].astype(str) if len(rej) else super().rejected
 
     def fingerprint(self) -> str:
-        return _digest([str(self.store.path.resolve()), str(len(self)), *self._stems])
+        return _digest([str(self.store.path.resolve()), str(len(self)), *self.store.index_arrays()["stem"].tolist()])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
         stop = min(stop, len(self))
-        images = self.store.read_range(start, stop)
-        images = np.where(np.isfinite(images), images, np.float32(0.0)).astype(np.float32, copy=False)
-        k = stop - start
-        return RawBatch(
-            np.arange(start, stop, dtype=np.int64),
-            images,
-            self._ids[start:stop],
-            self._stems[start:stop],
-            self._n_nan[start:stop].copy(),
-            [""] * k,
-            [""] * k,
-        )
+        batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
+        k = len(batch.rows)
+        return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k)
 
 
 class ConcatSource(ObjectSource):
@@ -202,14 +192,6 @@ class ConcatSource(ObjectSource):
         )
 
 
-def is_store(path: str | os.PathLike[str]) -> bool:
-    """True for a packed store folder, complete or not (its manifest or index is there)."""
-    from brahmasifier.io.store import INDEX, MANIFEST
-
-    path = Path(path)
-    return path.is_dir() and ((path / MANIFEST).is_file() or (path / INDEX).is_file())
-
-
 def open_source(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> ObjectSource:
     """One source over the given FITS roots and stores (stores detected by their manifest).
 
@@ -218,19 +200,19 @@ def open_source(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     """
     paths = [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(p) for p in data]
     if not paths:
-        raise ValueError("no data given: pass at least one FITS folder or packed store")
+        raise ConfigError("no data given: pass at least one FITS folder or packed store")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise FileNotFoundError(f"data not found: {', '.join(missing)}")
-    roots = [p for p in paths if not is_store(p)]
+        raise InputNotFoundError(f"data not found: {', '.join(missing)}")
+    roots = [p for p in paths if not is_store_folder(p)]
     sources: list[ObjectSource] = []
     if roots:
         sources.append(FitsSource(roots))
-    sources.extend(StoreSource(p) for p in paths if is_store(p))
+    sources.extend(StoreSource(p) for p in paths if is_store_folder(p))
     return sources[0] if len(sources) == 1 else ConcatSource(sources)
 
 
-class BatchDataset:
+class BatchDataset(Dataset[dict[str, object]]):
     """Map-style dataset whose items are whole batches ``(part, start, stop)`` of a source.
 
     Reading a batch per item keeps DataLoader workers' per-object overhead (collation,
@@ -245,8 +227,6 @@ class BatchDataset:
         return len(self.batches)
 
     def __getitem__(self, k: int) -> dict[str, object]:
-        import torch
-
         part, start, stop = self.batches[k]
         raw = self.source.read_range(start, stop)
         return {

@@ -21,6 +21,7 @@ import numpy as np
 
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import MISSING_VALUE
+from brahmasifier.errors import SubmissionError
 
 #: Header of the challenge's submission template, in order (note ``vel disp`` with a space
 #: next to ``vel_disp``: both are in the official template).
@@ -37,10 +38,6 @@ SUBMISSION_COLUMNS: tuple[str, ...] = (
 
 #: How the -999 fill is written (the template writes it as an integer).
 MISSING_TEXT: str = str(int(MISSING_VALUE))
-
-
-class SubmissionError(ValueError):
-    """A submission file or its inputs break the challenge's format; the message says how."""
 
 
 def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> str:

@@ -1,7 +1,9 @@
 """Test-time augmentation: score several symmetric views of each cutout and average the logits.
 
 A lens stays a lens under flips and 90° rotations, so averaging a model's logits over such
-views removes some of its orientation noise. Named view sets:
+views removes some of its orientation noise. Named view sets, as elements of D4 (the one
+implementation of the views, :func:`brahmasifier.data.transforms.d4_apply`, shared with the
+training augmentation):
 
 * ``none``  — the image as is;
 * ``flips`` — identity, horizontal flip, vertical flip (the reference system's three views);
@@ -15,57 +17,46 @@ products large, and is made of flips and transposes only, so it exports to ONNX 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from brahmasifier.data.transforms import d4_apply
+from brahmasifier.errors import ConfigError
+from brahmasifier.inference.config import TTA_ELEMENTS
+
+__all__ = ["TTA_ELEMENTS", "TTA_VIEWS", "PreparedScorer", "TTAModel", "View", "tta_views"]
+
 View = Callable[[torch.Tensor], torch.Tensor]
 
-_H, _W = -2, -1
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
+@runtime_checkable
+class PreparedScorer(Protocol):
+    """A model split in a view-invariant ``prepare`` and a per-view ``score_prepared`` (e.g. ``LensClassifier``)."""
+
+    view_invariant_prepare: bool
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw images → model input (band selection, normalisation)."""
+        ...
+
+    def score_prepared(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared images → logits."""
+        ...
 
 
-def _hflip(x: torch.Tensor) -> torch.Tensor:
-    return torch.flip(x, dims=(_W,))
-
-
-def _vflip(x: torch.Tensor) -> torch.Tensor:
-    return torch.flip(x, dims=(_H,))
-
-
-def rot90(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``torch.rot90(x, k, dims=(-2, -1))`` from flips and a transpose.
-
-    Same result (tested), but made of ops the ONNX exporter supports (``aten::rot90`` is not).
-    """
-    k %= 4
-    if k == 1:
-        return torch.flip(x, dims=(_W,)).transpose(_H, _W)
-    if k == 2:
-        return torch.flip(x, dims=(_H, _W))
-    if k == 3:
-        return torch.flip(x.transpose(_H, _W), dims=(_W,))
-    return x
-
-
-def _rot(k: int, flip: bool) -> View:
+def _view(element: int) -> View:
     def view(x: torch.Tensor) -> torch.Tensor:
-        y = torch.flip(x, dims=(_W,)) if flip else x
-        return rot90(y, k)
+        return d4_apply(x, element)
 
-    view.__name__ = f"rot{90 * k}{'_hflip' if flip else ''}"
+    view.__name__ = f"d4_{element}"
     return view
 
 
 #: View sets by name; each is a tuple of functions ``(B,C,H,W) -> (B,C,H,W)``.
-TTA_VIEWS: dict[str, tuple[View, ...]] = {
-    "none": (_identity,),
-    "flips": (_identity, _hflip, _vflip),
-    "d4": tuple(_rot(k, flip) for flip in (False, True) for k in range(4)),
-}
+TTA_VIEWS: dict[str, tuple[View, ...]] = {name: tuple(_view(e) for e in elements) for name, elements in TTA_ELEMENTS.items()}
 
 
 def tta_views(name: str) -> tuple[View, ...]:
@@ -73,7 +64,7 @@ def tta_views(name: str) -> tuple[View, ...]:
     try:
         return TTA_VIEWS[name]
     except KeyError:
-        raise ValueError(f"unknown TTA mode {name!r}; expected one of {', '.join(TTA_VIEWS)}") from None
+        raise ConfigError(f"unknown TTA mode {name!r}; expected one of {', '.join(TTA_VIEWS)}") from None
 
 
 class TTAModel(nn.Module):
@@ -89,13 +80,14 @@ class TTAModel(nn.Module):
             self.model.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw images ``(B, C, H, W)`` → mean logit over the views ``(B,)``."""
         batch = x.shape[0]
         model = self.model
         score: Callable[[torch.Tensor], torch.Tensor] = model
-        if len(self.views) > 1 and getattr(model, "view_invariant_prepare", False):
+        if len(self.views) > 1 and isinstance(model, PreparedScorer) and model.view_invariant_prepare:
             # Normalise once, not once per view (exact: the statistics ignore pixel order).
-            x = model.prepare(x)  # type: ignore[operator]
-            score = model.score_prepared  # type: ignore[assignment]
+            x = model.prepare(x)
+            score = model.score_prepared
         stacked = self.views[0](x) if len(self.views) == 1 else torch.cat([view(x) for view in self.views], dim=0)
         if self.channels_last:  # after stacking: flips/transposes would otherwise undo the layout
             stacked = stacked.contiguous(memory_format=torch.channels_last)

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from brahmasifier.inference.parts import Part, PartsError, write_part
+from brahmasifier.errors import PartsError
+from brahmasifier.inference.parts import Part, write_part
 
 
 def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) -> pd.DataFrame:

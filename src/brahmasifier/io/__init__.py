@@ -4,9 +4,9 @@
 into a store that ``open_store`` opens.
 """
 
+from brahmasifier.errors import FitsFormatError, StoreError
 from brahmasifier.io.fastfits import read_band_fits_fast
 from brahmasifier.io.fits import (
-    FitsFormatError,
     read_band_fits_astropy,
     read_parameters_fits,
     write_band_fits,
@@ -15,7 +15,7 @@ from brahmasifier.io.fits import (
 from brahmasifier.io.pack import pack_fits
 from brahmasifier.io.reader import ObjectImage, read_object
 from brahmasifier.io.scan import ObjectFiles, ScanResult, scan_fits_tree
-from brahmasifier.io.store import CutoutStore, StoreError, open_store
+from brahmasifier.io.store import CutoutStore, open_store
 
 __all__ = [
     "CutoutStore",

@@ -21,27 +21,10 @@ from astropy.io import fits
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.errors import FitsFormatError
 
 #: ID column names the challenge uses, in the order they are looked for.
 ID_COLUMNS: tuple[str, ...] = ("Lens ID", "Object ID", "ID")
-
-
-class FitsFormatError(ValueError):
-    """A band file exists but does not hold a readable challenge cutout; the message says why.
-
-    ``path`` and ``reason`` (the message without the path) are kept apart as attributes so that
-    the packer can write them into the ``file`` and ``reason`` columns of ``rejected.csv``.
-    """
-
-    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.path = None if path is None else Path(path)
-        self.reason = reason if reason is not None else message
-
-    @classmethod
-    def at(cls, path: str | os.PathLike[str], reason: str) -> FitsFormatError:
-        """The error for ``path``: message ``"<path>: <reason>"``."""
-        return cls(f"{path}: {reason}", path=path, reason=reason)
 
 
 @dataclass(frozen=True)

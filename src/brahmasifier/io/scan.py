@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
 from brahmasifier.bands import BANDS
 from brahmasifier.io.naming import band_filename, parse_band_filename
 
@@ -106,7 +107,7 @@ def scan_fits_tree(
     """
     root_list = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(r) for r in roots]
     if not root_list:
-        raise ValueError("no input folders given")
+        raise ConfigError("no input folders given")
     objects: list[ObjectFiles] = []
     rejected: list[tuple[str, str, str]] = []
     parameter_files: list[Path] = []
@@ -114,7 +115,7 @@ def scan_fits_tree(
     kept_roots: list[Path] = []
     for root in root_list:
         if not root.exists():
-            raise FileNotFoundError(f"{root}: input folder does not exist")
+            raise InputNotFoundError(f"{root}: input folder does not exist")
         if not root.is_dir():
             raise NotADirectoryError(f"{root}: input is not a folder")
         real = os.path.realpath(root)
@@ -140,7 +141,7 @@ def scan_fits_tree(
                 objects.append(ObjectFiles(stem=stem, label=label, domain=domain,
                                            files=StandardBandFiles(folder, stem), root=root))
         if n_band_files == 0 and len(parameter_files) == n_before:
-            raise ValueError(f"{root}: no challenge band files (<stem>_<band>.fits) or {PARAMETERS_FILE} found")
+            raise InputError(f"{root}: no challenge band files (<stem>_<band>.fits) or {PARAMETERS_FILE} found")
     frame = pd.DataFrame(rejected, columns=["stem", "file", "reason"])
     return ScanResult(objects=objects, rejected=frame, parameter_files=parameter_files, roots=kept_roots)
 

@@ -1,5 +1,10 @@
 """The packed cutout store: sharded memory-mapped image arrays + a Parquet index.
 
+This module is the one home of the store format: what makes a folder a (complete) store,
+the shard writer (streaming, so packing holds a few batches in memory whatever the shard
+size), and the reader every consumer uses (:meth:`CutoutStore.read_batch`: images with their
+IDs, stems, labels, domains and NaN counts).
+
 Layout of a store folder::
 
     manifest.json        written last; its presence marks a complete store
@@ -18,6 +23,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,7 @@ import pandas as pd
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.errors import StoreError
 
 STORE_FORMAT = "brahmasifier-store"
 STORE_VERSION = 1
@@ -34,11 +42,14 @@ REJECTED = "rejected.csv"
 SHARD_DIR = "shards"
 #: Columns every store index has; parameters joined from ``parameters.fits`` follow them.
 INDEX_COLUMNS: tuple[str, ...] = ("id", "stem", "label", "domain", "n_nan")
+#: Columns of a rejects table (a store's ``rejected.csv``, prediction's ``rejected.csv``).
 REJECTED_COLUMNS: tuple[str, ...] = ("stem", "file", "reason")
 
-
-class StoreError(RuntimeError):
-    """The folder is not a complete, readable store; the message says what to do."""
+__all__ = [
+    "INDEX", "INDEX_COLUMNS", "MANIFEST", "REJECTED", "REJECTED_COLUMNS", "SHARD_DIR", "CutoutStore", "ShardWriter",
+    "StoreBatch", "StoreError", "finalize_store", "is_complete_store", "is_store_folder", "open_store", "shard_filename",
+    "write_shard", "write_store",
+]
 
 
 def shard_filename(number: int) -> str:
@@ -50,6 +61,19 @@ def shard_filename(number: int) -> str:
 class _Shard:
     file: str
     n: int
+
+
+@dataclass
+class StoreBatch:
+    """Objects at store ``rows``: images (float32 ``(k, 5, H, W)``, raw units, NaN/Inf → 0) and their index columns."""
+
+    rows: np.ndarray  # int64 (k,)
+    images: np.ndarray
+    ids: list[str]
+    stems: list[str]
+    labels: np.ndarray  # int64 (k,): 1 lens, 0 non-lens, -1 unknown
+    domains: list[str]
+    n_nan: np.ndarray  # int32 (k,)
 
 
 class CutoutStore:
@@ -78,12 +102,14 @@ class CutoutStore:
         self._shards = [_Shard(s["file"], int(s["n"])) for s in self.manifest["shards"]]
         self._starts = np.cumsum([0] + [s.n for s in self._shards])
         self._index: pd.DataFrame | None = None
+        self._columns: dict[str, np.ndarray] | None = None
         self._maps: list[np.ndarray | None] = [None] * len(self._shards)
 
     # -- pickling: DataLoader workers re-open the memmaps themselves -----------------------
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_maps"] = [None] * len(self._shards)
+        state["_columns"] = None
         return state
 
     def __len__(self) -> int:
@@ -96,7 +122,10 @@ class CutoutStore:
     def index(self) -> pd.DataFrame:
         """The index table in store order (row ``k`` describes image ``k``)."""
         if self._index is None:
-            index = pd.read_parquet(self.path / INDEX)
+            try:
+                index = pd.read_parquet(self.path / INDEX)
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise StoreError(f"{self.path / INDEX}: unreadable store index ({exc}); rerun `brahmasifier pack`") from None
             if len(index) != len(self):
                 raise StoreError(f"{self.path}: index has {len(index)} rows but shards hold {len(self)} images")
             self._index = index
@@ -145,6 +174,52 @@ class CutoutStore:
         """Contiguous images ``start:stop`` (fast path for sequential scoring)."""
         return self.read(np.arange(start, min(stop, len(self))))
 
+    def index_arrays(self) -> dict[str, np.ndarray]:
+        """``id``, ``stem``, ``label``, ``domain``, ``n_nan`` of every row as arrays (built once per process)."""
+        if self._columns is None:
+            index = self.index
+            n = len(index)
+            self._columns = {
+                "id": index["id"].astype(str).to_numpy(),
+                "stem": index["stem"].astype(str).to_numpy() if "stem" in index else index["id"].astype(str).to_numpy(),
+                "label": index["label"].to_numpy(dtype=np.int64) if "label" in index else np.full(n, -1, np.int64),
+                "domain": index["domain"].astype(str).to_numpy() if "domain" in index else np.full(n, "unknown"),
+                "n_nan": index["n_nan"].to_numpy(dtype=np.int32) if "n_nan" in index else np.zeros(n, np.int32),
+            }
+        return self._columns
+
+    def read_batch(self, rows: Sequence[int] | np.ndarray) -> StoreBatch:
+        """The objects at ``rows`` (any order, repeats allowed): images and index columns.
+
+        The one reader over a store (training batches, prediction, the end-of-run
+        validation scoring and the gallery use it). Non-finite pixels read as 0, as the
+        packer writes them (a store written from arrays may hold NaN).
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        images = self.read(rows)
+        finite = np.isfinite(images)
+        if not finite.all():
+            images = np.where(finite, images, np.float32(0.0))
+        c = self.index_arrays()
+        rows = np.where(rows < 0, rows + len(self), rows)
+        return StoreBatch(rows, images, c["id"][rows].tolist(), c["stem"][rows].tolist(), c["label"][rows],
+                          c["domain"][rows].tolist(), c["n_nan"][rows])
+
+    def find_rows(self, ids: Sequence[str], stems: Sequence[str | None] | None = None) -> list[int | None]:
+        """Row of each ID (the first one; among duplicated IDs the one with the given stem), ``None`` if absent."""
+        c = self.index_arrays()
+        by_id: dict[str, list[int]] = {}
+        for row, object_id in enumerate(c["id"]):
+            by_id.setdefault(str(object_id), []).append(row)
+        found: list[int | None] = []
+        for k, object_id in enumerate(ids):
+            candidates = by_id.get(str(object_id), [])
+            stem = stems[k] if stems is not None else None
+            if len(candidates) > 1 and stem is not None:
+                candidates = [r for r in candidates if c["stem"][r] == stem]
+            found.append(candidates[0] if candidates else None)
+        return found
+
 
 def open_store(path: str | os.PathLike[str]) -> CutoutStore:
     """Open a packed store for reading."""
@@ -156,16 +231,77 @@ def is_complete_store(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def is_store_folder(path: str | os.PathLike[str]) -> bool:
+    """True for a store folder, complete or not (its manifest, index or pack parts are there).
+
+    Inputs that may be FITS roots or stores use this: an unfinished store must be refused
+    with :class:`StoreError` by :func:`open_store` ("rerun pack to resume"), not scanned as
+    an empty FITS tree.
+    """
+    path = Path(path)
+    return path.is_dir() and any((path / name).exists() for name in (MANIFEST, INDEX, "_parts"))
+
+
+class ShardWriter:
+    """Streams float32 ``(n, 5, 41, 41)`` images into shard ``number`` of a store, batch by batch.
+
+    The file is NumPy's ``.npy`` format 1.0 (header from ``numpy.lib.format``, whose header
+    keeps room for the first dimension to grow, so it is rewritten in place with the final
+    count); it appears under its name, complete, when the ``with`` block ends (temp file +
+    rename). Memory use is one batch, whatever the shard size.
+    """
+
+    def __init__(self, store_path: str | os.PathLike[str], number: int) -> None:
+        self.rel = shard_filename(number)
+        self.path = Path(store_path) / self.rel
+        self.n = 0
+        self._atomic = atomic_path(self.path)
+        self._fh: BinaryIO | None = None
+
+    @staticmethod
+    def _header(n: int) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": "<f4", "fortran_order": False, "shape": (n, len(BANDS), STAMP_SIZE, STAMP_SIZE)})
+        return buffer.getvalue()
+
+    def __enter__(self) -> ShardWriter:
+        tmp = self._atomic.__enter__()
+        self._fh = open(tmp, "wb")  # noqa: SIM115 - closed in __exit__, before the rename
+        self._fh.write(self._header(0))
+        return self
+
+    def write(self, images: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Append images (an array ``(k, 5, 41, 41)`` or a list of ``(5, 41, 41)`` arrays)."""
+        assert self._fh is not None, "use ShardWriter in a with block"
+        if not len(images):
+            return
+        batch = np.ascontiguousarray(images if isinstance(images, np.ndarray) else np.stack(images), dtype="<f4")
+        if batch.ndim != 4 or batch.shape[1:] != (len(BANDS), STAMP_SIZE, STAMP_SIZE):
+            raise ValueError(f"shard images must be (n, {len(BANDS)}, {STAMP_SIZE}, {STAMP_SIZE}), got {batch.shape}")
+        self._fh.write(batch.tobytes())
+        self.n += len(batch)
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        assert self._fh is not None
+        try:
+            if kind is None:
+                header = self._header(self.n)
+                self._fh.seek(0)
+                self._fh.write(header)  # same length as the first one: numpy pads it with room to grow
+        finally:
+            self._fh.close()
+            self._atomic.__exit__(kind, value, traceback)
+
+
 def write_shard(store_path: str | os.PathLike[str], number: int, images: np.ndarray) -> str:
     """Write one shard atomically; returns its relative file name."""
-    images = np.ascontiguousarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[1:] != (len(BANDS), STAMP_SIZE, STAMP_SIZE):
-        raise ValueError(f"shard images must be (n, {len(BANDS)}, {STAMP_SIZE}, {STAMP_SIZE}), got {images.shape}")
-    rel = shard_filename(number)
-    with atomic_path(Path(store_path) / rel) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, images)
-    return rel
+    with ShardWriter(store_path, number) as writer:
+        writer.write(np.asarray(images))
+    return writer.rel
 
 
 def finalize_store(

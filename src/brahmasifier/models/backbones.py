@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from brahmasifier.bands import STAMP_SIZE
+from brahmasifier.errors import ConfigError
 from brahmasifier.models.compact import CompactLensNet
 from brahmasifier.models.weights import check_pretrained_file
 
@@ -33,9 +34,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Learning rates measured to work when ``--lr`` is not given (experiments/compare_lr.py):
-#: our compact net from scratch needs a high rate; timm backbones use the reference's 1e-4
-#: when fine-tuning pretrained weights and a higher one from scratch.
+#: Learning rates used when ``--lr`` is not given: our compact net from scratch takes a high
+#: rate (the demo's recipe); timm backbones use the reference's 1e-4 when fine-tuning
+#: pretrained weights and a higher one from scratch.
 DEFAULT_LR: dict[str, float] = {COMPACT: 2e-3}
 DEFAULT_LR_TIMM_PRETRAINED = 1e-4
 DEFAULT_LR_TIMM_SCRATCH = 1e-3
@@ -96,12 +97,12 @@ def create_backbone(
     kwargs = dict(model_kwargs or {})
     if architecture == COMPACT:
         if pretrained_file is not None:
-            raise ValueError("the compact model has no ImageNet weights; start from one of ours with --init-from")
+            raise ConfigError("the compact model has no ImageNet weights; start from one of ours with --init-from")
         return CompactLensNet(in_chans=in_chans, num_classes=1, **kwargs)
     import timm
 
     if not timm.is_model(architecture):
-        raise ValueError(f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
+        raise ConfigError(f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
     if pretrained_file is not None:
         path = check_pretrained_file(pretrained_file)
         return timm.create_model(

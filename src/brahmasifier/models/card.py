@@ -15,19 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier import __version__
+from brahmasifier._atomic import json_safe
 from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.errors import ModelFormatError
+
+__all__ = [
+    "CARD_FILENAME", "DEFAULT_NORMALIZATION", "FORMAT_VERSION", "RUN_MODEL_DIR", "WEIGHTS_FILENAME", "ModelCard",
+    "read_card", "resolve_card_path", "resolve_model_dir",
+]
 
 #: Version of the on-disk model format; bump when a card can no longer be read the old way.
 FORMAT_VERSION: int = 1
 CARD_FILENAME = "model.json"
 WEIGHTS_FILENAME = "model.safetensors"
+#: Sub-folder of a run directory that holds the exported model.
+RUN_MODEL_DIR = "model"
 
 
-class ModelFormatError(ValueError):
-    """A model folder, card or weights file is missing or invalid; the message names the file."""
-
-
-#: Normalisation used when none is given; chosen by validation AUC (see experiments/compare_normalization.py).
+#: Normalisation used when none is given (``per_image`` is the reference system's; see models/normalization.py).
 DEFAULT_NORMALIZATION: dict[str, Any] = {"name": "asinh_mad"}
 
 
@@ -69,8 +74,8 @@ class ModelCard:
             raise ModelFormatError(f"card temperature {self.temperature} must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict."""
-        return json.loads(json.dumps(asdict(self)))
+        """Plain JSON-serialisable dict (undefined numbers, e.g. a NaN validation precision, become ``None``)."""
+        return json.loads(json.dumps(json_safe(asdict(self))))
 
     def to_json(self) -> str:
         """Pretty JSON text (what ``model.json`` holds)."""
@@ -113,3 +118,41 @@ class ModelCard:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelFormatError(f"{path}: model card is not valid JSON ({exc})") from None
         return cls.from_dict(data, source=str(path))
+
+
+def resolve_card_path(path: str | os.PathLike[str]) -> Path:
+    """The ``model.json`` of a run dir (``run/model/model.json``), a model folder, or a card/weights file.
+
+    The one resolver of "a trained model" given on any command line (``--model``,
+    ``--init-from``): run directory, model folder, ``model.json`` (or another ``.json`` card)
+    or ``model.safetensors``.
+
+    Raises:
+        ModelFormatError: nothing that holds a model card is at ``path``.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix == ".json":
+            return path
+        if path.suffix == ".safetensors":
+            return path.parent / CARD_FILENAME
+        raise ModelFormatError(f"{path}: not a model folder, model.json or run directory")
+    for folder in (path, path / RUN_MODEL_DIR):
+        if (folder / CARD_FILENAME).is_file():
+            return folder / CARD_FILENAME
+    if not path.exists():
+        raise ModelFormatError(f"{path}: no such model folder, model.json or run directory")
+    raise ModelFormatError(
+        f"{path}: no {CARD_FILENAME} here or in {path / RUN_MODEL_DIR} (not a model folder or a finished run)"
+    )
+
+
+def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
+    """Model folder (the card's folder, with the weights) of a run dir, model folder or card file."""
+    return resolve_card_path(path).parent
+
+
+def read_card(path: str | os.PathLike[str]) -> tuple[ModelCard, Path]:
+    """The model card of a run dir, model folder or card file, and the card's path (no weights loaded)."""
+    card_path = resolve_card_path(path)
+    return ModelCard.read(card_path), card_path

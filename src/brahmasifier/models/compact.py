@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from brahmasifier.errors import ConfigError
 
 #: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
 #: (GELU took 16% of the compact net's CPU inference time as a separate op): 1.27x faster scoring,
@@ -27,7 +28,7 @@ def _activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(f"compact: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}") from None
+        raise ConfigError(f"compact: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}") from None
 
 
 class ResidualBlock(nn.Module):
@@ -90,7 +91,7 @@ class CompactLensNet(nn.Module):
         widths = [int(w) for w in widths]
         depths = [int(d) for d in depths]
         if len(widths) != len(depths) or not widths:
-            raise ValueError(f"compact: widths {widths} and depths {depths} must be non-empty and equally long")
+            raise ConfigError(f"compact: widths {widths} and depths {depths} must be non-empty and equally long")
         stem_width = int(stem_width or widths[0])
         self.stem = ConvBNAct(in_chans, stem_width, act=act)
         stages: list[nn.Module] = []

@@ -1,4 +1,8 @@
-"""Model on disk: ``model.safetensors`` (weights, no pickle) + ``model.json`` (the card)."""
+"""Model on disk: ``model.safetensors`` (weights, no pickle) + ``model.json`` (the card).
+
+Where a model is (run dir, model folder or card file) is resolved by
+:func:`brahmasifier.models.card.resolve_card_path`, the one resolver of a trained model.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,11 @@ import torch
 from torch import nn
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
-from brahmasifier.models.card import CARD_FILENAME, WEIGHTS_FILENAME, ModelCard, ModelFormatError
+from brahmasifier.errors import ModelFormatError
+from brahmasifier.models.card import CARD_FILENAME, WEIGHTS_FILENAME, ModelCard, read_card
 from brahmasifier.models.classifier import LensClassifier, build_model
 
-#: Sub-folder of a run directory that holds the exported model.
-RUN_MODEL_DIR = "model"
-
-
-def resolve_model_dir(path: str | os.PathLike[str]) -> Path:
-    """Model folder for a model folder, a ``model.json`` path or a run dir (→ ``run/model``)."""
-    path = Path(path)
-    if path.is_file():
-        if path.name == CARD_FILENAME or path.suffix == ".json":
-            return path.parent
-        if path.suffix == ".safetensors":
-            return path.parent
-        raise ModelFormatError(f"{path}: not a model folder, model.json or run directory")
-    if (path / CARD_FILENAME).is_file():
-        return path
-    if (path / RUN_MODEL_DIR / CARD_FILENAME).is_file():
-        return path / RUN_MODEL_DIR
-    if not path.exists():
-        raise ModelFormatError(f"{path}: no such model folder, model.json or run directory")
-    raise ModelFormatError(
-        f"{path}: no {CARD_FILENAME} here or in {path / RUN_MODEL_DIR} (not a model folder or a finished run)"
-    )
-
+__all__ = ["load_model", "load_state_into", "save_model"]
 
 def save_model(model: nn.Module, card: ModelCard, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``out_dir/model.safetensors`` then ``out_dir/model.json``, each atomically.
@@ -82,11 +65,10 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    model_dir = resolve_model_dir(path)
-    card = ModelCard.read(model_dir / CARD_FILENAME)
-    weights = model_dir / WEIGHTS_FILENAME
+    card, card_path = read_card(path)
+    weights = card_path.parent / WEIGHTS_FILENAME
     if not weights.is_file():
-        raise ModelFormatError(f"{weights}: weights file not found (next to {model_dir / CARD_FILENAME})")
+        raise ModelFormatError(f"{weights}: weights file not found (next to {card_path})")
     try:
         state = load_file(str(weights), device=str(map_location))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -94,6 +76,6 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     try:
         model = build_model(card)
     except (ValueError, TypeError) as exc:
-        raise ModelFormatError(f"{model_dir / CARD_FILENAME}: cannot build the model ({exc})") from None
+        raise ModelFormatError(f"{card_path}: cannot build the model ({exc})") from None
     load_state_into(model, state, str(weights))
     return model.to(map_location).eval(), card

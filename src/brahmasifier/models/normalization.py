@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from brahmasifier.errors import ConfigError
+
 NORMALIZATIONS: tuple[str, ...] = ("per_image", "asinh_mad", "none")
 
 
@@ -100,5 +102,5 @@ def build_normalization(spec: dict[str, Any]) -> nn.Module:
         if name == "none":
             return FiniteOnly(**params)
     except TypeError as exc:
-        raise ValueError(f"normalization {spec!r}: bad parameters ({exc})") from None
-    raise ValueError(f"unknown normalization {name!r}; expected one of {', '.join(NORMALIZATIONS)}")
+        raise ConfigError(f"normalization {spec!r}: bad parameters ({exc})") from None
+    raise ConfigError(f"unknown normalization {name!r}; expected one of {', '.join(NORMALIZATIONS)}")

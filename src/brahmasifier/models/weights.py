@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brahmasifier.bands import BANDS
+from brahmasifier.errors import ConfigError, InputNotFoundError
 
 #: Named stem band orders (see module docstring).
 BAND_MAPPINGS: dict[str, tuple[str, ...]] = {
@@ -39,7 +40,7 @@ def resolve_band_mapping(mapping: str | list[str] | tuple[str, ...] | None) -> l
     else:
         bands = list(mapping)
     if not bands or any(b not in BANDS for b in bands) or len(set(bands)) != len(bands):
-        raise ValueError(
+        raise ConfigError(
             f"band mapping {mapping!r}: expected one of {', '.join(BAND_MAPPINGS)} or distinct bands among {''.join(BANDS)}"
         )
     return bands
@@ -55,7 +56,7 @@ def check_pretrained_file(path: str | Path) -> Path:
     """The path as a ``Path`` if it is a readable local weights file; a clear error otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: pretrained weights file not found (weights are never downloaded)")
+        raise InputNotFoundError(f"{path}: pretrained weights file not found (weights are never downloaded)")
     if path.suffix not in {".safetensors", ".pth", ".pt", ".bin"}:
-        raise ValueError(f"{path}: pretrained weights must be .safetensors or a weights-only .pth/.pt/.bin file")
+        raise ConfigError(f"{path}: pretrained weights must be .safetensors or a weights-only .pth/.pt/.bin file")
     return path

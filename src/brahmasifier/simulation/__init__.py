@@ -14,7 +14,9 @@ from __future__ import annotations
 import importlib.util
 
 if importlib.util.find_spec("lenstronomy") is None:  # pragma: no cover - only without the extra
-    raise ImportError("brahmasifier.simulation needs lenstronomy: pip install 'brahmasifier[sim]'")
+    from brahmasifier.errors import DependencyNotFoundError
+
+    raise DependencyNotFoundError("brahmasifier.simulation needs lenstronomy: pip install 'brahmasifier[sim]'")
 
 from brahmasifier.simulation.layout import LAYOUTS, SimulationSummary, simulate_dataset  # noqa: E402
 from brahmasifier.simulation.population import PopulationConfig  # noqa: E402

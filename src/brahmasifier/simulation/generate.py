@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brahmasifier.bands import CODE_BY_DOMAIN, PIXEL_SCALE, STAMP_SIZE
+from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.field import add_field
 from brahmasifier.simulation.lenses import draw_lens, redraw_source
 from brahmasifier.simulation.nonlenses import draw_nonlens
@@ -62,7 +63,7 @@ def draw_detectable_lens(renderer: Renderer, rng: np.random.Generator, cfg: Popu
                 scene.row["_arc_snr"] = snr
                 scene.row["_magnification"] = magnification
                 return scene, attempts
-    raise RuntimeError(f"no detectable lens after {attempts} draws; loosen PopulationConfig (min_arc_snr={cfg.min_arc_snr})")
+    raise ConfigError(f"no detectable lens after {attempts} draws; loosen PopulationConfig (min_arc_snr={cfg.min_arc_snr})")
 
 
 def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: PopulationConfig | None = None,

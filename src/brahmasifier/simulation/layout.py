@@ -41,6 +41,8 @@ import pandas as pd
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.errors import ConfigError, OutputExistsError
+from brahmasifier.hardware import usable_cpus
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
 from brahmasifier.io._fastwrite import write_band_fits_fast
@@ -144,7 +146,7 @@ def _parse_domains(domains: Sequence[str] | str) -> tuple[str, ...]:
     result = tuple(dict.fromkeys(domains))
     bad = [d for d in result if d not in CODE_BY_DOMAIN]
     if bad or not result:
-        raise ValueError(f"unknown domain(s) {bad or domains!r}; expected a subset of {', '.join(CODE_BY_DOMAIN)}")
+        raise ConfigError(f"unknown domain(s) {bad or domains!r}; expected a subset of {', '.join(CODE_BY_DOMAIN)}")
     return result
 
 
@@ -183,9 +185,9 @@ def simulate_dataset(
     from tqdm import tqdm
 
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        raise ConfigError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if n_per_class < 1:
-        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+        raise ConfigError(f"n_per_class must be >= 1, got {n_per_class}")
     domains = _parse_domains(domains)
     cfg = config or PopulationConfig()
     out = Path(out)
@@ -195,7 +197,7 @@ def simulate_dataset(
         previous = json.loads(manifest_path.read_text())
         if previous.get("settings") == json.loads(json.dumps(settings)):
             return _summary_from_manifest(out, previous)
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out}: already holds a simulation with different settings ({manifest_path}); choose another --out "
             "or delete the folder"
         )
@@ -208,7 +210,7 @@ def simulate_dataset(
         for k, (d, lab) in enumerate(classes)
         for i in range(n_per_class)
     ]
-    wanted = max(1, workers or min(os.cpu_count() or 1, 8))
+    wanted = max(1, workers or min(usable_cpus(), 8))
     size = max(1, min(CHUNK, -(-n_total // (4 * wanted))))  # ≥4 chunks per worker for balance
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     n_workers = min(wanted, len(chunks))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from brahmasifier.bands import BANDS
+from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.nonlenses import NONLENS_KINDS
 
 __all__ = ["LENS_COLUMNS", "NONLENS_COLUMNS", "NONLENS_MIX", "PopulationConfig", "sky_position"]
@@ -63,7 +64,7 @@ class PopulationConfig:
         for domain, mix in self.nonlens_mix.items():
             unknown = sorted(set(mix) - set(NONLENS_KINDS))
             if unknown:
-                raise ValueError(f"non-lens mix of {domain!r} names unknown kinds {unknown}; "
+                raise ConfigError(f"non-lens mix of {domain!r} names unknown kinds {unknown}; "
                                  f"known: {', '.join(sorted(NONLENS_KINDS))}")
 
 

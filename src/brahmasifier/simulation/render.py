@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brahmasifier.bands import BANDS, PIXEL_SCALE, STAMP_SIZE
+from brahmasifier.errors import DependencyNotFoundError
 from brahmasifier.simulation.instrument import HSC_INPUT, LSST_1YR, BandInstrument, HscBand
 from brahmasifier.simulation.scene import LightComponent, Scene
 
@@ -34,7 +35,7 @@ try:  # lenstronomy is the optional extra brahmasifier[sim]
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LightModel.light_model import LightModel
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
+    raise DependencyNotFoundError(
         "brahmasifier.simulation needs lenstronomy: pip install 'brahmasifier[sim]'"
     ) from exc
 

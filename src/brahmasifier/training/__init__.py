@@ -1,6 +1,6 @@
 """Training: the LightningModule, ``TrainConfig`` and the ``train`` API (run dir + exported model)."""
 
 from brahmasifier.training.config import TrainConfig, merge_settings, read_config_file
-from brahmasifier.training.run import RunResult, resolve_precision, train
+from brahmasifier.training.run import RunResult, train
 
-__all__ = ["RunResult", "TrainConfig", "merge_settings", "read_config_file", "resolve_precision", "train"]
+__all__ = ["RunResult", "TrainConfig", "merge_settings", "read_config_file", "train"]

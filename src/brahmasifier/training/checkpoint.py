@@ -11,6 +11,7 @@ from lightning.fabric.utilities.cloud_io import _atomic_save
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from brahmasifier._atomic import atomic_path
+from brahmasifier.errors import ModelFormatError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -32,10 +33,10 @@ def read_checkpoint_model_state(path: str | os.PathLike[str], prefix: str = "mod
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt/unsafe file
-        raise ValueError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+        raise ModelFormatError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a Lightning checkpoint (no state_dict)")
+        raise ModelFormatError(f"{path}: not a Lightning checkpoint (no state_dict)")
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
@@ -44,5 +45,5 @@ def read_checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
     card = checkpoint.get("hyper_parameters", {}).get("card")
     if not isinstance(card, dict):
-        raise ValueError(f"{path}: checkpoint has no model card (not made by brahmasifier train)")
+        raise ModelFormatError(f"{path}: checkpoint has no model card (not made by brahmasifier train)")
     return card

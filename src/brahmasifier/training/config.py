@@ -14,6 +14,14 @@ from typing import Any
 
 import yaml
 
+from brahmasifier._deprecation import note_deprecated
+from brahmasifier.errors import ConfigError, InputNotFoundError
+
+__all__ = ["LEGACY_KEYS", "TrainConfig", "merge_settings", "read_config_file"]
+
+#: Old setting names still read (with a deprecation note) → their names now.
+LEGACY_KEYS: dict[str, str] = {"model": "arch"}
+
 
 @dataclass
 class TrainConfig:
@@ -22,7 +30,7 @@ class TrainConfig:
     data: list[str] = field(default_factory=list)
     out: str = ""
     # model
-    model: str = "compact"
+    arch: str = "compact"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     normalization: str | dict[str, Any] | None = None
     band_mapping: str | None = None
@@ -59,16 +67,17 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        """Normalise paths to strings and check the numbers."""
         if isinstance(self.data, (str, os.PathLike)):
             self.data = [str(self.data)]
         self.data = [str(p) for p in self.data]
         self.out = str(self.out)
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON-serialisable)."""
@@ -85,28 +94,37 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
-        """Config from a dict, rejecting unknown keys (naming ``source``)."""
-        unknown = sorted(set(data) - set(cls.field_names()))
-        if unknown:
-            raise ValueError(f"{source}: unknown training settings {unknown}; known: {', '.join(cls.field_names())}")
-        return cls(**data)
+        """Config from a dict, rejecting unknown keys (naming ``source``); legacy keys are renamed."""
+        return cls(**_checked_keys(data, source))
+
+
+def _checked_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` with legacy keys renamed (one note each), or a :class:`ConfigError` naming unknown keys."""
+    data = dict(data)
+    for old, new in LEGACY_KEYS.items():
+        if old in data:
+            note_deprecated(f"setting {old!r}", repr(new), what=f"{source}:")
+            value = data.pop(old)
+            data.setdefault(new, value)
+    known = TrainConfig.field_names()
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown training settings {unknown}; known: {', '.join(known)}")
+    return data
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Settings from a YAML file (validated keys, not yet a config)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: config file not found")
+        raise InputNotFoundError(f"{path}: config file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must be a mapping of setting: value")
-    unknown = sorted(set(data) - set(TrainConfig.field_names()))
-    if unknown:
-        raise ValueError(f"{path}: unknown training settings {unknown}; known: {', '.join(TrainConfig.field_names())}")
-    return data
+        raise ConfigError(f"{path}: a config file must be a mapping of setting: value")
+    return _checked_keys(data, str(path))
 
 
 def merge_settings(*layers: dict[str, Any]) -> TrainConfig:

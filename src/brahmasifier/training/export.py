@@ -1,9 +1,12 @@
-"""End of a run: score the validation split with the best checkpoint, calibrate, choose the
-threshold, write ``metrics.json`` / ``val_predictions.csv`` and export ``RUN/model/``."""
+"""End of a run: score the validation split with the best checkpoint, calibrate, choose the threshold.
+
+Writes ``metrics.json`` / ``val_predictions.csv`` and exports ``RUN/model/``. The metrics are
+:func:`brahmasifier.binary_metrics.validation_metrics`, the definition training logs every
+epoch and ``evaluate`` reports (NaN where undefined, ``null`` in the JSON files).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +14,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brahmasifier._atomic import atomic_path, write_text_atomic
-from brahmasifier.evaluation.calibration import apply_temperature, fit_temperature
+from brahmasifier._atomic import atomic_path, write_json_atomic
+from brahmasifier.binary_metrics import validation_metrics
 from brahmasifier.io.store import CutoutStore
-from brahmasifier.models import ModelCard, build_model, save_model
-from brahmasifier.models.io import load_state_into
+from brahmasifier.models.card import ModelCard
+from brahmasifier.models.classifier import build_model
+from brahmasifier.models.io import load_state_into, save_model
+from brahmasifier.models.temperature import apply_temperature, fit_temperature
+
+__all__ = ["choose_threshold", "finalize_run", "fit_temperature_or_none", "predict_logits"]
+
+#: What the end of a run reports at a threshold (``validation_metrics`` without the AUC).
+_AT_THRESHOLD = ("accuracy", "precision", "recall")
 
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, store: CutoutStore, rows: np.ndarray, batch_size: int = 512,
                    device: str | torch.device = "cpu") -> np.ndarray:
-    """Logits of ``model`` (eval mode) for store ``rows``, in that order."""
+    """Logits of ``model`` (eval mode) for store ``rows``, in that order (read with the store's one reader)."""
     model = model.eval().to(device)
     out = []
     for start in range(0, len(rows), batch_size):
-        x = torch.from_numpy(store.read(rows[start : start + batch_size])).to(device)
+        x = torch.from_numpy(store.read_batch(rows[start : start + batch_size]).images).to(device)
         out.append(model(x).float().cpu().numpy())
     return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
 
@@ -38,20 +48,6 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
     finite = np.isfinite(thresholds)
     best = int(np.argmax(np.where(finite, tpr - fpr, -np.inf)))
     return float(np.clip(thresholds[best], 0.0, 1.0))
-
-
-def binary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy, precision, recall at ``threshold`` (probabilities ≥ threshold are lenses)."""
-    pred = probs >= threshold
-    pos = labels == 1
-    tp = int((pred & pos).sum())
-    fp = int((pred & ~pos).sum())
-    fn = int((~pred & pos).sum())
-    return {
-        "accuracy": float((pred == pos).mean()),
-        "precision": float(tp / (tp + fp)) if tp + fp else 0.0,
-        "recall": float(tp / (tp + fn)) if tp + fn else 0.0,
-    }
 
 
 def fit_temperature_or_none(logits: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
@@ -71,9 +67,7 @@ def finalize_run(
     training_summary: dict[str, Any],
     batch_size: int = 512,
 ) -> dict[str, Any]:
-    """Write val predictions, metrics and the exported model; returns the metrics dict."""
-    from sklearn.metrics import roc_auc_score
-
+    """Write val predictions, metrics and the exported model; returns the metrics dict (NaN where undefined)."""
     model = build_model(card)
     load_state_into(model, checkpoint_state, training_summary.get("best_checkpoint", "checkpoint"))
     logits = predict_logits(model, store, val_rows, batch_size=batch_size)
@@ -87,22 +81,24 @@ def finalize_run(
     temperature, temperature_how = fit_temperature_or_none(logits, labels)
     probs = apply_temperature(logits, temperature)
     threshold = choose_threshold(probs, labels)
+    chosen = validation_metrics(logits, labels, threshold, temperature)
+    plain = validation_metrics(logits, labels, 0.5, 1.0)
     metrics: dict[str, Any] = {
-        "val_auc": float(roc_auc_score(labels, logits)),
-        **{f"val_{k}": v for k, v in binary_metrics(probs, labels, threshold).items()},
+        "val_auc": chosen["auc"],
+        **{f"val_{k}": chosen[k] for k in _AT_THRESHOLD},
         "threshold": threshold,
         "threshold_method": "maximises Youden's J (TPR - FPR) on the validation split, on probabilities sigmoid(logit / temperature)",
         "temperature": temperature,
         "temperature_method": temperature_how,
-        "at_threshold_0.5": binary_metrics(apply_temperature(logits, 1.0), labels, 0.5),
+        "at_threshold_0.5": {k: plain[k] for k in _AT_THRESHOLD},
         "n_val": int(len(labels)),
         "val_auc_by_domain": {},
     }
     for domain, group in frame.groupby("domain"):
         if group["label"].nunique() == 2:
-            metrics["val_auc_by_domain"][str(domain)] = float(roc_auc_score(group["label"], group["logit"]))
+            metrics["val_auc_by_domain"][str(domain)] = validation_metrics(group["logit"].to_numpy(), group["label"].to_numpy())["auc"]
     metrics.update({k: v for k, v in training_summary.items() if k not in metrics})
-    write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json_atomic(run_dir / "metrics.json", metrics)
 
     card.threshold = threshold
     card.temperature = temperature

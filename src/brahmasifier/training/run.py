@@ -16,35 +16,17 @@ read with ``weights_only=True``). Only global rank 0 writes files other than Lig
 
 from __future__ import annotations
 
-import logging
-import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brahmasifier._atomic import write_text_atomic
+from brahmasifier._lightning import quiet_lightning
+from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.training.config import TrainConfig
 
-#: Lightning warnings that our deliberate settings trigger (and why they are fine):
-_EXPECTED_LIGHTNING_WARNINGS = (
-    # workers=0 by default: batched memmap reads are faster than worker processes here (bench_train.py).
-    r".*does not have many workers.*",
-    # tiny data in tests/demos: fewer batches than the logging interval.
-    r".*smaller than the logging interval.*",
-    # a resumed run's checkpoint folder is not empty (it holds the checkpoints we resume from).
-    r".*Checkpoint directory .* exists and is not empty.*",
-    # lightning 2.6 + torch 2.14: Lightning's pytree helper uses torch's deprecated LeafSpec (not ours to fix).
-    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
-)
-
-
-class _DropLightningTips(logging.Filter):
-    """Lightning advertises a cloud-logging product on every Trainer; it says nothing about the run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+__all__ = ["RunResult", "train"]
 
 
 @dataclass
@@ -58,20 +40,6 @@ class RunResult:
     epochs_completed: int = 0
     global_step: int = 0
     config: TrainConfig | None = None
-
-
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """``auto``: 16-mixed on CUDA; on CPU bf16-mixed only where the CPU has bf16 units (else fp32,
-    measured 5–10× faster than emulated bf16 on an AVX2-only CPU, see benchmarks/bench_train.py)."""
-    if precision != "auto":
-        return precision
-    import torch
-
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return "16-mixed"
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
 
 
 def _devices(value: str | int) -> str | int:
@@ -98,11 +66,11 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
         card.training = {"init_from": str(source)}
         card.threshold, card.temperature = 0.5, 1.0
         return card, state, f"fine-tuning {card.architecture} from {source}"
-    preset = resolve_preset(config.model)
+    preset = resolve_preset(config.arch)
     kwargs = {**preset["model_kwargs"], **config.model_kwargs}
     if config.input_size:
         input_size = int(config.input_size)
-    elif config.model_kwargs.get("img_size") is not None or preset["architecture"] == config.model:
+    elif config.model_kwargs.get("img_size") is not None or preset["architecture"] == config.arch:
         input_size = default_input_size(preset["architecture"], kwargs)
     else:
         input_size = preset["input_size"]
@@ -116,9 +84,7 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
 
 def train(config: TrainConfig) -> RunResult:
     """Train, checkpoint, early-stop, export (see module docstring); returns a :class:`RunResult`."""
-    with warnings.catch_warnings():
-        for pattern in _EXPECTED_LIGHTNING_WARNINGS:
-            warnings.filterwarnings("ignore", message=pattern)
+    with quiet_lightning(startup_lines=True):
         return _train(config)
 
 
@@ -129,15 +95,17 @@ def _train(config: TrainConfig) -> RunResult:
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from lightning.pytorch.utilities import rank_zero_info
 
-    from brahmasifier.data.datamodule import LensDataModule, pack_if_needed
+    from brahmasifier.data.datamodule import LensDataModule
+    from brahmasifier.hardware import resolve_device, resolve_precision
     from brahmasifier.models import default_lr
     from brahmasifier.models.io import load_state_into
+    from brahmasifier.training.callbacks import DataSummaryReport
     from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state
     from brahmasifier.training.export import finalize_run
     from brahmasifier.training.task import LensClassificationTask
 
     if not config.out:
-        raise ValueError("training needs an output run directory (out)")
+        raise ConfigError("training needs an output run directory (--out RUN_DIR)")
     run_dir = Path(config.out)
     ckpt_dir = run_dir / "checkpoints"
     last_ckpt = ckpt_dir / "last.ckpt"
@@ -148,9 +116,9 @@ def _train(config: TrainConfig) -> RunResult:
         else:
             rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
-        raise FileExistsError(f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
+        raise OutputExistsError(f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
     if not config.data:
-        raise ValueError("training needs --data (a packed store or FITS roots)")
+        raise ConfigError("training needs --data (a packed store or FITS roots)")
     if config.threads:
         torch.set_num_threads(int(config.threads))
     # Dropout and the DDP sampler's shuffling use torch's seeded default generator (Lightning's way);
@@ -158,15 +126,15 @@ def _train(config: TrainConfig) -> RunResult:
     pl.seed_everything(config.seed, workers=True, verbose=False)
 
     started = time.perf_counter()
-    store_path = pack_if_needed(config.data, config.cache_dir or run_dir / "store", progress=config.progress)
-    datamodule = LensDataModule(store_path, batch_size=config.batch_size, val_fraction=config.val_fraction, seed=config.seed,
-                                workers=config.workers, pin_memory=torch.cuda.is_available(), progress=config.progress)
-    datamodule.setup("fit")
+    # Lightning packs FITS roots in prepare_data (once per node) and sets the split up on every rank.
+    datamodule = LensDataModule(config.data, batch_size=config.batch_size, val_fraction=config.val_fraction, seed=config.seed,
+                                workers=config.workers, cache_dir=config.cache_dir or run_dir / "store",
+                                pin_memory=torch.cuda.is_available(), progress=config.progress)
 
     card, init_state, description = _initial_card_and_state(config)
     pretrained = bool(config.pretrained_file or config.init_from)
     lr = float(config.lr) if config.lr else default_lr(card.architecture, pretrained=pretrained)
-    precision = resolve_precision(config.precision, config.accelerator)
+    precision = resolve_precision(config.precision, resolve_device(config.accelerator)[1])
     resolved = TrainConfig.from_dict({**config.to_dict(), "lr": lr, "precision": precision, "resume": False})
 
     task = LensClassificationTask(card.to_dict(), lr=lr, weight_decay=config.weight_decay, warmup_epochs=config.warmup_epochs,
@@ -179,35 +147,27 @@ def _train(config: TrainConfig) -> RunResult:
                               monitor="val_auc", mode="max", save_top_k=config.top_k, save_last=True)
     periodic_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=max(1, config.checkpoint_every_steps),
                                   save_top_k=1, enable_version_counter=False)
-    callbacks: list[Any] = [best_cb, periodic_cb, LearningRateMonitor(logging_interval="step")]
+    callbacks: list[Any] = [best_cb, periodic_cb, LearningRateMonitor(logging_interval="step"),
+                            DataSummaryReport(description, lr, precision, run_dir, config.batch_size)]
     if config.patience:
         callbacks.append(EarlyStopping(monitor="val_auc", mode="max", patience=config.patience))
     loggers = [CSVLogger(run_dir / "logs", name="csv", version=""),
                TensorBoardLogger(run_dir / "logs", name="tensorboard", version="", default_hp_metric=False)]
-    n_batches = max(1, -(-len(datamodule.train_rows) // config.batch_size))
     trainer_kwargs: dict[str, Any] = {}
     if config.limit_train_batches is not None:
         trainer_kwargs["limit_train_batches"] = config.limit_train_batches
     if config.limit_val_batches is not None:
         trainer_kwargs["limit_val_batches"] = config.limit_val_batches
-    tips_filter = _DropLightningTips()
-    rank_zero_logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    rank_zero_logger.addFilter(tips_filter)
-    try:
-        trainer = pl.Trainer(
-            default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
-            devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
-            callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
-            enable_model_summary=config.progress, log_every_n_steps=min(50, n_batches), num_sanity_val_steps=0,
-            deterministic=False, **trainer_kwargs,
-        )
-    finally:
-        rank_zero_logger.removeFilter(tips_filter)
+    trainer = pl.Trainer(
+        default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
+        devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
+        callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
+        enable_model_summary=config.progress, log_every_n_steps=50, num_sanity_val_steps=0,
+        deterministic=False, **trainer_kwargs,
+    )
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
-        rank_zero_info(f"training {description}: lr {lr:g}, precision {precision}, {datamodule.summary['n_train']} train / "
-                       f"{datamodule.summary['n_val']} val objects -> {run_dir}")
     trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
 
     result = RunResult(run_dir=run_dir, model_dir=None, epochs_completed=int(trainer.current_epoch),
@@ -217,7 +177,7 @@ def _train(config: TrainConfig) -> RunResult:
         return result
     best = best_cb.best_model_path or (str(last_ckpt) if last_ckpt.is_file() else "")
     if not best:
-        raise RuntimeError(f"{run_dir}: training ended without any checkpoint (was max_time or limit_train_batches 0?)")
+        raise ConfigError(f"{run_dir}: training ended without any checkpoint (was max_time or limit_train_batches 0?)")
     summary = {
         "data": datamodule.summary, "architecture": card.architecture, "epochs_completed": result.epochs_completed,
         "global_step": result.global_step, "max_epochs": config.epochs, "seed": config.seed, "lr": lr,
@@ -227,6 +187,7 @@ def _train(config: TrainConfig) -> RunResult:
         "pretrained_file": config.pretrained_file, "init_from": config.init_from,
     }
     state = read_checkpoint_model_state(best)
+    assert datamodule.store is not None, "the trainer sets the data module up"
     metrics = finalize_run(run_dir, card, state, datamodule.store, datamodule.val_rows, summary)
     result.model_dir = run_dir / "model"
     result.metrics = metrics

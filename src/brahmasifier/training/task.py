@@ -2,7 +2,10 @@
 
 The wrapped ``self.model`` is a :class:`~brahmasifier.models.LensClassifier` built from a
 model card, so the network trained here is exactly the one exported and predicted with
-(normalisation and resize included). Loss: BCE with logits. Optimiser: AdamW with cosine
+(normalisation and resize included). Validation metrics are
+:func:`brahmasifier.binary_metrics.validation_metrics` on the epoch's logits (gathered over
+DDP ranks by torchmetrics), the same definition the end of the run and ``evaluate`` use.
+Loss: BCE with logits. Optimiser: AdamW with cosine
 annealing over all steps after an optional linear warm-up. Augmentation: a random D4
 element per sample, applied to the batch on its device, drawn from a generator seeded by
 ``(seed, global_step, rank)`` so a resumed run draws the same augmentations.
@@ -12,17 +15,19 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
-from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryPrecision, BinaryRecall
+from torchmetrics.aggregation import CatMetric
+from torchmetrics.classification import BinaryAccuracy
 
+from brahmasifier.binary_metrics import validation_metrics
 from brahmasifier.data.transforms import random_d4
-from brahmasifier.models import ModelCard, build_model
+from brahmasifier.models.card import ModelCard
+from brahmasifier.models.classifier import build_model
+
+__all__ = ["LensClassificationTask", "lr_factor"]
 
 
 class LensClassificationTask(pl.LightningModule):
@@ -62,11 +67,9 @@ class LensClassificationTask(pl.LightningModule):
         self.criterion = torch.nn.BCEWithLogitsLoss()
 
     def configure_metrics(self) -> None:
-        """AUROC, accuracy, precision and recall (threshold 0.5 on the sigmoid) on validation."""
-        metrics = MetricCollection({
-            "auc": BinaryAUROC(), "accuracy": BinaryAccuracy(), "precision": BinaryPrecision(), "recall": BinaryRecall(),
-        })
-        self.val_metrics = metrics.clone(prefix="val_")
+        """Validation logits and labels collected over the epoch (all ranks); training accuracy."""
+        self.val_logits = CatMetric()
+        self.val_labels = CatMetric()
         self.train_accuracy = BinaryAccuracy()
 
     # -- steps -----------------------------------------------------------------------------
@@ -99,21 +102,25 @@ class LensClassificationTask(pl.LightningModule):
         return loss
 
     def on_train_epoch_start(self) -> None:
+        """Restart the throughput clock (the first batch of an epoch waits for the loader)."""
         self._last_batch_time = None
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """Loss, and the logits kept for the epoch's metrics."""
         x, y = batch["image"], batch["label"].float()
         logits = self(x).float()
         loss = self.criterion(logits, y)
-        self.val_metrics.update(logits, y.long())
+        self.val_logits.update(logits)
+        self.val_labels.update(y)
         self.log("val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True, batch_size=x.shape[0])
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True)
-        self.val_metrics.reset()
-
-    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self(batch["image"]).float()
+        """``val_auc``, ``val_accuracy``, ``val_precision``, ``val_recall`` (the shared definition, NaN if undefined)."""
+        logits = self.val_logits.compute().detach().cpu().double().numpy()
+        labels = self.val_labels.compute().detach().cpu().numpy()
+        self.log_dict({f"val_{k}": v for k, v in validation_metrics(logits, labels).items()}, prog_bar=True)
+        self.val_logits.reset()
+        self.val_labels.reset()
 
     # -- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
@@ -133,9 +140,3 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     progress = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
-
-def model_state_from_task_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights of the wrapped model from a task checkpoint (``weights_only=True``)."""
-    from brahmasifier.training.checkpoint import read_checkpoint_model_state
-
-    return read_checkpoint_model_state(path, prefix="model.")

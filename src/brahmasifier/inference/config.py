@@ -1,0 +1,111 @@
+"""``PredictConfig``: every setting of a prediction run, like :class:`~brahmasifier.training.TrainConfig` for training.
+
+``brahmasifier predict`` generates its options from these fields (defaults shown from here),
+and :func:`brahmasifier.inference.predict` takes one config. Invalid values are refused when
+the config is made, with a :class:`~brahmasifier.errors.ConfigError` naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from brahmasifier.errors import ConfigError
+from brahmasifier.hardware import PRECISIONS, canonical_precision
+
+__all__ = ["DEFAULT_PART_SIZE", "TTA_ELEMENTS", "PredictConfig"]
+
+#: Objects per resumable part file.
+DEFAULT_PART_SIZE: int = 8192
+
+#: The ``tta`` settings, as elements of D4 (:mod:`brahmasifier.data.transforms`: rotate by
+#: ``e % 4`` quarter turns, then flip left-right from 4 on). ``d4`` lists the rotations of the
+#: image, then those of its mirror image (elements 4, 7, 6, 5 are the mirror image rotated by
+#: 0, 1, 2, 3 quarter turns). Here, not in :mod:`.tta`, so that parsing options needs no torch.
+TTA_ELEMENTS: dict[str, tuple[int, ...]] = {
+    "none": (0,),
+    "flips": (0, 4, 6),
+    "d4": (0, 1, 2, 3, 4, 7, 6, 5),
+}
+
+PathLike = str | os.PathLike[str]
+
+
+def _paths(value: Any) -> list[str]:
+    if isinstance(value, (str, os.PathLike)):
+        return [str(value)]
+    return [str(p) for p in value]
+
+
+@dataclass
+class PredictConfig:
+    """Settings of one prediction run (see ``brahmasifier predict --help`` for each)."""
+
+    models: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    out: str = ""
+    probs_out: str | None = None
+    # what is computed
+    tta: str = "flips"
+    threshold: str | float = "auto"
+    # hardware
+    batch_size: int = 256
+    workers: int | None = None
+    device: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    precision: str = "auto"
+    onnx: bool | None = None
+    channels_last: bool | None = None
+    # run control
+    part_size: int = DEFAULT_PART_SIZE
+    max_parts: int | None = None
+    resume: bool = True
+    keep_parts: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Normalise paths to strings, precision names to the one vocabulary; check the numbers."""
+        self.models = _paths(self.models)
+        self.data = _paths(self.data)
+        self.out = str(self.out)
+        self.probs_out = None if self.probs_out is None else str(self.probs_out)
+        if self.tta not in TTA_ELEMENTS:
+            raise ConfigError(f"unknown TTA mode {self.tta!r}; expected one of {', '.join(TTA_ELEMENTS)}")
+        if self.threshold != "auto":
+            try:
+                value = float(self.threshold)
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"threshold must be 'auto' or a probability in [0, 1], got {self.threshold!r}")
+            self.threshold = value
+        self.precision = canonical_precision(self.precision)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+        for name in ("batch_size", "part_size", "num_nodes"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_parts is not None and self.max_parts < 1:
+            raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
+        if self.workers is not None and self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
+
+    def check_complete(self) -> None:
+        """Raise :class:`ConfigError` unless models, data and an output are given."""
+        if not self.models:
+            raise ConfigError("no models given: pass at least one run dir or model folder (--model RUN_OR_MODEL)")
+        if not self.data:
+            raise ConfigError("no data given: pass at least one FITS folder or packed store (--data)")
+        if not self.out:
+            raise ConfigError("no output given: pass the submission CSV to write (--out)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of all settings."""
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,83 @@
+"""The models of an ensemble: loading each, naming it, fingerprinting it, and the ensemble's threshold.
+
+Threshold ``"auto"``: each card's ``threshold`` is a probability threshold chosen on that
+model's calibrated validation probabilities ``sigmoid(raw logit / T)`` (see
+:mod:`brahmasifier.training.export`); the thresholds' logits ``logit(t)`` are averaged over the
+models, so a single model decides exactly as on validation, and an ensemble whose models share
+a threshold ``t`` uses ``t``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from brahmasifier.errors import ConfigError
+from brahmasifier.models.card import WEIGHTS_FILENAME
+from brahmasifier.models.temperature import logit, sigmoid
+
+__all__ = ["LoadedModel", "ensemble_threshold", "load_models"]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score, with what the ensemble needs from its card."""
+
+    name: str
+    path: Path
+    module: nn.Module
+    threshold: float
+    temperature: float
+    architecture: str
+    fingerprint: str
+
+
+def _model_name(path: Path) -> str:
+    base = path.parent.name if path.name in ("model", "model.json") else path.name
+    if path.name == "model.json" and path.parent.name == "model":
+        base = path.parent.parent.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_") or "model"
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
+    """Load each saved model (run dir, model folder or ``model.json``) in eval mode on the CPU."""
+    from brahmasifier.models.card import resolve_model_dir
+    from brahmasifier.models.io import load_model
+
+    if not paths:
+        raise ConfigError("no models given: pass at least one run dir or model folder")
+    loaded: list[LoadedModel] = []
+    used: dict[str, int] = {}
+    for raw in paths:
+        path = Path(raw)
+        model_dir = resolve_model_dir(path)
+        module, card = load_model(path)
+        name = _model_name(model_dir if model_dir.name != "model" else model_dir.parent)
+        used[name] = used.get(name, 0) + 1
+        if used[name] > 1:
+            name = f"{name}_{used[name]}"
+        digest = _file_digest(model_dir / WEIGHTS_FILENAME) + ":" + hashlib.sha256(card.to_json().encode()).hexdigest()[:16]
+        loaded.append(LoadedModel(name, path, module, float(card.threshold), float(card.temperature),
+                                  card.architecture, digest))
+    return loaded
+
+
+def ensemble_threshold(models: Sequence[LoadedModel]) -> float:
+    """The ``auto`` threshold on the ensemble probability (see module docstring)."""
+    mean_logit = float(np.mean([logit(m.threshold) for m in models]))
+    return float(sigmoid(np.array(mean_logit)))

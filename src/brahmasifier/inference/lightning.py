@@ -1,0 +1,130 @@
+"""The Lightning pieces of prediction: the ensemble module and the per-rank parts data module.
+
+Both are plain module-level classes (importable and testable on their own);
+:func:`brahmasifier.inference.predictor.predict` runs them with ``Trainer.predict`` and a
+:class:`~brahmasifier.inference.writer.PartWriter`. Precision: the module autocasts to
+bf16/fp16 itself for ``bf16-mixed``/``16-mixed`` and the Trainer runs at ``32-true``, because
+the ONNX Runtime engine (numpy in, numpy out) must not be wrapped in torch's autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from brahmasifier.inference.ensemble import LoadedModel
+from brahmasifier.inference.parts import Part, batches_of, done_parts, parts_for_rank, prepare_parts_dir
+from brahmasifier.inference.sources import BatchDataset, ObjectSource
+from brahmasifier.inference.tta import TTAModel
+from brahmasifier.inference.writer import PartWriter
+
+__all__ = ["EnsembleModule", "PartsDataModule"]
+
+
+class EnsembleModule(pl.LightningModule):
+    """Scores a batch with every model × TTA view; returns calibrated logits per model."""
+
+    def __init__(self, models: Sequence[LoadedModel], tta: str, precision: str, engine: str,
+                 channels_last: bool, onnx_dir: Path) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tta = tta
+        self.precision_mode = precision
+        self.channels_last = channels_last
+        self.onnx_dir = onnx_dir
+        self.onnx_models = list(models) if engine == "onnx" else []
+        self.sessions: list[Any] = []
+        self.nets = nn.ModuleList([] if engine == "onnx" else [TTAModel(m.module, tta, channels_last) for m in models])
+        self.register_buffer("temperatures", torch.tensor([m.temperature for m in models], dtype=torch.float32),
+                             persistent=False)
+
+    def on_predict_start(self) -> None:
+        """ONNX engine: export (or reuse) each model's graph and open its session."""
+        if self.engine == "onnx" and not self.sessions:
+            from brahmasifier.inference.onnx import OnnxLogits, cached_export
+
+            # After the data module's setup, so a stale parts folder is already cleared.
+            files = [cached_export(m.module, m.fingerprint, self.tta, self.onnx_dir, name=m.name) for m in self.onnx_models]
+            self.sessions = [OnnxLogits(f) for f in files]
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision_mode == "32-true" or self.engine == "onnx":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision_mode == "bf16-mixed" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def raw_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """``(M, B)`` TTA-averaged logits of each model, before temperature."""
+        if self.engine == "onnx":
+            x = images.detach().cpu().numpy()
+            return torch.from_numpy(np.stack([s(x) for s in self.sessions]))
+        with self._autocast():
+            return torch.stack([net(images).float() for net in self.nets])
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """Calibrated logits of each model and their mean, with the batch's object metadata."""
+        raw = self.raw_logits(batch["image"])
+        temperatures: torch.Tensor = self.temperatures
+        calibrated = raw.to(temperatures.device) / temperatures[:, None]
+        return {
+            "part": batch["part"],
+            "position": batch["position"].cpu().numpy(),
+            "n_nan": batch["n_nan"].cpu().numpy(),
+            "id": batch["id"], "stem": batch["stem"], "error": batch["error"], "file": batch["file"],
+            "model_logits": calibrated.cpu().numpy(),
+            "logit": calibrated.mean(dim=0).cpu().numpy(),
+        }
+
+
+class PartsDataModule(pl.LightningDataModule):
+    """Builds each rank's DataLoader over its own parts once the rank is known."""
+
+    def __init__(self, source: ObjectSource, parts: Sequence[Part], plan: dict[str, Any], parts_dir: Path, resume: bool,
+                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter) -> None:
+        super().__init__()
+        self.source, self.parts, self.plan, self.parts_dir = source, list(parts), plan, parts_dir
+        self.resume, self.batch_size, self.workers, self.max_parts = resume, batch_size, workers, max_parts
+        self.writer = writer
+        self.reused: set[int] = set()
+        self.todo: list[Part] = []
+
+    def setup(self, stage: str) -> None:
+        """Rank 0 prepares the parts folder; every rank then takes its unfinished parts."""
+        trainer = self.trainer
+        assert trainer is not None, "Lightning attaches the trainer before setup"
+        if trainer.is_global_zero:
+            prepare_parts_dir(self.parts_dir, self.plan, self.resume)
+        trainer.strategy.barrier("brahmasifier-parts-ready")
+        self.reused = done_parts(self.parts_dir)
+        mine = parts_for_rank(self.parts, trainer.global_rank, trainer.world_size)
+        self.todo = [p for p in mine if p.number not in self.reused]
+        if self.max_parts is not None:
+            self.todo = self.todo[: self.max_parts]
+        self.writer.total_objects = sum(len(p) for p in self.todo)
+
+    def _pin_memory(self) -> bool:
+        trainer = self.trainer
+        return (torch.cuda.is_available() and trainer is not None
+                and trainer.accelerator.__class__.__name__ == "CUDAAccelerator")
+
+    def predict_dataloader(self) -> DataLoader[Any]:
+        """Whole batches of this rank's parts, in order (a reader thread, or worker processes)."""
+        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size))
+        if not self.workers:
+            from brahmasifier.inference.prefetch import ThreadPrefetchedBatches
+
+            return DataLoader(ThreadPrefetchedBatches(dataset, depth=2), batch_size=None, num_workers=0,
+                              pin_memory=self._pin_memory())
+        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.workers,
+                          pin_memory=self._pin_memory(), prefetch_factor=4, persistent_workers=False,
+                          # forked workers of a process whose thread pools (OpenMP, ONNX Runtime)
+                          # already ran can hang on an inherited lock; forkserver starts clean.
+                          multiprocessing_context="forkserver")
