@@ -17,7 +17,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/brahmasifier demo --out $(DEMO_OUT)
 
+# Lint (ruff, incl. pydocstyle), then types (mypy on src/), then the suite; any error fails.
 test: setup
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 clean:

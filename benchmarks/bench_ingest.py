@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def make_tree(root: Path, n_objects: int, seed: int = 0) -> None:
         id_at = data.index(np.array([123456789], dtype=">i8").tobytes())
         templates[band] = (data, image_at, id_at)
     shutil.rmtree(probe)
-    folders = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses", ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
+    folders = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses",
+               ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
     for k in range(n_objects):
         domain, label = list(folders)[k % 4]
         folder = root / folders[(domain, label)]
@@ -79,8 +81,10 @@ def make_tree(root: Path, n_objects: int, seed: int = 0) -> None:
 
 
 def consume(batches: Iterable[np.ndarray]) -> None:
-    """Take each batch and let it go, as a training loop does (keeping all of them alive would
-    measure page faults of ever-fresh memory instead of reads)."""
+    """Take each batch and let it go, as a training loop does.
+
+    Keeping all of them alive would measure page faults of ever-fresh memory instead of reads.
+    """
     for _ in batches:
         pass
 
@@ -95,7 +99,7 @@ def median_rate(n_items: int, run: Callable[[], object], repeats: int) -> tuple[
     return statistics.median(rates), rates
 
 
-def astropy_reference(objects: list) -> np.ndarray:  # type: ignore[type-arg]
+def astropy_reference(objects: list[Any]) -> np.ndarray:
     """The reference system's loading: fits.open per band file, stack, NaN → 0."""
     from astropy.io import fits
 
@@ -107,7 +111,7 @@ def astropy_reference(objects: list) -> np.ndarray:  # type: ignore[type-arg]
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def fitsio_reader(objects: list) -> np.ndarray:  # type: ignore[type-arg]
+def fitsio_reader(objects: list[Any]) -> np.ndarray:
     """The same with the cfitsio-based ``fitsio`` package (a candidate we measured)."""
     import fitsio
 

@@ -1,5 +1,6 @@
-"""Model-only scoring throughput on this CPU (no file reading, no start-up): the ceiling that
-end-to-end ``predict`` approaches on large inputs.
+"""Model-only scoring throughput on this CPU (no file reading, no start-up).
+
+The ceiling that end-to-end ``predict`` approaches on large inputs.
 
     python benchmarks/bench_model_throughput.py [--batch 256] [--repeats 5] [--tta flips]
 
@@ -14,6 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,7 +27,7 @@ from brahmasifier.models import build_model, preset_card
 MODELS = {"compact": "asinh_mad", "convnext_tiny": "per_image"}
 
 
-def median_rate(run, n: int, repeats: int) -> float:  # type: ignore[no-untyped-def]
+def median_rate(run: Callable[[], object], n: int, repeats: int) -> float:
     run()  # warm-up
     times = []
     for _ in range(repeats):
@@ -49,11 +51,11 @@ def main() -> int:
             model = build_model(preset_card(arch, normalization={"name": norm})).eval()
             tta = TTAModel(model, tta=args.tta).eval()
             with torch.inference_mode():
-                eager = median_rate(lambda: tta(x), args.batch, args.repeats)
+                eager = median_rate(lambda net=tta: net(x), args.batch, args.repeats)
             path = export_onnx(model, Path(tmp) / f"{arch}.onnx", tta=args.tta, check=False)
             session = OnnxLogits(path)
             images = x.numpy()
-            ort = median_rate(lambda: session(images), args.batch, args.repeats)
+            ort = median_rate(lambda s=session, im=images: s(im), args.batch, args.repeats)
             print(f"{arch:14s} eager fp32 {eager:8.0f} obj/s   ONNX Runtime {ort:8.0f} obj/s   x{ort / eager:.2f}")
     return 0
 

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,11 +117,12 @@ def engine_table(models: dict[str, torch.nn.Module], batch: int, repeats: int, t
                 net(inp)
 
         engines = {
-            "eager fp32": lambda: run(tta, x, False),
-            "bf16 autocast": lambda: run(tta, x, True),
-            "channels_last fp32": lambda: run(tta_cl, x_cl, False),
-            "bf16 + channels_last": lambda: run(tta_cl, x_cl, True),
-            "ONNX Runtime fp32": lambda: session(x),
+            # (default arguments bind this iteration's objects; the lambdas are used before the next one)
+            "eager fp32": lambda net=tta: run(net, x, False),
+            "bf16 autocast": lambda net=tta: run(net, x, True),
+            "channels_last fp32": lambda net=tta_cl, inp=x_cl: run(net, inp, False),
+            "bf16 + channels_last": lambda net=tta_cl, inp=x_cl: run(net, inp, True),
+            "ONNX Runtime fp32": lambda s=session: s(x),
         }
         for fn in engines.values():
             fn()  # warm-up (oneDNN primitive creation, ORT allocations)
@@ -190,7 +192,7 @@ def main() -> int:
                                   batch_size=args.batch_size, workers=args.workers, device=args.device, progress=False,
                                   resume=False))
 
-        def reference(workers: int):  # type: ignore[no-untyped-def]
+        def reference(workers: int) -> Callable[[], None]:
             return lambda: reference_predict(tmp / "tree", modules["convnext_tiny"].backbone, args.batch_size, workers,
                                              args.device)
 
@@ -200,7 +202,7 @@ def main() -> int:
             "predict convnext_tiny, flips": lambda: ours("convnext_tiny", tmp / "tree"),
             "predict compact, flips": lambda: ours("compact", tmp / "tree"),
             "predict compact, flips, from store": lambda: ours("compact", tmp / "store"),
-        }  # fmt: skip
+        }
         rates: dict[str, list[float]] = {k: [] for k in configs}
         for round_number in range(args.rounds):
             for key, fn in configs.items():

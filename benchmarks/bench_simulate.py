@@ -26,9 +26,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
 
+    from brahmasifier.io._fastwrite import write_band_fits_fast
     from brahmasifier.io.fits import write_band_fits
     from brahmasifier.simulation import simulate_dataset
-    from brahmasifier.io._fastwrite import write_band_fits_fast
     from brahmasifier.simulation.generate import make_object
     from brahmasifier.simulation.render import Renderer
 
@@ -44,7 +44,8 @@ def main() -> None:
                     t = time.perf_counter()
                     make_object(renderer, label, index, seed=0)
                     times.append(time.perf_counter() - t)
-                print(f"render {domain:5s} {'lens' if label else 'non-lens':8s}: median {1e3 * statistics.median(times):6.1f} ms/object")
+                kind = "lens" if label else "non-lens"
+                print(f"render {domain:5s} {kind:8s}: median {1e3 * statistics.median(times):6.1f} ms/object")
         # Writer: fast template vs astropy, same files.
         image = np.random.default_rng(0).normal(size=(41, 41)).astype(np.float32)
         header = {"BUNIT": "nJy", "ZP": 31.4}
@@ -64,13 +65,14 @@ def main() -> None:
         for workers in [int(w) for w in args.workers.split(",")]:
             for rep in range(args.repeats):
                 summary = simulate_dataset(root / f"w{workers}_{rep}", args.n_per_class, seed=rep, workers=workers,
-                                           progress=False, preview=False)  # fmt: skip
+                                           progress=False, preview=False)
                 rates.setdefault(workers, []).append(summary.objects_per_second)
                 print(f"simulate_dataset workers={workers}: {summary.n_objects} objects in {summary.seconds:.1f} s "
-                      f"= {summary.objects_per_second:.1f} objects/s (incl. process start-up)")  # fmt: skip
+                      f"= {summary.objects_per_second:.1f} objects/s (incl. process start-up)")
         if 1 in rates and len(rates) > 1:
             for w, r in rates.items():
-                print(f"workers={w}: median {statistics.median(r):.1f} objects/s, x{statistics.median(r) / statistics.median(rates[1]):.2f} vs 1")
+                speedup = statistics.median(r) / statistics.median(rates[1])
+                print(f"workers={w}: median {statistics.median(r):.1f} objects/s, x{speedup:.2f} vs 1")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def main() -> None:
             continue
         t0 = time.perf_counter()
         result = train(TrainConfig(data=[args.store], out=str(work / name.split()[0].replace(",", "") / str(len(rows))),
-                                   epochs=args.epochs, batch_size=args.batch_size, max_time=f"00:00:{args.budget // 60:02d}:{args.budget % 60:02d}",
+                                   epochs=args.epochs, batch_size=args.batch_size,
+                                   max_time=f"00:00:{args.budget // 60:02d}:{args.budget % 60:02d}",
                                    progress=False, patience=None, threads=2, seed=0, **overrides))
         seconds = time.perf_counter() - t0
         n_train = result.metrics["data"]["n_train"]

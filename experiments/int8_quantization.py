@@ -74,7 +74,8 @@ def main() -> None:
         logits = {k: np.concatenate([s.run(None, {"image": images[i : i + 250]})[0] for i in range(0, len(rows), 250)])
                   for k, s in sessions.items()}
     for name in sessions:
-        print(f"{name}: {len(batch) / statistics.median(times[name]):7.0f} obj/s (3 views)   AUC {roc_auc_score(y, logits[name]):.5f}")
+        rate = len(batch) / statistics.median(times[name])
+        print(f"{name}: {rate:7.0f} obj/s (3 views)   AUC {roc_auc_score(y, logits[name]):.5f}")
     print(f"int8 / fp32 speed x{statistics.median(times['fp32']) / statistics.median(times['int8']):.2f}; "
           f"max |logit difference| {np.abs(logits['int8'] - logits['fp32']).max():.3f} over {len(rows)} objects")
 

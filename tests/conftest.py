@@ -17,7 +17,8 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io.fits import write_band_fits, write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
 
-CLASS_FOLDERS = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses", ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
+CLASS_FOLDERS = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses",
+                 ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
 
 
 def blob_image(rng: np.random.Generator, lens: bool) -> np.ndarray:
@@ -40,7 +41,8 @@ def write_tiny_challenge_tree(root: Path, n_per_class: int, seed: int = 0) -> pd
         params = []
         for k in range(n_per_class):
             stem = labelled_stem(domain, label, k)
-            object_id = f"GG-LENS_{rng.uniform(0, 60):.4f}_{rng.uniform(-30, 0):.4f}" if domain == "slsim" else int(rng.integers(10**16, 10**17))
+            object_id = (f"GG-LENS_{rng.uniform(0, 60):.4f}_{rng.uniform(-30, 0):.4f}" if domain == "slsim"
+                         else int(rng.integers(10**16, 10**17)))
             image = blob_image(rng, bool(label))
             for b, band in enumerate(BANDS):
                 write_band_fits(root / folder / band_filename(stem, band), object_id, band, image[b],

@@ -2,4 +2,6 @@
 
 from brahmasifier.cli import main
 
+__all__ = []
+
 raise SystemExit(main())

@@ -6,6 +6,11 @@ Per-band instrument settings (zero points, seeing, sky) live in
 
 from __future__ import annotations
 
+__all__ = [
+    "BANDS", "CODE_BY_DOMAIN", "DOMAIN_BY_CODE", "MISSING_VALUE", "PIXEL_SCALE", "STAMP_SIZE", "UNKNOWN_DOMAIN",
+    "UNKNOWN_LABEL", "band_index",
+]
+
 #: Channel order of every image array in the package: (N, len(BANDS), STAMP_SIZE, STAMP_SIZE).
 BANDS: tuple[str, ...] = ("g", "r", "i", "z", "y")
 #: Side of a challenge cutout in pixels.

@@ -15,6 +15,8 @@ from typing import Any
 
 from brahmasifier._atomic import write_text_atomic
 
+__all__ = ["FULL", "QUICK", "DemoSize", "DemoSummary", "format_summary", "run_demo"]
+
 
 @dataclass(frozen=True)
 class DemoSize:
@@ -143,8 +145,10 @@ def format_summary(s: DemoSummary) -> str:
         f"validation AUC (simulated training split) : {f(s.val_auc)}",
         f"blind-set AUC                             : {f(s.test_auc)}",
         f"blind-set TPR at FPR = 1e-2               : {f(s.test_tpr_at_fpr_1e2)}",
-        f"prediction speed                          : {f(s.predict_objects_per_s, '{:.0f}')} objects/s ({s.n_test_objects} objects)",
-        f"total time                                : {total:.0f} s (" + ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()) + ")",
+        f"prediction speed                          : {f(s.predict_objects_per_s, '{:.0f}')} objects/s "
+        f"({s.n_test_objects} objects)",
+        f"total time                                : {total:.0f} s ("
+        + ", ".join(f"{k} {v:.0f}s" for k, v in s.seconds.items()) + ")",
         f"submission                                : {s.paths.get('submission')}",
         f"report                                    : {s.paths.get('report_html')}",
         f"model                                     : {s.paths.get('run')}/model",

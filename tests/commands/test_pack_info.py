@@ -15,7 +15,8 @@ from brahmasifier.io.fits import write_band_fits
 from brahmasifier.io.naming import band_filename
 
 
-def test_pack_then_info(tiny_challenge_tree: tuple[Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pack_then_info(tiny_challenge_tree: tuple[Path, pd.DataFrame], tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
     root, truth = tiny_challenge_tree
     extra = tmp_path / "extra"
     extra.mkdir()

@@ -18,7 +18,7 @@ def test_help_lists_options() -> None:
 def test_simulate_writes_and_reruns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("lenstronomy")
     argv = ["simulate", "--out", str(tmp_path / "d"), "--n-per-class", "1", "--domains", "slsim",
-            "--workers", "1", "--no-preview", "--no-progress"]  # fmt: skip
+            "--workers", "1", "--no-preview", "--no-progress"]
     assert main(argv) == 0
     assert "2 objects" in capsys.readouterr().out
     assert len(list((tmp_path / "d" / "slsim_lenses").glob("D1_L0000000_*.fits"))) == 5

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.filterwarnings(
 def test_settings_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"epochs": 4, "batch_size": 64, "arch": "compact"}))
-    args = build_parser().parse_args(["train", "--config", str(cfg), "--data", "x", "--out", "y", "--epochs", "9", "--patience", "0"])
+    args = build_parser().parse_args(["train", "--config", str(cfg), "--data", "x", "--out", "y", "--epochs", "9",
+                                      "--patience", "0"])
     config = settings_from_args(args)
     assert (config.epochs, config.batch_size, config.patience, config.data) == (9, 64, None, ["x"])
     bad = tmp_path / "bad.yaml"

@@ -73,7 +73,7 @@ def test_stratified_split_by_label_and_domain() -> None:
     domains = np.array(["slsim"] * 80 + ["hsc"] * 20)
     train, val = stratified_split(labels, domains, 0.1, seed=7)
     assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
-    groups = pd.Series(list(zip(labels[val], domains[val]))).value_counts().to_dict()
+    groups = pd.Series(list(zip(labels[val], domains[val], strict=True))).value_counts().to_dict()
     assert groups == {(0, "slsim"): 6, (1, "slsim"): 2, (0, "hsc"): 1, (1, "hsc"): 1}
     again = stratified_split(labels, domains, 0.1, seed=7)
     assert np.array_equal(val, again[1])

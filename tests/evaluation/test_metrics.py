@@ -200,7 +200,7 @@ def test_join_reports_unmatched_unknown_and_duplicates() -> None:
     labels = pd.DataFrame({"id": ["a", "b", "z", "dup", "dup", "c"], "stem": ["D1_L0000001", "s2", "sz", "d1", "d2", "s3"],
                            "label": [1, 0, 1, 1, 0, -1]})
     table, report = join_predictions(preds, labels)
-    assert sorted(zip(table["id"], table["stem"], table["label"])) == [
+    assert sorted(zip(table["id"], table["stem"], table["label"], strict=True)) == [
         ("a", "D1_L0000001", 1), ("b", "s2", 0), ("dup", "d1", 1), ("dup", "d2", 0)]
     assert report.n_unknown_label == 1 and report.n_unmatched_labels == 1 and report.unmatched_label_ids == ["z"]
     assert report.n_unmatched_predictions == 0 and report.n_matched == 5

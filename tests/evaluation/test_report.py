@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from brahmasifier.evaluation.gallery import load_cutouts, lupton_rgb, select_gallery
 from brahmasifier.errors import EvaluationInputError, ModelFormatError
 from brahmasifier.evaluation.bootstrap import MetricSettings
+from brahmasifier.evaluation.gallery import load_cutouts, lupton_rgb, select_gallery
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
 from brahmasifier.evaluation.metrics import compute_metrics
 from brahmasifier.evaluation.plots import plot_roc
 from brahmasifier.evaluation.report import evaluate
 from brahmasifier.evaluation.tables import undefined_notes
-from brahmasifier.models.card import ModelCard, read_card
 from brahmasifier.io.store import write_store
+from brahmasifier.models.card import ModelCard, read_card
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

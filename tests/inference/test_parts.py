@@ -20,8 +20,8 @@ from brahmasifier.inference.parts import (
     prepare_parts_dir,
     write_part,
 )
-from brahmasifier.models.temperature import sigmoid
 from brahmasifier.inference.submission import read_submission
+from brahmasifier.models.temperature import sigmoid
 
 
 def test_plan_split_and_batches() -> None:
@@ -48,7 +48,7 @@ def _rows(start: int, stop: int, ids: list[str], errors: dict[int, str] | None =
         "stem": [f"S{p}" for p in pos], "n_nan": (pos % 3).astype(np.int32),
         "error": [errors.get(p, "") for p in pos], "file": [f"/d/S{p}_g.fits" if p in errors else "" for p in pos],
         "logit": (logit_a + logit_b) / 2, "logit_a": logit_a, "logit_b": logit_b,
-    })  # fmt: skip
+    })
 
 
 def test_merge_of_per_rank_parts(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def expected_logits(models: list[Path], tree: Path, tta: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def baseline(tiny_challenge_tree: tuple[Path, pd.DataFrame], two_models: list[Path], tmp_path_factory: pytest.TempPathFactory):
     """One uninterrupted torch run over the FITS tree (reused by several tests)."""
-    root, truth = tiny_challenge_tree
+    root, _ = tiny_challenge_tree
     out = tmp_path_factory.mktemp("baseline")
     summary = predict(PredictConfig(models=two_models, data=root, out=out / "submission.csv", probs_out=out / "probs.csv",
                                     tta="flips", onnx=False, progress=False, workers=0, batch_size=7, part_size=10))
@@ -77,8 +77,9 @@ def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree,
     index = pd.DataFrame({"id": [r.id for r in records], "stem": [r.stem for r in records], "label": -1,
                           "domain": "unknown", "n_nan": [r.n_nan for r in records]})
     write_store(tmp_path / "store", np.stack([r.image for r in records]), index, shard_size=10)
-    summary = predict(PredictConfig(models=two_models, data=tmp_path / "store", out=tmp_path / "s.csv", probs_out=tmp_path / "p.parquet",
-                                    onnx=False, progress=False, workers=0, batch_size=5, part_size=8, threshold=0.5))
+    summary = predict(PredictConfig(models=two_models, data=tmp_path / "store", out=tmp_path / "s.csv",
+                                    probs_out=tmp_path / "p.parquet", onnx=False, progress=False, workers=0, batch_size=5,
+                                    part_size=8, threshold=0.5))
     from_store = pd.read_parquet(tmp_path / "p.parquet")
     assert summary.n_scored == 24 and summary.threshold == 0.5
     pd.testing.assert_frame_equal(from_store.reset_index(drop=True), probs, check_exact=False, rtol=1e-5, atol=1e-5)
@@ -101,7 +102,7 @@ def test_unreadable_objects_are_rejected_not_fatal(tiny_challenge_tree, two_mode
 
 
 def test_duplicate_ids_give_one_row_each(tiny_challenge_tree, two_models, tmp_path) -> None:
-    root, truth = tiny_challenge_tree
+    root, _ = tiny_challenge_tree
     shutil.copytree(root / "hsc_lenses", tmp_path / "again" / "hsc_lenses")
     summary = predict(PredictConfig(models=two_models[:1], data=[root, tmp_path / "again"], out=tmp_path / "s.csv",
                                     probs_out=tmp_path / "p.csv", progress=False, workers=0, onnx=False))
@@ -114,8 +115,8 @@ def test_duplicate_ids_give_one_row_each(tiny_challenge_tree, two_models, tmp_pa
 def test_interrupted_run_resumes_to_the_same_result(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
     _, probs, base_out = baseline
     root, _ = tiny_challenge_tree
-    kwargs = dict(probs_out=tmp_path / "probs.csv", tta="flips", onnx=False, progress=False, workers=0,
-                  batch_size=7, part_size=10)
+    kwargs = {"probs_out": tmp_path / "probs.csv", "tta": "flips", "onnx": False, "progress": False, "workers": 0,
+              "batch_size": 7, "part_size": 10}
     first = predict(PredictConfig(models=two_models, data=root, out=tmp_path / "submission.csv", max_parts=2, **kwargs))
     assert not first.complete and first.parts_scored == 2
     assert not (tmp_path / "submission.csv").exists()

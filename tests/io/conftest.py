@@ -26,7 +26,7 @@ def write_object(folder: Path, stem: str, object_id: str | int | None, *, seed: 
     return image
 
 
-@pytest.fixture()
+@pytest.fixture
 def make_object() -> WriteObject:
     """The :func:`write_object` helper as a fixture."""
     return write_object

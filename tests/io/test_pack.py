@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ from brahmasifier.bands import BANDS
 from brahmasifier.io import StoreError, open_store, pack_fits, read_object, scan_fits_tree
 from brahmasifier.io import _pack_workers as pack_workers
 from brahmasifier.io._pack_chunks import Chunk
-from brahmasifier.io.scan import ObjectFiles
 from brahmasifier.io.fits import write_parameters_fits
+from brahmasifier.io.scan import ObjectFiles
 from brahmasifier.io.store import MANIFEST
 
 
@@ -42,7 +43,8 @@ def test_pack_challenge_tree_matches_reader_and_truth(tiny_challenge_tree: tuple
     assert store.rejected.empty
 
 
-def test_bad_objects_are_rejected_not_fatal(tmp_path: Path, make_object, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_bad_objects_are_rejected_not_fatal(tmp_path: Path, make_object: Callable[..., np.ndarray],
+                                            caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "in"
     root.mkdir()
     images = {stem: make_object(root, stem, f"id-{k}", seed=k) for k, stem in enumerate(["a", "b", "c", "d", "e", "f"])}
@@ -76,7 +78,7 @@ def test_bad_objects_are_rejected_not_fatal(tmp_path: Path, make_object, caplog:
     assert store.manifest["n_duplicate_ids"] == 2 and store.manifest["n_with_nan"] == 1
 
 
-def test_parameters_join_by_id_keeps_names_and_marks_missing(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_parameters_join_by_id_keeps_names_and_marks_missing(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     lenses, others = tmp_path / "lenses", tmp_path / "others"
     lenses.mkdir()
     others.mkdir()
@@ -113,7 +115,7 @@ def test_interrupted_pack_resumes_and_incomplete_store_is_refused(
     real_pack_chunk = pack_workers.pack_chunk
     packed: list[int] = []
 
-    def failing(out_: Path, chunk, report):  # type: ignore[no-untyped-def]
+    def failing(out_: Path, chunk: Chunk, report: Callable[[int], object]) -> None:
         if chunk.number == 2:
             raise OSError("disk full (simulated)")
         packed.append(chunk.number)
@@ -148,7 +150,7 @@ def test_interrupted_pack_resumes_and_incomplete_store_is_refused(
     assert not (out / "_parts").exists()
 
 
-def test_existing_store_identical_inputs_returned_else_refused(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_existing_store_identical_inputs_returned_else_refused(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     root = tmp_path / "in"
     root.mkdir()
     make_object(root, "a", "A")
@@ -165,7 +167,7 @@ def test_existing_store_identical_inputs_returned_else_refused(tmp_path: Path, m
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["images-00000.npy"]
 
 
-def test_refuses_foreign_output_folder_and_bad_arguments(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_foreign_output_folder_and_bad_arguments(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     root = tmp_path / "in"
     root.mkdir()
     make_object(root, "a", "A")
@@ -178,7 +180,7 @@ def test_refuses_foreign_output_folder_and_bad_arguments(tmp_path: Path, make_ob
         pack_fits(root, tmp_path / "s", shard_size=0, progress=False)
 
 
-def test_all_objects_rejected_gives_empty_store(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_all_objects_rejected_gives_empty_store(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     root = tmp_path / "in"
     root.mkdir()
     make_object(root, "a", "A")
@@ -188,14 +190,14 @@ def test_all_objects_rejected_gives_empty_store(tmp_path: Path, make_object) -> 
     assert store.read([]).shape == (0, len(BANDS), 41, 41)
 
 
-def test_store_inside_an_input_root_is_not_read_as_input(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_store_inside_an_input_root_is_not_read_as_input(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     make_object(tmp_path, "a", "A")
     first = pack_fits(tmp_path, tmp_path / "store", workers=1, progress=False)
     again = pack_fits(tmp_path, tmp_path / "store", workers=1, progress=False)  # identical inputs: no stray store files
     assert len(first) == len(again) == 1 and again.rejected.empty
 
 
-def test_two_packs_into_one_store_are_refused(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_two_packs_into_one_store_are_refused(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     import fcntl
 
     root = tmp_path / "in"
@@ -210,7 +212,8 @@ def test_two_packs_into_one_store_are_refused(tmp_path: Path, make_object) -> No
     assert len(pack_fits(root, tmp_path / "store", workers=1, progress=False)) == 1
 
 
-def test_unreadable_parameters_file_is_listed_not_fatal(tmp_path: Path, make_object, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_parameters_file_is_listed_not_fatal(tmp_path: Path, make_object: Callable[..., np.ndarray],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "in"
     root.mkdir()
     make_object(root, "D1_L0000001", "A")
@@ -223,7 +226,7 @@ def test_unreadable_parameters_file_is_listed_not_fatal(tmp_path: Path, make_obj
     assert row["reason"].startswith("unreadable parameters table")
 
 
-def test_chunk_round_trips_through_its_compact_worker_form(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_chunk_round_trips_through_its_compact_worker_form(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     import pickle
 
     (tmp_path / "a").mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def test_scanned_objects_hold_folder_and_stem_not_five_paths(tiny_challenge_tree
     assert not hasattr(obj, "__dict__")  # slotted: no per-object dict
 
 
-def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     make_object(tmp_path, "D1_L0000001", "a")
     make_object(tmp_path, "D1_L0000002", "b", bands=("g", "r", "i"))
     (tmp_path / "notes.txt").write_text("hello")
@@ -74,7 +75,7 @@ def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object)
     assert len(scan.rejected) == 4 and scan.n_incomplete == 1 and scan.n_found == 3
 
 
-def test_same_stem_in_two_roots_or_folders_is_two_objects(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_same_stem_in_two_roots_or_folders_is_two_objects(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
@@ -99,7 +100,7 @@ def test_scan_errors_name_the_root(tmp_path: Path) -> None:
         scan_fits_tree([])
 
 
-def test_read_object_stacks_bands_in_order(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_read_object_stacks_bands_in_order(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     written = make_object(tmp_path, "D2_N0000003", 1234567890123456789, seed=5)
     obj = scan_fits_tree(tmp_path).objects[0]
     item = read_object(obj)
@@ -112,7 +113,7 @@ def test_read_object_stacks_bands_in_order(tmp_path: Path, make_object) -> None:
     assert slow.image.tobytes() == item.image.tobytes() and slow.id == item.id
 
 
-def test_read_object_replaces_and_counts_nan_inf(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_read_object_replaces_and_counts_nan_inf(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     image = np.ones((5, 41, 41), np.float32)
     image[0, 1, 1] = np.nan
     image[3, 2, 2] = np.inf
@@ -125,7 +126,7 @@ def test_read_object_replaces_and_counts_nan_inf(tmp_path: Path, make_object) ->
     assert item.image.sum() == 5 * 41 * 41 - 3
 
 
-def test_read_object_id_rules(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_read_object_id_rules(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     make_object(tmp_path, "noid", None)
     item = read_object(scan_fits_tree(tmp_path).objects[0])
     assert (item.id, item.id_source) == ("noid", ID_FROM_STEM)
@@ -140,7 +141,7 @@ def test_read_object_id_rules(tmp_path: Path, make_object) -> None:  # type: ign
     assert "mix_i.fits='B'" in str(info.value) and "mix_g.fits='A'" in str(info.value)
 
 
-def test_read_object_names_the_bad_file(tmp_path: Path, make_object) -> None:  # type: ignore[no-untyped-def]
+def test_read_object_names_the_bad_file(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:
     make_object(tmp_path, "bad", 1)
     (tmp_path / "bad_z.fits").write_bytes(b"SIMPLE  =  garbage")
     with pytest.raises(FitsFormatError) as info:

@@ -75,7 +75,7 @@ def test_two_processes_read_identical_data(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
         results = list(pool.map(store.read, picks))  # each call pickles the store, the worker re-maps
-    for pick, got in zip(picks, results):
+    for pick, got in zip(picks, results, strict=True):
         assert got.tobytes() == images[pick].tobytes()
 
 

@@ -59,7 +59,8 @@ def test_compact_forward_shape_and_nan_safety() -> None:
 
 
 def test_save_load_roundtrip_all_path_forms(tmp_path: Path) -> None:
-    card = ModelCard(model_kwargs=TINY_COMPACT, bands=["i", "r", "g", "z", "y"], normalization={"name": "per_image"}, threshold=0.3)
+    card = ModelCard(model_kwargs=TINY_COMPACT, bands=["i", "r", "g", "z", "y"], normalization={"name": "per_image"},
+                     threshold=0.3)
     model = build_model(card).eval()
     run = tmp_path / "run"
     save_model(model, card, run / "model")

@@ -12,19 +12,19 @@ import pytest
 
 pytest.importorskip("lenstronomy")
 
-from brahmasifier.bands import BANDS  # noqa: E402
-from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits  # noqa: E402
-from brahmasifier.io.naming import parse_band_filename  # noqa: E402
-from brahmasifier.simulation import simulate_dataset  # noqa: E402
-from brahmasifier.io._fastwrite import band_fits_bytes  # noqa: E402
-from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS  # noqa: E402
+from brahmasifier.bands import BANDS
+from brahmasifier.io._fastwrite import band_fits_bytes
+from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits
+from brahmasifier.io.naming import parse_band_filename
+from brahmasifier.simulation import simulate_dataset
+from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS
 
 FOLDERS = ("slsim_lenses", "slsim_nonlenses", "hsc_lenses", "hsc_nonlenses")
 
 
 def _hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".fits", ".csv")}  # fmt: skip
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".fits", ".csv")}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_test_layout_hides_labels(tmp_path: Path) -> None:
     assert ordered != sorted(ordered) and ordered != sorted(ordered, reverse=True)
     names = sorted(p.name for p in (tmp_path / "images").iterdir())
     assert len(names) == 12 * len(BANDS) and all(n.startswith("object_") for n in names)
-    for stem, object_id in zip(truth["stem"], truth["id"]):
+    for stem, object_id in zip(truth["stem"], truth["id"], strict=True):
         parsed = parse_band_filename(f"{stem}_g.fits")
         assert parsed is not None and parsed.label == -1 and parsed.domain == "unknown"
         assert read_band_fits_astropy(tmp_path / "images" / f"{stem}_r.fits").object_id == object_id

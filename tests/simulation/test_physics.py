@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("lenstronomy")
 
-from brahmasifier.bands import BANDS, STAMP_SIZE  # noqa: E402
-from brahmasifier.simulation.generate import make_object  # noqa: E402
-from brahmasifier.simulation.instrument import LSST_1YR, mag_to_njy  # noqa: E402
-from brahmasifier.simulation.cosmology import einstein_radius  # noqa: E402
-from brahmasifier.simulation.scene import LightComponent, Scene, sersic  # noqa: E402
-from brahmasifier.simulation.render import Renderer, moffat_kernel  # noqa: E402
+from brahmasifier.bands import BANDS, STAMP_SIZE
+from brahmasifier.simulation.cosmology import einstein_radius
+from brahmasifier.simulation.generate import make_object
+from brahmasifier.simulation.instrument import LSST_1YR, mag_to_njy
+from brahmasifier.simulation.render import Renderer, moffat_kernel
+from brahmasifier.simulation.scene import LightComponent, Scene, sersic
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,9 @@ def test_lsst_settings_match_lenstronomy() -> None:
     for band, inst in LSST_1YR.items():
         kw = LSST(band=band, coadd_years=1).kwargs_single_band()
         assert (inst.magnitude_zero_point, inst.sky_brightness, inst.seeing_fwhm) == (
-            kw["magnitude_zero_point"], kw["sky_brightness"], kw["seeing"])  # fmt: skip
-        assert (inst.exposure_time, inst.num_exposures, inst.read_noise) == (kw["exposure_time"], kw["num_exposures"], kw["read_noise"])
+            kw["magnitude_zero_point"], kw["sky_brightness"], kw["seeing"])
+        expected = (kw["exposure_time"], kw["num_exposures"], kw["read_noise"])
+        assert (inst.exposure_time, inst.num_exposures, inst.read_noise) == expected
         single = SingleBand(**{k: v for k, v in kw.items() if k != "psf_type"}, psf_type="NONE")
         assert inst.background_rms_cps == pytest.approx(single.background_noise, rel=1e-9)
         assert 23.8 < inst.point_source_depth() < 27.0  # 1-yr depths: y ~24, g/r ~26
@@ -66,10 +67,10 @@ def test_einstein_ring_at_recorded_radius(renderers: dict[str, Renderer]) -> Non
     theta_e = einstein_radius(260.0, 0.4, 1.8)
     assert 1.0 < theta_e < 2.0
     lens = [{"theta_E": theta_e, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0},
-            {"gamma1": 0.0, "gamma2": 0.0, "ra_0": 0.0, "dec_0": 0.0}]  # fmt: skip
+            {"gamma1": 0.0, "gamma2": 0.0, "ra_0": 0.0, "dec_0": 0.0}]
     source = sersic("source", 0.0, 0.0, 0.05, 1.0, 1.0, 0.0, np.full(len(BANDS), 500.0), lensed=True)
     r = renderers["slsim"]
-    units, _, comps = r.component_images(_scene([source], lens, label=1), lensed_only=True)
+    units, _, _ = r.component_images(_scene([source], lens, label=1), lensed_only=True)
     ring = units[0]
     c = (ring.shape[0] - 1) / 2
     yy, xx = np.mgrid[: ring.shape[0], : ring.shape[1]]
@@ -95,7 +96,7 @@ def test_fast_render_matches_lenstronomy_image_model(renderers: dict[str, Render
 
     r = renderers["slsim"]
     lens = [{"theta_E": 1.1, "e1": 0.1, "e2": -0.05, "center_x": 0.05, "center_y": 0.0},
-            {"gamma1": 0.03, "gamma2": -0.01, "ra_0": 0.05, "dec_0": 0.0}]  # fmt: skip
+            {"gamma1": 0.03, "gamma2": -0.01, "ra_0": 0.05, "dec_0": 0.0}]
     deflector = sersic("deflector", 0.05, 0.0, 0.8, 4.0, 0.8, 0.4, np.full(len(BANDS), 20000.0))
     source = sersic("source", 0.2, 0.1, 0.25, 1.2, 0.6, 1.0, np.full(len(BANDS), 3000.0), lensed=True)
     scene = _scene([deflector, source], lens, label=1)
@@ -104,12 +105,12 @@ def test_fast_render_matches_lenstronomy_image_model(renderers: dict[str, Render
     n = r.grid.n
     half = (n - 1) / 2 * r.grid.pixel_scale
     data = ImageData(image_data=np.zeros((n, n)), ra_at_xy_0=-half, dec_at_xy_0=-half,
-                     transform_pix2angle=np.eye(2) * r.grid.pixel_scale)  # fmt: skip
+                     transform_pix2angle=np.eye(2) * r.grid.pixel_scale)
     kernel = moffat_kernel(round(LSST_1YR["i"].seeing_fwhm * 200) / 200, 3.5, 0.2)
     psf = PSF(psf_type="PIXEL", kernel_point_source=kernel)
     model = ImageModel(data, psf, lens_model_class=LensModel(["SIE", "SHEAR"]), source_model_class=LightModel(["SERSIC_ELLIPSE"]),
                        lens_light_model_class=LightModel(["SERSIC_ELLIPSE"]),
-                       kwargs_numerics={"supersampling_factor": 3, "supersampling_convolution": False})  # fmt: skip
+                       kwargs_numerics={"supersampling_factor": 3, "supersampling_convolution": False})
 
     def amp(comp: LightComponent) -> dict[str, float]:
         kw = {"amp": 1.0, **comp.params}
@@ -133,7 +134,7 @@ def test_empty_sky_noise_matches_instrument(renderers: dict[str, Renderer], doma
 
 def test_nonlenses_have_no_lensed_light_and_lenses_do(renderers: dict[str, Renderer]) -> None:
     subtypes = set()
-    for domain, r in renderers.items():
+    for r in renderers.values():
         for index in range(12):
             obj = make_object(r, 0, index, seed=5, noise=False)
             assert obj.scene.lens_kwargs is None

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
-from brahmasifier.models import load_model, resolve_preset
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import resolve_precision
+from brahmasifier.models import load_model, resolve_preset
 from brahmasifier.training import TrainConfig, merge_settings, train
 from brahmasifier.training.task import lr_factor
 
@@ -36,7 +36,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_run_directory_contract(trained_run) -> None:
-    tmp, config, result = trained_run
+    _, config, result = trained_run
     run = Path(config.out)
     assert result.model_dir == run / "model" and result.epochs_completed == 2
     assert result.global_step == 2 * math.ceil(144 / 16)  # 160 labelled, 16 val, 4 unlabelled excluded

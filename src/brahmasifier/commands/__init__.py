@@ -1,1 +1,3 @@
 """One module per CLI subcommand (see :mod:`brahmasifier.cli`)."""
+
+__all__ = []

@@ -43,7 +43,7 @@ class ConfigOption:
     """One option of a config-driven command: ``flags[0]`` is its name, the rest its deprecated spellings."""
 
     flags: tuple[str, ...]
-    field: str
+    setting: str
     kwargs: dict[str, Any]
     help: str
     required: bool = False
@@ -53,13 +53,13 @@ class ConfigOption:
 def add_config_options(parser: argparse.ArgumentParser, options: Sequence[ConfigOption], defaults: dict[str, Any]) -> None:
     """Add ``options``, each defaulting to ``SUPPRESS`` and showing the config class's default in its help."""
     for option in options:
-        default = defaults[option.field]
+        default = defaults[option.setting]
         shown = "" if default in (None, [], {}, "") or "default:" in option.help else f" (default: {default})"
         kwargs = dict(option.kwargs)
         if len(option.flags) > 1:
             kwargs.setdefault("action", DeprecatedAlias)
-            kwargs["deprecated"] = {old: option.flags[0] for old in option.flags[1:]}
-        parser.add_argument(*option.flags, dest=option.field, default=argparse.SUPPRESS, help=option.help + shown,
+            kwargs["deprecated"] = dict.fromkeys(option.flags[1:], option.flags[0])
+        parser.add_argument(*option.flags, dest=option.setting, default=argparse.SUPPRESS, help=option.help + shown,
                             required=option.required, **kwargs)
 
 

@@ -1,12 +1,17 @@
-"""Run the whole pipeline on simulated data: simulate a labelled training set and a blind test
-set, pack, train the default model, predict the blind set with test-time augmentation, write
-the challenge submission and evaluate it against the held-back truth."""
+"""Run the whole pipeline on simulated data, end to end.
+
+Simulate a labelled training set and a blind test set, pack, train the default model,
+predict the blind set with test-time augmentation, write the challenge submission and
+evaluate it against the held-back truth.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from brahmasifier.commands._options import add_progress_option
+
+__all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "end-to-end demo on simulated data: simulate → pack → train → predict → evaluate"
 

@@ -1,9 +1,9 @@
-"""Score predictions against labels: low-FPR metrics with bootstrap intervals, calibration,
-completeness vs lens parameters, figures, a cutout gallery and one self-contained report.html.
+r"""Score predictions against labels and write one self-contained report.html.
 
-Example::
+Low-FPR metrics with bootstrap intervals, calibration, completeness vs lens parameters,
+figures and a cutout gallery. Example::
 
-    brahmasifier evaluate --probs preds/probs.csv --labels blind/truth.csv --out report/ \\
+    brahmasifier evaluate --probs preds/probs.csv --labels blind/truth.csv --out report/ \
         --images store/ --model runs/r1 --bootstrap 200
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 from brahmasifier.commands._options import add_progress_option
+
+__all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "evaluate predictions: metrics.json, figures, gallery and report.html"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+__all__ = ["HELP", "VERIFY_TOLERANCE", "add_arguments", "run"]
+
 #: Largest logit difference between ONNX Runtime and PyTorch accepted by the check.
 VERIFY_TOLERANCE: float = 1e-3
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["HELP", "add_arguments", "run"]
+
 HELP = "summarise a packed store (counts, rejects, duplicates, size)"
 
 

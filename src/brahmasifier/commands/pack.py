@@ -13,6 +13,8 @@ import time
 
 from brahmasifier.commands._options import add_progress_option
 
+__all__ = ["HELP", "add_arguments", "run"]
+
 HELP = "pack challenge FITS folders into a fast cutout store"
 
 
@@ -29,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pack, then print a summary."""
     import logging
-
     from pathlib import Path
 
     from brahmasifier.io import pack_fits

@@ -14,6 +14,8 @@ from brahmasifier.commands._options import ConfigOption, add_config_options, add
 from brahmasifier.hardware import PRECISIONS, canonical_precision
 from brahmasifier.inference.config import TTA_ELEMENTS
 
+__all__ = ["HELP", "OPTIONS", "add_arguments", "run"]
+
 HELP = "score cutouts with a model ensemble (TTA) and write submission.csv (+ probabilities)"
 
 

@@ -13,6 +13,8 @@ import argparse
 
 from brahmasifier.commands._options import add_progress_option
 
+__all__ = ["HELP", "add_arguments", "run"]
+
 HELP = "simulate lens/non-lens cutouts (lenstronomy) in the challenge or a blind-test layout"
 
 

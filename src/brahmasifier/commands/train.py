@@ -1,5 +1,7 @@
-"""Train a lens classifier on a packed store or FITS roots; writes a run directory with
-checkpoints, logs, metrics.json, val_predictions.csv and the exported model (RUN/model/).
+"""Train a lens classifier on a packed store or FITS roots.
+
+Writes a run directory with checkpoints, logs, metrics.json, val_predictions.csv and the
+exported model (RUN/model/).
 
 Settings come from (later wins): built-in defaults, --config FILE (YAML with the same names,
 underscores, e.g. `batch_size: 256`; presets in configs/), the run's own config.yaml when
@@ -13,7 +15,6 @@ import argparse
 import json
 from typing import Any
 
-from brahmasifier.hardware import canonical_precision
 from brahmasifier.commands._options import (
     ConfigOption,
     DeprecatedAlias,
@@ -21,6 +22,9 @@ from brahmasifier.commands._options import (
     add_progress_option,
     given_settings,
 )
+from brahmasifier.hardware import canonical_precision
+
+__all__ = ["HELP", "OPTIONS", "add_arguments", "run", "settings_from_args"]
 
 HELP = "train a lens classifier (Lightning; checkpoints, resume, DDP) and export the model"
 
@@ -50,7 +54,8 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--arch", "--model"), "arch", {},
                  "architecture: 'compact', a preset (compact_small, vit224, vit_tiny_p4) or any timm model name "
                  "(--model: old spelling)"),
-    ConfigOption(("--model-kwargs",), "model_kwargs", {"type": _json_dict, "metavar": "JSON"}, "extra architecture arguments as JSON"),
+    ConfigOption(("--model-kwargs",), "model_kwargs", {"type": _json_dict, "metavar": "JSON"},
+                 "extra architecture arguments as JSON"),
     ConfigOption(("--normalization",), "normalization", {"choices": ["asinh_mad", "per_image", "none"]},
                  "normalisation inside the model (default: asinh_mad)"),
     ConfigOption(("--band-mapping",), "band_mapping", {"metavar": "ORDER"},
@@ -74,7 +79,8 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--precision",), "precision", {"type": canonical_precision},
                  "auto (bf16-mixed on GPUs with bf16, else 16-mixed; bf16-mixed on CPUs with bf16 units, else 32-true), "
                  "or any Lightning precision"),
-    ConfigOption(("--channels-last",), "channels_last", {"action": argparse.BooleanOptionalAction}, "channels_last memory format"),
+    ConfigOption(("--channels-last",), "channels_last", {"action": argparse.BooleanOptionalAction},
+                 "channels_last memory format"),
     ConfigOption(("--accelerator",), "accelerator", {}, "auto, cpu, gpu..."),
     ConfigOption(("--devices",), "devices", {}, "devices per node (auto, N, or a list like 0,1)"),
     ConfigOption(("--strategy",), "strategy", {}, "auto, ddp, ..."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,12 @@ from brahmasifier.io.store import CutoutStore, is_complete_store, is_store_folde
 __all__ = ["LensDataModule", "check_labels", "is_store_input", "pack_if_needed"]
 
 
-def is_store_input(data: list[str | os.PathLike[str]]) -> bool:
+def is_store_input(data: Sequence[str | os.PathLike[str]]) -> bool:
     """True when ``data`` names one store folder (else: FITS roots to pack); an unfinished store is refused when opened."""
     return len(data) == 1 and is_store_folder(data[0])
 
 
-def pack_if_needed(data: list[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
+def pack_if_needed(data: Sequence[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
     """Path of a store for ``data``: the store itself, or FITS roots packed (resumably) into ``cache_dir``."""
     from brahmasifier.io.pack import pack_fits
 
@@ -79,7 +80,7 @@ class LensDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        data: list[str | os.PathLike[str]] | str | os.PathLike[str],
+        data: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
         batch_size: int = 128,
         val_fraction: float = 0.1,
         seed: int = 0,
@@ -140,11 +141,11 @@ class LensDataModule(pl.LightningDataModule):
             rank_zero_info(f"note: {len(self.train_rows)} training objects, fewer than one batch of {self.batch_size}")
         self.summary = {
             "store": str(self.store.path),
-            "n_objects": int(len(labels)),
+            "n_objects": len(labels),
             "n_unlabelled_excluded": int(n_unlabelled),
             **counts,
-            "n_train": int(len(self.train_rows)),
-            "n_val": int(len(self.val_rows)),
+            "n_train": len(self.train_rows),
+            "n_val": len(self.val_rows),
             "val_fraction": self.val_fraction,
             "split_seed": self.seed,
             "domains": {str(k): int(v) for k, v in index.iloc[labelled]["domain"].value_counts().sort_index().items()},

@@ -7,6 +7,8 @@ import pandas as pd
 
 from brahmasifier.errors import ConfigError
 
+__all__ = ["MIN_PER_CLASS", "UNBALANCED_FRACTION", "UnbalancedDataWarning", "stratified_split"]
+
 
 class UnbalancedDataWarning(UserWarning):
     """One class is rare: training works but the model may ignore it."""
@@ -30,7 +32,7 @@ def stratified_split(labels: np.ndarray, domains: np.ndarray, val_fraction: floa
     val: list[np.ndarray] = []
     for _, group in sorted(frame.groupby(["label", "domain"]).groups.items(), key=lambda kv: str(kv[0])):
         members = np.asarray(group, dtype=np.int64)
-        n_val = int(round(val_fraction * len(members)))
+        n_val = round(val_fraction * len(members))
         if len(members) >= 2:
             n_val = min(max(n_val, 1), len(members) - 1)
         val.append(rng.permutation(members)[:n_val])

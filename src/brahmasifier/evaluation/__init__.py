@@ -7,12 +7,17 @@ package does not pull in matplotlib.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from brahmasifier.evaluation.calibration import ReliabilityCurve, expected_calibration_error, reliability_curve
+
+if TYPE_CHECKING:
+    from brahmasifier.evaluation.report import evaluate
 
 __all__ = ["ReliabilityCurve", "evaluate", "expected_calibration_error", "reliability_curve"]
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """Lazy access to :func:`brahmasifier.evaluation.report.evaluate` (heavy imports)."""
     if name == "evaluate":
         from brahmasifier.evaluation.report import evaluate

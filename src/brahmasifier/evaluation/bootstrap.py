@@ -126,6 +126,7 @@ def metrics_for_subset(
     """Point values, 68% bootstrap intervals and notes for one set of scored objects."""
     labels = np.asarray(labels).astype(int)
     ranked = RankedScores(scores, labels, probs)
+    called = np.asarray(probs, dtype=np.float64).reshape(-1) >= settings.threshold
     n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
     point = _scalar_metrics(ranked, settings)
     intervals: dict[str, list[float] | None] = dict.fromkeys(point)
@@ -138,7 +139,7 @@ def metrics_for_subset(
             if np.isfinite(point[name]) and finite.size:
                 lo, hi = np.percentile(finite, [15.865, 84.135])
                 intervals[name] = [float(lo), float(hi)]
-    n_called = int(np.sum(ranked.probs >= settings.threshold)) if ranked.n else 0
+    n_called = int(np.sum(called)) if ranked.n else 0
     metrics: dict[str, dict[str, Any]] = {}
     for name, value in point.items():
         entry: dict[str, Any] = {"value": float(value) if np.isfinite(value) else None, "ci68": intervals[name]}
@@ -148,14 +149,14 @@ def metrics_for_subset(
     for f in settings.fprs:
         entry = metrics[tpr_at_fpr_name(f)]
         needed = math.ceil(MIN_NEGATIVES_PER_INVERSE_FPR / f)
-        entry.update(fpr=f, n_negatives=n_neg, max_false_positives=int(math.floor(f * n_neg * (1 + 1e-12))),
+        entry.update(fpr=f, n_negatives=n_neg, max_false_positives=math.floor(f * n_neg * (1 + 1e-12)),
                      supported=n_neg >= needed)
         if n_neg < needed and entry["value"] is not None:
             entry["note"] = (f"only {n_neg} non-lenses: FPR={f:g} allows {entry['max_false_positives']} false "
                              f"positive(s); ~{needed} non-lenses are needed to measure it")
     for name in ["purity_at_threshold"] + [purity_at_tpr_name(c) for c in settings.completeness_levels]:
         metrics[name]["prevalence"] = settings.prevalence
-    fp_at_threshold = int(np.sum((ranked.probs >= settings.threshold) & ~ranked.is_pos)) if ranked.n else 0
+    fp_at_threshold = int(np.sum(called & ~ranked.is_pos)) if ranked.n else 0
     if metrics["purity_at_threshold"]["value"] is not None and fp_at_threshold == 0 and n_neg > 0:
         recall = metrics["recall"]["value"]
         bound = purity_at_prevalence(recall, 1.0 / n_neg, settings.prevalence) if recall else float("nan")

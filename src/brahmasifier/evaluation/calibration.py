@@ -13,6 +13,7 @@ convention as ``torchmetrics.classification.BinaryCalibrationError``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class ReliabilityCurve:
         gaps = np.abs(self.accuracy[filled] - self.confidence[filled])
         return float(np.sum(self.count[filled] * gaps) / total)
 
-    def to_dict(self) -> dict[str, list[float | None] | list[int]]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN becomes None)."""
         def clean(a: np.ndarray) -> list[float | None]:
             return [None if not np.isfinite(v) else float(v) for v in a]

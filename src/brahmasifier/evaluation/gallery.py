@@ -26,6 +26,11 @@ from brahmasifier.errors import FitsFormatError, GalleryError
 from brahmasifier.evaluation.metrics import ranking_scores
 from brahmasifier.io.store import is_store_folder, open_store
 
+__all__ = [
+    "LUPTON_Q", "LUPTON_STRETCH", "SCALE_PERCENTILE", "SECTIONS", "load_cutouts", "lupton_rgb", "make_gallery",
+    "plot_gallery_section", "select_gallery",
+]
+
 #: Lupton stretch and softening for cutouts scaled so that their 99.5th percentile is 1:
 #: faint arcs near the noise stay visible while a bright lens galaxy is not saturated.
 LUPTON_STRETCH: float = 0.4
@@ -113,7 +118,8 @@ def _fits_images(root: Path, wanted: list[_Wanted], progress: bool) -> dict[_Wan
     return found
 
 
-def load_cutouts(images: str | os.PathLike[str], rows: pd.DataFrame, progress: bool = False) -> dict[tuple[str, str | None], np.ndarray]:
+def load_cutouts(images: str | os.PathLike[str], rows: pd.DataFrame,
+                 progress: bool = False) -> dict[tuple[str, str | None], np.ndarray]:
     """Cutouts ``(5, 41, 41)`` for ``rows`` (columns ``id`` and optionally ``stem``), keyed by (id, stem).
 
     ``images`` is a packed store folder or a FITS root. Objects not found are left out.
@@ -153,7 +159,7 @@ def plot_gallery_section(
     axes = np.atleast_1d(fig.subplots(n_rows, n_columns, squeeze=False)).ravel()
     for ax in axes:
         ax.set_axis_off()
-    for ax, (_, row) in zip(axes, rows.iterrows()):
+    for ax, (_, row) in zip(axes, rows.iterrows(), strict=False):
         image = cutouts.get(_key(row))
         object_id = str(row["id"])
         short_id = object_id if len(object_id) <= 26 else object_id[:12] + "…" + object_id[-12:]

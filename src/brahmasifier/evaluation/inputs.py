@@ -67,7 +67,8 @@ def load_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
             bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
             if bad.any():
                 first = table.loc[bad, "id"].head(3).tolist()
-                raise EvaluationInputError(f"{path}: {int(bad.sum())} rows have a missing or non-numeric '{column}' (e.g. ids {first})")
+                raise EvaluationInputError(
+                    f"{path}: {int(bad.sum())} rows have a missing or non-numeric '{column}' (e.g. ids {first})")
             table[column] = values.astype(np.float64)
     if ((table["prob"] < 0) | (table["prob"] > 1)).any():
         raise EvaluationInputError(f"{path}: 'prob' values must lie in [0, 1]")

@@ -1,5 +1,7 @@
-"""Evaluation figures as PNG files: ROC (log FPR), precision-recall, score histograms,
-reliability diagram, completeness against lens parameters.
+"""Evaluation figures as PNG files.
+
+ROC (log FPR), precision-recall, score histograms, reliability diagram, completeness against
+lens parameters.
 
 Figures are built with ``matplotlib.figure.Figure`` directly (Agg canvas, no pyplot global
 state), so plotting is safe in worker processes and never opens a window.
@@ -19,6 +21,11 @@ from matplotlib.figure import Figure
 from brahmasifier._atomic import atomic_path
 from brahmasifier.evaluation.calibration import ReliabilityCurve
 from brahmasifier.evaluation.metrics import ranking_scores
+
+__all__ = [
+    "CLASS_COLORS", "DPI", "SUBSET_COLORS", "plot_completeness", "plot_precision_recall", "plot_reliability",
+    "plot_roc", "plot_score_histograms",
+]
 
 #: Colours per subset; the same everywhere in the report.
 SUBSET_COLORS: dict[str, str] = {"overall": "black", "slsim": "tab:blue", "hsc": "tab:orange", "unknown": "tab:gray"}
@@ -116,11 +123,12 @@ def plot_score_histograms(table: pd.DataFrame, path: str | os.PathLike[str], thr
     bins = np.linspace(0, 1, 41)
     probs = table["prob"].to_numpy()
     labels = table["label"].to_numpy()
-    for ax, (name, mask) in zip(axes, subsets):
+    for ax, (name, mask) in zip(axes, subsets, strict=False):
         for label, text in ((0, "non-lenses"), (1, "lenses")):
             sel = mask & (labels == label)
             if sel.any():
-                ax.hist(probs[sel], bins=bins, histtype="step", lw=1.5, color=CLASS_COLORS[label], label=f"{text} ({int(sel.sum())})")
+                ax.hist(probs[sel], bins=bins, histtype="step", lw=1.5, color=CLASS_COLORS[label],
+                        label=f"{text} ({int(sel.sum())})")
         ax.axvline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:g}")
         ax.set_yscale("log")
         ax.set_xlabel("lens probability")
@@ -170,7 +178,7 @@ def plot_completeness(block: Mapping[str, Any], path: str | os.PathLike[str], xl
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     ax.errorbar(x, y, yerr=[y - lo, hi - y], xerr=xerr, fmt="o", color="tab:red", capsize=3)
-    for b, xi, yi in zip(bins, x, y):
+    for b, xi, yi in zip(bins, x, y, strict=True):
         ax.annotate(f"{b['n_found']}/{b['n_lenses']}", (xi, yi), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=7)
     ax.set_ylim(0, 1.1)

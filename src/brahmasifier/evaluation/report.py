@@ -17,9 +17,9 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import json_safe, write_json_atomic, write_text_atomic
-from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
 from brahmasifier.errors import ConfigError, EvaluationInputError
 from brahmasifier.evaluation.bootstrap import MetricSettings
+from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
 from brahmasifier.evaluation.metrics import compute_metrics
 from brahmasifier.evaluation.tables import metric_label, table_rows, undefined_notes
@@ -46,7 +46,8 @@ def _calibration_block(table: Any, temperature: float | None) -> tuple[dict[str,
     if temperature is not None and has_logit:
         logits = table["logit"].to_numpy(dtype=np.float64)
         curves["before: sigmoid(logit)"] = reliability_curve(apply_temperature(logits, 1.0), labels, CALIBRATION_BINS)
-        curves[f"after: sigmoid(logit / {temperature:.3g})"] = reliability_curve(apply_temperature(logits, temperature), labels, CALIBRATION_BINS)
+        after = apply_temperature(logits, temperature)
+        curves[f"after: sigmoid(logit / {temperature:.3g})"] = reliability_curve(after, labels, CALIBRATION_BINS)
         block["temperature"] = temperature
     else:
         curves["prob as given"] = reliability_curve(table["prob"].to_numpy(), labels, CALIBRATION_BINS)
@@ -172,7 +173,10 @@ def _data_uri(path: Path) -> str:
 
 def _table_html(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{html.escape(c)}</td>" for k, c in enumerate(r)) + "</tr>" for r in rows)
+    def cells(row: list[str]) -> str:
+        return "".join(f"<td{' class=num' if k else ''}>{html.escape(c)}</td>" for k, c in enumerate(row))
+
+    body = "".join(f"<tr>{cells(r)}</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -223,7 +227,7 @@ def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
 
     if result["completeness"]:
         parts.append("<h2>Completeness vs lens parameters</h2>")
-        for key, block in result["completeness"].items():
+        for block in result["completeness"].values():
             file = block["figure"]
             parts.append(_figure_html(out, file, figures[file]))
             rows = [[f"{b['lo']:.3g} – {b['hi']:.3g}", str(b["n_lenses"]), str(b["n_found"]),
@@ -231,14 +235,17 @@ def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
                     for b in block["bins"]]
             parts.append(_table_html([block["parameter"], "lenses", "found", "completeness [68% Jeffreys]"], rows))
             if block["n_lenses_without_value"]:
-                parts.append(f"<p class=note>{block['n_lenses_without_value']} lenses have no {html.escape(block['parameter'])} (-999).</p>")
+                parts.append(f"<p class=note>{block['n_lenses_without_value']} lenses have no "
+                             f"{html.escape(block['parameter'])} (-999).</p>")
 
     if result["gallery"]:
         parts.append("<h2>Gallery</h2><p class=note>Lupton asinh RGB (i, r, g), per-object robust scaling.</p>")
         for section in result["gallery"].values():
             parts.append(_figure_html(out, section["file"], section["title"]))
             if section["n_missing_images"]:
-                parts.append(f"<p class=warn>{section['n_missing_images']} images not found in {html.escape(str(result['inputs']['images']))}.</p>")
-    parts.append(f"<h2>Metric keys</h2><p class=note>{html.escape(', '.join(f'{k} = {metric_label(k)}' for k in result['overall']['metrics']))}</p>")
+                parts.append(f"<p class=warn>{section['n_missing_images']} images not found in "
+                             f"{html.escape(str(result['inputs']['images']))}.</p>")
+    keys = ", ".join(f"{k} = {metric_label(k)}" for k in result["overall"]["metrics"])
+    parts.append(f"<h2>Metric keys</h2><p class=note>{html.escape(keys)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

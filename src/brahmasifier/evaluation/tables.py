@@ -51,8 +51,8 @@ def format_table(metrics: dict[str, Any]) -> str:
     """Readable fixed-width table for the terminal."""
     header, rows = table_rows(metrics)
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     s = metrics["settings"]
     lines.append(f"values [68% bootstrap interval, {s['n_bootstrap']} resamples]; decision {s['decision']}; "
                  f"purity at prevalence {s['prevalence']:g}; * = too few non-lenses to measure this FPR")

@@ -11,8 +11,16 @@ from brahmasifier.errors import SubmissionError
 from brahmasifier.inference.submission import SUBMISSION_COLUMNS, read_submission, write_submission
 
 __all__ = [
-    "SUBMISSION_COLUMNS", "PredictConfig", "PredictionSummary", "SubmissionError", "TTA_VIEWS", "TTAModel", "export_onnx",
-    "predict", "read_submission", "write_submission",
+    "SUBMISSION_COLUMNS",
+    "TTA_VIEWS",
+    "PredictConfig",
+    "PredictionSummary",
+    "SubmissionError",
+    "TTAModel",
+    "export_onnx",
+    "predict",
+    "read_submission",
+    "write_submission",
 ]
 
 _LAZY = {

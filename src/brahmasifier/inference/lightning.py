@@ -32,6 +32,8 @@ __all__ = ["EnsembleModule", "PartsDataModule"]
 class EnsembleModule(pl.LightningModule):
     """Scores a batch with every model × TTA view; returns calibrated logits per model."""
 
+    temperatures: torch.Tensor  # a buffer (moves with the module)
+
     def __init__(self, models: Sequence[LoadedModel], tta: str, precision: str, engine: str,
                  channels_last: bool, onnx_dir: Path) -> None:
         super().__init__()
@@ -72,8 +74,7 @@ class EnsembleModule(pl.LightningModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """Calibrated logits of each model and their mean, with the batch's object metadata."""
         raw = self.raw_logits(batch["image"])
-        temperatures: torch.Tensor = self.temperatures
-        calibrated = raw.to(temperatures.device) / temperatures[:, None]
+        calibrated = raw.to(self.temperatures.device) / self.temperatures[:, None]
         return {
             "part": batch["part"],
             "position": batch["position"].cpu().numpy(),

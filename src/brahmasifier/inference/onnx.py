@@ -22,6 +22,11 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError
 from brahmasifier.inference.tta import TTAModel
 
+__all__ = [
+    "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "OnnxLogits", "cached_export", "export_cache_key", "export_onnx",
+    "onnx_cache_dir", "verify_onnx",
+]
+
 #: Lowest opset we export: LayerNorm (ConvNeXt) is a native op from 17 on.
 MIN_OPSET: int = 17
 INPUT_NAME = "image"
@@ -91,6 +96,7 @@ class OnnxLogits:
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Logits ``(B,)`` of raw images ``(B, 5, 41, 41)``."""
         if isinstance(images, torch.Tensor):
             images = images.detach().to("cpu").numpy()
         images = np.ascontiguousarray(images, dtype=np.float32)
@@ -123,8 +129,11 @@ def onnx_cache_dir() -> Path:
 
 
 def export_cache_key(model_fingerprint: str, tta: str, opset: int = MIN_OPSET) -> str:
-    """A digest of everything the exported graph depends on: weights + card (the model's
-    fingerprint), TTA views, opset, torch version and this package's graph-shaping code."""
+    """A digest of everything the exported graph depends on.
+
+    That is: weights + card (the model's fingerprint), TTA views, opset, torch version and
+    this package's graph-shaping code.
+    """
     import hashlib
 
     h = hashlib.sha256(f"{model_fingerprint}|{tta}|{opset}|{torch.__version__}".encode())

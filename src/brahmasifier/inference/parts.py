@@ -31,6 +31,12 @@ from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS
 from brahmasifier.models.temperature import sigmoid
 
+__all__ = [
+    "PART_META_COLUMNS", "PLAN_FILE", "MergeResult", "ObjectCounts", "Part", "batches_of", "combine_duplicates",
+    "done_parts", "merge_parts", "part_path", "parts_dir_for", "parts_for_rank", "plan_parts", "prepare_parts_dir",
+    "read_parts", "write_part", "write_table",
+]
+
 PLAN_FILE = "plan.json"
 #: Metadata columns of a part file; the ensemble ``logit`` and ``logit_<model>`` columns follow.
 PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file")
@@ -151,7 +157,7 @@ def combine_duplicates(scored: pd.DataFrame, logit_columns: Sequence[str]) -> tu
     combined["stem"] = grouped["stem"].agg(lambda s: ";".join(s))
     combined["n_nan"] = grouped["n_nan"].max()
     combined = combined.reset_index()
-    return combined, int(len(duplicated)), int(duplicated.sum())
+    return combined, len(duplicated), int(duplicated.sum())
 
 
 

@@ -167,7 +167,9 @@ def predict(config: PredictConfig) -> PredictionSummary:
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
     return PredictionSummary(
-        **result.counts(), threshold=threshold, models=[m.name for m in loaded], tta=config.tta,
+        n_found=result.n_found, n_scored=result.n_scored, n_rejected=result.n_rejected, n_ids=result.n_ids,
+        n_duplicate_ids=result.n_duplicate_ids, n_duplicate_rows=result.n_duplicate_rows, n_positive=result.n_positive,
+        threshold=threshold, models=[m.name for m in loaded], tta=config.tta,
         precision=precision, engine=engine, device=device_label, world_size=run.world_size,
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),

@@ -51,6 +51,7 @@ class ObjectSource:
         raise NotImplementedError
 
     def read_range(self, start: int, stop: int) -> RawBatch:  # pragma: no cover - abstract
+        """Images and metadata of positions ``start..stop-1`` (clipped to the source)."""
         raise NotImplementedError
 
     @property
@@ -87,12 +88,15 @@ class FitsSource(ObjectSource):
 
     @property
     def rejected(self) -> pd.DataFrame:
+        """The scan's rejects (stray files, incomplete objects)."""
         return self._rejected.copy() if self._rejected is not None else super().rejected
 
     def fingerprint(self) -> str:
+        """Digest of the roots and stems, in scan order."""
         return _digest([f"{o.root}|{o.stem}" for o in self.objects])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
+        """Read objects ``start..stop-1``; an unreadable one gets an ``error`` and a zero image."""
         from brahmasifier.io.reader import read_object
 
         stop = min(stop, len(self.objects))
@@ -138,13 +142,16 @@ class StoreSource(ObjectSource):
 
     @property
     def rejected(self) -> pd.DataFrame:
+        """The store's pack rejects."""
         rej = self.store.rejected
         return rej.loc[:, list(REJECTED_COLUMNS)].astype(str) if len(rej) else super().rejected
 
     def fingerprint(self) -> str:
+        """Digest of the store's path, size and stems."""
         return _digest([str(self.store.path.resolve()), str(len(self)), *self.store.index_arrays()["stem"].tolist()])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
+        """Rows ``start..stop-1`` of the store."""
         stop = min(stop, len(self))
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
@@ -163,14 +170,17 @@ class ConcatSource(ObjectSource):
 
     @property
     def rejected(self) -> pd.DataFrame:
+        """The rejects of every source."""
         frames = [s.rejected for s in self.sources]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else super().rejected
 
     def fingerprint(self) -> str:
+        """Digest of the sources' digests."""
         return _digest([s.fingerprint() for s in self.sources])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
+        """Positions ``start..stop-1`` across the sources."""
         stop = min(stop, len(self))
         pieces = []
         for k, source in enumerate(self.sources):
@@ -183,7 +193,8 @@ class ConcatSource(ObjectSource):
             return pieces[0]
         return RawBatch(
             np.concatenate([p.positions for p in pieces]) if pieces else np.zeros(0, np.int64),
-            np.concatenate([p.images for p in pieces]) if pieces else np.zeros((0, len(BANDS), STAMP_SIZE, STAMP_SIZE), np.float32),
+            (np.concatenate([p.images for p in pieces]) if pieces
+             else np.zeros((0, len(BANDS), STAMP_SIZE, STAMP_SIZE), np.float32)),
             [i for p in pieces for i in p.ids],
             [s for p in pieces for s in p.stems],
             np.concatenate([p.n_nan for p in pieces]) if pieces else np.zeros(0, np.int32),

@@ -16,12 +16,18 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import MISSING_VALUE
 from brahmasifier.errors import SubmissionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MISSING_TEXT", "SUBMISSION_COLUMNS", "format_submission", "read_submission", "write_submission"]
 
 #: Header of the challenge's submission template, in order (note ``vel disp`` with a space
 #: next to ``vel_disp``: both are in the official template).
@@ -34,7 +40,7 @@ SUBMISSION_COLUMNS: tuple[str, ...] = (
     "vel_disp", "RA", "Dec",
     "mag_object_g", "mag_object_r", "mag_object_i", "mag_object_z", "mag_object_y",
     "z_central",
-)  # fmt: skip
+)
 
 #: How the -999 fill is written (the template writes it as an integer).
 MISSING_TEXT: str = str(int(MISSING_VALUE))
@@ -49,7 +55,11 @@ def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> 
     if not np.isin(preds, (0, 1)).all():
         raise SubmissionError("preds must be 0 or 1")
     seen: set[str] = set()
-    dups = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+    dups: list[str] = []
+    for i in ids:
+        if i in seen:
+            dups.append(i)
+        seen.add(i)
     if dups:
         raise SubmissionError(f"duplicate ids in a submission ({len(dups)}, e.g. {dups[0]!r}); combine them first")
     empty = [i for i in ids if not i]
@@ -59,7 +69,7 @@ def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> 
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SUBMISSION_COLUMNS)
     fill = [MISSING_TEXT] * (len(SUBMISSION_COLUMNS) - 2)
-    for object_id, pred in zip(ids, preds.tolist()):
+    for object_id, pred in zip(ids, preds.tolist(), strict=True):
         writer.writerow([object_id, int(pred), *fill])
     return buf.getvalue()
 
@@ -71,7 +81,7 @@ def write_submission(path: str | os.PathLike[str], ids: Sequence[str], preds: Se
     return path
 
 
-def read_submission(path: str | os.PathLike[str]) -> "pd.DataFrame":  # noqa: F821
+def read_submission(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a submission back with IDs as strings, checking the header and the 0/1 ``preds``."""
     import pandas as pd
 

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from brahmasifier.errors import PartsError
 from brahmasifier.inference.parts import Part, write_part
+
+__all__ = ["PartWriter", "part_frame"]
 
 
 def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) 
         "error": pd.array([e for o in outputs for e in o["error"]], dtype=object),
         "file": pd.array([f for o in outputs for f in o["file"]], dtype=object),
         "logit": np.concatenate([o["logit"] for o in outputs]).astype(np.float64),
-    })  # fmt: skip
+    })
     model_logits = np.concatenate([o["model_logits"] for o in outputs], axis=1)
     for k, column in enumerate(model_columns):
         frame[column] = model_logits[k].astype(np.float64)
@@ -61,6 +62,7 @@ class PartWriter(BasePredictionWriter):
         self._bar: Any = None
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+        """Open the progress bar (rank 0)."""
         if self.progress and trainer.is_global_zero:
             from tqdm.auto import tqdm
 
@@ -71,9 +73,10 @@ class PartWriter(BasePredictionWriter):
         self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any, batch: Any, batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        """Buffer a batch; write its part when the part's last batch arrives."""
         number = int(prediction["part"])
         if self._part is not None and number != self._part:
-            raise PartsError(f"part {self._part} incomplete when part {number} began (batches out of order)")
+            raise RuntimeError(f"part {self._part} incomplete when part {number} began (batches out of order)")
         self._part = number
         self._buffer.append(prediction)
         n = len(prediction["position"])
@@ -84,14 +87,15 @@ class PartWriter(BasePredictionWriter):
             self.written.append(number)
             self._buffer, self._buffered, self._part = [], 0, None
         elif self._buffered > len(part):
-            raise PartsError(f"part {number}: got {self._buffered} rows for {len(part)} positions")
+            raise RuntimeError(f"part {number}: got {self._buffered} rows for {len(part)} positions")
         if self._bar is not None:
             self._bar.update(n)
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        """Close the progress bar; a part left half-written is a bug (batches out of order)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if self._buffer:
-            raise PartsError(f"part {self._part}: prediction ended with {self._buffered} of "
-                             f"{len(self.parts[self._part])} rows")  # type: ignore[index]
+        if self._buffer and self._part is not None:
+            raise RuntimeError(f"part {self._part}: prediction ended with {self._buffered} of "
+                               f"{len(self.parts[self._part])} rows")

@@ -75,14 +75,14 @@ def _template(object_id: str | int, band: str, id_column: str, header: dict[str,
             and first[image_offset + 4 * _N_PIX :] == second[image_offset + 4 * _N_PIX :]
         ):
             template = _Template(first, id_offset, width, image_offset)
-    except Exception:  # noqa: BLE001 - any surprise means: use astropy every time
+    except Exception:
         template = None
     _TEMPLATES[key] = template
     return template
 
 
 def band_fits_bytes(object_id: str | int, band: str, image: np.ndarray, *, id_column: str,
-                    header: dict[str, object] | None = None) -> bytes | None:  # fmt: skip
+                    header: dict[str, object] | None = None) -> bytes | None:
     """The bytes ``write_band_fits`` would write, or ``None`` if the fast path does not apply."""
     image = np.asarray(image, dtype=np.float32)
     if image.shape != (STAMP_SIZE, STAMP_SIZE):
@@ -101,7 +101,7 @@ def band_fits_bytes(object_id: str | int, band: str, image: np.ndarray, *, id_co
 
 
 def write_band_fits_fast(path: str | os.PathLike[str], object_id: str | int, band: str, image: np.ndarray, *,
-                         id_column: str, header: dict[str, object] | None = None) -> None:  # fmt: skip
+                         id_column: str, header: dict[str, object] | None = None) -> None:
     """Same file as ``write_band_fits`` (atomically), an order of magnitude faster."""
     data = band_fits_bytes(object_id, band, image, id_column=id_column, header=header)
     if data is None:

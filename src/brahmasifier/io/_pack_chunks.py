@@ -104,7 +104,7 @@ def part_path(out: Path, number: int) -> Path:
     return out / PARTS_DIR / f"part-{number:05d}.parquet"
 
 
-def pack_chunk(out: Path, chunk: Chunk, report: Callable[[int], None]) -> None:
+def pack_chunk(out: Path, chunk: Chunk, report: Callable[[int], object]) -> None:
     """Read the chunk's objects, stream the good ones into its shard, then write its part."""
     fingerprint = chunk_fingerprint(chunk)  # before reading: a file changed meanwhile is caught next run
     rows: list[dict[str, object]] = []
@@ -163,7 +163,8 @@ def load_part(out: Path, chunk: Chunk, *, check_files: bool = True) -> PartInfo 
     try:
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[_PART_META_KEY])
-        ok = meta.get("format") == PACK_FORMAT and meta.get("chunk") == chunk.number and len(chunk.objects) == meta.get("n_objects")
+        ok = (meta.get("format") == PACK_FORMAT and meta.get("chunk") == chunk.number
+              and len(chunk.objects) == meta.get("n_objects"))
         ok = ok and (not check_files or meta.get("fingerprint") == chunk_fingerprint(chunk))
         ok = ok and table.num_rows == meta["n"]
         if ok and meta["shard"] is not None:
@@ -177,4 +178,4 @@ def load_part(out: Path, chunk: Chunk, *, check_files: bool = True) -> PartInfo 
         path.unlink(missing_ok=True)
         return None
     return PartInfo(chunk.number, meta["fingerprint"], meta["shard"], int(meta["n"]), table.to_pandas(),
-                     [tuple(r) for r in meta["rejected"]])  # type: ignore[misc]
+                    [(str(a), str(b), str(c)) for a, b, c in meta["rejected"]])

@@ -89,7 +89,8 @@ def run_chunks(out: Path, chunks: list[Chunk], *, workers: int | None, progress:
         queue = ctx.Queue()
         pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker, initargs=(queue,))
         try:
-            pending: set[Future[int]] = {pool.submit(_pack_chunk_in_worker, out, pack_chunk_for_worker(chunk)) for chunk in chunks}
+            pending: set[Future[int]] = {pool.submit(_pack_chunk_in_worker, out, pack_chunk_for_worker(chunk))
+                                         for chunk in chunks}
             while pending:
                 finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 _drain(queue, bar)

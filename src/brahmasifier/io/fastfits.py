@@ -20,11 +20,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from brahmasifier.bands import STAMP_SIZE
 from brahmasifier.io.fits import BandRecord, FitsFormatError, _pick_id_column, id_to_str, read_band_fits_astropy
+
+__all__ = ["BLOCK", "CARD", "parse_band_bytes", "read_band_fits_fast"]
 
 BLOCK = 2880
 CARD = 80
@@ -33,7 +36,7 @@ _N_PIXELS = STAMP_SIZE * STAMP_SIZE
 #: Bytes per element of each binary-table TFORM code ('X' bits are handled separately).
 _WIDTH = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16, "P": 8, "Q": 16}
 #: Big-endian NumPy dtype of the numeric codes the fast path decodes.
-_DTYPE = {"B": np.dtype("u1"), "I": np.dtype(">i2"), "J": np.dtype(">i4"), "K": np.dtype(">i8"),
+_DTYPE: dict[str, np.dtype[Any]] = {"B": np.dtype("u1"), "I": np.dtype(">i2"), "J": np.dtype(">i4"), "K": np.dtype(">i8"),
           "E": np.dtype(">f4"), "D": np.dtype(">f8")}
 _TFORM = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])(.*)$")
 _CANONICAL_TDIM = {f"({STAMP_SIZE},{STAMP_SIZE})", f"({_N_PIXELS})"}

@@ -23,6 +23,11 @@ from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
 
+__all__ = [
+    "ID_COLUMNS", "BandRecord", "id_to_str", "read_band_fits_astropy", "read_parameters_fits", "write_band_fits",
+    "write_parameters_fits",
+]
+
 #: ID column names the challenge uses, in the order they are looked for.
 ID_COLUMNS: tuple[str, ...] = ("Lens ID", "Object ID", "ID")
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN, DOMAIN_BY_CODE, UNKNOWN_DOMAIN, UNKNOWN_LABEL
 
+__all__ = ["ParsedName", "band_filename", "labelled_stem", "parse_band_filename"]
+
 _BAND_ALT = "|".join(BANDS)
 _LABELLED = re.compile(rf"^(?P<stem>D(?P<code>[12])_(?P<kind>[LN])(?P<num>\d+))_(?P<band>{_BAND_ALT})\.fits$")
 _NEUTRAL = re.compile(rf"^(?P<stem>.+)_(?P<band>{_BAND_ALT})\.fits$")

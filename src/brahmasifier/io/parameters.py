@@ -18,6 +18,8 @@ import pandas as pd
 
 from brahmasifier.io.fits import FitsFormatError, read_parameters_fits
 
+__all__ = ["RESERVED_COLUMNS", "join_parameters", "load_parameters"]
+
 log = logging.getLogger(__name__)
 
 #: Index columns a parameter column may not shadow; a clash is renamed ``param_<name>``.

@@ -13,6 +13,8 @@ from brahmasifier.io.fastfits import read_band_fits_fast
 from brahmasifier.io.fits import BandRecord, FitsFormatError
 from brahmasifier.io.scan import ObjectFiles
 
+__all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "BandReader", "ObjectImage", "read_object"]
+
 #: ``ObjectImage.id_source`` values.
 ID_FROM_TABLE = "table"
 ID_FROM_STEM = "stem"

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
 from brahmasifier.bands import BANDS
+from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
 from brahmasifier.io.naming import band_filename, parse_band_filename
+
+__all__ = ["PARAMETERS_FILE", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "scan_fits_tree"]
 
 PARAMETERS_FILE = "parameters.fits"
 REASON_UNRECOGNISED = "unrecognised file name"

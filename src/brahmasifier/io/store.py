@@ -145,7 +145,8 @@ class CutoutStore:
             arr = np.load(self.path / self._shards[k].file, mmap_mode="r")
             expected = (self._shards[k].n, len(self.bands), self.stamp_size, self.stamp_size)
             if arr.shape != expected or arr.dtype != np.float32:
-                raise StoreError(f"{self.path / self._shards[k].file}: shape {arr.shape} {arr.dtype}, expected {expected} float32")
+                raise StoreError(
+                    f"{self.path / self._shards[k].file}: shape {arr.shape} {arr.dtype}, expected {expected} float32")
             self._maps[k] = arr
         return arr
 
@@ -269,7 +270,7 @@ class ShardWriter:
 
     def __enter__(self) -> ShardWriter:
         tmp = self._atomic.__enter__()
-        self._fh = open(tmp, "wb")  # noqa: SIM115 - closed in __exit__, before the rename
+        self._fh = open(tmp, "wb")
         self._fh.write(self._header(0))
         return self
 
@@ -333,7 +334,7 @@ def finalize_store(
         "dtype": "float32",
         "units": "raw pixel values as read from the FITS files",
         "n_objects": int(total),
-        "n_rejected": int(len(rej)),
+        "n_rejected": len(rej),
         "shards": [{"file": f, "n": int(n)} for f, n in shards],
         "created_by": f"brahmasifier {__version__}",
         **(extra or {}),

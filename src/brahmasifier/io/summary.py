@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any, cast
 
 from brahmasifier.io.store import open_store
+
+__all__ = ["reason_category", "summarize_store"]
 
 _DETAIL = re.compile(r"\s*\(.*\)$")
 
@@ -16,13 +19,14 @@ def reason_category(reason: str) -> str:
     return _DETAIL.sub("", reason) or reason
 
 
-def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[str, object]:
+def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[str, Any]:
     """JSON-ready summary of the store at ``path``; raises ``StoreError`` if incomplete."""
     store = open_store(path)
     index = store.index
     rejected = store.rejected
     counts: dict[str, dict[str, int]] = {}
-    for (label, domain), n in index.groupby(["label", "domain"]).size().items():
+    for key, n in index.groupby(["label", "domain"]).size().items():
+        label, domain = cast("tuple[Any, Any]", key)
         counts.setdefault(str(int(label)), {})[str(domain)] = int(n)
     objects = rejected[rejected["stem"] != ""]
     reasons = rejected["reason"].map(reason_category).value_counts().head(top_reasons)
@@ -33,7 +37,7 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         "n_shards": len(store.manifest["shards"]),
         "size_bytes": int(size),
         "counts": counts,
-        "n_rejected_objects": int(len(objects)),
+        "n_rejected_objects": len(objects),
         "n_stray_files": int(len(rejected) - len(objects)),
         "top_reject_reasons": {str(k): int(v) for k, v in reasons.items()},
         "n_duplicate_id": int(index["duplicate_id"].sum()) if "duplicate_id" in index else 0,

@@ -15,6 +15,11 @@ from brahmasifier.models.weights import check_pretrained_file
 if TYPE_CHECKING:
     from brahmasifier.models.card import ModelCard
 
+__all__ = [
+    "COMPACT", "DEFAULT_LR", "DEFAULT_LR_TIMM_PRETRAINED", "DEFAULT_LR_TIMM_SCRATCH", "PRESETS", "create_backbone",
+    "default_input_size", "default_lr", "preset_card", "resolve_preset",
+]
+
 COMPACT = "compact"
 
 #: Short names for useful configurations: architecture, its kwargs and the input size.
@@ -48,14 +53,17 @@ def resolve_preset(name: str) -> dict[str, Any]:
     """Architecture, kwargs and input size for a preset or a plain architecture name."""
     if name in PRESETS:
         preset = PRESETS[name]
-        return {"architecture": preset["architecture"], "model_kwargs": dict(preset["model_kwargs"]), "input_size": preset["input_size"]}
+        return {"architecture": preset["architecture"], "model_kwargs": dict(preset["model_kwargs"]),
+                "input_size": preset["input_size"]}
     return {"architecture": name, "model_kwargs": {}, "input_size": default_input_size(name, {})}
 
 
 def preset_card(name: str = COMPACT, **fields: Any) -> ModelCard:
-    """The :class:`~brahmasifier.models.ModelCard` of a preset or architecture name, with
-    ``fields`` overriding — what ``brahmasifier train --model NAME`` starts from (benchmarks
-    use it so that "our default model" is the default, not the class defaults)."""
+    """The :class:`~brahmasifier.models.ModelCard` of a preset or architecture name, ``fields`` overriding.
+
+    What ``brahmasifier train --arch NAME`` starts from (benchmarks use it so that "our default
+    model" is the default, not the class defaults).
+    """
     from brahmasifier.models.card import ModelCard
 
     return ModelCard(**{**resolve_preset(name), **fields})
@@ -102,7 +110,8 @@ def create_backbone(
     import timm
 
     if not timm.is_model(architecture):
-        raise ConfigError(f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
+        raise ConfigError(
+            f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
     if pretrained_file is not None:
         path = check_pretrained_file(pretrained_file)
         return timm.create_model(

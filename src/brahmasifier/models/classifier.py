@@ -13,6 +13,8 @@ from brahmasifier.models.backbones import create_backbone
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.normalization import build_normalization
 
+__all__ = ["LensClassifier", "build_model"]
+
 
 class LensClassifier(nn.Module):
     """Takes raw float32 ``(B, 5, 41, 41)`` in :data:`BANDS` order and returns logits ``(B,)``.
@@ -21,6 +23,8 @@ class LensClassifier(nn.Module):
     forward pass has no data-dependent control flow (ONNX-exportable) and every consumer
     (training, prediction, export) applies the same preprocessing.
     """
+
+    band_index: torch.Tensor  # a buffer (moves with the module)
 
     def __init__(self, backbone: nn.Module, normalization: nn.Module, bands: list[str], input_size: int) -> None:
         super().__init__()
@@ -50,6 +54,7 @@ class LensClassifier(nn.Module):
         return self.backbone(x).reshape(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw ``(B, 5, 41, 41)`` → logits ``(B,)``."""
         return self.score_prepared(self.prepare(x))
 
 

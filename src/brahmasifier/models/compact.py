@@ -5,8 +5,9 @@ max-pool (ResNet) reduce a 41×41 cutout to ~10×10 before the first block, disc
 arc/ring structure at 1–2″ (5–10 px) that separates lenses from galaxies. This net keeps
 full resolution in a stride-1 stem and first stage, then halves resolution per stage
 (41→21→11→6), with residual conv-BN-GELU blocks and global average pooling. With the
-default widths it has ~0.4M parameters (most in the last, 6×6 stage, where they are cheap) (see experiments/compare_architectures.py for the
-measured accuracy/speed against timm backbones).
+default widths it has ~0.4M parameters (most in the last, 6×6 stage, where they are cheap)
+(see experiments/compare_architectures.py for the measured accuracy/speed against timm
+backbones).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 from torch import nn
 
 from brahmasifier.errors import ConfigError
+
+__all__ = ["ACTIVATIONS", "CompactLensNet", "ConvBNAct", "ResidualBlock"]
 
 #: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
 #: (GELU took 16% of the compact net's CPU inference time as a separate op): 1.27x faster scoring,
@@ -50,6 +53,7 @@ class ResidualBlock(nn.Module):
             self.shortcut = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution, batch norm, activation."""
         y = self.act(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
         return self.act(y + self.shortcut(x))
@@ -96,7 +100,7 @@ class CompactLensNet(nn.Module):
         self.stem = ConvBNAct(in_chans, stem_width, act=act)
         stages: list[nn.Module] = []
         prev = stem_width
-        for k, (width, depth) in enumerate(zip(widths, depths)):
+        for k, (width, depth) in enumerate(zip(widths, depths, strict=True)):
             blocks: list[nn.Module] = [ConvBNAct(prev, width, stride=1 if k == 0 else 2, act=act)]
             blocks += [ResidualBlock(width, width, act=act) for _ in range(depth)]
             stages.append(nn.Sequential(*blocks))
@@ -108,5 +112,6 @@ class CompactLensNet(nn.Module):
         self.num_features = prev
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` → logits ``(B, num_classes)``."""
         x = self.stages(self.stem(x))
         return self.head(self.drop(self.pool(x).flatten(1)))

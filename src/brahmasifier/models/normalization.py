@@ -22,6 +22,8 @@ from torch import nn
 
 from brahmasifier.errors import ConfigError
 
+__all__ = ["NORMALIZATIONS", "AsinhMAD", "FiniteOnly", "PerImageStandardize", "asinh_onnx", "build_normalization"]
+
 NORMALIZATIONS: tuple[str, ...] = ("per_image", "asinh_mad", "none")
 
 
@@ -46,6 +48,7 @@ class PerImageStandardize(nn.Module):
         self.eps = float(eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images, same shape."""
         x = _finite(x.float())
         flat = x.flatten(1)
         mean = flat.mean(dim=1)
@@ -75,6 +78,7 @@ class AsinhMAD(nn.Module):
         return v.topk(k, dim=-1, largest=False, sorted=False).values.amax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images, same shape."""
         x = _finite(x.float())
         flat = x.flatten(2)
         med = self._median_last(flat)
@@ -87,6 +91,7 @@ class FiniteOnly(nn.Module):
     """Replace NaN/Inf by 0 and do nothing else."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images, same shape."""
         return _finite(x.float())
 
 

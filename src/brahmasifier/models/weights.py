@@ -21,6 +21,8 @@ from pathlib import Path
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError, InputNotFoundError
 
+__all__ = ["BAND_MAPPINGS", "RGB", "check_pretrained_file", "resolve_band_mapping", "stem_rgb_sources"]
+
 #: Named stem band orders (see module docstring).
 BAND_MAPPINGS: dict[str, tuple[str, ...]] = {
     "grizy": BANDS,
@@ -36,7 +38,7 @@ def resolve_band_mapping(mapping: str | list[str] | tuple[str, ...] | None) -> l
     if isinstance(mapping, str):
         if mapping in BAND_MAPPINGS:
             return list(BAND_MAPPINGS[mapping])
-        bands = [b for b in mapping.replace(",", "")]
+        bands = list(mapping.replace(",", ""))
     else:
         bands = list(mapping)
     if not bands or any(b not in BANDS for b in bands) or len(set(bands)) != len(bands):

@@ -18,7 +18,7 @@ if importlib.util.find_spec("lenstronomy") is None:  # pragma: no cover - only w
 
     raise DependencyNotFoundError("brahmasifier.simulation needs lenstronomy: pip install 'brahmasifier[sim]'")
 
-from brahmasifier.simulation.layout import LAYOUTS, SimulationSummary, simulate_dataset  # noqa: E402
-from brahmasifier.simulation.population import PopulationConfig  # noqa: E402
+from brahmasifier.simulation.layout import LAYOUTS, SimulationSummary, simulate_dataset
+from brahmasifier.simulation.population import PopulationConfig
 
 __all__ = ["LAYOUTS", "PopulationConfig", "SimulationSummary", "simulate_dataset"]

@@ -17,8 +17,12 @@ from brahmasifier.simulation.field import add_field
 from brahmasifier.simulation.lenses import draw_lens, redraw_source
 from brahmasifier.simulation.nonlenses import draw_nonlens
 from brahmasifier.simulation.population import PopulationConfig, sky_position
-from brahmasifier.simulation.scene import Scene
 from brahmasifier.simulation.render import Renderer, RenderResult
+from brahmasifier.simulation.scene import Scene
+
+__all__ = [
+    "MAX_LENS_SYSTEMS", "SOURCES_PER_SYSTEM", "SimulatedObject", "draw_detectable_lens", "make_object", "object_rng",
+]
 
 #: Lens systems tried before giving up (each with a few sources); never reached in practice.
 MAX_LENS_SYSTEMS = 200
@@ -40,6 +44,7 @@ class SimulatedObject:
 
     @property
     def subtype(self) -> str:
+        """The scene's kind (``lens`` or a non-lens kind)."""
         return self.scene.subtype
 
 
@@ -67,7 +72,7 @@ def draw_detectable_lens(renderer: Renderer, rng: np.random.Generator, cfg: Popu
 
 
 def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: PopulationConfig | None = None,
-                noise: bool = True) -> SimulatedObject:  # fmt: skip
+                noise: bool = True) -> SimulatedObject:
     """Simulate object ``index`` of class ``label`` in the renderer's domain."""
     cfg = cfg or PopulationConfig()
     domain = renderer.domain

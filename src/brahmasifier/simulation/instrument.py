@@ -20,6 +20,11 @@ from dataclasses import dataclass
 
 from brahmasifier.bands import BANDS, PIXEL_SCALE
 
+__all__ = [
+    "HSC_INPUT", "LSST_1YR", "NJY_ZERO_POINT", "PIXEL_UNIT", "BandInstrument", "HscBand", "check_instruments",
+    "mag_to_njy", "njy_to_mag",
+]
+
 #: AB magnitude of 1 nJy: ``m = NJY_ZERO_POINT - 2.5 log10(flux / nJy)``.
 NJY_ZERO_POINT: float = 31.4
 #: Unit of pixel values in written files (FITS ``BUNIT``).
@@ -57,7 +62,7 @@ class BandInstrument:
 
     @property
     def njy_per_count_rate(self) -> float:
-        """nJy corresponding to 1 e-/s."""
+        """NJy corresponding to 1 e-/s."""
         return 10.0 ** ((NJY_ZERO_POINT - self.magnitude_zero_point) / 2.5)
 
     @property

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,11 +44,19 @@ from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.hardware import usable_cpus
+from brahmasifier.io._fastwrite import write_band_fits_fast
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
-from brahmasifier.io._fastwrite import write_band_fits_fast
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS, PopulationConfig
+
+if TYPE_CHECKING:
+    from brahmasifier.simulation.render import Renderer
+
+__all__ = [
+    "CHUNK", "EXTRA_COLUMNS", "FITS_HEADER", "LAYOUTS", "MANIFEST", "PREVIEW", "PREVIEW_PER_CLASS",
+    "SimulationSummary", "class_folder", "simulate_dataset", "write_preview",
+]
 
 LAYOUTS: tuple[str, ...] = ("challenge", "test")
 MANIFEST = "simulation.json"
@@ -91,10 +100,10 @@ class _Task:
 
 
 # ----------------------------------------------------------------------------- worker side
-_RENDERERS: dict[str, object] = {}
+_RENDERERS: dict[str, Renderer] = {}
 
 
-def _renderer(domain: str):  # type: ignore[no-untyped-def]
+def _renderer(domain: str) -> Renderer:
     """One Renderer per domain per process (lenstronomy objects are built once)."""
     from brahmasifier.simulation.render import Renderer
 
@@ -103,13 +112,13 @@ def _renderer(domain: str):  # type: ignore[no-untyped-def]
     return _RENDERERS[domain]
 
 
-def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: PopulationConfig) -> list[dict[str, object]]:
+def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: PopulationConfig) -> list[dict[str, Any]]:
     """Simulate and write a few objects; return their catalogue rows (+ preview images)."""
     from brahmasifier.simulation.generate import make_object
 
     results = []
     for task in tasks:
-        obj = make_object(_renderer(task.domain), task.label, task.index, seed, cfg)  # type: ignore[arg-type]
+        obj = make_object(_renderer(task.domain), task.label, task.index, seed, cfg)
         if layout == "challenge":
             stem = labelled_stem(task.domain, task.label, task.index)
             folder = Path(out) / class_folder(task.domain, task.label)
@@ -120,7 +129,7 @@ def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: Po
             id_column = "ID"
         for b, band in enumerate(BANDS):
             write_band_fits_fast(folder / band_filename(stem, band), obj.object_id, band, obj.image[b],
-                                 id_column=id_column, header=FITS_HEADER)  # fmt: skip
+                                 id_column=id_column, header=FITS_HEADER)
         row = dict(obj.scene.row)
         results.append(
             {
@@ -128,14 +137,14 @@ def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: Po
                 "object_id": obj.object_id, "subtype": obj.subtype, "row": row,
                 "preview": obj.image if task.preview else None,
             }
-        )  # fmt: skip
+        )
     return results
 
 
 # ----------------------------------------------------------------------------- main side
 def _settings(n_per_class: int, seed: int, domains: tuple[str, ...], layout: str, cfg: PopulationConfig) -> dict[str, object]:
     return {"n_per_class": n_per_class, "seed": seed, "domains": list(domains), "layout": layout,
-            "population": asdict(cfg), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}  # fmt: skip
+            "population": asdict(cfg), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
 
 
 def _parse_domains(domains: Sequence[str] | str) -> tuple[str, ...]:
@@ -150,19 +159,19 @@ def _parse_domains(domains: Sequence[str] | str) -> tuple[str, ...]:
     return result
 
 
-def _catalogue_row(result: dict[str, object], with_all_columns: bool) -> dict[str, object]:
+def _catalogue_row(result: dict[str, Any], with_all_columns: bool) -> dict[str, Any]:
     """Challenge columns of one object (lens or non-lens); all columns with -999 if asked."""
-    label = int(result["label"])  # type: ignore[arg-type]
+    label = int(result["label"])
     row = result["row"]
     assert isinstance(row, dict)
     columns = ("RA", "Dec", *LENS_COLUMNS, *NONLENS_COLUMNS[:1]) if with_all_columns else (
-        ("RA", "Dec", *LENS_COLUMNS) if label == 1 else ("RA", "Dec", *NONLENS_COLUMNS))  # fmt: skip
-    out = {c: float(row.get(c, MISSING_VALUE)) for c in columns}  # type: ignore[arg-type]
+        ("RA", "Dec", *LENS_COLUMNS) if label == 1 else ("RA", "Dec", *NONLENS_COLUMNS))
+    out: dict[str, Any] = {c: float(row.get(c, MISSING_VALUE)) for c in columns}
     if label == 1 and "z_central" in columns:
         out["z_central"] = float(row["zlens"])  # the central object of a lens is its deflector
     out["sim_subtype"] = str(result["subtype"])
-    out["sim_arc_snr"] = float(row.get("_arc_snr", MISSING_VALUE))  # type: ignore[arg-type]
-    out["sim_magnification"] = float(row.get("_magnification", MISSING_VALUE))  # type: ignore[arg-type]
+    out["sim_arc_snr"] = float(row.get("_arc_snr", MISSING_VALUE))
+    out["sim_magnification"] = float(row.get("_magnification", MISSING_VALUE))
     return out
 
 
@@ -214,7 +223,7 @@ def simulate_dataset(
     size = max(1, min(CHUNK, -(-n_total // (4 * wanted))))  # ≥4 chunks per worker for balance
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     n_workers = min(wanted, len(chunks))
-    results: list[dict[str, object]] = []
+    results: list[dict[str, Any]] = []
     bar = tqdm(total=n_total, disable=not progress, desc="simulate", unit="obj")
     try:
         if n_workers == 1:
@@ -228,7 +237,7 @@ def simulate_dataset(
             method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method)) as pool:
                 futures = [pool.submit(_run_chunk, chunk, seed, layout, str(out), cfg) for chunk in chunks]
-                for future, chunk in zip(futures, chunks):
+                for future, chunk in zip(futures, chunks, strict=True):
                     results.extend(future.result())
                     bar.update(len(chunk))
     finally:
@@ -242,30 +251,31 @@ def simulate_dataset(
     seconds = time.perf_counter() - start
     counts = {class_folder(d, lab): n_per_class for d, lab in classes}
     summary = SimulationSummary(out, layout, seed, n_per_class, domains, counts, n_total, seconds,
-                                n_total / seconds if seconds > 0 else float("inf"), n_workers, False, paths)  # fmt: skip
+                                n_total / seconds if seconds > 0 else float("inf"), n_workers, False, paths)
     paths["manifest"] = manifest_path
     manifest = {
         "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
         "settings": settings, "counts": counts, "n_objects": n_total, "seconds": seconds,
         "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
-    }  # fmt: skip
+    }
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
     return summary
 
 
-def _summary_from_manifest(out: Path, manifest: dict[str, object]) -> SimulationSummary:
+def _summary_from_manifest(out: Path, manifest: dict[str, Any]) -> SimulationSummary:
     s = manifest["settings"]
     assert isinstance(s, dict)
-    paths = {k: out / v for k, v in manifest.get("paths", {}).items()}  # type: ignore[union-attr]
-    return SimulationSummary(out, s["layout"], s["seed"], s["n_per_class"], tuple(s["domains"]), dict(manifest["counts"]),  # type: ignore[arg-type]
-                             int(manifest["n_objects"]), 0.0, 0.0, 0, True, paths)  # type: ignore[arg-type]  # fmt: skip
+    paths = {k: out / v for k, v in manifest.get("paths", {}).items()}
+    return SimulationSummary(out, s["layout"], s["seed"], s["n_per_class"], tuple(s["domains"]), dict(manifest["counts"]),
+                             int(manifest["n_objects"]), 0.0, 0.0, 0, True, paths)
 
 
-def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]], results: list[dict[str, object]]) -> dict[str, Path]:
+def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]],
+                      results: list[dict[str, Any]]) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     if layout == "challenge":
         for domain, label in classes:
-            mine = sorted((r for r in results if r["domain"] == domain and r["label"] == label), key=lambda r: r["index"])  # type: ignore[arg-type,return-value]
+            mine = sorted((r for r in results if r["domain"] == domain and r["label"] == label), key=lambda r: r["index"])
             id_column = "Lens ID" if label == 1 else "Object ID"
             rows = [{id_column: r["object_id"], **_catalogue_row(r, with_all_columns=False)} for r in mine]
             folder = out / class_folder(domain, label)
@@ -273,9 +283,9 @@ def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]], re
             paths[class_folder(domain, label)] = folder
         return paths
     rows = []
-    for r in sorted(results, key=lambda r: r["stem"]):  # type: ignore[arg-type,return-value]
+    for r in sorted(results, key=lambda r: r["stem"]):
         rows.append({"id": str(r["object_id"]), "stem": r["stem"], "label": r["label"], "domain": r["domain"],
-                     **_catalogue_row(r, with_all_columns=True)})  # fmt: skip
+                     **_catalogue_row(r, with_all_columns=True)})
     frame = pd.DataFrame(rows)
     with atomic_path(out / "truth.csv") as tmp:
         frame.to_csv(tmp, index=False)
@@ -284,7 +294,7 @@ def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]], re
     return paths
 
 
-def write_preview(path: Path, results: list[dict[str, object]]) -> Path:
+def write_preview(path: Path, results: list[dict[str, Any]]) -> Path:
     """A grid of Lupton RGB (i, r, g) cutouts: lenses on top, non-lenses below."""
     import matplotlib
 
@@ -297,8 +307,8 @@ def write_preview(path: Path, results: list[dict[str, object]]) -> Path:
     others = [r for r in shown if r["label"] == 0]
     n_cols = max(len(lenses), len(others), 1)
     fig, axes = plt.subplots(2, n_cols, figsize=(1.9 * n_cols, 4.4), squeeze=False)
-    for row_axes, group in zip(axes, (lenses, others)):
-        for ax, r in zip(row_axes, group + [None] * (n_cols - len(group))):
+    for row_axes, group in zip(axes, (lenses, others), strict=True):
+        for ax, r in zip(row_axes, group + [None] * (n_cols - len(group)), strict=False):
             ax.set_axis_off()
             if r is None:
                 continue

@@ -122,5 +122,5 @@ def _draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein:
         params = {"sigma": float(rng.uniform(0.02, 0.06)), "center_x": xs + cx, "center_y": ys + cy}
         components.append(LightComponent("source_clump", "gaussian", params, total[2] * frac * shape, lensed=True))
     e = (1 - q) / (1 + q)
-    all_mags = mags_of(sum(c.flux for c in components))
+    all_mags = mags_of(np.asarray(sum(c.flux for c in components)))
     return {"components": components, "x": xs, "y": ys, "mags": all_mags, "r_eff": r_eff, "n": n, "ell": e, "phi": phi}

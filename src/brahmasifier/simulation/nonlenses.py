@@ -55,7 +55,7 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     subtype = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
     z, comps = NONLENS_KINDS[subtype](rng, x0, y0)
-    central_flux = sum(c.flux for c in comps if c.role in _CENTRAL_ROLES)
+    central_flux = np.asarray(sum(c.flux for c in comps if c.role in _CENTRAL_ROLES))
     psf_scale, beta = draw_psf(rng)
     row: dict[str, object] = {"z_central": z,
                               **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)}}

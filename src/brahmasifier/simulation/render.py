@@ -41,6 +41,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from scipy.signal import fftconvolve
 
+__all__ = [
+    "DOMAINS", "HSC_SHOT_NOISE_FACTOR", "LENS_MODEL_LIST", "MARGIN_PIXELS", "PSF_SIZE", "SUPERSAMPLING", "Grid",
+    "RenderResult", "Renderer", "gaussian_kernel", "moffat_kernel", "overlap_matrix",
+]
+
 DOMAINS: tuple[str, ...] = ("slsim", "hsc")
 #: Pixels rendered around the stamp so that light just outside it is convolved in.
 MARGIN_PIXELS = 4
@@ -68,7 +73,7 @@ def gaussian_kernel(sigma_pix: float) -> np.ndarray:
         return np.ones((1, 1))
     from scipy.special import erf
 
-    half = int(math.ceil(4 * sigma_pix))
+    half = math.ceil(4 * sigma_pix)
     edges = np.arange(-half, half + 2) - 0.5
     cdf = 0.5 * (1 + erf(edges / (math.sqrt(2) * sigma_pix)))
     k1 = np.diff(cdf)
@@ -98,6 +103,7 @@ class Grid:
     supersampling: int
 
     def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel-centre coordinates (arcsec) of the grid, x and y."""
         m = self.n * self.supersampling
         c = (np.arange(m) - (m - 1) / 2.0) * self.pixel_scale / self.supersampling
         x, y = np.meshgrid(c, c)  # x along columns, y along rows (lenstronomy array2image order)
@@ -123,7 +129,7 @@ class Renderer:
     """Draws scenes of one domain; build once per process and reuse (lenstronomy objects inside)."""
 
     def __init__(self, domain: str, lsst: dict[str, BandInstrument] | None = None,
-                 hsc: dict[str, HscBand] | None = None, supersampling: int = SUPERSAMPLING) -> None:  # fmt: skip
+                 hsc: dict[str, HscBand] | None = None, supersampling: int = SUPERSAMPLING) -> None:
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
         self.domain = domain
@@ -132,10 +138,10 @@ class Renderer:
         self.out_grid = Grid(STAMP_SIZE + 2 * MARGIN_PIXELS, PIXEL_SCALE, supersampling)
         if domain == "hsc":
             p = self.hsc[0].pixel_scale
-            n = int(math.ceil(self.out_grid.n * PIXEL_SCALE / p))
+            n = math.ceil(self.out_grid.n * PIXEL_SCALE / p)
             n += (n + 1) % 2  # odd, so both grids share the centre pixel
             self.grid = Grid(n, p, supersampling)
-            self.resample = overlap_matrix(n, p, self.out_grid.n, PIXEL_SCALE)
+            self.resample: np.ndarray | None = overlap_matrix(n, p, self.out_grid.n, PIXEL_SCALE)
         else:
             self.grid = self.out_grid
             self.resample = None
@@ -230,7 +236,8 @@ class Renderer:
             if comp.profile == "point":
                 values = self._point(comp.params)
             elif comp.lensed:
-                values = self._profile(comp, *self._ray_shoot(scene.lens_kwargs))  # type: ignore[arg-type]
+                assert scene.lens_kwargs is not None, "checked above: lensed light needs a lens model"
+                values = self._profile(comp, *self._ray_shoot(scene.lens_kwargs))
             else:
                 values = self._profile(comp, self.x, self.y)
             units[k] = self.grid.bin(values)
@@ -268,7 +275,7 @@ class Renderer:
 
     # ---------------------------------------------------------------- images
     def render(self, scene: Scene, rng: np.random.Generator | None, noise: bool = True,
-               lensed_only: bool = False, convolve: bool = True) -> RenderResult:  # fmt: skip
+               lensed_only: bool = False, convolve: bool = True) -> RenderResult:
         """Draw ``scene``; ``rng`` feeds every noise draw (None only with ``noise=False``)."""
         if noise and rng is None:
             raise ValueError("noise=True needs a numpy Generator")
@@ -278,10 +285,12 @@ class Renderer:
         if self.domain == "slsim":
             image = np.empty_like(model)
             for b in range(len(BANDS)):
-                image[b] = fftconvolve(model[b], self._kernel("lsst", b, fwhm[b], scene.psf_beta), mode="same") if convolve else model[b]
+                image[b] = (fftconvolve(model[b], self._kernel("lsst", b, fwhm[b], scene.psf_beta), mode="same")
+                            if convolve else model[b])
             image = self._crop(image)
             if noise:
-                image = self._add_lsst_noise(image, rng, extra_background=None)  # type: ignore[arg-type]
+                assert rng is not None, "checked above: noise needs a Generator"
+                image = self._add_lsst_noise(image, rng, extra_background=None)
         else:
             image = self._degrade_hsc(model, fwhm, scene.psf_beta, rng, noise, convolve)
         roles = tuple(c.role for c in comps)
@@ -302,21 +311,23 @@ class Renderer:
         return out
 
     def _degrade_hsc(self, model: np.ndarray, fwhm_lsst: np.ndarray, beta: float,
-                     rng: np.random.Generator | None, noise: bool, convolve: bool) -> np.ndarray:  # fmt: skip
+                     rng: np.random.Generator | None, noise: bool, convolve: bool) -> np.ndarray:
         """HSC-like image (sharp, deep, 0.168″) → LSST seeing, 0.2″ pixels and LSST depth."""
         r = self.resample
         assert r is not None
         out = np.empty((len(BANDS), STAMP_SIZE, STAMP_SIZE))
         extra_rms = np.empty(len(BANDS))
-        for b, (hsc, lsst) in enumerate(zip(self.hsc, self.lsst)):
+        for b, (hsc, lsst) in enumerate(zip(self.hsc, self.lsst, strict=True)):
             fwhm_hsc = min(hsc.seeing_fwhm * math.sqrt(fwhm_lsst[b] / lsst.seeing_fwhm), 0.92 * fwhm_lsst[b])
             image = model[b]
             if convolve:
                 image = fftconvolve(image, self._kernel("hsc", b, fwhm_hsc, max(beta - 0.5, 2.0)), mode="same")
             if noise:
+                assert rng is not None, "checked in render: noise needs a Generator"
                 hsc_var = hsc.background_rms**2 + np.clip(image, 0, None) * HSC_SHOT_NOISE_FACTOR * lsst.poisson_njy_per_count
-                image = image + rng.standard_normal(image.shape) * np.sqrt(hsc_var)  # type: ignore[union-attr]
-            kernel = self._kernel("match", b, math.sqrt(max(fwhm_lsst[b] ** 2 - fwhm_hsc**2, 0.0)), 0.0) if convolve else np.ones((1, 1))
+                image = image + rng.standard_normal(image.shape) * np.sqrt(hsc_var)
+            matching_fwhm = math.sqrt(max(fwhm_lsst[b] ** 2 - fwhm_hsc**2, 0.0))
+            kernel = self._kernel("match", b, matching_fwhm, 0.0) if convolve else np.ones((1, 1))
             if kernel.size > 1:
                 image = fftconvolve(image, kernel, mode="same")
             image = r @ image @ r.T
@@ -325,12 +336,13 @@ class Renderer:
             carried = hsc.background_rms**2 * float((kernel**2).sum()) * float((r**2).sum(axis=1).mean()) ** 2
             extra_rms[b] = math.sqrt(max(lsst.background_rms**2 - carried, 0.0))
         if noise:
-            out = self._add_lsst_noise(out, rng, extra_background=extra_rms)  # type: ignore[arg-type]
+            assert rng is not None, "checked in render: noise needs a Generator"
+            out = self._add_lsst_noise(out, rng, extra_background=extra_rms)
         return out
 
     # ---------------------------------------------------------------- selection
     def arc_statistics(self, scene: Scene, bands: tuple[str, ...] = ("g", "r", "i"),
-                       confusion: float = 0.5) -> tuple[float, float]:  # fmt: skip
+                       confusion: float = 0.5) -> tuple[float, float]:
         """(S/N of the lensed light against sky *and* the deflector, i-band magnification).
 
         Noise per pixel is ``sqrt(sky² + (confusion × unlensed light)²)``: an arc on top of a

@@ -27,6 +27,8 @@ class DataSummaryReport(pl.Callback):
         """Set ``trainer.log_every_n_steps`` and report the split (rank 0)."""
         summary: dict[str, Any] = getattr(trainer, "datamodule").summary  # noqa: B009 - set by Lightning in fit
         n_batches = max(1, -(-summary["n_train"] // self.batch_size))
-        trainer.log_every_n_steps = min(50, n_batches)
+        # Lightning sets this attribute in its logger connector and reads it when deciding to log;
+        # the Trainer class does not declare it.
+        trainer.log_every_n_steps = min(50, n_batches)  # type: ignore[attr-defined]
         rank_zero_info(f"training {self.description}: lr {self.lr:g}, precision {self.precision}, {summary['n_train']} train / "
                        f"{summary['n_val']} val objects -> {self.run_dir}")

@@ -13,6 +13,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from brahmasifier._atomic import atomic_path
 from brahmasifier.errors import ModelFormatError
 
+__all__ = ["AtomicCheckpointIO", "read_checkpoint_card", "read_checkpoint_model_state"]
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoint writer that writes to a temp file and renames it over the target.
@@ -20,7 +22,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     A run killed while writing ``last.ckpt`` keeps the previous complete ``last.ckpt``.
     """
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike[str], storage_options: Any | None = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike[str],
+                        storage_options: Any | None = None) -> None:
+        """Write ``checkpoint`` to ``path`` via a temporary file and a rename."""
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not support storage_options")
         with atomic_path(path) as tmp:

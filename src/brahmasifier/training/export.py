@@ -53,7 +53,8 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
 def fit_temperature_or_none(logits: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
     """Temperature from :func:`fit_temperature`; 1.0 (with the reason) where it cannot be fitted."""
     try:
-        return float(fit_temperature(logits.astype(np.float64), labels.astype(np.int64))), "fit_temperature on validation logits (BCE)"
+        temperature = fit_temperature(logits.astype(np.float64), labels.astype(np.int64))
+        return float(temperature), "fit_temperature on validation logits (BCE)"
     except ValueError as exc:
         return 1.0, f"not fitted ({exc})"
 
@@ -87,16 +88,18 @@ def finalize_run(
         "val_auc": chosen["auc"],
         **{f"val_{k}": chosen[k] for k in _AT_THRESHOLD},
         "threshold": threshold,
-        "threshold_method": "maximises Youden's J (TPR - FPR) on the validation split, on probabilities sigmoid(logit / temperature)",
+        "threshold_method": ("maximises Youden's J (TPR - FPR) on the validation split, "
+                             "on probabilities sigmoid(logit / temperature)"),
         "temperature": temperature,
         "temperature_method": temperature_how,
         "at_threshold_0.5": {k: plain[k] for k in _AT_THRESHOLD},
-        "n_val": int(len(labels)),
+        "n_val": len(labels),
         "val_auc_by_domain": {},
     }
     for domain, group in frame.groupby("domain"):
         if group["label"].nunique() == 2:
-            metrics["val_auc_by_domain"][str(domain)] = validation_metrics(group["logit"].to_numpy(), group["label"].to_numpy())["auc"]
+            by_domain = validation_metrics(group["logit"].to_numpy(), group["label"].to_numpy())
+            metrics["val_auc_by_domain"][str(domain)] = by_domain["auc"]
     metrics.update({k: v for k, v in training_summary.items() if k not in metrics})
     write_json_atomic(run_dir / "metrics.json", metrics)
 

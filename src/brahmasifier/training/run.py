@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier._lightning import quiet_lightning
@@ -79,7 +79,8 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
         normalization = {"name": normalization}
     card = ModelCard(architecture=preset["architecture"], model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
                      normalization=dict(normalization), input_size=input_size)
-    return card, None, f"{card.architecture} from {'pretrained file ' + config.pretrained_file if config.pretrained_file else 'scratch'}"
+    start = f"pretrained file {config.pretrained_file}" if config.pretrained_file else "scratch"
+    return card, None, f"{card.architecture} from {start}"
 
 
 def train(config: TrainConfig) -> RunResult:
@@ -116,7 +117,8 @@ def _train(config: TrainConfig) -> RunResult:
         else:
             rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
-        raise OutputExistsError(f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
+        raise OutputExistsError(
+            f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
     if not config.data:
         raise ConfigError("training needs --data (a packed store or FITS roots)")
     if config.threads:
@@ -143,8 +145,9 @@ def _train(config: TrainConfig) -> RunResult:
     if init_state is not None and resume_from is None:
         load_state_into(task.model, init_state, str(config.init_from))
 
-    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="epoch{epoch:03d}-auc{val_auc:.4f}", auto_insert_metric_name=False, enable_version_counter=False,
-                              monitor="val_auc", mode="max", save_top_k=config.top_k, save_last=True)
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="epoch{epoch:03d}-auc{val_auc:.4f}", auto_insert_metric_name=False,
+                              enable_version_counter=False, monitor="val_auc", mode="max", save_top_k=config.top_k,
+                              save_last=True)
     periodic_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=max(1, config.checkpoint_every_steps),
                                   save_top_k=1, enable_version_counter=False)
     callbacks: list[Any] = [best_cb, periodic_cb, LearningRateMonitor(logging_interval="step"),
@@ -160,7 +163,8 @@ def _train(config: TrainConfig) -> RunResult:
         trainer_kwargs["limit_val_batches"] = config.limit_val_batches
     trainer = pl.Trainer(
         default_root_dir=run_dir, max_epochs=config.epochs, max_time=config.max_time, accelerator=config.accelerator,
-        devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes, precision=precision,
+        devices=_devices(config.devices), strategy=config.strategy, num_nodes=config.num_nodes,
+        precision=cast(Any, precision),  # any Lightning precision name (resolved above); Lightning validates it
         callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()], enable_progress_bar=config.progress,
         enable_model_summary=config.progress, log_every_n_steps=50, num_sanity_val_steps=0,
         deterministic=False, **trainer_kwargs,
@@ -183,7 +187,8 @@ def _train(config: TrainConfig) -> RunResult:
         "global_step": result.global_step, "max_epochs": config.epochs, "seed": config.seed, "lr": lr,
         "precision": precision, "best_checkpoint": str(best),
         "best_checkpoint_val_auc_lightning": float(best_cb.best_model_score) if best_cb.best_model_score is not None else None,
-        "stopped_early": bool(result.epochs_completed < config.epochs), "train_seconds_this_session": round(time.perf_counter() - started, 1),
+        "stopped_early": bool(result.epochs_completed < config.epochs),
+        "train_seconds_this_session": round(time.perf_counter() - started, 1),
         "pretrained_file": config.pretrained_file, "init_from": config.init_from,
     }
     state = read_checkpoint_model_state(best)

@@ -19,6 +19,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torchmetrics.aggregation import CatMetric
 from torchmetrics.classification import BinaryAccuracy
 
@@ -85,6 +86,7 @@ class LensClassificationTask(pl.LightningModule):
         return random_d4(x, generator)[0]
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """One optimisation step: augment, BCE loss, training accuracy and throughput."""
         x, y = batch["image"], batch["label"].float()
         if self.hparams["augment"]:
             x = self._augment(x)
@@ -123,12 +125,12 @@ class LensClassificationTask(pl.LightningModule):
         self.val_labels.reset()
 
     # -- optimisation ----------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """AdamW + per-step schedule: linear warm-up, then cosine annealing to 0 over all steps."""
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         max_epochs = max(int(self.trainer.max_epochs or 1), 1)
-        warmup = min(int(round(self.hparams["warmup_epochs"] * total / max_epochs)), total - 1)
+        warmup = min(round(self.hparams["warmup_epochs"] * total / max_epochs), total - 1)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
