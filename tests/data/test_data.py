@@ -106,3 +106,43 @@ def test_datamodule_clear_errors(tmp_path: Path) -> None:
         LensDataModule(tmp_path / "unbalanced", progress=False).setup()
     with pytest.raises(FileNotFoundError, match="not found"):
         LensDataModule([tmp_path / "missing"], cache_dir=tmp_path / "c", progress=False).prepare_data()
+
+
+def test_store_reads_have_one_answer_for_non_finite_pixels(tmp_path: Path) -> None:
+    """Training samples and prediction batches come from the store's one reader: NaN/Inf read as 0 in both."""
+    from brahmasifier.inference.sources import StoreSource
+
+    store = make_store(tmp_path / "s", [0, 1, 0, 1])
+    images = store.read(np.arange(4))
+    images[1, 2, 3, 4] = np.nan
+    images[2, 0, 0, 1] = np.inf
+    index = store.index.copy()
+    store = write_store(tmp_path / "nan", images, index)
+    expected = np.where(np.isfinite(images), images, 0).astype(np.float32)
+    training = np.stack([s["image"].numpy() for s in StoreDataset(store).__getitems__([0, 1, 2, 3])])
+    prediction = StoreSource(tmp_path / "nan").read_range(0, 4).images
+    np.testing.assert_array_equal(training, expected)
+    np.testing.assert_array_equal(prediction, expected)
+    np.testing.assert_array_equal(StoreDataset(store)[1]["image"].numpy(), expected[1])
+
+
+def test_prepare_data_packs_fits_roots_once_then_setup_opens_the_store(tiny_challenge_tree, tmp_path: Path) -> None:
+    root, truth = tiny_challenge_tree
+    dm = LensDataModule([root], cache_dir=tmp_path / "cache", val_fraction=0.2, progress=False)
+    dm.prepare_data()
+    manifest = (tmp_path / "cache" / "manifest.json").stat().st_mtime_ns
+    dm.prepare_data()  # a second call (another node, a rerun) reuses the finished store
+    assert (tmp_path / "cache" / "manifest.json").stat().st_mtime_ns == manifest
+    dm.setup("fit")
+    assert dm.summary["n_objects"] == len(truth) and dm.summary["store"] == str(tmp_path / "cache")
+
+
+def test_an_unfinished_store_is_refused_not_scanned_as_fits(tmp_path: Path) -> None:
+    from brahmasifier.errors import StoreError
+    from brahmasifier.inference.sources import open_source
+
+    make_store(tmp_path / "s", [0, 1, 0, 1])
+    (tmp_path / "s" / "manifest.json").unlink()  # as if packing were interrupted
+    for use in (lambda: open_source([tmp_path / "s"]), lambda: LensDataModule(tmp_path / "s", progress=False).setup()):
+        with pytest.raises(StoreError, match="incomplete store"):
+            use()

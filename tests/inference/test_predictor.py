@@ -163,3 +163,21 @@ def test_two_process_ddp_matches_single_process(baseline, tiny_challenge_tree, t
     assert "x2" in done.stdout and done.stdout.count("found 24 objects") == 1
     ddp = pd.read_csv(tmp_path / "p.csv", dtype={"id": str, "stem": str})
     pd.testing.assert_frame_equal(ddp, probs, check_exact=False, rtol=1e-5, atol=1e-6)
+
+
+def test_ensemble_module_is_importable_and_applies_the_rule(two_models) -> None:
+    """The Lightning module is a plain module-level class: TTA mean logit / T per model, mean over models."""
+    from brahmasifier.inference.ensemble import load_models
+    from brahmasifier.inference.lightning import EnsembleModule
+
+    loaded = load_models(two_models)
+    module = EnsembleModule(loaded, "flips", "32-true", "torch", channels_last=False, onnx_dir=Path("unused"))
+    x = torch.randn(3, 5, 41, 41) * 3 + 10
+    batch = {"image": x, "part": 0, "position": torch.arange(3), "n_nan": torch.zeros(3, dtype=torch.int32),
+             "id": ["a", "b", "c"], "stem": ["a", "b", "c"], "error": [""] * 3, "file": [""] * 3}
+    with torch.inference_mode():
+        out = module.eval().predict_step(batch, 0)
+        expected = torch.stack([TTAModel(m.module, "flips")(x) / m.temperature for m in loaded])
+    np.testing.assert_allclose(out["model_logits"], expected.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["logit"], expected.mean(0).numpy(), rtol=1e-6, atol=1e-6)
+    assert out["id"] == ["a", "b", "c"] and out["position"].tolist() == [0, 1, 2]

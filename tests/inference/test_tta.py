@@ -74,3 +74,18 @@ def test_normalising_once_equals_normalising_every_view(normalization: str, tta:
         once = TTAModel(model, tta)(x)
         per_view = TTAModel(_PerViewReference(model), tta)(x)
     torch.testing.assert_close(once, per_view, rtol=1e-5, atol=1e-5)
+
+
+def test_views_are_the_augmentations_d4_elements_in_the_previous_order() -> None:
+    """TTA and training augmentation share one D4 implementation; the view sets (and order) are unchanged:
+    flips = identity, left-right, up-down; d4 = rotations of the image, then rotations of its mirror image.
+    """
+    from brahmasifier.data.transforms import d4_apply
+
+    x = torch.randn(2, 5, 7, 9)
+    previous_d4 = [torch.rot90(torch.flip(x, (-1,)) if flip else x, k, (-2, -1)) for flip in (False, True) for k in range(4)]
+    assert all(torch.equal(v(x), p) for v, p in zip(tta_views("d4"), previous_d4, strict=True))
+    assert [torch.equal(v(x), e) for v, e in zip(tta_views("flips"), (x, x.flip(-1), x.flip(-2)), strict=True)] == [True] * 3
+    for element in range(8):  # what the augmentation applies is exactly rotate-then-flip
+        expected = torch.rot90(x, element % 4, (-2, -1))
+        assert torch.equal(d4_apply(x, element), expected.flip(-1) if element >= 4 else expected)

@@ -75,3 +75,37 @@ def test_ddp_two_cpu_ranks(tmp_path: Path) -> None:
     assert done.stdout.count("val AUC") == 1  # only rank 0 reports and writes
     assert sorted(p.name for p in (run / "model").iterdir()) == ["model.json", "model.safetensors"]
     load_model(run)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ddp_two_cpu_ranks_train_straight_from_fits_roots(tiny_challenge_tree, tmp_path: Path) -> None:
+    """FITS roots are packed once per node in prepare_data (not by every rank), then both ranks train on the store.
+
+    Launched with torchrun, so both ranks start at the same moment (as under SLURM): were every
+    rank to pack, the second would find the first holding the pack lock and fail.
+    """
+    root, truth = tiny_challenge_tree
+    run, cache = tmp_path / "ddp", tmp_path / "cache"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+                "--master-addr", "127.0.0.1", "--master-port", str(_free_port())]
+    args = _command("--data", str(root), "--out", str(run), "--cache-dir", str(cache), "--epochs", "1", "--batch-size", "8",
+                    "--val-fraction", "0.2", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+                    "--model-kwargs", json.dumps(TINY_MODEL))
+    done = subprocess.run([*torchrun, *args[1:]], env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert output.count("packing FITS roots") == 1  # one pack, announced once
+    store = json.loads((cache / "manifest.json").read_text())
+    assert store["n_objects"] == len(truth) and store["objects_packed_this_run"] == len(truth)
+    assert not (cache / "_parts").exists()  # the pack finished and cleaned up
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"]["n_objects"] == len(truth) and metrics["data"]["store"] == str(cache)
+    assert metrics["global_step"] == math.ceil(math.ceil(metrics["data"]["n_train"] / 2) / 8)  # each rank: half
+    load_model(run)

@@ -100,3 +100,21 @@ def test_lr_schedule_warmup_then_cosine() -> None:
     assert lr_factor(10, 100, 10) == pytest.approx(1.0)
     assert lr_factor(55, 100, 10) == pytest.approx(0.5)
     assert lr_factor(100, 100, 10) == pytest.approx(0.0)
+
+
+def test_training_logs_the_same_validation_metrics_as_the_end_of_the_run(trained_run) -> None:
+    """One definition (binary_metrics.validation_metrics) for the per-epoch log and metrics.json."""
+    from brahmasifier.binary_metrics import validation_metrics
+
+    _, config, result = trained_run
+    run = Path(config.out)
+    log = pd.read_csv(run / "logs" / "csv" / "metrics.csv")
+    epochs = log.dropna(subset=["val_auc"]).set_index("epoch")
+    best = epochs["val_auc"].idxmax()
+    preds = pd.read_csv(run / "val_predictions.csv", dtype={"id": str})
+    # the exported model is the best epoch's: its logged AUC is the end-of-run AUC of the same logits
+    assert epochs.loc[best, "val_auc"] == pytest.approx(result.metrics["val_auc"], abs=1e-6)
+    assert result.metrics["val_auc"] == pytest.approx(validation_metrics(preds["logit"], preds["label"])["auc"], abs=1e-12)
+    plain = validation_metrics(preds["logit"], preds["label"], threshold=0.5)
+    assert epochs.loc[best, "val_accuracy"] == pytest.approx(plain["accuracy"], abs=1e-6)
+    assert result.metrics["at_threshold_0.5"]["accuracy"] == pytest.approx(plain["accuracy"])
