@@ -77,7 +77,8 @@ def test_normalising_once_equals_normalising_every_view(normalization: str, tta:
 
 
 def test_views_are_the_augmentations_d4_elements_in_the_previous_order() -> None:
-    """TTA and training augmentation share one D4 implementation; the view sets (and order) are unchanged:
+    """TTA and training augmentation share one D4 implementation; the view sets (and order) are unchanged.
+
     flips = identity, left-right, up-down; d4 = rotations of the image, then rotations of its mirror image.
     """
     from brahmasifier.data.transforms import d4_apply
