@@ -1,8 +1,9 @@
 """Evaluation that lens searches trust: low-FPR metrics, calibration, plots, gallery, report.
 
-Only calibration is imported eagerly (the training code uses it); the rest is imported from
-the submodules (``metrics``, ``plots``, ``gallery``, ``report``) so that importing this
-package does not pull in matplotlib.
+Only calibration (numpy only) is imported eagerly; the rest is imported from the submodules
+(``inputs``, ``bootstrap``, ``completeness``, ``metrics``, ``tables``, ``plots``, ``gallery``,
+``report``) so that importing this package does not pull in matplotlib. The metric definitions
+themselves are :mod:`brahmasifier.binary_metrics`, shared with training.
 """
 
 from __future__ import annotations
