@@ -1,9 +1,13 @@
-"""Simulator throughput: objects/s for 1 and 2 workers (all bands, both domains, written to disk).
+"""Simulator throughput: objects/s for 1 and 2 workers (all bands, written to disk).
 
-Also times, side by side in one process, the per-object render (median ms per class) and the
-band-file writer: our byte-identical template writer vs ``write_band_fits`` (astropy).
+``--engine ours`` (default; both domains) also times, side by side in one process, the
+per-object render (median ms per class) and the band-file writer: our byte-identical template
+writer vs ``write_band_fits`` (astropy). ``--engine slsim`` times the SLSim engine end to end
+(slsim domain, default settings: realisations of 25 lenses + 25 non-lenses, so use a multiple
+of 50 per worker).
 
     python benchmarks/bench_simulate.py --n-per-class 50 --workers 1,2
+    python benchmarks/bench_simulate.py --engine slsim --n-per-class 100 --workers 1,2
 
 The machine may be shared: compare the numbers within one run (ratios), not across runs.
 """
@@ -24,11 +28,14 @@ def main() -> None:
     parser.add_argument("--n-per-class", type=int, default=50)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--engine", choices=("ours", "slsim"), default="ours")
     args = parser.parse_args()
+    if args.engine == "slsim":
+        end_to_end(args)
+        return
 
     from brahmasifier.io._fastwrite import write_band_fits_fast
     from brahmasifier.io.fits import write_band_fits
-    from brahmasifier.simulation import simulate_dataset
     from brahmasifier.simulation.generate import make_object
     from brahmasifier.simulation.render import Renderer
 
@@ -60,12 +67,30 @@ def main() -> None:
             timings[name] = statistics.median(samples)
             print(f"write one band file, {name:24s}: median {1e3 * timings[name]:.3f} ms")
         print(f"writer speed-up: {timings['astropy write_band_fits'] / timings['template writer']:.1f}x")
-        # End to end.
+    end_to_end(args)
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    """objects/s of ``simulate_dataset`` for each worker count, side by side."""
+    from brahmasifier.simulation import simulate_dataset
+
+    domains = "slsim" if args.engine == "slsim" else None
+    if args.engine == "slsim":  # import the SLSim stack once, before any timing (forked workers share it)
+        import importlib
+
+        from brahmasifier.simulation.slsim_engine.catalogue import quiet_slsim
+
+        with quiet_slsim():
+            for name in ("slsim.Lenses.lens_pop", "slsim.Pipelines.skypy_pipeline", "slsim.FalsePositives.false_positive_pop",
+                         "slsim.Sources.SourcePopulation.galaxies", "lenstronomy.SimulationAPI.sim_api"):
+                importlib.import_module(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
         rates = {}
         for workers in [int(w) for w in args.workers.split(",")]:
             for rep in range(args.repeats):
                 summary = simulate_dataset(root / f"w{workers}_{rep}", args.n_per_class, seed=rep, workers=workers,
-                                           progress=False, preview=False)
+                                           progress=False, preview=False, domains=domains, engine=args.engine)
                 rates.setdefault(workers, []).append(summary.objects_per_second)
                 print(f"simulate_dataset workers={workers}: {summary.n_objects} objects in {summary.seconds:.1f} s "
                       f"= {summary.objects_per_second:.1f} objects/s (incl. process start-up)")

@@ -12,7 +12,7 @@ from brahmasifier.cli import build_parser, main
 def test_help_lists_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["simulate", "--out", "x", "--n-per-class", "2"])
-    assert args.domains == "slsim,hsc" and args.layout == "challenge" and args.workers is None
+    assert args.domains is None and args.engine == "ours" and args.layout == "challenge" and args.workers is None
 
 
 def test_simulate_writes_and_reruns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

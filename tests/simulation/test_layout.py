@@ -82,6 +82,9 @@ def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
     assert two.workers == 2
     h1, h2 = _hashes(one.out), _hashes(two.out)
     assert len(h1) == 8 * len(BANDS) + 1 and h1 == h2
+    other = simulate_dataset(tmp_path / "s10", 2, seed=10, layout="test", workers=1, progress=False, preview=False)
+    h3 = _hashes(other.out)
+    assert set(h3) == set(h1) and all(h3[k] != h1[k] for k in h1)  # another seed: every file differs
 
 
 def test_test_layout_hides_labels(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_nonlenses_have_no_lensed_light_and_lenses_do(renderers: dict[str, Rende
             subtypes.add(obj.subtype)
         lens = make_object(r, 1, 0, seed=5, noise=False)
         assert "source" in lens.render.lensed_roles and lens.scene.lens_kwargs is not None
-        assert lens.scene.row["_arc_snr"] >= 40.0
+        assert lens.scene.row["sim_arc_snr"] >= 40.0
     assert len(subtypes) >= 4
 
 

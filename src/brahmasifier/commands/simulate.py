@@ -1,10 +1,14 @@
-"""Simulate LSST-like lens and non-lens cutouts with lenstronomy (needs ``brahmasifier[sim]``).
+"""Simulate LSST-like lens and non-lens cutouts in the challenge or a blind-test layout.
 
-Writes the challenge layout (four class folders of ``DX_IYYYYYYY_b.fits`` files with a
+Two engines: ``ours`` (default; lenstronomy scenes of our own populations, domains slsim and
+hsc, extra ``brahmasifier[sim]``) and ``slsim`` (SLSim's populations and LSST image
+simulation, domain slsim only, extra ``brahmasifier[slsim]``). Writes the challenge layout
+(four — or, for slsim, two — class folders of ``DX_IYYYYYYY_b.fits`` files with a
 ``parameters.fits`` each) or a blind test layout (``images/object_NNNNN_b.fits`` + a
 ``truth.csv`` outside ``images/``), plus ``preview.png`` and ``simulation.json``. Pixel values
 are nJy per pixel. The output is identical for a seed whatever ``--workers``. Rerunning
-with the same settings into a finished folder does nothing; other settings are refused.
+with the same settings into a finished folder does nothing, an interrupted slsim run resumes
+from its finished realisations; other settings are refused.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from brahmasifier.commands._options import add_progress_option
 
 __all__ = ["HELP", "add_arguments", "run"]
 
-HELP = "simulate lens/non-lens cutouts (lenstronomy) in the challenge or a blind-test layout"
+HELP = "simulate lens/non-lens cutouts (our engine or SLSim) in the challenge or a blind-test layout"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,24 +27,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--n-per-class", type=int, required=True, help="objects per class and domain")
     parser.add_argument("--seed", type=int, default=0, help="random seed (output depends only on it and the settings)")
-    parser.add_argument("--domains", default="slsim,hsc", help="comma-separated subset of slsim,hsc")
+    parser.add_argument("--engine", choices=("ours", "slsim"), default="ours", help="simulation engine")
+    parser.add_argument("--domains", default=None,
+                        help="comma-separated subset of slsim,hsc (default: both for ours, slsim for slsim)")
     parser.add_argument("--layout", choices=("challenge", "test"), default="challenge", help="output layout")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU cores, at most 8)")
     parser.add_argument("--no-preview", action="store_true", help="skip preview.png")
+    slsim = parser.add_argument_group("slsim engine")
+    slsim.add_argument("--coadd-years", type=float, default=1.0, help="LSST coadd depth in years")
+    slsim.add_argument("--sampling", choices=("population", "random"), default="population",
+                       help="lens selection: LensPop.draw_population (cross-section weighted) or select_lens_at_random")
+    slsim.add_argument("--nonlens-mix", default=None,
+                       help="non-lens fractions, e.g. deflector=0.4,false_positive=0.4,blue=0.2 (default: thirds)")
+    slsim.add_argument("--no-match-brightness", action="store_true",
+                       help="lone blue galaxies drawn at random, not matched in i to lens deflectors")
+    slsim.add_argument("--los-file", default=None, help="SLSim line-of-sight HDF5 table (default: none, zero kappa/shear)")
     add_progress_option(parser)
+
+
+def _slsim_config(args: argparse.Namespace) -> object:
+    """The :class:`SlsimConfig` of the command line's slsim options."""
+    from brahmasifier.errors import ConfigError
+    from brahmasifier.simulation.slsim_engine import SlsimConfig
+
+    kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
+                                 "match_blue_brightness": not args.no_match_brightness}
+    if args.nonlens_mix:
+        mix = {}
+        for item in args.nonlens_mix.split(","):
+            name, _, value = item.partition("=")
+            try:
+                mix[name.strip()] = float(value)
+            except ValueError:
+                raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
+        kwargs["nonlens_mix"] = mix
+    return SlsimConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the simulation and print a one-line summary."""
     from brahmasifier.simulation import simulate_dataset
 
+    config = None
+    if args.engine == "slsim":
+        from brahmasifier.errors import DependencyNotFoundError
+        from brahmasifier.simulation.slsim_engine import available
+
+        missing = available()
+        if missing:
+            raise DependencyNotFoundError(missing)
+        config = _slsim_config(args)
     summary = simulate_dataset(
         args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
         workers=args.workers, progress=args.progress, preview=not args.no_preview,
+        config=config, engine=args.engine,  # type: ignore[arg-type]
     )
     if summary.skipped:
         print(f"{summary.out}: already complete ({summary.n_objects} objects, seed {summary.seed}); nothing to do")
     else:
-        print(f"{summary.out}: {summary.n_objects} objects ({summary.layout} layout) in {summary.seconds:.1f} s "
-              f"= {summary.objects_per_second:.1f} objects/s with {summary.workers} worker(s)")
+        kept = f", {summary.resumed} of them kept from the interrupted run" if summary.resumed else ""
+        print(f"{summary.out}: {summary.n_objects} objects ({summary.layout} layout, {args.engine} engine{kept}) in "
+              f"{summary.seconds:.1f} s = {summary.objects_per_second:.1f} objects/s made with {summary.workers} worker(s)")
     return 0

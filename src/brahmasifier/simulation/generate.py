@@ -11,17 +11,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brahmasifier.bands import CODE_BY_DOMAIN, PIXEL_SCALE, STAMP_SIZE
+from brahmasifier.bands import BANDS, CODE_BY_DOMAIN, PIXEL_SCALE, STAMP_SIZE
 from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.field import add_field
 from brahmasifier.simulation.lenses import draw_lens, redraw_source
+from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr, noise_variance
 from brahmasifier.simulation.nonlenses import draw_nonlens
 from brahmasifier.simulation.population import PopulationConfig, sky_position
 from brahmasifier.simulation.render import Renderer, RenderResult
 from brahmasifier.simulation.scene import Scene
+from brahmasifier.simulation.truth import lensed_magnitude
 
 __all__ = [
     "MAX_LENS_SYSTEMS", "SOURCES_PER_SYSTEM", "SimulatedObject", "draw_detectable_lens", "make_object", "object_rng",
+    "slsim_object_id",
 ]
 
 #: Lens systems tried before giving up (each with a few sources); never reached in practice.
@@ -48,6 +51,11 @@ class SimulatedObject:
         return self.scene.subtype
 
 
+def slsim_object_id(ra: float, dec: float) -> str:
+    """ID of an SLSim-domain object at (RA, Dec) in degrees: ``GG-LENS_<ra>_<dec>`` (both engines)."""
+    return f"GG-LENS_{ra:.6f}_{dec:.6f}"
+
+
 def object_rng(seed: int, domain: str, label: int, index: int) -> np.random.Generator:
     """The generator of one object, independent of worker count and order."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(CODE_BY_DOMAIN[domain]), int(label), int(index)]))
@@ -65,8 +73,8 @@ def draw_detectable_lens(renderer: Renderer, rng: np.random.Generator, cfg: Popu
             attempts += 1
             snr, magnification = renderer.arc_statistics(scene)
             if snr >= cfg.min_arc_snr and magnification >= cfg.min_magnification:
-                scene.row["_arc_snr"] = snr
-                scene.row["_magnification"] = magnification
+                scene.row["sim_arc_snr"] = snr
+                scene.row["sim_magnification"] = magnification
                 return scene, attempts
     raise ConfigError(f"no detectable lens after {attempts} draws; loosen PopulationConfig (min_arc_snr={cfg.min_arc_snr})")
 
@@ -81,7 +89,7 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
     ra, dec = sky_position(rng, domain)
     object_id: str | int
     if domain == "slsim":
-        object_id = f"GG-LENS_{ra:.6f}_{dec:.6f}"
+        object_id = slsim_object_id(ra, dec)
     else:
         object_id = int(rng.integers(10**16, 10**17))
     if label == 1:
@@ -90,6 +98,25 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
         scene, attempts = draw_nonlens(rng, domain, cfg), 1
     add_field(rng, scene, cfg, half_size=STAMP_SIZE * PIXEL_SCALE / 2.0)
     render = renderer.render(scene, rng if noise else None, noise=noise)
-    scene.row = {"RA": ra, "Dec": dec, **scene.row}
+    scene.row = {"RA": ra, "Dec": dec, **scene.row, **_measures(renderer, scene, render)}
     return SimulatedObject(domain, label, index, object_id, render.image, scene, render, attempts)
+
+
+def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[str, float]:
+    """The ``sim_*`` measurements of :mod:`brahmasifier.simulation.measures` (no random draws)."""
+    out = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, render.psf_fwhm)}
+    if scene.lens_kwargs is None:
+        return out
+    i = BANDS.index("i")
+    arc = renderer.render(scene, None, noise=False, lensed_only=True).image[i].astype(np.float64)
+    model = renderer.render(scene, None, noise=False).image[i].astype(np.float64)
+    band = renderer.lsst[i]
+    variance = noise_variance(model, band.background_rms, band.poisson_njy_per_count)
+    n_images, separation = image_multiplicity(renderer._lens, scene.lens_kwargs, float(scene.row["srcx"]),  # type: ignore[arg-type]
+                                              float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]  # fmt: skip
+    magnification = float(scene.row.get("sim_magnification", -1.0))  # type: ignore[arg-type]
+    out.update({"sim_arc_snr_i": matched_filter_snr(arc, variance), "sim_n_images": float(n_images),
+                "sim_image_sep": separation,
+                "sim_arc_mag_i": lensed_magnitude(float(scene.row["mag_src_i"]), magnification)})  # type: ignore[arg-type]  # fmt: skip
+    return out
 

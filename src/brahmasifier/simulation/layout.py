@@ -16,8 +16,11 @@
 Pixel values are nJy/pixel (``BUNIT='nJy'``, ``ZP=31.4`` in every band file's table header).
 SLSim IDs are ``GG-LENS_<ra>_<dec>`` strings, HSC IDs 17-digit integers, for both classes.
 
-Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry ``sim_subtype``,
-``sim_arc_snr`` and ``sim_magnification`` (simulation truth, handy for per-subtype metrics).
+Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry the ``sim_*`` columns of
+:data:`brahmasifier.simulation.truth.SIM_COLUMNS` (simulation truth: subtype, arc S/N,
+magnification, image multiplicity, PSF, handy for per-subtype metrics and engine comparisons).
+``engine="slsim"`` hands the whole run to :mod:`brahmasifier.simulation.slsim_engine`, which
+writes through :func:`write_object_files` and the catalogue writers here.
 
 Rerunning into a folder whose ``simulation.json`` (written last) records the same settings
 skips all work; different settings are refused; a folder without it (an interrupted run)
@@ -48,7 +51,11 @@ from brahmasifier.io._fastwrite import write_band_fits_fast
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS, PopulationConfig
+from brahmasifier.simulation.population import PopulationConfig
+from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS
+
+if TYPE_CHECKING:
+    from brahmasifier.simulation.slsim_engine import SlsimConfig
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.render import Renderer
@@ -59,10 +66,11 @@ __all__ = [
 ]
 
 LAYOUTS: tuple[str, ...] = ("challenge", "test")
+ENGINES: tuple[str, ...] = ("ours", "slsim")
 MANIFEST = "simulation.json"
 PREVIEW = "preview.png"
 PREVIEW_PER_CLASS = 4
-EXTRA_COLUMNS: tuple[str, ...] = ("sim_subtype", "sim_arc_snr", "sim_magnification")
+EXTRA_COLUMNS: tuple[str, ...] = tuple(SIM_COLUMNS)
 FITS_HEADER: dict[str, object] = {"BUNIT": PIXEL_UNIT, "ZP": NJY_ZERO_POINT}
 CHUNK = 8
 
@@ -88,6 +96,7 @@ class SimulationSummary:
     workers: int
     skipped: bool = False
     paths: dict[str, Path] = field(default_factory=dict)  # class folders / images, truth, preview, manifest
+    resumed: int = 0  # objects kept from an interrupted run (not made, not in objects_per_second)
 
 
 @dataclass(frozen=True)
@@ -119,17 +128,7 @@ def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: Po
     results = []
     for task in tasks:
         obj = make_object(_renderer(task.domain), task.label, task.index, seed, cfg)
-        if layout == "challenge":
-            stem = labelled_stem(task.domain, task.label, task.index)
-            folder = Path(out) / class_folder(task.domain, task.label)
-            id_column = "Lens ID" if task.label == 1 else "Object ID"
-        else:
-            stem = f"object_{task.number:05d}"
-            folder = Path(out) / "images"
-            id_column = "ID"
-        for b, band in enumerate(BANDS):
-            write_band_fits_fast(folder / band_filename(stem, band), obj.object_id, band, obj.image[b],
-                                 id_column=id_column, header=FITS_HEADER)
+        stem = write_object_files(Path(out), layout, task.domain, task.label, task.index, task.number, obj.object_id, obj.image)
         row = dict(obj.scene.row)
         results.append(
             {
@@ -139,6 +138,36 @@ def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: Po
             }
         )
     return results
+
+
+def write_object_files(out: Path, layout: str, domain: str, label: int, index: int, number: int,
+                       object_id: str | int, image: np.ndarray) -> str:  # fmt: skip
+    """Write the five band files of one object in ``layout``; return its stem.
+
+    Args:
+        out: the data set's folder.
+        layout: ``challenge`` (class folders, named by class index) or ``test`` (``images/``, by position).
+        domain: ``slsim`` or ``hsc``.
+        label: 1 lens, 0 non-lens.
+        index: the object's index within its class.
+        number: its position in the shuffled blind set.
+        object_id: the catalogue ID.
+        image: ``(5, 41, 41)`` pixels in band order.
+
+    Returns:
+        The file stem.
+    """
+    if layout == "challenge":
+        stem = labelled_stem(domain, label, index)
+        folder = out / class_folder(domain, label)
+        id_column = "Lens ID" if label == 1 else "Object ID"
+    else:
+        stem = f"object_{number:05d}"
+        folder = out / "images"
+        id_column = "ID"
+    for b, band in enumerate(BANDS):
+        write_band_fits_fast(folder / band_filename(stem, band), object_id, band, image[b], id_column=id_column, header=FITS_HEADER)
+    return stem
 
 
 # ----------------------------------------------------------------------------- main side
@@ -170,8 +199,9 @@ def _catalogue_row(result: dict[str, Any], with_all_columns: bool) -> dict[str, 
     if label == 1 and "z_central" in columns:
         out["z_central"] = float(row["zlens"])  # the central object of a lens is its deflector
     out["sim_subtype"] = str(result["subtype"])
-    out["sim_arc_snr"] = float(row.get("_arc_snr", MISSING_VALUE))
-    out["sim_magnification"] = float(row.get("_magnification", MISSING_VALUE))
+    for name in EXTRA_COLUMNS[1:]:  # engines put them in the row under these names
+        value = row.get(name, MISSING_VALUE)
+        out[name] = float(value)  # type: ignore[arg-type]
     return out
 
 
@@ -179,20 +209,32 @@ def simulate_dataset(
     out: str | os.PathLike[str],
     n_per_class: int,
     seed: int = 0,
-    domains: Sequence[str] | str = ("slsim", "hsc"),
+    domains: Sequence[str] | str | None = None,
     layout: str = "challenge",
     workers: int | None = None,
     progress: bool = True,
     preview: bool = True,
-    config: PopulationConfig | None = None,
+    config: PopulationConfig | SlsimConfig | None = None,
+    engine: str = "ours",
 ) -> SimulationSummary:
     """Simulate ``n_per_class`` lenses and non-lenses per domain and write them under ``out``.
 
     Output bytes depend only on (``n_per_class``, ``seed``, ``domains``, ``layout``, ``config``),
-    not on ``workers`` (processes; default: all CPU cores, at most 8).
+    not on ``workers`` (processes; default: all CPU cores, at most 8). ``engine`` is ``ours``
+    (lenstronomy scenes of :mod:`.population`; domains ``slsim`` and ``hsc``, default both) or
+    ``slsim`` (SLSim's populations and LSST images, :mod:`.slsim_engine`; domain ``slsim`` only,
+    ``config`` a :class:`~brahmasifier.simulation.slsim_engine.SlsimConfig`).
     """
     from tqdm import tqdm
 
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "slsim":
+        return _simulate_with_slsim(out, n_per_class, seed, domains, layout, workers, progress, preview, config)
+    if domains is None:
+        domains = ("slsim", "hsc")
+    if config is not None and not isinstance(config, PopulationConfig):
+        raise ConfigError(f"engine 'ours' takes a PopulationConfig, got {type(config).__name__}")
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if n_per_class < 1:
@@ -260,6 +302,19 @@ def simulate_dataset(
     }
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
     return summary
+
+
+def _simulate_with_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int, domains: Sequence[str] | str | None,
+                         layout: str, workers: int | None, progress: bool, preview: bool,
+                         config: PopulationConfig | SlsimConfig | None) -> SimulationSummary:  # fmt: skip
+    from brahmasifier.simulation.slsim_engine import SlsimConfig, simulate_slsim
+
+    if domains is not None and _parse_domains(domains) != ("slsim",):
+        raise ConfigError("engine 'slsim' makes the slsim domain only; use --domains slsim (or leave it out)")
+    if config is not None and not isinstance(config, SlsimConfig):
+        raise ConfigError(f"engine 'slsim' takes an SlsimConfig, got {type(config).__name__}")
+    return simulate_slsim(out, n_per_class, seed=seed, layout_name=layout, workers=workers, progress=progress,
+                          preview=preview, config=config)  # fmt: skip
 
 
 def _summary_from_manifest(out: Path, manifest: dict[str, Any]) -> SimulationSummary:

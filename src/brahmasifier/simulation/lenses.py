@@ -18,6 +18,7 @@ from brahmasifier.simulation.colours import blue_colours, fluxes, mags_from_i_an
 from brahmasifier.simulation.cosmology import distance_modulus, einstein_radius, kpc_per_arcsec
 from brahmasifier.simulation.galaxies import draw_elliptical, elliptical_component
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
+from brahmasifier.simulation.truth import position_angle, shear_from_gamma
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
@@ -38,9 +39,9 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
     q_m = float(np.clip(deflector.q + rng.normal(0.0, 0.08), 0.45, 0.99))
     phi_m = deflector.phi + rng.normal(0.0, math.radians(10.0))
-    e1m, e2m, ell_m = ellipticity(q_m, phi_m)
+    e1m, e2m, _ = ellipticity(q_m, phi_m)
     g1, g2 = rng.normal(0.0, 0.035, 2)
-    shear = math.hypot(g1, g2)
+    shear, sh_pa = shear_from_gamma(float(g1), float(g2))
     lens_kwargs = [
         {"theta_E": rein, "e1": e1m, "e2": e2m, "center_x": x0, "center_y": y0},
         {"gamma1": float(g1), "gamma2": float(g2), "ra_0": x0, "dec_0": y0},
@@ -49,9 +50,9 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
     components = [elliptical_component("deflector", deflector, x0, y0), *source["components"]]
     psf_scale, beta = draw_psf(rng)
     row: dict[str, object] = {
-        "Rein": rein, "zlens": deflector.z, "vel disp": deflector.sigma,
-        "ell_m": ell_m, "ell_m_PA": phi_m % math.pi, "sh": shear, "sh_PA": (0.5 * math.atan2(g2, g1)) % math.pi,
-        "ell_l": (1 - deflector.q) / (1 + deflector.q), "ell_l_PA": deflector.phi % math.pi,
+        "Rein": rein, "zlens": deflector.z, "vel_disp": deflector.sigma,
+        "ell_m": q_m, "ell_m_PA": position_angle(phi_m), "sh": shear, "sh_PA": sh_pa,
+        "ell_l": deflector.q, "ell_l_PA": position_angle(deflector.phi),
         "Reff_l": deflector.r_eff, "n_l_sers": deflector.n,
         **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, deflector.mags, strict=True)},
         "zsrc": z_src, "srcx": source["x"], "srcy": source["y"],
@@ -79,7 +80,7 @@ def _source_row(source: dict[str, Any]) -> dict[str, object]:
     """The catalogue columns of a drawn source other than its position."""
     return {
         **{f"mag_src_{b}": float(m) for b, m in zip(BANDS, source["mags"], strict=True)},
-        "ell_s": source["ell"], "ell_s_PA": source["phi"] % math.pi, "Reff_s": source["r_eff"], "n_s_sers": source["n"],
+        "ell_s": source["q"], "ell_s_PA": position_angle(source["phi"]), "Reff_s": source["r_eff"], "n_s_sers": source["n"],
     }
 
 
@@ -121,6 +122,5 @@ def _draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein:
         cx, cy = rng.normal(0.0, r_eff, 2)
         params = {"sigma": float(rng.uniform(0.02, 0.06)), "center_x": xs + cx, "center_y": ys + cy}
         components.append(LightComponent("source_clump", "gaussian", params, total[2] * frac * shape, lensed=True))
-    e = (1 - q) / (1 + q)
     all_mags = mags_of(np.asarray(sum(c.flux for c in components)))
-    return {"components": components, "x": xs, "y": ys, "mags": all_mags, "r_eff": r_eff, "n": n, "ell": e, "phi": phi}
+    return {"components": components, "x": xs, "y": ys, "mags": all_mags, "r_eff": r_eff, "n": n, "q": q, "phi": phi}

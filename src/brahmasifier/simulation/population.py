@@ -4,8 +4,8 @@ The draws live by job: :mod:`.cosmology` (distances, Einstein radius), :mod:`.co
 (colour tracks, magnitudes ↔ nJy), :mod:`.galaxies` (ellipticals, discs, random galaxies),
 :mod:`.lenses` (deflector + source), :mod:`.nonlenses` (the registry of non-lens kinds),
 :mod:`.field` (neighbours and stars) and :mod:`.scene` (what a draw returns). Here are the
-knobs (:class:`PopulationConfig`), the non-lens mix of each domain and the challenge's
-``parameters.fits`` column names.
+knobs (:class:`PopulationConfig`) and the non-lens mix of each domain; the ``parameters.fits``
+column names and their conventions live in :mod:`.truth` (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,22 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.nonlenses import NONLENS_KINDS
+from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS
 
 __all__ = ["LENS_COLUMNS", "NONLENS_COLUMNS", "NONLENS_MIX", "PopulationConfig", "sky_position"]
-
-#: Lens parameter columns of the challenge's ``parameters.fits`` (after the ID, RA, Dec).
-LENS_COLUMNS: tuple[str, ...] = (
-    "Rein", "zlens", "vel disp", "ell_m", "ell_m_PA", "sh", "sh_PA", "ell_l", "ell_l_PA", "Reff_l", "n_l_sers",
-    *(f"mag_lens_{b}" for b in BANDS),
-    "zsrc", "srcx", "srcy",
-    *(f"mag_src_{b}" for b in BANDS),
-    "ell_s", "ell_s_PA", "Reff_s", "n_s_sers",
-)
-#: Non-lens parameter columns (after the ID, RA, Dec).
-NONLENS_COLUMNS: tuple[str, ...] = ("z_central", *(f"mag_lens_{b}" for b in BANDS))
 
 #: Default non-lens mixes per domain (fractions of kinds of :data:`~.nonlenses.NONLENS_KINDS`;
 #: normalised when used). The HSC mix follows the data-release note (33% spirals, 30% LRGs incl.

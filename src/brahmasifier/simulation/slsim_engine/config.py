@@ -1,0 +1,101 @@
+"""Settings of the SLSim engine, as data (they go verbatim into ``simulation.json``).
+
+Defaults and why:
+
+- ``coadd_years=1``: the challenge's DP0 injections are at LSST 1-year depth; lenstronomy's
+  ``LSST`` observation settings scale the 10-year visits (``num_exposures``) by it.
+- One **catalogue realisation** is a SkyPy draw of ``catalogue_area_deg2`` (0.25 deg²);
+  ``LensPop`` is given ``lens_area_factor`` × that area (4, i.e. 1 deg²), so its deflectors
+  and sources are re-drawn from the catalogue with replacement, as SLSim's tutorials do
+  (0.5 deg² of galaxies for 10 deg² of lenses). One call of ``draw_population`` then yields
+  ~30 lenses (19–48 in four 1-deg² draws: the massive deflectors of a small catalogue vary a
+  lot), and ``objects_per_realisation`` objects per class (25) are taken from each
+  realisation. SkyPy's cost is mostly fixed (0.1 deg²: ~10 s, 0.4 deg²: ~13 s here), so a
+  larger catalogue with a smaller factor costs little and repeats each deflector galaxy
+  less (each is tested ``lens_area_factor`` times per draw).
+- ``sampling="population"``: ``LensPop.draw_population`` — every deflector is tested against
+  the Poisson number of sources behind it, so lenses come cross-section weighted, as SLSim's
+  population forecasts. ``"random"``: ``LensPop.select_lens_at_random`` (one deflector and one
+  source at a time until one passes: much smaller θ_E, what SLSim's DP0 injection helpers
+  call for a ``LensPop``).
+- Lens cuts (``LensPop``'s ``kwargs_lens_cuts``): image separation 0.8–10″ (SLSim's
+  tutorial) and a lensed-arc magnitude ``i < 24`` (``mag_arc_limit``).
+- Population cuts: deflectors ``g < 26, 0.01 < z < 2.5``; sources ``g < 26, 0.1 < z < 5``
+  (SLSim's galaxy–galaxy tutorial).
+- Non-lenses (``nonlens_mix``, fractions): ``deflector`` — a lone deflector of a selected lens
+  system (its source removed); ``false_positive`` — SLSim's ``FalsePositive``: a deflector
+  with 1–3 unlensed blue galaxies from the source population inside its lensing test area;
+  ``blue`` — a lone blue galaxy of the source population. With ``lens_selected_nonlenses``
+  the deflectors of both non-lens kinds are deflectors of *selected lens systems* (so the
+  deflector population is the same in both classes; SLSim's ``FalsePositivePop`` alone
+  draws any red galaxy, most of them far fainter than lens deflectors). With
+  ``match_blue_brightness`` a lone blue galaxy is the catalogue galaxy closest in i-band
+  magnitude to the deflector of a selected lens system.
+- ``los_file=None``: the line-of-sight table SLSim reads (``data/glass/*.h5``) is not in the
+  sdist, so external convergence and shear are **zero** unless a file is given
+  (``simulation.json`` says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from brahmasifier.errors import ConfigError
+from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS
+
+__all__ = ["NONLENS_KINDS", "SAMPLINGS", "SlsimConfig"]
+
+NONLENS_KINDS: tuple[str, ...] = ("deflector", "false_positive", "blue")
+SAMPLINGS: tuple[str, ...] = ("population", "random")
+
+
+@dataclass(frozen=True)
+class SlsimConfig:
+    """Knobs of the SLSim engine (see the module docstring for the defaults)."""
+
+    coadd_years: float = 1.0
+    catalogue_area_deg2: float = 0.25
+    lens_area_factor: float = 4.0
+    objects_per_realisation: int = 25
+    sampling: str = "population"
+    min_image_separation: float = 0.8
+    max_image_separation: float = 10.0
+    mag_arc_limit: dict[str, float] = field(default_factory=lambda: {"i": 24.0})
+    deflector_cut: dict[str, object] = field(default_factory=lambda: {"band": "g", "band_max": 26.0, "z_min": 0.01, "z_max": 2.5})
+    source_cut: dict[str, object] = field(default_factory=lambda: {"band": "g", "band_max": 26.0, "z_min": 0.1, "z_max": 5.0})
+    nonlens_mix: dict[str, float] = field(default_factory=lambda: {"deflector": 1 / 3, "false_positive": 1 / 3, "blue": 1 / 3})
+    lens_selected_nonlenses: bool = True
+    match_blue_brightness: bool = True
+    false_positive_sources: tuple[int, ...] = (1, 2, 3)
+    blue_model: str = "dp0"
+    kcorrect_resolution: int = 200
+    los_file: str | None = None
+    max_population_draws: int = 40  # calls of draw_population per realisation before giving up
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.sampling not in SAMPLINGS:
+            problems.append(f"sampling {self.sampling!r} (expected one of {', '.join(SAMPLINGS)})")
+        if self.blue_model not in BLUE_MODELS:
+            problems.append(f"blue_model {self.blue_model!r} (expected one of {', '.join(BLUE_MODELS)})")
+        bad_kinds = sorted(set(self.nonlens_mix) - set(NONLENS_KINDS))
+        if bad_kinds or not self.nonlens_mix or min(self.nonlens_mix.values()) < 0 or sum(self.nonlens_mix.values()) <= 0:
+            problems.append(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(NONLENS_KINDS)})")
+        if not (self.coadd_years > 0 and self.catalogue_area_deg2 > 0 and self.lens_area_factor > 0):
+            problems.append("coadd_years, catalogue_area_deg2 and lens_area_factor must be positive")
+        if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
+            problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
+        if problems:
+            raise ConfigError("SlsimConfig: bad " + "; ".join(problems))
+
+    @property
+    def lens_cuts(self) -> dict[str, object]:
+        """``kwargs_lens_cuts`` of ``LensPop``."""
+        return {"min_image_separation": self.min_image_separation, "max_image_separation": self.max_image_separation,
+                "mag_arc_limit": dict(self.mag_arc_limit)}  # fmt: skip
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready settings (tuples become lists)."""
+        data = asdict(self)
+        data["false_positive_sources"] = list(self.false_positive_sources)
+        return data

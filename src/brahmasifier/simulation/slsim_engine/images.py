@@ -1,0 +1,151 @@
+"""Five-band LSST cutouts of SLSim objects, in nJy, with their truth rows.
+
+Pixels are SLSim's own LSST image simulation: ``slsim.ImageSimulation.simulate_image`` builds a
+lenstronomy ``SimAPI`` from ``Lens.lenstronomy_kwargs(band)`` and lenstronomy's ``LSST``
+observation settings (``coadd_years``; Gaussian PSF at the median seeing; 0.2″ pixels),
+renders with 3× supersampling and adds ``SimAPI.noise_for_model`` (sky + read noise and
+Gaussian-approximated shot noise). We make the same calls but keep the deflector light and
+the lensed source apart (the arc alone is needed for its S/N; the sum equals
+``simulate_image``'s image, a test checks it) and give the noise an explicit seed. Counts/s
+at lenstronomy's zero point ``zp`` become nJy by ``10^((31.4 − zp)/2.5)``.
+
+What is rendered per kind: ``lens`` — deflector + lensed source; ``deflector`` — the
+deflector of a lens system alone; ``false_positive`` — ``FalsePositive``: deflector and its
+unlensed companions (all lens light in lenstronomy's terms); ``blue`` — a lone ``Source``,
+unlensed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from brahmasifier.bands import BANDS, MISSING_VALUE, STAMP_SIZE
+from brahmasifier.simulation.instrument import NJY_ZERO_POINT
+from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr
+from brahmasifier.simulation.truth import ellipticity_from_e1e2, lensed_magnitude, shear_from_gamma
+
+__all__ = ["KINDS", "RenderedObject", "band_settings", "render_object", "truth_row"]
+
+KINDS: tuple[str, ...] = ("lens", "deflector", "false_positive", "blue")
+#: ``simulate_image``'s default numerics.
+NUMERICS: dict[str, int] = {"point_source_supersampling_factor": 1, "supersampling_factor": 3}
+
+
+@functools.lru_cache(maxsize=64)
+def band_settings(band: str, coadd_years: float) -> dict[str, object]:
+    """lenstronomy's LSST ``kwargs_single_band`` for ``band`` at ``coadd_years`` (SLSim's helper)."""
+    from slsim.ImageSimulation.image_quality_lenstronomy import kwargs_single_band
+
+    return dict(kwargs_single_band(band=band, observatory="LSST", coadd_years=coadd_years))
+
+
+@dataclass
+class RenderedObject:
+    """One cutout: noisy image and the noiseless parts, all ``(5, 41, 41)`` nJy."""
+
+    image: np.ndarray
+    model: np.ndarray  # all light, noiseless
+    arc: np.ndarray  # lensed source alone (zeros for non-lenses)
+    variance: np.ndarray  # per-pixel noise variance of ``image``, nJy²
+    psf_fwhm: np.ndarray  # (5,) arcsec
+
+
+def _lenstronomy_kwargs(obj: object, kind: str, band: str) -> tuple[dict[str, object], dict[str, object]]:
+    if kind == "blue":
+        models, kwargs = obj.kwargs_extended_light(band=band)  # type: ignore[attr-defined]
+        return {"lens_light_model_list": list(models)}, {"kwargs_lens_light": kwargs}
+    return obj.lenstronomy_kwargs(band)  # type: ignore[attr-defined,no-any-return]
+
+
+def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.ndarray) -> RenderedObject:
+    """Render ``obj`` (an SLSim ``Lens``, ``FalsePositive`` or ``Source``) in the five bands.
+
+    Args:
+        obj: the SLSim object.
+        kind: one of :data:`KINDS`.
+        coadd_years: LSST coadd depth.
+        noise_seeds: one integer seed per band for ``SimAPI.noise_for_model``.
+
+    Returns:
+        The noisy image and its noiseless parts.
+    """
+    from lenstronomy.SimulationAPI.sim_api import SimAPI
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    shape = (len(BANDS), STAMP_SIZE, STAMP_SIZE)
+    image, model, arc, variance = (np.zeros(shape) for _ in range(4))
+    fwhm = np.empty(len(BANDS))
+    for b, band in enumerate(BANDS):
+        settings = band_settings(band, coadd_years)
+        kwargs_model, params = _lenstronomy_kwargs(obj, kind, band)
+        sim = SimAPI(numpix=STAMP_SIZE, kwargs_single_band=settings, kwargs_model=kwargs_model)
+        lens_light, source, ps = sim.magnitude2amplitude(kwargs_lens_light_mag=params.get("kwargs_lens_light"),
+                                                         kwargs_source_mag=params.get("kwargs_source"),
+                                                         kwargs_ps_mag=params.get("kwargs_ps"))  # fmt: skip
+        image_model = sim.image_model_class(dict(NUMERICS))
+        kwargs = {"kwargs_lens": params.get("kwargs_lens"), "kwargs_source": source, "kwargs_lens_light": lens_light, "kwargs_ps": ps}
+        light = image_model.image(**kwargs, source_add=False)  # deflector (+ unlensed companions) or lone galaxy
+        lensed = image_model.image(**kwargs, lens_light_add=False) if kind == "lens" else np.zeros_like(light)
+        total = light + lensed
+        noise = sim.noise_for_model(model=total, seed=int(noise_seeds[b]))
+        to_njy = 10.0 ** ((NJY_ZERO_POINT - float(settings["magnitude_zero_point"])) / 2.5)  # type: ignore[arg-type]
+        model[b], arc[b] = total * to_njy, lensed * to_njy
+        image[b] = (total + noise) * to_njy
+        variance[b] = (sim.background_noise**2 + sim.flux_noise(total) ** 2) * to_njy**2
+        fwhm[b] = float(settings["seeing"])  # type: ignore[arg-type]
+    return RenderedObject(image.astype(np.float32), model, arc, variance, fwhm)
+
+
+def _shape(kwargs: dict[str, float]) -> tuple[float, float]:
+    q, pa = ellipticity_from_e1e2(float(kwargs["e1"]), float(kwargs["e2"]))
+    return float(q), float(pa)
+
+
+def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, object]:
+    """Catalogue row (challenge columns + ``sim_*``) of an object in :mod:`~brahmasifier.simulation.truth` conventions.
+
+    Args:
+        obj: the SLSim object that was rendered.
+        kind: its kind.
+        rendered: its rendering (for the PSF and the arc S/N).
+
+    Returns:
+        The row, without ID/RA/Dec.
+    """
+    row: dict[str, object] = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, rendered.psf_fwhm)}
+    if kind == "blue":
+        return {"z_central": float(obj.redshift),  # type: ignore[attr-defined]
+                **{f"mag_lens_{b}": float(obj.extended_source_magnitude(b)) for b in BANDS}, **row}  # type: ignore[attr-defined]  # fmt: skip
+    deflector = obj.deflector  # type: ignore[attr-defined]
+    mags = {f"mag_lens_{b}": float(deflector.magnitude(b)) for b in BANDS}
+    if kind != "lens":
+        return {"z_central": float(deflector.redshift), **mags, **row}
+    _, params = obj.lenstronomy_kwargs("i")  # type: ignore[attr-defined]
+    mass, shear = params["kwargs_lens"][0], params["kwargs_lens"][1]
+    light, source = params["kwargs_lens_light"][0], params["kwargs_source"][0]
+    q_m, pa_m = _shape(mass)
+    q_l, pa_l = _shape(light)
+    q_s, pa_s = _shape(source)
+    sh, sh_pa = shear_from_gamma(float(shear["gamma1"]), float(shear["gamma2"]))
+    rein = float(obj.einstein_radius[0])  # type: ignore[attr-defined]
+    magnification = float(obj.extended_source_magnification[0])  # type: ignore[attr-defined]
+    lens_model, kwargs_lens = obj.deflector_mass_model_lenstronomy(source_index=0)  # type: ignore[attr-defined]
+    n_images, separation = image_multiplicity(lens_model, kwargs_lens, float(source["center_x"]), float(source["center_y"]), rein)
+    mag_src = {f"mag_src_{b}": float(obj.extended_source_magnitude(b, lensed=False)[0]) for b in BANDS}  # type: ignore[attr-defined]
+    i = BANDS.index("i")
+    row.update({
+        "Rein": rein, "zlens": float(deflector.redshift), "vel_disp": float(obj.deflector_velocity_dispersion()),  # type: ignore[attr-defined]
+        "ell_m": q_m, "ell_m_PA": pa_m, "sh": sh, "sh_PA": sh_pa, "ell_l": q_l, "ell_l_PA": pa_l,
+        "Reff_l": float(light["R_sersic"]), "n_l_sers": float(light["n_sersic"]), **mags,
+        "zsrc": float(obj.source_redshift_list[0]), "srcx": float(source["center_x"]), "srcy": float(source["center_y"]),  # type: ignore[attr-defined]
+        **mag_src, "ell_s": q_s, "ell_s_PA": pa_s, "Reff_s": float(source["R_sersic"]), "n_s_sers": float(source["n_sersic"]),
+        "sim_arc_snr": MISSING_VALUE, "sim_magnification": magnification,
+        "sim_arc_mag_i": lensed_magnitude(mag_src["mag_src_i"], magnification),
+        "sim_arc_snr_i": matched_filter_snr(rendered.arc[i], rendered.variance[i]),
+        "sim_n_images": float(n_images), "sim_image_sep": separation,
+    })  # fmt: skip
+    return row

@@ -1,0 +1,263 @@
+"""Run the SLSim engine: independent catalogue realisations in parallel, resumable, deterministic.
+
+Work is cut into **realisations** ``r = 0, 1, …``: realisation ``r`` draws its own SkyPy
+catalogue and SLSim populations from ``SeedSequence([seed, 0x5151, r])`` (SLSim's global
+generators, see :mod:`.catalogue`) and its own choices (sky positions, non-lens kinds,
+noise seeds) from ``SeedSequence([seed, 0x5152, r])``, and makes the lenses *and* the
+non-lenses of class indices ``[r K, (r+1) K)`` (``K = objects_per_realisation``). One
+realisation runs start to finish in one process, so the bytes written depend on the seed
+and the settings only, never on ``workers``.
+
+Each finished realisation leaves its band files in place and a record
+``OUT/.slsim_chunks/chunk-NNNNN.json`` (its catalogue rows), written atomically; a rerun with
+the same settings skips finished realisations (different settings are refused). At the end
+the catalogues, ``preview.png`` and ``simulation.json`` are written through
+:mod:`brahmasifier.simulation.layout` (the same writers as our own engine) and the records
+are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from pathlib import Path
+
+import numpy as np
+
+from brahmasifier import __version__
+from brahmasifier._atomic import write_text_atomic
+from brahmasifier.bands import BANDS
+from brahmasifier.errors import ConfigError, OutputExistsError
+from brahmasifier.simulation import layout
+from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
+from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
+
+__all__ = ["CHUNK_FOLDER", "simulate_slsim"]
+
+CHUNK_FOLDER = ".slsim_chunks"
+DOMAIN = "slsim"
+_SEED_SLSIM, _SEED_OURS = 0x5151, 0x5152
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("slsim", "lenstronomy", "skypy", "numpy", "astropy")}
+
+
+def _settings(n_per_class: int, seed: int, layout_name: str, cfg: SlsimConfig) -> dict[str, object]:
+    return {"engine": "slsim", "n_per_class": n_per_class, "seed": seed, "domains": [DOMAIN], "layout": layout_name,
+            "slsim": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}  # fmt: skip
+
+
+def _numbers(seed: int, n_per_class: int) -> np.ndarray:
+    """Positions in the shuffled blind set (same rule as our engine: lenses first, then non-lenses)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 7_357])).permutation(2 * n_per_class)
+
+
+def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class: int, layout_name: str, out: str,
+                     config: dict[str, object], preview: bool) -> int:  # fmt: skip
+    """Make and write the objects of class indices ``[start, stop)`` from realisation ``number``."""
+    from brahmasifier._atomic import atomic_path
+    from brahmasifier.simulation.generate import slsim_object_id
+    from brahmasifier.simulation.population import sky_position
+    from brahmasifier.simulation.slsim_engine.catalogue import Realisation, quiet_slsim, seeded
+    from brahmasifier.simulation.slsim_engine.images import render_object, truth_row
+
+    cfg = SlsimConfig(**{**config, "false_positive_sources": tuple(config["false_positive_sources"])})  # type: ignore[arg-type]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_OURS, number]))
+    numbers = _numbers(seed, n_per_class)
+    mix = np.array([cfg.nonlens_mix.get(k, 0.0) for k in NONLENS_KINDS], dtype=float)
+    kinds = [NONLENS_KINDS[k] for k in rng.choice(len(NONLENS_KINDS), size=stop - start, p=mix / mix.sum())]
+    results: list[dict[str, object]] = []
+    previews: dict[str, np.ndarray] = {}
+    with seeded(np.random.SeedSequence([seed, _SEED_SLSIM, number])), quiet_slsim():
+        realisation = Realisation(cfg)
+        objects = [(1, i, obj, "lens") for i, obj in zip(range(start, stop), realisation.lenses(stop - start))]
+        for i, kind in zip(range(start, stop), kinds):
+            obj = realisation.lenses(1)[0] if kind == "deflector" else (
+                realisation.false_positive() if kind == "false_positive" else realisation.blue_galaxy(rng))  # fmt: skip
+            objects.append((0, i, obj, kind))
+        for label, index, obj, kind in objects:
+            ra, dec = sky_position(rng, DOMAIN)
+            rendered = render_object(obj, kind, cfg.coadd_years, rng.integers(0, 2**31 - 1, len(BANDS)))
+            object_id = slsim_object_id(ra, dec)
+            position = int(numbers[(0 if label == 1 else n_per_class) + index])
+            stem = layout.write_object_files(Path(out), layout_name, DOMAIN, label, index, position, object_id, rendered.image)
+            row = {"RA": ra, "Dec": dec, **truth_row(obj, kind, rendered)}
+            results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
+                            "subtype": kind, "row": row})  # fmt: skip
+            if preview and index < layout.PREVIEW_PER_CLASS:
+                previews[f"{label}_{index}"] = rendered.image
+    folder = Path(out) / CHUNK_FOLDER
+    if previews:
+        with atomic_path(folder / f"preview-{number:05d}.npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **previews)  # type: ignore[arg-type]
+    record = {"realisation": number, "start": start, "stop": stop, "population_draws": realisation.population_draws,
+              "deflectors_in_catalogue": realisation.n_deflectors, "results": results}  # fmt: skip
+    write_text_atomic(folder / f"chunk-{number:05d}.json", json.dumps(record))
+    return len(results)
+
+
+def _load_results(folder: Path, chunks: list[tuple[int, int, int]]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    results, records = [], []
+    for number, _, _ in chunks:
+        record = json.loads((folder / f"chunk-{number:05d}.json").read_text())
+        preview_file = folder / f"preview-{number:05d}.npz"
+        previews = dict(np.load(preview_file)) if preview_file.is_file() else {}
+        for r in record.pop("results"):
+            r["preview"] = previews.get(f"{r['label']}_{r['index']}")
+            results.append(r)
+        records.append(record)
+    return results, records
+
+
+def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0, layout_name: str = "challenge",
+                   workers: int | None = None, progress: bool = True, preview: bool = True,
+                   config: SlsimConfig | None = None) -> layout.SimulationSummary:  # fmt: skip
+    """Simulate ``n_per_class`` SLSim lenses and non-lenses (domain ``slsim``) under ``out``.
+
+    Args:
+        out: output folder.
+        n_per_class: objects per class.
+        seed: the run's seed; output bytes depend only on it and the settings.
+        layout_name: ``challenge`` or ``test``.
+        workers: processes (default: CPU cores, at most 8).
+        progress: show a progress bar.
+        preview: write ``preview.png``.
+        config: engine settings (default :class:`SlsimConfig`).
+
+    Returns:
+        What was done (``skipped`` when ``out`` already holds this simulation).
+
+    Raises:
+        OutputExistsError: ``out`` holds a simulation (finished or not) with other settings, or another run is writing it.
+        ConfigError: bad arguments.
+    """
+    if layout_name not in layout.LAYOUTS:
+        raise ConfigError(f"unknown layout {layout_name!r}; expected one of {', '.join(layout.LAYOUTS)}")
+    if n_per_class < 1:
+        raise ConfigError(f"n_per_class must be >= 1, got {n_per_class}")
+    cfg = config or SlsimConfig()
+    out = Path(out)
+    settings = json.loads(json.dumps(_settings(n_per_class, seed, layout_name, cfg)))
+    manifest_path = out / layout.MANIFEST
+    if manifest_path.is_file():
+        previous = json.loads(manifest_path.read_text())
+        if previous.get("settings") == settings:
+            return layout._summary_from_manifest(out, previous)
+        raise OutputExistsError(f"{out}: already holds a simulation with different settings ({manifest_path}); "
+                              "choose another --out or delete the folder")  # fmt: skip
+    folder = out / CHUNK_FOLDER
+    settings_path = folder / "settings.json"
+    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
+        raise OutputExistsError(f"{out}: holds an unfinished simulation with different settings ({settings_path}); "
+                              "rerun it with its own settings, or choose another --out")  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    with _RunLock(folder / "lock"):
+        write_text_atomic(settings_path, json.dumps(settings, indent=2))
+        summary = _run(out, folder, n_per_class, seed, layout_name, workers, progress, preview, cfg, settings)
+    folder.rmdir()  # emptied by _run once simulation.json is written
+    return summary
+
+
+class _RunLock:
+    """``OUT/.slsim_chunks/lock`` holds the PID of the run writing ``OUT``; a second live run is refused."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _RunLock:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                    os.kill(pid, 0)  # raises if no such process
+                except (ValueError, ProcessLookupError, FileNotFoundError):
+                    self.path.unlink(missing_ok=True)  # a run that died: take over
+                    continue
+                except PermissionError:
+                    pass
+                raise OutputExistsError(f"{self.path.parent.parent}: another simulation (PID {pid}) is writing here; "
+                                      "wait for it or choose another --out") from None  # fmt: skip
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return self
+        raise OutputExistsError(f"{self.path}: cannot take the run lock")
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str, workers: int | None, progress: bool,
+         preview: bool, cfg: SlsimConfig, settings: dict[str, object]) -> layout.SimulationSummary:  # fmt: skip
+    from tqdm import tqdm
+
+    manifest_path = out / layout.MANIFEST
+    start_time = time.perf_counter()
+    size = cfg.objects_per_realisation
+    chunks = [(r, lo, min(lo + size, n_per_class)) for r, lo in enumerate(range(0, n_per_class, size))]
+    pending = [c for c in chunks if not (folder / f"chunk-{c[0]:05d}.json").is_file()]
+    n_workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(pending) or 1))
+    config_dict = cfg.to_dict()
+    args = [(r, lo, hi, seed, n_per_class, layout_name, str(out), config_dict, preview) for r, lo, hi in pending]
+    bar = tqdm(total=2 * n_per_class, initial=2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),
+               disable=not progress, desc="simulate (slsim)", unit="obj")  # fmt: skip
+    try:
+        if n_workers == 1:
+            for a in args:
+                bar.update(_run_realisation(*a))
+        else:
+            # fork starts in milliseconds and shares the imported SLSim stack; spawn once torch (threads) is loaded.
+            method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
+            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method))
+            try:
+                futures = {pool.submit(_run_realisation, *a) for a in args}
+                while futures:
+                    done, futures = wait(futures, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        bar.update(future.result())  # re-raises a worker's error; finished chunks stay
+            except BaseException:  # an error or Ctrl-C: drop the queued realisations instead of running them all
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+    finally:
+        bar.close()
+    results, records = _load_results(folder, chunks)
+    ids = [str(r["object_id"]) for r in results]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"{out}: simulated IDs are not unique; report this with seed={seed}")
+    classes = [(DOMAIN, 1), (DOMAIN, 0)]
+    paths = layout._write_catalogues(out, layout_name, classes, results)
+    if preview:
+        paths["preview"] = layout.write_preview(out / layout.PREVIEW, results)
+    seconds = time.perf_counter() - start_time
+    counts = {layout.class_folder(DOMAIN, lab): n_per_class for _, lab in classes}
+    paths["manifest"] = manifest_path
+    los = ("none: zero external convergence and shear (SLSim's line-of-sight table is not in the slsim sdist; "
+           "pass SlsimConfig(los_file=...) to use one)") if cfg.los_file is None else f"SLSim LOSPop from {cfg.los_file}"  # fmt: skip
+    manifest = {
+        "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
+        "settings": settings, "counts": counts, "n_objects": 2 * n_per_class, "seconds": seconds,
+        "resumed_objects": 2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),
+        "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
+        "engine": {"name": "slsim", "versions": _versions(), "line_of_sight": los, "realisations": len(chunks),
+                   "population_draws": sum(int(r["population_draws"]) for r in records),  # type: ignore[call-overload]
+                   "skypy_config": "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"},
+    }  # fmt: skip
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
+    for path in folder.iterdir():  # the records; the lock goes when the run returns, then the folder
+        if path.name != "lock":
+            path.unlink()
+    n_total = 2 * n_per_class
+    made = sum(2 * (hi - lo) for _, lo, hi in pending)
+    return layout.SimulationSummary(out, layout_name, seed, n_per_class, (DOMAIN,), counts, n_total, seconds,
+                                    made / seconds if seconds > 0 else float("inf"), n_workers, False, paths,
+                                    resumed=n_total - made)  # fmt: skip
