@@ -29,10 +29,10 @@ def main() -> None:
     from brahmasifier.simulation.slsim_engine.skypy_config import LSST_FILTERS
 
     rng = np.random.default_rng(0)
-    np.random.seed(0)  # SkyPy draws from NumPy's global generator
+    np.random.seed(0)  # noqa: NPY002 (SkyPy draws from NumPy's global generator only)
     z = rng.uniform(0.0, 5.0, args.n)
     coefficients = dirichlet_coefficients(z, [2.079, 3.524, 1.917, 1.992, 2.536], [2.265, 3.862, 1.921, 1.685, 2.480],
-                                          [3.47e09, 3.31e06, 2.13e09, 1.64e10, 1.01e09])  # fmt: skip
+                                          [3.47e09, 3.31e06, 2.13e09, 1.64e10, 1.01e09])
     cosmo = FlatLambdaCDM(H0=70, Om0=0.3)
     resolutions = sorted(int(r) for r in args.resolutions.split(","))
     mags, seconds = {}, {}
@@ -40,13 +40,13 @@ def main() -> None:
         for r in resolutions:
             start = time.perf_counter()
             mags[r] = kcorrect.apparent_magnitudes(coefficients, z, list(LSST_FILTERS), cosmo, stellar_mass=np.full(args.n, 1e10),
-                                                   resolution=r)  # fmt: skip
+                                                   resolution=r)
             seconds[r] = time.perf_counter() - start
     finest = resolutions[-1]
     for r in resolutions:
         d = np.abs(mags[r] - mags[finest])
         print(f"resolution {r:5d}: {seconds[r]:6.2f} s ({seconds[finest] / seconds[r]:.1f}x faster than {finest}); "
-              f"|dm| median {np.median(d):.1e}, 99% {np.percentile(d, 99):.3f}, max {d.max():.3f} mag")  # fmt: skip
+              f"|dm| median {np.median(d):.1e}, 99% {np.percentile(d, 99):.3f}, max {d.max():.3f} mag")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from brahmasifier.simulation.slsim_engine import SlsimConfig, available
 
 #: Tiny SLSim settings: two realisations of two lenses and two non-lenses each.
 TINY = SlsimConfig(catalogue_area_deg2=0.004, lens_area_factor=250.0, objects_per_realisation=2, kcorrect_resolution=40,
-                   nonlens_mix={"deflector": 1.0, "false_positive": 1.0, "blue": 1.0})  # fmt: skip
+                   nonlens_mix={"deflector": 1.0, "false_positive": 1.0, "blue": 1.0})
 N = 4
 
 

@@ -35,7 +35,7 @@ N = 4  # objects per class of the conftest's slsim_tree (two realisations of two
 
 def _hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".fits", ".csv")}  # fmt: skip
+            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".fits", ".csv")}
 
 
 def test_challenge_layout_and_truth_columns(slsim_tree: Path) -> None:
@@ -72,7 +72,7 @@ def test_challenge_layout_and_truth_columns(slsim_tree: Path) -> None:
 
 
 def test_same_bytes_whatever_the_worker_count_and_rerun_skips(slsim_tree: Path, slsim_tiny: SlsimConfig,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+                                                              tmp_path: Path) -> None:
     cfg = slsim_tiny
     two = simulate_dataset(tmp_path / "w2", N, seed=5, engine="slsim", config=cfg, workers=2, progress=False)
     assert two.workers == 2
@@ -85,7 +85,7 @@ def test_same_bytes_whatever_the_worker_count_and_rerun_skips(slsim_tree: Path, 
 
 
 def test_resume_after_interruption_gives_the_same_bytes(slsim_tree: Path, slsim_tiny: SlsimConfig, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = slsim_tiny
     real = slsim_run._run_realisation
     made: list[int] = []
@@ -149,7 +149,7 @@ def test_images_match_slsim_simulate_image_and_fast_lens_pop_matches_lens_pop(sl
         realisation = Realisation(slsim_tiny)
         for area in (0.5, 3.0, 17.0):
             assert realisation.lens_pop.get_num_sources_tested_mean(area) == LensPop.get_num_sources_tested_mean(
-                realisation.lens_pop, area)  # fmt: skip
+                realisation.lens_pop, area)
         # SLSim's FalsePositivePop.draw_sources fails on a deflector with no source in front; we skip those.
         real_z = realisation._source_z
         realisation._source_z = np.full_like(real_z, 99.0)

@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("lenstronomy")
 
-from brahmasifier.bands import BANDS, MISSING_VALUE  # noqa: E402
-from brahmasifier.simulation import simulate_dataset  # noqa: E402
-from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr, noise_variance  # noqa: E402
-from brahmasifier.simulation.truth import (  # noqa: E402
+from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.simulation import simulate_dataset
+from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr, noise_variance
+from brahmasifier.simulation.truth import (
     LENS_COLUMNS,
     SIM_COLUMNS,
     e1e2_from_ellipticity,
@@ -64,7 +64,7 @@ def test_pa_and_ellipticity_are_pinned_to_the_pixel_grid() -> None:
         e1, e2 = e1e2_from_ellipticity(q, pa)
         params = {"R_sersic": 0.8, "n_sersic": 1.0, "e1": e1, "e2": e2, "center_x": 0.0, "center_y": 0.0}
         scene = Scene(0, "test", None, [LightComponent("central", "sersic", params, np.full(len(BANDS), 1e4))],
-                      np.full(len(BANDS), 0.2), 3.5, {})  # fmt: skip
+                      np.full(len(BANDS), 0.2), 3.5, {})
         image = renderer.render(scene, None, noise=False).image[2].astype(float)
         q_seen, pa_seen = _orientation(image)
         assert abs((pa_seen - pa + 90) % 180 - 90) < 2.0 and q_seen == pytest.approx(q, abs=0.08)
@@ -77,8 +77,8 @@ def test_simapi_grid_has_x_along_columns() -> None:
     band = {"pixel_scale": 0.2, "magnitude_zero_point": 27.0, "exposure_time": 1.0, "background_noise": 0.0, "psf_type": "NONE"}
     # lenstronomy 1.14 renamed SimAPI's numpix to num_pix (why SLSim 0.1.1 needs 1.13); pass it positionally.
     sim = SimAPI(41, kwargs_single_band=band, kwargs_model={"lens_light_model_list": ["GAUSSIAN"]})
-    image = sim.image_model_class({"supersampling_factor": 1}).image(kwargs_lens_light=[{"amp": 1.0, "sigma": 0.1, "center_x": 1.0,
-                                                                                       "center_y": -0.4}])  # fmt: skip
+    gaussian = {"amp": 1.0, "sigma": 0.1, "center_x": 1.0, "center_y": -0.4}
+    image = sim.image_model_class({"supersampling_factor": 1}).image(kwargs_lens_light=[gaussian])
     row, col = np.unravel_index(int(np.argmax(image)), image.shape)
     assert (row, col) == (20 - 2, 20 + 5)
 
@@ -135,7 +135,7 @@ def test_image_multiplicity_of_a_singular_isothermal_sphere() -> None:
 
 
 def test_compare_engines_on_tiny_draws(tmp_path: Path, slsim_tree_or_none: Path | None,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.util
 
     from brahmasifier.simulation.compare import LENS_QUANTITIES, load_truth, quantile_table
@@ -149,7 +149,8 @@ def test_compare_engines_on_tiny_draws(tmp_path: Path, slsim_tree_or_none: Path 
     assert table.loc[("theta_E [arcsec]", "ours"), "n"] == 3
     assert table.loc[("theta_E [arcsec]", "ours"), "q05"] <= table.loc[("theta_E [arcsec]", "ours"), "q95"]
     samples = [f"ours={ours}"] + ([f"slsim={slsim_tree_or_none}"] if slsim_tree_or_none else [])
-    spec = importlib.util.spec_from_file_location("compare_engines", Path(__file__).parents[2] / "experiments" / "compare_engines.py")
+    script_path = Path(__file__).parents[2] / "experiments" / "compare_engines.py"
+    spec = importlib.util.spec_from_file_location("compare_engines", script_path)
     assert spec and spec.loader
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

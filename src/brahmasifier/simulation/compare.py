@@ -87,7 +87,7 @@ def load_truth(folder: str | Path) -> pd.DataFrame:
     else:
         parts = []
         for name, rel in paths.items():
-            if name.endswith("_lenses") or name.endswith("_nonlenses"):
+            if name.endswith(("_lenses", "_nonlenses")):
                 part = read_parameters_fits(folder / rel / "parameters.fits")
                 part["label"] = 1 if name.endswith("_lenses") else 0
                 part["domain"] = name.split("_")[0]
@@ -107,7 +107,7 @@ def _values(table: pd.DataFrame, quantity: Quantity) -> np.ndarray:
 
 
 def quantile_table(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str, Quantity],
-                   quantiles: Sequence[float] = QUANTILES) -> pd.DataFrame:  # fmt: skip
+                   quantiles: Sequence[float] = QUANTILES) -> pd.DataFrame:
     """Quantiles of every quantity for every engine, side by side.
 
     Args:
@@ -124,12 +124,12 @@ def quantile_table(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str,
             values = _values(table, quantity)
             stats = np.quantile(values, quantiles) if len(values) else np.full(len(quantiles), np.nan)
             rows.append({"quantity": label, "engine": engine, "n": len(values),
-                         **{f"q{round(100 * q):02d}": float(s) for q, s in zip(quantiles, stats)}})  # fmt: skip
+                         **{f"q{round(100 * q):02d}": float(s) for q, s in zip(quantiles, stats, strict=True)}})
     return pd.DataFrame(rows).set_index(["quantity", "engine"])
 
 
 def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str, Quantity], path: str | Path,
-                       title: str = "") -> Path:  # fmt: skip
+                       title: str = "") -> Path:
     """One figure, a grid of histograms (one per quantity), engines overlaid; written to ``path``.
 
     Args:
@@ -153,7 +153,7 @@ def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[
     n_cols = 5
     n_rows = -(-len(labels) // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.5 * n_rows), squeeze=False)
-    for ax, label in zip(axes.ravel(), labels):
+    for ax, label in zip(axes.ravel(), labels, strict=False):  # the grid may have spare axes
         data = {engine: _values(table, quantities[label]) for engine, table in samples.items()}
         pooled = np.concatenate([v for v in data.values() if len(v)]) if any(len(v) for v in data.values()) else np.array([0.0])
         log = label in LOG_SCALE and bool(np.all(pooled > 0))
@@ -166,7 +166,7 @@ def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[
         for engine, values in data.items():
             if len(values):
                 ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, histtype="step", density=True, lw=1.5,
-                        label=f"{engine} (n={len(values)})")  # fmt: skip
+                        label=f"{engine} (n={len(values)})")
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(labels):]:

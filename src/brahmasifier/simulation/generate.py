@@ -104,7 +104,7 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
 
 def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[str, float]:
     """The ``sim_*`` measurements of :mod:`brahmasifier.simulation.measures` (no random draws)."""
-    out = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, render.psf_fwhm)}
+    out = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, render.psf_fwhm, strict=True)}
     if scene.lens_kwargs is None:
         return out
     i = BANDS.index("i")
@@ -113,10 +113,10 @@ def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[st
     band = renderer.lsst[i]
     variance = noise_variance(model, band.background_rms, band.poisson_njy_per_count)
     n_images, separation = image_multiplicity(renderer._lens, scene.lens_kwargs, float(scene.row["srcx"]),  # type: ignore[arg-type]
-                                              float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]  # fmt: skip
+                                              float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]
     magnification = float(scene.row.get("sim_magnification", -1.0))  # type: ignore[arg-type]
     out.update({"sim_arc_snr_i": matched_filter_snr(arc, variance), "sim_n_images": float(n_images),
                 "sim_image_sep": separation,
-                "sim_arc_mag_i": lensed_magnitude(float(scene.row["mag_src_i"]), magnification)})  # type: ignore[arg-type]  # fmt: skip
+                "sim_arc_mag_i": lensed_magnitude(float(scene.row["mag_src_i"]), magnification)})  # type: ignore[arg-type]
     return out
 

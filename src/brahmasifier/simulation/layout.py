@@ -141,7 +141,7 @@ def _run_chunk(tasks: Sequence[_Task], seed: int, layout: str, out: str, cfg: Po
 
 
 def write_object_files(out: Path, layout: str, domain: str, label: int, index: int, number: int,
-                       object_id: str | int, image: np.ndarray) -> str:  # fmt: skip
+                       object_id: str | int, image: np.ndarray) -> str:
     """Write the five band files of one object in ``layout``; return its stem.
 
     Args:
@@ -166,7 +166,8 @@ def write_object_files(out: Path, layout: str, domain: str, label: int, index: i
         folder = out / "images"
         id_column = "ID"
     for b, band in enumerate(BANDS):
-        write_band_fits_fast(folder / band_filename(stem, band), object_id, band, image[b], id_column=id_column, header=FITS_HEADER)
+        write_band_fits_fast(folder / band_filename(stem, band), object_id, band, image[b], id_column=id_column,
+                             header=FITS_HEADER)
     return stem
 
 
@@ -201,7 +202,7 @@ def _catalogue_row(result: dict[str, Any], with_all_columns: bool) -> dict[str, 
     out["sim_subtype"] = str(result["subtype"])
     for name in EXTRA_COLUMNS[1:]:  # engines put them in the row under these names
         value = row.get(name, MISSING_VALUE)
-        out[name] = float(value)  # type: ignore[arg-type]
+        out[name] = float(value)
     return out
 
 
@@ -306,7 +307,7 @@ def simulate_dataset(
 
 def _simulate_with_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int, domains: Sequence[str] | str | None,
                          layout: str, workers: int | None, progress: bool, preview: bool,
-                         config: PopulationConfig | SlsimConfig | None) -> SimulationSummary:  # fmt: skip
+                         config: PopulationConfig | SlsimConfig | None) -> SimulationSummary:
     from brahmasifier.simulation.slsim_engine import SlsimConfig, simulate_slsim
 
     if domains is not None and _parse_domains(domains) != ("slsim",):
@@ -314,7 +315,7 @@ def _simulate_with_slsim(out: str | os.PathLike[str], n_per_class: int, seed: in
     if config is not None and not isinstance(config, SlsimConfig):
         raise ConfigError(f"engine 'slsim' takes an SlsimConfig, got {type(config).__name__}")
     return simulate_slsim(out, n_per_class, seed=seed, layout_name=layout, workers=workers, progress=progress,
-                          preview=preview, config=config)  # fmt: skip
+                          preview=preview, config=config)
 
 
 def _summary_from_manifest(out: Path, manifest: dict[str, Any]) -> SimulationSummary:

@@ -70,7 +70,7 @@ def matched_filter_snr(template: np.ndarray, variance: np.ndarray) -> float:
 
 
 def image_multiplicity(lens_model: object, kwargs_lens: list[dict[str, float]], x_source: float, y_source: float,
-                       theta_e: float) -> tuple[int, float]:  # fmt: skip
+                       theta_e: float) -> tuple[int, float]:
     """Number of images of a point at the source centre and their largest separation.
 
     Args:
@@ -99,6 +99,6 @@ def image_multiplicity(lens_model: object, kwargs_lens: list[dict[str, float]], 
             xs = np.array([])
     if len(np.atleast_1d(xs)) == 0:
         xs, ys = solver.image_position_from_source(x_source, y_source, kwargs_lens, solver="lenstronomy", **options)
-    points = list(zip(np.atleast_1d(xs), np.atleast_1d(ys)))
+    points = list(zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=True))
     separation = max((math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in itertools.combinations(points, 2)), default=0.0)
     return len(points), float(separation)

@@ -54,7 +54,7 @@ LENS_COLUMNS: tuple[str, ...] = (
     "zsrc", "srcx", "srcy",
     *(f"mag_src_{b}" for b in BANDS),
     "ell_s", "ell_s_PA", "Reff_s", "n_s_sers",
-)  # fmt: skip
+)
 #: Non-lens parameter columns (after the ID, RA, Dec).
 NONLENS_COLUMNS: tuple[str, ...] = ("z_central", *(f"mag_lens_{b}" for b in BANDS))
 
@@ -69,7 +69,7 @@ SIM_COLUMNS: dict[str, str] = {
     "sim_n_images": "number of images of the source centre (lens equation)",
     "sim_image_sep": "largest separation between two images of the source centre, arcsec",
     **{f"sim_psf_fwhm_{b}": f"PSF FWHM in {b}, arcsec" for b in BANDS},
-}  # fmt: skip
+}
 
 #: The conventions above as data (for code that must know them, e.g. target encoders).
 CONVENTIONS: dict[str, object] = {

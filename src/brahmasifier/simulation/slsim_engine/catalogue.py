@@ -59,13 +59,13 @@ def quiet_slsim() -> Iterator[None]:
 @contextlib.contextmanager
 def seeded(seed_sequence: np.random.SeedSequence) -> Iterator[None]:
     """Seed NumPy's and Python's global generators from ``seed_sequence``; restore them on exit."""
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    np.random.seed(seed_sequence.generate_state(8))
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (restored below)
+    np.random.seed(seed_sequence.generate_state(8))  # noqa: NPY002 (SLSim and SkyPy draw from the global state only)
     random.seed(int(seed_sequence.generate_state(2, dtype=np.uint64)[0]))
     try:
         yield
     finally:
-        np.random.set_state(numpy_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
         random.setstate(python_state)
 
 
@@ -80,11 +80,11 @@ def fast_lens_pop_class() -> type:
     """
     from slsim.Lenses.lens_pop import LensPop
 
-    class FastLensPop(LensPop):  # type: ignore[misc]
+    class FastLensPop(LensPop):
         def get_num_sources_tested_mean(self, testarea: float) -> float:
             if not hasattr(self, "_source_area_deg2"):
                 self._source_area_deg2 = self._sources.sky_area.to_value("deg2")
-            return (testarea * self.source_number) / (12960000 * self._factor_source * self._source_area_deg2)  # type: ignore[no-any-return]
+            return (testarea * self.source_number) / (12960000 * self._factor_source * self._source_area_deg2)
 
     return FastLensPop
 
@@ -107,21 +107,22 @@ class Realisation:
         area = Quantity(config.catalogue_area_deg2, "deg2")
         with tempfile.TemporaryDirectory(prefix="brahmasifier-skypy-") as tmp:
             path = write_skypy_config(Path(tmp) / "skypy.yml", sky_area_deg2=config.catalogue_area_deg2,
-                                      blue_model=config.blue_model, resolution=config.kcorrect_resolution)  # fmt: skip
+                                      blue_model=config.blue_model, resolution=config.kcorrect_resolution)
             pipeline = SkyPyPipeline(skypy_config=str(path))
         red, blue = pipeline.red_galaxies, pipeline.blue_galaxies
         self.deflectors = EllipticalLensGalaxies(galaxy_list=red, kwargs_cut=dict(config.deflector_cut), kwargs_mass2light=None,
-                                                 cosmo=self.cosmo, sky_area=area)  # fmt: skip
+                                                 cosmo=self.cosmo, sky_area=area)
         self.sources = Galaxies(galaxy_list=blue, kwargs_cut=dict(config.source_cut), cosmo=self.cosmo, sky_area=area,
-                                catalog_type="skypy", extended_source_type="single_sersic")  # fmt: skip
+                                catalog_type="skypy", extended_source_type="single_sersic")
         if self.deflectors.deflector_number() < 1 or self.sources.source_number_selected < 1:
             raise ConfigError(f"SkyPy catalogue of {config.catalogue_area_deg2} deg2 holds no deflector or no source "
-                               "within the cuts; use a larger catalogue_area_deg2")  # fmt: skip
+                               "within the cuts; use a larger catalogue_area_deg2")
         los = LOSPop(los_bool=False) if config.los_file is None else LOSPop(no_correction_path=config.los_file)
-        self.lens_pop = fast_lens_pop_class()(deflector_population=self.deflectors, source_population=self.sources, cosmo=self.cosmo,
-                                sky_area=Quantity(config.catalogue_area_deg2 * config.lens_area_factor, "deg2"), los_pop=los)  # fmt: skip
+        lens_area = Quantity(config.catalogue_area_deg2 * config.lens_area_factor, "deg2")
+        self.lens_pop = fast_lens_pop_class()(deflector_population=self.deflectors, source_population=self.sources,
+                                              cosmo=self.cosmo, sky_area=lens_area, los_pop=los)
         self.fp_pop = FalsePositivePop(elliptical_galaxy_population=self.deflectors, blue_galaxy_population=self.sources,
-                                       cosmo=self.cosmo, los_pop=los, source_number_choice=list(config.false_positive_sources))  # fmt: skip
+                                       cosmo=self.cosmo, los_pop=los, source_number_choice=list(config.false_positive_sources))
         # Catalogue rows a lone blue galaxy may be drawn from (Galaxies keeps the catalogue's order).
         blue = blue.copy()
         blue["_row"] = np.arange(len(blue))
@@ -150,7 +151,7 @@ class Realisation:
                 continue
             if self.population_draws >= cfg.max_population_draws:
                 raise ConfigError(f"{self.population_draws} draws of the lens population gave {len(self._pool)} of {n} lenses; "
-                                   "raise catalogue_area_deg2 or lens_area_factor, or relax the lens cuts")  # fmt: skip
+                                   "raise catalogue_area_deg2 or lens_area_factor, or relax the lens cuts")
             self.population_draws += 1
             self._pool.extend(self.lens_pop.draw_population(kwargs_lens_cuts=cfg.lens_cuts))
         taken, self._pool = self._pool[:n], self._pool[n:]

@@ -92,7 +92,7 @@ class SlsimConfig:
     def lens_cuts(self) -> dict[str, object]:
         """``kwargs_lens_cuts`` of ``LensPop``."""
         return {"min_image_separation": self.min_image_separation, "max_image_separation": self.max_image_separation,
-                "mag_arc_limit": dict(self.mag_arc_limit)}  # fmt: skip
+                "mag_arc_limit": dict(self.mag_arc_limit)}
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready settings (tuples become lists)."""

@@ -36,7 +36,7 @@ NUMERICS: dict[str, int] = {"point_source_supersampling_factor": 1, "supersampli
 
 @functools.lru_cache(maxsize=64)
 def band_settings(band: str, coadd_years: float) -> dict[str, object]:
-    """lenstronomy's LSST ``kwargs_single_band`` for ``band`` at ``coadd_years`` (SLSim's helper)."""
+    """Lenstronomy's LSST ``kwargs_single_band`` for ``band`` at ``coadd_years`` (SLSim's helper)."""
     from slsim.ImageSimulation.image_quality_lenstronomy import kwargs_single_band
 
     return dict(kwargs_single_band(band=band, observatory="LSST", coadd_years=coadd_years))
@@ -57,7 +57,7 @@ def _lenstronomy_kwargs(obj: object, kind: str, band: str) -> tuple[dict[str, ob
     if kind == "blue":
         models, kwargs = obj.kwargs_extended_light(band=band)  # type: ignore[attr-defined]
         return {"lens_light_model_list": list(models)}, {"kwargs_lens_light": kwargs}
-    return obj.lenstronomy_kwargs(band)  # type: ignore[attr-defined,no-any-return]
+    return obj.lenstronomy_kwargs(band)  # type: ignore[attr-defined]
 
 
 def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.ndarray) -> RenderedObject:
@@ -85,9 +85,10 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
         sim = SimAPI(numpix=STAMP_SIZE, kwargs_single_band=settings, kwargs_model=kwargs_model)
         lens_light, source, ps = sim.magnitude2amplitude(kwargs_lens_light_mag=params.get("kwargs_lens_light"),
                                                          kwargs_source_mag=params.get("kwargs_source"),
-                                                         kwargs_ps_mag=params.get("kwargs_ps"))  # fmt: skip
+                                                         kwargs_ps_mag=params.get("kwargs_ps"))
         image_model = sim.image_model_class(dict(NUMERICS))
-        kwargs = {"kwargs_lens": params.get("kwargs_lens"), "kwargs_source": source, "kwargs_lens_light": lens_light, "kwargs_ps": ps}
+        kwargs = {"kwargs_lens": params.get("kwargs_lens"), "kwargs_source": source, "kwargs_lens_light": lens_light,
+                  "kwargs_ps": ps}
         light = image_model.image(**kwargs, source_add=False)  # deflector (+ unlensed companions) or lone galaxy
         lensed = image_model.image(**kwargs, lens_light_add=False) if kind == "lens" else np.zeros_like(light)
         total = light + lensed
@@ -116,10 +117,10 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
     Returns:
         The row, without ID/RA/Dec.
     """
-    row: dict[str, object] = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, rendered.psf_fwhm)}
+    row: dict[str, object] = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, rendered.psf_fwhm, strict=True)}
     if kind == "blue":
         return {"z_central": float(obj.redshift),  # type: ignore[attr-defined]
-                **{f"mag_lens_{b}": float(obj.extended_source_magnitude(b)) for b in BANDS}, **row}  # type: ignore[attr-defined]  # fmt: skip
+                **{f"mag_lens_{b}": float(obj.extended_source_magnitude(b)) for b in BANDS}, **row}  # type: ignore[attr-defined]
     deflector = obj.deflector  # type: ignore[attr-defined]
     mags = {f"mag_lens_{b}": float(deflector.magnitude(b)) for b in BANDS}
     if kind != "lens":
@@ -147,5 +148,5 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
         "sim_arc_mag_i": lensed_magnitude(mag_src["mag_src_i"], magnification),
         "sim_arc_snr_i": matched_filter_snr(rendered.arc[i], rendered.variance[i]),
         "sim_n_images": float(n_images), "sim_image_sep": separation,
-    })  # fmt: skip
+    })
     return row

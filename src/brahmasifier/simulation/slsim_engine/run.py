@@ -51,7 +51,7 @@ def _versions() -> dict[str, str]:
 
 def _settings(n_per_class: int, seed: int, layout_name: str, cfg: SlsimConfig) -> dict[str, object]:
     return {"engine": "slsim", "n_per_class": n_per_class, "seed": seed, "domains": [DOMAIN], "layout": layout_name,
-            "slsim": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}  # fmt: skip
+            "slsim": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
 
 
 def _numbers(seed: int, n_per_class: int) -> np.ndarray:
@@ -60,7 +60,7 @@ def _numbers(seed: int, n_per_class: int) -> np.ndarray:
 
 
 def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class: int, layout_name: str, out: str,
-                     config: dict[str, object], preview: bool) -> int:  # fmt: skip
+                     config: dict[str, object], preview: bool) -> int:
     """Make and write the objects of class indices ``[start, stop)`` from realisation ``number``."""
     from brahmasifier._atomic import atomic_path
     from brahmasifier.simulation.generate import slsim_object_id
@@ -77,10 +77,10 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
     previews: dict[str, np.ndarray] = {}
     with seeded(np.random.SeedSequence([seed, _SEED_SLSIM, number])), quiet_slsim():
         realisation = Realisation(cfg)
-        objects = [(1, i, obj, "lens") for i, obj in zip(range(start, stop), realisation.lenses(stop - start))]
-        for i, kind in zip(range(start, stop), kinds):
+        objects = [(1, i, obj, "lens") for i, obj in zip(range(start, stop), realisation.lenses(stop - start), strict=True)]
+        for i, kind in zip(range(start, stop), kinds, strict=True):
             obj = realisation.lenses(1)[0] if kind == "deflector" else (
-                realisation.false_positive() if kind == "false_positive" else realisation.blue_galaxy(rng))  # fmt: skip
+                realisation.false_positive() if kind == "false_positive" else realisation.blue_galaxy(rng))
             objects.append((0, i, obj, kind))
         for label, index, obj, kind in objects:
             ra, dec = sky_position(rng, DOMAIN)
@@ -90,7 +90,7 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
             stem = layout.write_object_files(Path(out), layout_name, DOMAIN, label, index, position, object_id, rendered.image)
             row = {"RA": ra, "Dec": dec, **truth_row(obj, kind, rendered)}
             results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
-                            "subtype": kind, "row": row})  # fmt: skip
+                            "subtype": kind, "row": row})
             if preview and index < layout.PREVIEW_PER_CLASS:
                 previews[f"{label}_{index}"] = rendered.image
     folder = Path(out) / CHUNK_FOLDER
@@ -99,7 +99,7 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **previews)  # type: ignore[arg-type]
     record = {"realisation": number, "start": start, "stop": stop, "population_draws": realisation.population_draws,
-              "deflectors_in_catalogue": realisation.n_deflectors, "results": results}  # fmt: skip
+              "deflectors_in_catalogue": realisation.n_deflectors, "results": results}
     write_text_atomic(folder / f"chunk-{number:05d}.json", json.dumps(record))
     return len(results)
 
@@ -119,7 +119,7 @@ def _load_results(folder: Path, chunks: list[tuple[int, int, int]]) -> tuple[lis
 
 def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0, layout_name: str = "challenge",
                    workers: int | None = None, progress: bool = True, preview: bool = True,
-                   config: SlsimConfig | None = None) -> layout.SimulationSummary:  # fmt: skip
+                   config: SlsimConfig | None = None) -> layout.SimulationSummary:
     """Simulate ``n_per_class`` SLSim lenses and non-lenses (domain ``slsim``) under ``out``.
 
     Args:
@@ -152,12 +152,12 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
         if previous.get("settings") == settings:
             return layout._summary_from_manifest(out, previous)
         raise OutputExistsError(f"{out}: already holds a simulation with different settings ({manifest_path}); "
-                              "choose another --out or delete the folder")  # fmt: skip
+                              "choose another --out or delete the folder")
     folder = out / CHUNK_FOLDER
     settings_path = folder / "settings.json"
     if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
         raise OutputExistsError(f"{out}: holds an unfinished simulation with different settings ({settings_path}); "
-                              "rerun it with its own settings, or choose another --out")  # fmt: skip
+                              "rerun it with its own settings, or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
     with _RunLock(folder / "lock"):
         write_text_atomic(settings_path, json.dumps(settings, indent=2))
@@ -186,7 +186,7 @@ class _RunLock:
                 except PermissionError:
                     pass
                 raise OutputExistsError(f"{self.path.parent.parent}: another simulation (PID {pid}) is writing here; "
-                                      "wait for it or choose another --out") from None  # fmt: skip
+                                      "wait for it or choose another --out") from None
             with os.fdopen(fd, "w") as handle:
                 handle.write(str(os.getpid()))
             return self
@@ -197,7 +197,7 @@ class _RunLock:
 
 
 def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str, workers: int | None, progress: bool,
-         preview: bool, cfg: SlsimConfig, settings: dict[str, object]) -> layout.SimulationSummary:  # fmt: skip
+         preview: bool, cfg: SlsimConfig, settings: dict[str, object]) -> layout.SimulationSummary:
     from tqdm import tqdm
 
     manifest_path = out / layout.MANIFEST
@@ -209,7 +209,7 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
     config_dict = cfg.to_dict()
     args = [(r, lo, hi, seed, n_per_class, layout_name, str(out), config_dict, preview) for r, lo, hi in pending]
     bar = tqdm(total=2 * n_per_class, initial=2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),
-               disable=not progress, desc="simulate (slsim)", unit="obj")  # fmt: skip
+               disable=not progress, desc="simulate (slsim)", unit="obj")
     try:
         if n_workers == 1:
             for a in args:
@@ -241,8 +241,9 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
     seconds = time.perf_counter() - start_time
     counts = {layout.class_folder(DOMAIN, lab): n_per_class for _, lab in classes}
     paths["manifest"] = manifest_path
-    los = ("none: zero external convergence and shear (SLSim's line-of-sight table is not in the slsim sdist; "
-           "pass SlsimConfig(los_file=...) to use one)") if cfg.los_file is None else f"SLSim LOSPop from {cfg.los_file}"  # fmt: skip
+    los = f"SLSim LOSPop from {cfg.los_file}" if cfg.los_file else (
+        "none: zero external convergence and shear (SLSim's line-of-sight table is not in the slsim sdist; "
+        "pass SlsimConfig(los_file=...) to use one)")
     manifest = {
         "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
         "settings": settings, "counts": counts, "n_objects": 2 * n_per_class, "seconds": seconds,
@@ -251,7 +252,7 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
         "engine": {"name": "slsim", "versions": _versions(), "line_of_sight": los, "realisations": len(chunks),
                    "population_draws": sum(int(r["population_draws"]) for r in records),  # type: ignore[call-overload]
                    "skypy_config": "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"},
-    }  # fmt: skip
+    }
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
     for path in folder.iterdir():  # the records; the lock goes when the run returns, then the folder
         if path.name != "lock":
@@ -260,4 +261,4 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
     made = sum(2 * (hi - lo) for _, lo, hi in pending)
     return layout.SimulationSummary(out, layout_name, seed, n_per_class, (DOMAIN,), counts, n_total, seconds,
                                     made / seconds if seconds > 0 else float("inf"), n_workers, False, paths,
-                                    resumed=n_total - made)  # fmt: skip
+                                    resumed=n_total - made)

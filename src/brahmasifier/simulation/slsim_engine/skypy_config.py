@@ -54,7 +54,7 @@ BLUE_MODELS: dict[str, tuple[str, str]] = {
                           "!astropy.modeling.models.Exponential1D [0.00312608, -43.42936]"),
     "dp0": ("!astropy.modeling.models.Polynomial1D {degree: 3, c0: -20.485, c1: -2.03, c2: 0.49, c3: -0.03}",
             "!astropy.modeling.models.Exponential1D [0.00200608, -43.42936]"),
-}  # fmt: skip
+}
 
 _POPULATIONS: dict[str, dict[str, str]] = {
     "blue": {
@@ -73,7 +73,7 @@ _POPULATIONS: dict[str, dict[str, str]] = {
                 "      b: -4.63\n      M0: -20.52\n      sigma1: 0.48\n      sigma2: 0.25",
         "ellipticity": "e_ratio: 0.2\n      e_sum: 7",
     },
-}  # fmt: skip
+}
 
 
 def _table(name: str, spec: dict[str, str], resolution: int) -> str:
@@ -112,7 +112,7 @@ def _table(name: str, spec: dict[str, str], resolution: int) -> str:
 
 
 def skypy_yaml(sky_area_deg2: float, blue_model: str = "dp0", mag_lim: float = 30.0, z_max: float = 5.0,
-               resolution: int = 200) -> str:  # fmt: skip
+               resolution: int = 200) -> str:
     """The SkyPy pipeline configuration (YAML text) of one catalogue realisation.
 
     Args:
