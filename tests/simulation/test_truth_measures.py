@@ -56,8 +56,8 @@ def test_conversions_round_trip_and_conventions() -> None:
 
 def test_pa_and_ellipticity_are_pinned_to_the_pixel_grid() -> None:
     """A rendered ellipse's measured axis ratio and PA are what the truth functions say (our renderer)."""
-    from brahmasifier.simulation.scene import LightComponent, Scene
     from brahmasifier.simulation.render import Renderer
+    from brahmasifier.simulation.scene import LightComponent, Scene
 
     renderer = Renderer("slsim")
     for q, pa in ((0.4, 30.0), (0.5, 120.0)):
