@@ -2,18 +2,23 @@
 
     python benchmarks/bench_ingest.py [--objects 2000] [--repeats 3] [--workers 2]
 
-Generates challenge-format objects once into ``benchmarks/_work/ingest_tree`` (git-ignored),
-then measures in one run:
+Generates objects in the release's published form once into ``benchmarks/_work/ingest_tree``
+(git-ignored; nested class folders, string IDs, ``1681D`` float64 images, written by the
+simulator's writer) and a blind set (``object_NNNNN_b.fits``, float64 primary-HDU images), then
+measures in one run:
 
 (a) reference: astropy ``fits.open`` per band file + stack to (5, 41, 41), serial, as the
     reference system loads its data;
 (b) ``pack_fits`` with ``--workers`` processes (scan + read + shards + index, whole call);
 (c) our fast reader alone (``read_object``), serial; and the ``fitsio`` library per object;
 (d) store reads: random batches of 256 indices, and sequential ``read_range`` batches; and,
-    as the ceiling, the same random batches taken from an in-RAM NumPy array.
+    as the ceiling, the same random batches taken from an in-RAM NumPy array;
+(e) the blind set: astropy's reader (what primary-HDU files fell back to before the fast path)
+    against the fast reader, both through ``read_object``; ratio against (e).
 
-Every figure is a median over ``--repeats`` runs; ratios are against (a). The files are in
-the page cache (just written or read), so this measures CPU cost, not disk speed.
+Every figure is a median over ``--repeats`` runs; ratios are against (a) (and (e) for the blind
+set). The files are in the page cache (just written or read), so this measures CPU cost, not
+disk speed.
 """
 
 from __future__ import annotations
@@ -31,52 +36,33 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import BANDS, STAMP_SIZE
-from brahmasifier.io import pack_fits, read_band_fits_astropy, read_object, scan_fits_tree, write_band_fits
-from brahmasifier.io.naming import band_filename, labelled_stem
+from brahmasifier.io import pack_fits, read_band_fits_astropy, read_object, scan_fits_tree
+from brahmasifier.simulation.writer import DatasetWriter
 
 WORK = Path(__file__).resolve().parent / "_work"
 
 
-def make_tree(root: Path, n_objects: int, seed: int = 0) -> None:
-    """Write ``n_objects`` labelled objects (four class folders) unless already there.
+def make_tree(root: Path, n_objects: int, seed: int = 0, layout: str = "challenge") -> None:
+    """Write ``n_objects`` objects (four class folders, or one blind folder) unless already there.
 
-    One file per band is written by ``write_band_fits``; the others are byte copies with the
-    image and the fixed-width integer ID patched in, which is what the writer would produce
-    (checked below against astropy) at a fraction of the time.
+    Written by the simulator's writer (``DatasetWriter``: the published form, byte-identical to
+    astropy's output) with random images; the blind objects are numbered in order.
     """
-    marker = root / f".complete-{n_objects}-{seed}"
+    marker = root / f".complete-{layout}-{n_objects}-{seed}"
     if marker.exists():
         return
     shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(seed)
-    templates: dict[str, tuple[bytes, int, int]] = {}
-    probe = root / "_template"
-    for band in BANDS:
-        image = np.arange(STAMP_SIZE * STAMP_SIZE, dtype=np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
-        write_band_fits(probe / f"t_{band}.fits", 123456789, band, image, id_column="Object ID")
-        data = (probe / f"t_{band}.fits").read_bytes()
-        image_at = data.index(image.astype(">f4").tobytes())
-        id_at = data.index(np.array([123456789], dtype=">i8").tobytes())
-        templates[band] = (data, image_at, id_at)
-    shutil.rmtree(probe)
-    folders = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses",
-               ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
+    writer = DatasetWriter(root, layout)
+    classes = [("slsim", 1), ("slsim", 0), ("hsc", 1), ("hsc", 0)]
     for k in range(n_objects):
-        domain, label = list(folders)[k % 4]
-        folder = root / folders[(domain, label)]
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = labelled_stem(domain, label, k)
-        object_id = np.array([10**16 + k], dtype=">i8").tobytes()
-        images = rng.normal(0.0, 1.0, (len(BANDS), STAMP_SIZE, STAMP_SIZE)).astype(">f4")
-        for b, band in enumerate(BANDS):
-            data, image_at, id_at = templates[band]
-            buf = bytearray(data)
-            buf[image_at : image_at + images[b].nbytes] = images[b].tobytes()
-            buf[id_at : id_at + 8] = object_id
-            (folder / band_filename(stem, band)).write_bytes(bytes(buf))
-    for obj in scan_fits_tree(root).objects[:: max(n_objects // 5, 1)]:  # the patched files read right
+        domain, label = classes[k % 4]
+        images = rng.normal(0.0, 1.0, (len(BANDS), STAMP_SIZE, STAMP_SIZE))
+        object_id = f"GG-LENS_{k}_{-k}" if domain == "slsim" else f"{10**16 + k:019d}"
+        writer.write_object(domain, label, k // 4, k, object_id, images)
+    for obj in scan_fits_tree(root).objects[:: max(n_objects // 5, 1)]:  # the written files read right
         record = read_band_fits_astropy(obj.files["i"], "i")
-        assert record.object_id is not None and record.image.shape == (STAMP_SIZE, STAMP_SIZE)
+        assert record.image.shape == (STAMP_SIZE, STAMP_SIZE)
     marker.touch()
 
 
@@ -119,7 +105,7 @@ def fitsio_reader(objects: list[Any]) -> np.ndarray:
     for k, obj in enumerate(objects):
         for b, band in enumerate(BANDS):
             with fitsio.FITS(str(obj.files[band])) as f:
-                row = f[1].read(rows=[0], columns=[f"band_{band}", "Object ID"])
+                row = f[1].read(rows=[0], columns=[f"band_{band}"])
             out[k, b] = np.asarray(row[f"band_{band}"][0], dtype=np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
     return out
 
@@ -193,10 +179,25 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("(d\") numpy fancy index of an in-RAM array, 256 [memory bound]", rate, all_rates))
     shutil.rmtree(tmp)
 
-    print(f"\n{'measurement':<62} {'objects/s':>12} {'x (a)':>8}   runs")
-    for name, rate, all_rates in rows:
-        runs = ", ".join(f"{r:,.0f}" for r in all_rates)
-        print(f"{name:<62} {rate:>12,.0f} {rate / ref_rate:>8.1f}   [{runs}]")
+    # (e) the blind set: primary-HDU images, astropy's reader vs the fast path, same objects
+    blind_root = WORK / "ingest_blind"
+    make_tree(blind_root, min(args.objects, 1000), layout="test")
+    blind = scan_fits_tree(blind_root).objects
+    blind_ref = blind[: args.reference_objects]
+    via_astropy = np.stack([read_object(o, band_reader=read_band_fits_astropy).image for o in blind_ref])
+    assert np.stack([read_object(o).image for o in blind_ref]).tobytes() == via_astropy.tobytes(), "blind-set readers differ"
+    blind_rate, all_rates = median_rate(len(blind_ref),
+                                        lambda: [read_object(o, band_reader=read_band_fits_astropy) for o in blind_ref],
+                                        args.repeats)  # fmt: skip
+    blind_rows = [("(e) blind set, astropy reader via read_object [reference]", blind_rate, all_rates)]
+    rate, all_rates = median_rate(len(blind), lambda: [read_object(o) for o in blind], args.repeats)
+    blind_rows.append(("(e') blind set, fast reader (primary-HDU path) via read_object", rate, all_rates))
+
+    print(f"\n{'measurement':<62} {'objects/s':>12} {'x ref':>8}   runs")
+    for table, reference_rate in ((rows, ref_rate), (blind_rows, blind_rate)):
+        for name, rate, all_rates in table:
+            runs = ", ".join(f"{r:,.0f}" for r in all_rates)
+            print(f"{name:<62} {rate:>12,.0f} {rate / reference_rate:>8.1f}   [{runs}]")
     print(f"\nmedian of {args.repeats} runs; python {sys.version.split()[0]}; files in page cache; machine shared and loaded.")
     return 0
 

@@ -16,9 +16,7 @@ import pytest
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io.fits import write_band_fits, write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
-
-CLASS_FOLDERS = {("slsim", 1): "slsim_lenses", ("slsim", 0): "slsim_nonlenses",
-                 ("hsc", 1): "hsc_lenses", ("hsc", 0): "hsc_nonlenses"}
+from brahmasifier.io.release import CLASS_FOLDERS
 
 
 def blob_image(rng: np.random.Generator, lens: bool) -> np.ndarray:
@@ -34,13 +32,19 @@ def blob_image(rng: np.random.Generator, lens: bool) -> np.ndarray:
 
 
 def write_tiny_challenge_tree(root: Path, n_per_class: int, seed: int = 0) -> pd.DataFrame:
-    """Write the challenge's four class folders with ``n_per_class`` objects each; return the truth."""
+    """Write the four class folders in the **legacy** form; return the truth.
+
+    Flat class folders, ``D1_L0000000_b.fits`` names, float32 images, HSC IDs as integer
+    columns: what this package wrote before it followed the published release, kept here so
+    that the old form stays covered by every test that uses this tree. The published form has
+    its own fixture (``tests/release/``).
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for (domain, label), folder in CLASS_FOLDERS.items():
         params = []
         for k in range(n_per_class):
-            stem = labelled_stem(domain, label, k)
+            stem = labelled_stem(domain, label, k, form="legacy")
             object_id = (f"GG-LENS_{rng.uniform(0, 60):.4f}_{rng.uniform(-30, 0):.4f}" if domain == "slsim"
                          else int(rng.integers(10**16, 10**17)))
             image = blob_image(rng, bool(label))

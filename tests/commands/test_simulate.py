@@ -21,7 +21,7 @@ def test_simulate_writes_and_reruns(tmp_path: Path, capsys: pytest.CaptureFixtur
             "--workers", "1", "--no-preview", "--no-progress"]
     assert main(argv) == 0
     assert "2 objects" in capsys.readouterr().out
-    assert len(list((tmp_path / "d" / "slsim_lenses").glob("D1_L0000000_*.fits"))) == 5
+    assert len(list((tmp_path / "d" / "slsim_lenses" / "slsim_lenses").glob("D1_L_00000000_*.fits"))) == 5
     assert not (tmp_path / "d" / "hsc_lenses").exists()
     assert main(argv) == 0
     assert "nothing to do" in capsys.readouterr().out

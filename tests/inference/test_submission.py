@@ -57,3 +57,17 @@ def test_reader_rejects_a_wrong_header(tmp_path: Path) -> None:
     (tmp_path / "s.csv").write_text("id,pred\n1,0\n")
     with pytest.raises(SubmissionError, match="header"):
         read_submission(tmp_path / "s.csv")
+
+
+def test_parameters_fill_their_columns_and_vel_disp_fills_both_spellings(tmp_path: Path) -> None:
+    ids = ["object_00000", "object_00001", "object_00002"]
+    parameters = {"vel_disp": [250.5, float("nan"), -999.0], "Rein": [1.25, 0.5, 2.0]}
+    frame = read_submission(write_submission(tmp_path / "s.csv", ids, [1, 0, 1], parameters))
+    assert frame["vel disp"].tolist() == frame["vel_disp"].tolist() == [250.5, -999, -999]  # NaN and -999: not predicted
+    assert frame["Rein"].tolist() == [1.25, 0.5, 2.0] and (frame["zlens"] == -999).all()
+    old_name = read_submission(write_submission(tmp_path / "t.csv", ids, [1, 0, 1], {"vel disp": [1.0, 2.0, 3.0]}))
+    assert old_name["vel disp"].tolist() == old_name["vel_disp"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(SubmissionError, match="no submission column"):
+        format_submission(ids, [1, 0, 1], {"theta_E": [1.0, 1.0, 1.0]})
+    with pytest.raises(SubmissionError, match="3 ids"):
+        format_submission(ids, [1, 0, 1], {"Rein": [1.0]})

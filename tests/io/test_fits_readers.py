@@ -12,6 +12,7 @@ from astropy.io import fits
 from brahmasifier.bands import STAMP_SIZE
 from brahmasifier.io import FitsFormatError, read_band_fits_astropy, read_band_fits_fast, write_band_fits
 from brahmasifier.io.fastfits import parse_band_bytes
+from brahmasifier.io.fits import write_image_fits
 
 N = STAMP_SIZE * STAMP_SIZE
 
@@ -67,11 +68,28 @@ LAYOUTS: dict[str, Callable[[Path, np.ndarray], None]] = {
     "quote_in_id": lambda p, im: _bintable(p, [fits.Column(name="ID", format="6A", array=["O'Neil"]), _img_col(im)]),
     "header_comments_history": lambda p, im: _bintable(p, [fits.Column(name="ID", format="J", array=[3]), _img_col(im)],
                                                        header={"HISTORY": "made by a test", "EXTNAME": "CUTOUT"}),
+    "published_string_id_1681D": lambda p, im: write_band_fits(p, "0012345678901234567", "g", im, id_column="Object ID",
+                                                               dtype=np.float64, id_width=22),
+    # The blind set's form: the image in the primary HDU, no ID (and its variants).
+    "image_in_primary": lambda p, im: fits.PrimaryHDU(im).writeto(p),
+    "primary_float64_writer": lambda p, im: write_image_fits(p, im, header={"BUNIT": "nJy", "ZP": 31.4}),
+    "primary_float64": lambda p, im: fits.PrimaryHDU(im.astype(np.float64)).writeto(p),
+    "primary_int16": lambda p, im: fits.PrimaryHDU(np.round(im).astype(np.int16)).writeto(p),
+    "primary_uint8": lambda p, im: fits.PrimaryHDU(np.clip(im, 0, 255).astype(np.uint8)).writeto(p),
+    "primary_int64": lambda p, im: fits.PrimaryHDU(np.round(im * 1e6).astype(np.int64)).writeto(p),
+    "image_extension_alone": lambda p, im: fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(im)]).writeto(p),
     # Layouts the fast path hands to astropy:
     "scaled_image_TSCAL": lambda p, im: _bintable(p, [fits.Column(name="ID", format="J", array=[3]),
                                                       _img_col(np.round(im), code="I")],
                                                   header={"TSCAL2": 0.5, "TZERO2": 10.0}),
-    "image_in_primary": lambda p, im: fits.PrimaryHDU(im).writeto(p),
+    "primary_with_id_keyword": lambda p, im: fits.PrimaryHDU(im, header=fits.Header([("ID", "00042")])).writeto(p),
+    "primary_scaled_BZERO": lambda p, im: fits.PrimaryHDU(np.clip(im + 100, 0, 6e4).astype(np.uint16)).writeto(p),
+    "primary_then_table": lambda p, im: fits.HDUList(
+        [fits.PrimaryHDU(np.zeros((41, 41), np.float32)),
+         fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8]), _img_col(im)])]).writeto(p),
+    "primary_3d_cube": lambda p, im: fits.HDUList(
+        [fits.PrimaryHDU(im[None]),
+         fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[9]), _img_col(im)])]).writeto(p),
     "image_hdu_with_id_keyword": lambda p, im: fits.HDUList(
         [fits.PrimaryHDU(), fits.ImageHDU(im, header=fits.Header([("ID", 42)]))]).writeto(p),
     "image_hdu_then_table": lambda p, im: fits.HDUList(
@@ -86,7 +104,8 @@ LAYOUTS: dict[str, Callable[[Path, np.ndarray], None]] = {
 FAST = {"writer_tdim_str_id", "writer_no_tdim_int_id", "writer_header_cards", "vector_no_tdim", "tdim_41_41", "float64_D",
         "int32_image", "image_first_column", "other_single_column", "float_id", "float_integer_id", "no_id_column",
         "two_other_columns", "extra_columns_before", "two_rows", "other_band_column_name", "quote_in_id",
-        "header_comments_history"}
+        "header_comments_history", "published_string_id_1681D", "image_in_primary", "primary_float64_writer",
+        "primary_float64", "primary_int16", "primary_uint8", "primary_int64", "image_extension_alone"}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -166,6 +185,23 @@ def test_bad_files_raise_fits_format_error_naming_the_file(tmp_path: Path, case:
         assert message in str(info.value)
 
 
+def test_blind_set_file_reads_without_id_and_truncation_is_an_error(tmp_path: Path) -> None:
+    image = _image(7).astype(np.float64)
+    path = tmp_path / "object_00042_g.fits"
+    write_image_fits(path, image)
+    for reader in (read_band_fits_fast, read_band_fits_astropy):
+        record = reader(path, "g")
+        assert record.object_id is None and record.image.tobytes() == image.astype(np.float32).tobytes()
+    cut = tmp_path / "object_00043_g.fits"
+    for size in (len(path.read_bytes()) - 100, 2880 + 5000, 2000):  # in the data, mid-data, in the header
+        cut.write_bytes(path.read_bytes()[:size])
+        for reader in (read_band_fits_fast, read_band_fits_astropy):
+            with pytest.raises(FitsFormatError) as info:
+                reader(cut, "g")
+            assert info.value.path == cut
+            assert "truncated" in str(info.value) or (reader is read_band_fits_astropy and size == 2000)
+
+
 @pytest.mark.parametrize("shape", [(40, 40), (41, 42)])
 def test_wrong_shape_image_is_rejected_by_both_readers(tmp_path: Path, shape: tuple[int, int]) -> None:
     path = tmp_path / "w_g.fits"
@@ -213,3 +249,23 @@ def test_layout_cache_reuses_headers_but_reads_each_files_own_bytes(tmp_path: Pa
         read_band_fits_fast(cut, "g")
     # the band is part of the key: asking for another band re-parses and falls back to band_g
     assert read_band_fits_fast(paths[1], "r").image.tobytes() == _image(101).tobytes()
+
+
+def test_layout_cache_for_primary_images_keys_on_the_one_header_block(tmp_path: Path) -> None:
+    from brahmasifier.io import fastfits
+
+    fastfits._LAYOUTS.clear()
+    paths = []
+    for k in range(4):
+        paths.append(tmp_path / f"object_{k:05d}_g.fits")
+        write_image_fits(paths[-1], _image(200 + k))
+    for path in paths + paths:
+        fast, reference = read_band_fits_fast(path, "g"), read_band_fits_astropy(path, "g")
+        assert fast.object_id is None and fast.image.tobytes() == reference.image.tobytes()
+    assert len(fastfits._LAYOUTS) == 1
+    longer = tmp_path / "object_99999_g.fits"  # same header, an HDU appended: the cached layout must not hide it
+    table = fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[5]), _img_col(_image(2))])
+    fits.HDUList([fits.PrimaryHDU(_image(1).astype(np.float64)), table]).writeto(longer)
+    assert longer.read_bytes()[:2880] == paths[0].read_bytes()[:2880]
+    record = read_band_fits_fast(longer, "g")
+    assert record.object_id == "5" and record.image.tobytes() == _image(2).tobytes()

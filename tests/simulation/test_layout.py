@@ -9,15 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.io import fits
 
 pytest.importorskip("lenstronomy")
 
 from brahmasifier.bands import BANDS
-from brahmasifier.io._fastwrite import band_fits_bytes
-from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits
+from brahmasifier.io._fastwrite import band_fits_bytes, image_fits_bytes
+from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits, write_band_fits, write_image_fits
 from brahmasifier.io.naming import parse_band_filename
+from brahmasifier.io.parameters import canonical_parameter_name
+from brahmasifier.io.release import read_release_manifest
 from brahmasifier.simulation import simulate_dataset
 from brahmasifier.simulation.population import LENS_COLUMNS, NONLENS_COLUMNS
+from brahmasifier.simulation.writer import RELEASE_ID_WIDTHS
 
 FOLDERS = ("slsim_lenses", "slsim_nonlenses", "hsc_lenses", "hsc_nonlenses")
 
@@ -36,34 +40,42 @@ def challenge_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_challenge_layout(challenge_tree: Path) -> None:
+    """The published form: <class>/<class>/D1_L_00000000_b.fits, parameters.fits + _manifest.txt one level up."""
     assert (challenge_tree / "preview.png").stat().st_size > 10_000
     all_ids = []
     for folder in FOLDERS:
-        files = sorted((challenge_tree / folder).glob("*.fits"))
-        band_files = [f for f in files if f.name != "parameters.fits"]
-        assert len(band_files) == 3 * len(BANDS)
+        assert sorted(p.name for p in (challenge_tree / folder).iterdir()) == sorted(["_manifest.txt", "parameters.fits", folder])
+        band_files = sorted((challenge_tree / folder / folder).glob("*.fits"))
+        assert len(band_files) == 3 * len(BANDS) and all(len(f.name) == len("D1_L_00000000_g.fits") for f in band_files)
         parsed = [parse_band_filename(f.name) for f in band_files]
         assert all(p is not None for p in parsed)
         label = 1 if folder.endswith("_lenses") else 0
         domain = folder.split("_")[0]
         assert {(p.label, p.domain) for p in parsed if p} == {(label, domain)}
+        manifest = read_release_manifest(challenge_tree / folder / "_manifest.txt")
+        assert sorted(manifest.entries) == [f.name for f in band_files]
+        assert all(entry.startswith(f"{folder}/") for entry in manifest.entries.values())
         params = read_parameters_fits(challenge_tree / folder / "parameters.fits")
-        expected = LENS_COLUMNS if label else NONLENS_COLUMNS
-        assert set(expected) | {"RA", "Dec"} <= set(params.columns)
+        expected = {canonical_parameter_name(c) for c in (LENS_COLUMNS if label else NONLENS_COLUMNS)}
+        assert expected | {"RA", "Dec"} <= set(params.columns)
+        assert "vel disp" not in params.columns and (("vel_disp" in params.columns) == bool(label))
         if label:
             assert (params["Rein"] > 0.3).all() and (params["zsrc"] > params["zlens"]).all()
         record = read_band_fits_astropy(band_files[0])
         assert record.object_id == params["id"].iloc[0]
         assert np.isfinite(record.image).all()
+        with fits.open(band_files[0]) as hdul:  # string ID of the release's width, float64 image with TDIM
+            width = max(RELEASE_ID_WIDTHS[(domain, label)], len(record.object_id or ""))
+            assert hdul[1].columns.formats == [f"{width}A", "1681D"]
+            assert hdul[1].data[f"band_{parsed[0].band}"][0].shape == (41, 41)
         if domain == "slsim":
             assert all(i.startswith("GG-LENS_") for i in params["id"])
         else:
             assert all(i.isdigit() and len(i) == 17 for i in params["id"])
         all_ids += list(params["id"])
     assert len(set(all_ids)) == len(all_ids)
-    from astropy.io import fits
 
-    with fits.open(challenge_tree / "slsim_lenses" / "D1_L0000000_g.fits") as hdul:
+    with fits.open(challenge_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_g.fits") as hdul:
         assert hdul[1].header["BUNIT"] == "nJy" and hdul[1].header["ZP"] == 31.4
         assert hdul[1].columns.names == ["Lens ID", "band_g"]
 
@@ -88,8 +100,9 @@ def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
 
 
 def test_test_layout_hides_labels(tmp_path: Path) -> None:
+    """The blind set: flat folder of primary-HDU images object_NNNNN_b.fits, no ID; truth outside, keyed by stem."""
     simulate_dataset(tmp_path, 3, seed=2, layout="test", workers=1, progress=False, preview=False)
-    truth = pd.read_csv(tmp_path / "truth.csv", dtype={"id": str})
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype={"id": str, "catalogue_id": str})
     assert not (tmp_path / "images" / "truth.csv").exists()
     assert len(truth) == 12 and sorted(truth["label"].value_counts().tolist()) == [6, 6]
     assert set(truth["domain"]) == {"slsim", "hsc"}
@@ -100,28 +113,49 @@ def test_test_layout_hides_labels(tmp_path: Path) -> None:
     assert ordered != sorted(ordered) and ordered != sorted(ordered, reverse=True)
     names = sorted(p.name for p in (tmp_path / "images").iterdir())
     assert len(names) == 12 * len(BANDS) and all(n.startswith("object_") for n in names)
-    for stem, object_id in zip(truth["stem"], truth["id"], strict=True):
+    assert (truth["id"] == truth["stem"]).all() and truth["stem"].str.fullmatch(r"object_\d{5}").all()
+    assert truth["catalogue_id"].str.len().min() > 0 and "vel_disp" in truth.columns and "vel disp" not in truth.columns
+    for stem in truth["stem"]:
         parsed = parse_band_filename(f"{stem}_g.fits")
         assert parsed is not None and parsed.label == -1 and parsed.domain == "unknown"
-        assert read_band_fits_astropy(tmp_path / "images" / f"{stem}_r.fits").object_id == object_id
-    from astropy.io import fits
+        assert read_band_fits_astropy(tmp_path / "images" / f"{stem}_r.fits").object_id is None
 
     with fits.open(tmp_path / "images" / f"{truth['stem'].iloc[0]}_g.fits") as hdul:
-        assert hdul[1].columns.names[0] == "ID"
+        assert len(hdul) == 1 and hdul[0].data.shape == (41, 41) and hdul[0].data.dtype == np.dtype(">f8")
+        assert hdul[0].header["BUNIT"] == "nJy"
     manifest = json.loads((tmp_path / "simulation.json").read_text())
     assert manifest["settings"]["layout"] == "test"
 
 
-def test_fast_fits_bytes_equal_astropy_writer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_tdim", [True, False])
+def test_fast_fits_bytes_equal_astropy_writer(tmp_path: Path, dtype: type, with_tdim: bool) -> None:
+    """Every form the simulator writes (and the legacy one), byte for byte; short IDs NUL-padded to a fixed width."""
     rng = np.random.default_rng(0)
     header = {"BUNIT": "nJy", "ZP": 31.4}
-    for object_id, column in (("GG-LENS_61.123456_-33.654321", "Lens ID"), (41234567890123456, "Object ID"), ("x", "ID")):
+    cases = (("GG-LENS_61.123456_-33.654321", "Lens ID", None), (41234567890123456, "Object ID", None), ("x", "ID", None),
+             ("0041234567890123456", "Object ID", 22), ("GG-LENS_1.5_-2.5", "Lens ID", 24), ("too-long-for-width", "ID", 4))
+    for object_id, column, width in cases:
         for band in BANDS:
             image = rng.normal(0, 10, (41, 41)).astype(np.float32)
             image[0, 0] = np.nan
             path = tmp_path / f"{band}.fits"
-            write_band_fits(path, object_id, band, image, id_column=column, header=header)
-            assert band_fits_bytes(object_id, band, image, id_column=column, header=header) == path.read_bytes()
+            options = {"id_column": column, "header": header, "dtype": dtype, "id_width": width, "with_tdim": with_tdim}
+            write_band_fits(path, object_id, band, image, **options)  # type: ignore[arg-type]
+            fast = band_fits_bytes(object_id, band, image, **options)  # type: ignore[arg-type]
+            assert fast is not None and fast == path.read_bytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_image_bytes_equal_astropy_writer(tmp_path: Path, dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    for header in ({"BUNIT": "nJy", "ZP": 31.4}, None):
+        for _ in range(3):
+            image = rng.normal(0, 10, (41, 41))
+            image[1, 2] = -np.inf
+            write_image_fits(tmp_path / "b.fits", image, dtype=dtype, header=header)
+            fast = image_fits_bytes(image, dtype=dtype, header=header)
+            assert fast is not None and fast == (tmp_path / "b.fits").read_bytes()
 
 
 def test_lens_and_nonlens_brightness_and_colour_overlap(tmp_path: Path) -> None:

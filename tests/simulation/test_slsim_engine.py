@@ -59,11 +59,11 @@ def test_challenge_layout_and_truth_columns(slsim_tree: Path) -> None:
     assert set(others["sim_subtype"]) <= set(NONLENS_KINDS) and "Rein" not in others.columns
     assert (lenses["sim_psf_fwhm_i"] == 0.71).all()  # lenstronomy LSST median seeing
     assert all(i.startswith("GG-LENS_") for i in pd.concat([lenses["id"], others["id"]]))
-    record = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "D1_L0000000_i.fits")
+    record = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_i.fits")
     assert record.object_id == lenses["id"].iloc[0] and np.isfinite(record.image).all()
     from astropy.io import fits
 
-    with fits.open(slsim_tree / "slsim_lenses" / "D1_L0000000_g.fits") as hdul:
+    with fits.open(slsim_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_g.fits") as hdul:
         assert hdul[1].header["BUNIT"] == "nJy" and hdul[1].header["ZP"] == 31.4
     manifest = json.loads((slsim_tree / "simulation.json").read_text())
     assert manifest["settings"]["engine"] == "slsim" and manifest["settings"]["slsim"]["coadd_years"] == 1.0
@@ -121,7 +121,7 @@ def test_blind_layout_and_another_seed(slsim_tree: Path, slsim_tiny: SlsimConfig
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{s}_{b}.fits" for s in truth["stem"] for b in BANDS)
     assert (truth.loc[truth["label"] == 0, "Rein"] == -999).all() and (truth.loc[truth["label"] == 1, "Rein"] > 0).all()
     other = read_band_fits_astropy(out / "images" / f"{truth['stem'].iloc[0]}_g.fits").image
-    same_place = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "D1_L0000000_g.fits").image
+    same_place = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_g.fits").image
     assert not np.array_equal(other, same_place)
 
 

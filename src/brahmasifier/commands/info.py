@@ -1,9 +1,15 @@
-"""Describe a packed store: counts by label x domain, rejects, duplicates, NaNs, size."""
+"""Describe a packed store: counts by label x domain, rejects, duplicates, NaNs, size, and its inputs.
+
+Besides the objects it says which non-image files the inputs held (``_manifest.txt``,
+``parameters*.fits``, simulator files), which parameter table each class folder used (and which
+folders had none), and what each ``_manifest.txt`` check found.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -37,4 +43,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {n:>8,}  {reason}")
     print(f"duplicate IDs: {summary['n_duplicate_id']:,} objects; NaN/Inf-affected: {summary['n_with_nan']:,} objects "
           f"({summary['n_nan_pixels']:,} pixels)")
+    _print_inputs(summary)
     return 0
+
+
+_KIND_NAMES = {"parameters": "parameters.fits", "parameters_updated": "parameters_updated.fits",
+               "parameters_other": "other parameters*.fits (not joined)", "manifest": "_manifest.txt",
+               "simulation": "simulator side files"}
+
+
+def _print_inputs(summary: dict[str, Any]) -> None:
+    """The inputs' non-image files, parameter tables per folder and manifest checks."""
+    known = summary.get("known_files") or {}
+    if known:
+        print("non-image files: " + ", ".join(f"{n:,} {_KIND_NAMES.get(k, k)}" for k, n in known.items()))
+    tables = summary.get("parameter_tables") or []
+    print("parameter tables:")
+    for entry in tables:
+        files = entry["files"]
+        used = f"{files[1]} over {files[0]}" if len(files) == 2 else files[0]
+        print(f"  {entry['folder']}: {used}")
+    for root in summary.get("roots") or []:
+        prefix = root.rstrip("/") + "/"
+        if not any((t["folder"] + "/").startswith(prefix) or prefix.startswith(t["folder"] + "/") for t in tables):
+            print(f"  {root}: none (its objects have no parameters)")
+    for check in summary.get("release_manifests") or []:
+        note = f"; {check['note']}" if check.get("note") else ""
+        print(f"manifest {check['manifest']}: {check['n_listed']:,} files listed, {check['n_missing']:,} missing, "
+              f"{check['n_unlisted']:,} band files not listed{note}")

@@ -2,8 +2,10 @@
 
 Each object's five band files are read once, checked (shape, matching IDs, NaN/Inf → 0) and
 written into memory-mappable shards; training and prediction then read the store, not the
-FITS files. Unreadable objects are listed in rejected.csv with the reason. An interrupted
-run resumes when rerun with the same arguments.
+FITS files. Unreadable objects are listed in rejected.csv with the reason; where a class
+folder has a ``_manifest.txt``, files it names that are missing and band files it does not name
+are listed there too (and counted in the summary). An interrupted run resumes when rerun with
+the same arguments.
 """
 
 from __future__ import annotations
@@ -50,8 +52,13 @@ def run(args: argparse.Namespace) -> int:
     n_now = int(m.get("objects_packed_this_run", 0))
     rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} packed in this run)" if n_now != len(store) else "")
     print(f"packed {len(store):,} objects into {store.path} ({len(m['shards'])} shards)")
-    print(f"  found {m.get('n_found', len(store)):,}; rejected {m['n_rejected'] - m.get('n_stray_files', 0):,} objects"
+    n_file_rows = sum(int(m.get(k, 0)) for k in ("n_stray_files", "n_listed_missing", "n_unlisted"))
+    print(f"  found {m.get('n_found', len(store)):,}; rejected {m['n_rejected'] - n_file_rows:,} objects"
           f" and {m.get('n_stray_files', 0):,} stray files (see {store.path / 'rejected.csv'})")
+    for check in m.get("release_manifests", []):
+        note = f"; {check['note']}" if check.get("note") else ""
+        print(f"  {check['manifest']}: {check['n_listed']:,} listed, {check['n_missing']:,} missing, "
+              f"{check['n_unlisted']:,} band files not listed{note}")
     print(f"  duplicate IDs: {m.get('n_duplicate_ids', 0):,} objects; with NaN/Inf pixels: {m.get('n_with_nan', 0):,}")
     print(f"  {seconds:.1f} s, {rate}")
     return 0

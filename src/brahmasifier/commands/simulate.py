@@ -2,10 +2,12 @@
 
 Two engines: ``ours`` (default; lenstronomy scenes of our own populations, domains slsim and
 hsc, extra ``brahmasifier[sim]``) and ``slsim`` (SLSim's populations and LSST image
-simulation, domain slsim only, extra ``brahmasifier[slsim]``). Writes the challenge layout
-(four — or, for slsim, two — class folders of ``DX_IYYYYYYY_b.fits`` files with a
-``parameters.fits`` each) or a blind test layout (``images/object_NNNNN_b.fits`` + a
-``truth.csv`` outside ``images/``), plus ``preview.png`` and ``simulation.json``. Pixel values
+simulation, domain slsim only, extra ``brahmasifier[slsim]``). Both write the release's
+published layout (four — or, for slsim, two — nested class folders ``<class>/<class>/`` of
+``DX_I_YYYYYYYY_b.fits`` files, string IDs, float64 images, with ``parameters.fits`` and
+``_manifest.txt`` one level up) or a blind test layout (primary-HDU images
+``images/object_NNNNN_b.fits`` without IDs + a ``truth.csv`` outside ``images/``), plus
+``preview.png`` and ``simulation.json``. Pixel values
 are nJy per pixel. The output is identical for a seed whatever ``--workers``. Rerunning
 with the same settings into a finished folder does nothing, an interrupted slsim run resumes
 from its finished realisations; other settings are refused.

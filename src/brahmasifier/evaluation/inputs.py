@@ -25,7 +25,7 @@ __all__ = ["STRING_COLUMNS", "JoinReport", "join_predictions", "load_labels", "l
 #: Columns kept as strings when reading CSVs (IDs must never become floats).
 STRING_COLUMNS: tuple[str, ...] = ("id", "stem", "domain")
 
-_STEM_DOMAIN = re.compile(r"^D(?P<code>[12])_[LN]\d+$")
+_STEM_DOMAIN = re.compile(r"^D(?P<code>[12])_[LN]_?\d+$")  # published (D1_L_00000001) and legacy names
 
 
 def _read_csv_ids_as_str(path: Path) -> pd.DataFrame:

@@ -2,8 +2,10 @@
 
 The header is the one of the template circulated to participants
 (``tests/data_files/submission_format.csv``); it is kept here, once, as
-:data:`SUBMISSION_COLUMNS`. We only predict the class, so ``preds`` holds 0/1 and every
-other column is -999 (the challenge's "not predicted" value).
+:data:`SUBMISSION_COLUMNS`. ``preds`` holds 0/1; a parameter column holds the estimate given
+under its canonical store name (:func:`brahmasifier.io.parameters.canonical_parameter_name`)
+and -999 (the challenge's "not predicted" value) otherwise. The template has both ``vel disp``
+and ``vel_disp``: one parameter (``vel_disp`` in the store), so both columns get its value.
 
 IDs are written exactly as read: they are strings throughout the package, so HSC's 17-digit
 integers never pass through a float and SLSim's ``GG-LENS_<ra>_<dec>`` stay unchanged.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ import numpy as np
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import MISSING_VALUE
 from brahmasifier.errors import SubmissionError
+from brahmasifier.io.parameters import canonical_parameter_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +49,38 @@ SUBMISSION_COLUMNS: tuple[str, ...] = (
 MISSING_TEXT: str = str(int(MISSING_VALUE))
 
 
-def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> str:
-    """The submission CSV text: one row per ID, ``preds`` 0/1, every other column -999."""
+def _parameter_cells(parameters: Mapping[str, Sequence[float] | np.ndarray], n: int) -> list[list[str]]:
+    """Per template column after ``id, preds``: the text cells, -999 where no value (or not finite)."""
+    given = {canonical_parameter_name(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in parameters.items()}
+    known = {canonical_parameter_name(c) for c in SUBMISSION_COLUMNS[2:]}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise SubmissionError(f"no submission column for parameter(s) {', '.join(unknown)}")
+    columns = []
+    for column in SUBMISSION_COLUMNS[2:]:
+        values = given.get(canonical_parameter_name(column))
+        if values is None:
+            columns.append([MISSING_TEXT] * n)
+            continue
+        if len(values) != n:
+            raise SubmissionError(f"parameter {column!r} has {len(values)} values for {n} ids")
+        columns.append([repr(float(v)) if np.isfinite(v) and v != MISSING_VALUE else MISSING_TEXT for v in values])
+    return columns
+
+
+def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray,
+                      parameters: Mapping[str, Sequence[float] | np.ndarray] | None = None) -> str:
+    """The submission CSV text: one row per ID, ``preds`` 0/1, parameter columns or -999.
+
+    Args:
+        ids: object IDs, as read (strings).
+        preds: 0/1 per ID.
+        parameters: estimates per parameter, keyed by store name (``vel_disp`` or ``vel disp``:
+            both template columns get it); missing or non-finite values are written as -999.
+
+    Returns:
+        The CSV text with the template's exact header.
+    """
     ids = [str(i) for i in ids]
     preds = np.asarray(preds).reshape(-1)
     if len(ids) != len(preds):
@@ -65,19 +98,20 @@ def format_submission(ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> 
     empty = [i for i in ids if not i]
     if empty:
         raise SubmissionError("empty id in a submission")
+    columns = _parameter_cells(parameters or {}, len(ids))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SUBMISSION_COLUMNS)
-    fill = [MISSING_TEXT] * (len(SUBMISSION_COLUMNS) - 2)
-    for object_id, pred in zip(ids, preds.tolist(), strict=True):
-        writer.writerow([object_id, int(pred), *fill])
+    for k, (object_id, pred) in enumerate(zip(ids, preds.tolist(), strict=True)):
+        writer.writerow([object_id, int(pred), *(column[k] for column in columns)])
     return buf.getvalue()
 
 
-def write_submission(path: str | os.PathLike[str], ids: Sequence[str], preds: Sequence[int] | np.ndarray) -> Path:
-    """Write ``submission.csv`` atomically (see :func:`format_submission`)."""
+def write_submission(path: str | os.PathLike[str], ids: Sequence[str], preds: Sequence[int] | np.ndarray,
+                     parameters: Mapping[str, Sequence[float] | np.ndarray] | None = None) -> Path:
+    """Write ``submission.csv`` atomically (arguments as :func:`format_submission`)."""
     path = Path(path)
-    write_text_atomic(path, format_submission(ids, preds))
+    write_text_atomic(path, format_submission(ids, preds, parameters))
     return path
 
 

@@ -10,6 +10,7 @@ from brahmasifier.io.fits import (
     read_band_fits_astropy,
     read_parameters_fits,
     write_band_fits,
+    write_image_fits,
     write_parameters_fits,
 )
 from brahmasifier.io.pack import pack_fits
@@ -32,5 +33,6 @@ __all__ = [
     "read_parameters_fits",
     "scan_fits_tree",
     "write_band_fits",
+    "write_image_fits",
     "write_parameters_fits",
 ]

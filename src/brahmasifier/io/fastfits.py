@@ -1,16 +1,20 @@
-"""Fast reader for the challenge's one-row band files: parse the FITS headers by hand.
+"""Fast reader for the challenge's band files: parse the FITS headers by hand.
 
 Opening a FITS file with astropy costs about a millisecond, mostly in building ``Header``,
-``HDUList`` and ``FITS_rec`` objects. A challenge band file is tiny (5 blocks of 2880 bytes) and
-always laid out the same way, so this reader reads the bytes once, walks the 80-character
-header cards of the primary HDU and the first extension, finds the ``band_<b>`` and ID columns
-from ``TTYPEn``/``TFORMn``/``TDIMn``, and decodes the first row with ``np.frombuffer``.
+``HDUList`` and ``FITS_rec`` objects. A challenge band file is tiny (6-7 blocks of 2880 bytes)
+and always laid out the same way, so this reader reads the bytes once, walks the 80-character
+header cards, and decodes the image with ``np.frombuffer``. Two layouts take the fast path:
 
-It only takes the fast path where the layout is one it fully understands (empty primary HDU,
-then a plain BINTABLE without heap, scaling or odd column types). Anything else goes to
-:func:`brahmasifier.io.fits.read_band_fits_astropy`, so the two readers agree by construction
-on everything the fast path does not handle; the tests check they agree bit for bit on the
-layouts it does handle. Files that are empty, not FITS or truncated raise
+- the labelled set's: empty primary HDU, then a plain BINTABLE (no heap, scaling or odd column
+  types); the ``band_<b>`` and ID columns are found from ``TTYPEn``/``TFORMn``/``TDIMn``;
+- the blind set's: a 41×41 image in the primary HDU (or in a lone IMAGE extension after an empty
+  primary), unscaled, with nothing after it and no ID keyword. 500,000 such files make the
+  blind set; astropy takes ~1 ms per file, this path a few tens of µs
+  (``benchmarks/bench_ingest.py``, row "blind set").
+
+Anything else goes to :func:`brahmasifier.io.fits.read_band_fits_astropy`, so the two readers
+agree by construction on everything the fast path does not handle; the tests check they agree
+bit for bit on the layouts it does handle. Files that are empty, not FITS or truncated raise
 :class:`~brahmasifier.io.fits.FitsFormatError` naming the file and the problem.
 """
 
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import STAMP_SIZE
-from brahmasifier.io.fits import BandRecord, FitsFormatError, _pick_id_column, id_to_str, read_band_fits_astropy
+from brahmasifier.io.fits import ID_COLUMNS, BandRecord, FitsFormatError, _pick_id_column, id_to_str, read_band_fits_astropy
 
 __all__ = ["BLOCK", "CARD", "parse_band_bytes", "read_band_fits_fast"]
 
@@ -38,6 +42,9 @@ _WIDTH = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8
 #: Big-endian NumPy dtype of the numeric codes the fast path decodes.
 _DTYPE: dict[str, np.dtype[Any]] = {"B": np.dtype("u1"), "I": np.dtype(">i2"), "J": np.dtype(">i4"), "K": np.dtype(">i8"),
           "E": np.dtype(">f4"), "D": np.dtype(">f8")}
+#: Big-endian NumPy dtype of the image BITPIX values the fast path decodes.
+_BITPIX: dict[int, np.dtype[Any]] = {8: np.dtype("u1"), 16: np.dtype(">i2"), 32: np.dtype(">i4"), 64: np.dtype(">i8"),
+           -32: np.dtype(">f4"), -64: np.dtype(">f8")}
 _TFORM = re.compile(r"^\s*(\d*)([LXBIJKAEDCMPQ])(.*)$")
 _CANONICAL_TDIM = {f"({STAMP_SIZE},{STAMP_SIZE})", f"({_N_PIXELS})"}
 
@@ -83,10 +90,12 @@ class _Layout:
     image_offset: int
     image_dtype: np.dtype
     id_column: tuple[str, int, int, str | None] | None  # (code, repeat, offset in file, TDIM)
+    image_hdu: bool = False  # an image HDU: the file must end with it (a later table would win)
 
 
-#: Layouts keyed by (first two blocks, band): the challenge's files share a handful of headers,
-#: so most files skip header parsing. Only headers that end exactly at block 2 are cached, so
+#: Layouts keyed by (headers' blocks, band): the challenge's files share a handful of headers,
+#: so most files skip header parsing. A layout is cached under the bytes of all its headers,
+#: which end exactly at block 1 (image in the primary HDU) or block 2 (primary + extension), so
 #: equal keys mean equal headers and hence equal layouts.
 _LAYOUTS: dict[tuple[bytes, str | None], _Layout] = {}
 _MAX_LAYOUTS = 1024
@@ -94,16 +103,17 @@ _MAX_LAYOUTS = 1024
 
 def parse_band_bytes(data: bytes, path: Path, band: str | None = None) -> BandRecord:
     """Decode a band file's bytes; raise ``_Fallback`` for layouts left to astropy."""
-    key = (data[: 2 * BLOCK], band)
-    layout = _LAYOUTS.get(key)
+    layout = _LAYOUTS.get((data[:BLOCK], band)) or _LAYOUTS.get((data[: 2 * BLOCK], band))
     if layout is None:
         layout, data_start = _parse_layout(data, path, band)
-        if data_start == 2 * BLOCK:
+        if data_start in (BLOCK, 2 * BLOCK):
             if len(_LAYOUTS) >= _MAX_LAYOUTS:
                 _LAYOUTS.clear()
-            _LAYOUTS[key] = layout
+            _LAYOUTS[(data[:data_start], band)] = layout
     elif layout.needed > len(data):
         raise FitsFormatError.at(path, f"truncated file ({len(data)} bytes; its headers say {layout.needed})")
+    elif layout.image_hdu and layout.needed < len(data):
+        raise _Fallback
     image = np.frombuffer(data, dtype=layout.image_dtype, count=_N_PIXELS, offset=layout.image_offset)
     image = image.astype(np.float32).reshape(STAMP_SIZE, STAMP_SIZE)
     object_id = None if layout.id_column is None else _decode_id(data, layout.id_column)
@@ -119,13 +129,19 @@ def _parse_layout(data: bytes, path: Path, band: str | None) -> tuple[_Layout, i
     primary, offset = _read_header(data, 0, path, "primary HDU")
     if primary.get("SIMPLE") != "T":
         raise _Fallback  # non-conforming primary: let astropy decide
-    if _int(primary, "NAXIS", path) != 0 or primary.get("GROUPS") == "T":
-        raise _Fallback  # image in the primary HDU (or random groups)
+    if primary.get("GROUPS") == "T":
+        raise _Fallback  # random groups
+    if _int(primary, "NAXIS", path) != 0:
+        return _image_layout(primary, offset, data, path), offset  # the blind set: image in the primary HDU
     if offset >= len(data):
         raise _Fallback  # primary HDU only: astropy reports "no BinTable" consistently
     header, data_start = _read_header(data, offset, path, "first extension")
+    if header.get("XTENSION") == "IMAGE":
+        if _int(header, "PCOUNT", path, 0) != 0 or _int(header, "GCOUNT", path, 1) != 1:
+            raise _Fallback
+        return _image_layout(header, data_start, data, path), data_start
     if header.get("XTENSION") != "BINTABLE" or header.get("ZIMAGE") == "T" or header.get("ZTABLE") == "T":
-        raise _Fallback  # image extension, ASCII table, tile-compressed HDU …
+        raise _Fallback  # ASCII table, tile-compressed HDU …
     if _int(header, "NAXIS", path) != 2 or _int(header, "PCOUNT", path, 0) != 0 or _int(header, "GCOUNT", path, 1) != 1:
         raise _Fallback  # heap (variable-length arrays) or other unusual table
     if "THEAP" in header:
@@ -177,6 +193,22 @@ def _parse_layout(data: bytes, path: Path, band: str | None) -> tuple[_Layout, i
         id_code, id_repeat, id_start, id_tdim = columns[id_name]
         id_column = (id_code, id_repeat, data_start + id_start, id_tdim)
     return _Layout(needed, data_start + start, _DTYPE[code], id_column), data_start
+
+
+def _image_layout(header: dict[str, str], data_start: int, data: bytes, path: Path) -> _Layout:
+    """Where a 41×41 image HDU's pixels are; ``_Fallback`` unless it is plain and the file's last HDU."""
+    shape = (_int(header, "NAXIS", path), _int(header, "NAXIS1", path, 0), _int(header, "NAXIS2", path, 0))
+    if shape != (2, STAMP_SIZE, STAMP_SIZE):
+        raise _Fallback  # other shapes: astropy's reader words the error
+    dtype = _BITPIX.get(_int(header, "BITPIX", path))
+    if dtype is None or any(key in header for key in ("BSCALE", "BZERO", "BLANK", *ID_COLUMNS)):
+        raise _Fallback  # scaled or blank-flagged pixels, or an ID keyword: astropy's rules
+    needed = data_start + -(-_N_PIXELS * dtype.itemsize // BLOCK) * BLOCK
+    if needed > len(data):
+        raise FitsFormatError.at(path, f"truncated file ({len(data)} bytes; its headers say {needed})")
+    if needed < len(data):
+        raise _Fallback  # more HDUs follow (a table there would be read instead)
+    return _Layout(needed, data_start, dtype, None, image_hdu=True)
 
 
 def _decode_id(data: bytes, column: tuple[str, int, int, str | None]) -> str:

@@ -1,11 +1,16 @@
 """Challenge FITS format: one file per object and band.
 
-Layout: an empty primary HDU + a BinTable HDU with one row and two columns, the object's ID
-(``Lens ID``, ``Object ID`` or ``ID``) and ``band_<b>`` holding the 41×41 image (a
-1681-vector, or with TDIM ``(41,41)``). Images stored in a primary/Image HDU are accepted too.
+Labelled set: an empty primary HDU + a BinTable HDU with one row and two columns, the object's
+ID (``Lens ID``, ``Object ID`` or ``ID``; in the release a fixed-width string, ``22A``-``24A``)
+and ``band_<b>`` holding the 41×41 image (in the release ``1681D``, float64; a 1681-vector or
+with TDIM ``(41,41)``, any numeric type, is read). Blind set: the 2-D image in the primary HDU
+and no ID (the file-name stem stands in). Images in an IMAGE extension are accepted too.
 
-This module holds the writer (used by the simulator and the tests) and the astropy-based
-reader, the reference every faster reader is tested against.
+IDs are strings everywhere (:func:`id_to_str`): a string cell is kept exactly (digit strings
+keep their leading zeros), an integer cell is written in decimal.
+
+This module holds the writers (used by the simulator and the tests) and the astropy-based
+reader, the reference every faster reader and writer is tested against.
 """
 
 from __future__ import annotations
@@ -24,12 +29,21 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
 
 __all__ = [
-    "ID_COLUMNS", "BandRecord", "id_to_str", "read_band_fits_astropy", "read_parameters_fits", "write_band_fits",
+    "ID_COLUMNS",
+    "IMAGE_DTYPES",
+    "BandRecord",
+    "id_to_str",
+    "read_band_fits_astropy",
+    "read_parameters_fits",
+    "write_band_fits",
+    "write_image_fits",
     "write_parameters_fits",
 ]
 
 #: ID column names the challenge uses, in the order they are looked for.
 ID_COLUMNS: tuple[str, ...] = ("Lens ID", "Object ID", "ID")
+#: Pixel types the writers offer: BinTable TFORM code (and primary-HDU BITPIX) by NumPy dtype.
+IMAGE_DTYPES: dict[np.dtype, tuple[str, int]] = {np.dtype(np.float32): ("E", -32), np.dtype(np.float64): ("D", -64)}
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,13 @@ def id_to_str(value: object) -> str:
     return str(value).strip()
 
 
+def _image_dtype(dtype: object) -> np.dtype:
+    kind = np.dtype(dtype)  # type: ignore[call-overload]
+    if kind not in IMAGE_DTYPES:
+        raise ValueError(f"image dtype must be float32 or float64, got {kind}")
+    return kind
+
+
 def write_band_fits(
     path: str | os.PathLike[str],
     object_id: str | int,
@@ -61,25 +82,38 @@ def write_band_fits(
     id_column: str = "ID",
     with_tdim: bool = True,
     header: dict[str, object] | None = None,
+    dtype: object = np.float32,
+    id_width: int | None = None,
 ) -> None:
-    """Write one object's band image in the challenge format, atomically.
+    """Write one object's band image as a one-row BinTable file, atomically.
 
-    ``header`` entries (e.g. ``BUNIT``, ``ZP``) go into the BinTable header.
+    Args:
+        path: the file to write.
+        object_id: a string ID (written ``<w>A``) or an integer (written ``K``).
+        band: one of g, r, i, z, y (names the column ``band_<band>``).
+        image: the 41×41 image.
+        id_column: the ID column's name (``Lens ID``, ``Object ID``, ``ID``).
+        with_tdim: add ``TDIM = (41,41)`` (the release's files have it) or write a bare 1681-vector.
+        header: extra cards for the BinTable header (e.g. ``BUNIT``, ``ZP``).
+        dtype: pixel type, float32 (``1681E``) or float64 (``1681D``, the release's).
+        id_width: width of a string ID column (the ID is NUL-padded); default: the ID's length.
     """
     if band not in BANDS:
         raise ValueError(f"unknown band {band!r}")
-    image = np.asarray(image, dtype=np.float32)
+    pixel_type = _image_dtype(dtype)
+    image = np.asarray(image, dtype=pixel_type)
     if image.shape != (STAMP_SIZE, STAMP_SIZE):
         raise ValueError(f"image must be {STAMP_SIZE}x{STAMP_SIZE}, got {image.shape}")
     if isinstance(object_id, (int, np.integer)):
         id_col = fits.Column(name=id_column, format="K", array=np.array([object_id], dtype=np.int64))
     else:
         text = str(object_id)
-        id_col = fits.Column(name=id_column, format=f"{max(len(text), 1)}A", array=np.array([text]))
+        width = max(len(text), id_width or 0, 1)
+        id_col = fits.Column(name=id_column, format=f"{width}A", array=np.array([text]))
     n = STAMP_SIZE * STAMP_SIZE
     img_col = fits.Column(
         name=f"band_{band}",
-        format=f"{n}E",
+        format=f"{n}{IMAGE_DTYPES[pixel_type][0]}",
         dim=f"({STAMP_SIZE},{STAMP_SIZE})" if with_tdim else None,
         array=image[None] if with_tdim else image.reshape(1, n),
     )
@@ -88,6 +122,31 @@ def write_band_fits(
         table.header[key] = value
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp, overwrite=True)
+
+
+def write_image_fits(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    *,
+    dtype: object = np.float64,
+    header: dict[str, object] | None = None,
+) -> None:
+    """Write a 41×41 image into the primary HDU (the blind set's form: no ID), atomically.
+
+    Args:
+        path: the file to write.
+        image: the 41×41 image.
+        dtype: pixel type, float64 (``BITPIX = -64``, default) or float32.
+        header: extra cards for the primary header.
+    """
+    image = np.asarray(image, dtype=_image_dtype(dtype))
+    if image.shape != (STAMP_SIZE, STAMP_SIZE):
+        raise ValueError(f"image must be {STAMP_SIZE}x{STAMP_SIZE}, got {image.shape}")
+    hdu = fits.PrimaryHDU(image)
+    for key, value in (header or {}).items():
+        hdu.header[key] = value
+    with atomic_path(path) as tmp:
+        hdu.writeto(tmp, overwrite=True)
 
 
 def _pick_id_column(names: list[str], image_column: str | None) -> str | None:
@@ -157,7 +216,7 @@ def _check_shape(path: Path, image: np.ndarray) -> None:
 def write_parameters_fits(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     """Write a class's ``parameters.fits`` (empty primary + BinTable), atomically.
 
-    Column names are kept as given (the challenge's have spaces, e.g. ``vel disp``).
+    Column names are kept as given (the challenge's note spells ``vel disp`` with a space).
     """
     from astropy.table import Table
 

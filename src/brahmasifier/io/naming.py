@@ -1,4 +1,16 @@
-"""File-name conventions of the challenge: ``DX_IYYYYYYY_b.fits`` and neutral ``<stem>_<b>.fits``."""
+"""File-name conventions of the challenge: labelled ``DX_I_YYYYYYYY_b.fits`` and neutral ``<stem>_<b>.fits``.
+
+Two labelled forms are read, and told apart only by the underscore after ``L``/``N``:
+
+- **published** (the release as downloaded): ``D1_L_00032155_g.fits`` — an underscore after
+  the class letter and 8 digits (seen in other teams' file listings of the real release);
+- **legacy**: ``D1_L0000668_g.fits`` — no underscore (how the data-release note's text reads
+  once its underscores are lost; what this package wrote before).
+
+Both give the domain (``D1`` SLSim, ``D2`` HSC) and the label (``L`` lens, ``N`` non-lens); the
+stem (file name without ``_<band>.fits``) is kept exactly as found. Any other ``<stem>_<b>.fits``
+is neutral (label -1), e.g. the blind test set's ``object_00042_g.fits``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +19,22 @@ from dataclasses import dataclass
 
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN, DOMAIN_BY_CODE, UNKNOWN_DOMAIN, UNKNOWN_LABEL
 
-__all__ = ["ParsedName", "band_filename", "labelled_stem", "parse_band_filename"]
+__all__ = [
+    "NAME_FORMS",
+    "ParsedName",
+    "band_filename",
+    "blind_stem",
+    "labelled_stem",
+    "parse_band_filename",
+]
+
+#: Labelled name forms: ``published`` (default) and ``legacy`` (see the module docstring).
+NAME_FORMS: tuple[str, ...] = ("published", "legacy")
 
 _BAND_ALT = "|".join(BANDS)
-_LABELLED = re.compile(rf"^(?P<stem>D(?P<code>[12])_(?P<kind>[LN])(?P<num>\d+))_(?P<band>{_BAND_ALT})\.fits$")
+_LABELLED = re.compile(rf"^(?P<stem>D(?P<code>[12])_(?P<kind>[LN])_?(?P<num>\d+))_(?P<band>{_BAND_ALT})\.fits$")
 _NEUTRAL = re.compile(rf"^(?P<stem>.+)_(?P<band>{_BAND_ALT})\.fits$")
+_DIGITS = {"published": 8, "legacy": 7}
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,14 @@ class ParsedName:
 
 
 def parse_band_filename(name: str) -> ParsedName | None:
-    """Parse a band file's base name; ``None`` if it follows neither convention."""
+    """Parse a band file's base name; ``None`` if it follows no convention.
+
+    Args:
+        name: the file's base name, e.g. ``"D2_N_00000017_r.fits"``.
+
+    Returns:
+        The stem, band, label and domain, or ``None`` for a name that is not a band file.
+    """
     m = _LABELLED.match(name)
     if m:
         return ParsedName(
@@ -40,15 +70,53 @@ def parse_band_filename(name: str) -> ParsedName | None:
     return None
 
 
-def labelled_stem(domain: str, label: int, number: int) -> str:
-    """Stem of a labelled object, e.g. ``labelled_stem('slsim', 1, 42) == 'D1_L0000042'``."""
+def labelled_stem(domain: str, label: int, number: int, *, form: str = "published") -> str:
+    """Stem of a labelled object.
+
+    Args:
+        domain: ``"slsim"`` or ``"hsc"``.
+        label: 1 (lens) or 0 (non-lens).
+        number: the object's index within its class (zero-padded, wider if it needs more digits).
+        form: ``"published"`` (``D1_L_00000042``, the release's form) or ``"legacy"`` (``D1_L0000042``).
+
+    Returns:
+        The stem, e.g. ``labelled_stem('slsim', 1, 42) == 'D1_L_00000042'``.
+    """
     if label not in (0, 1):
         raise ValueError(f"label must be 0 or 1 for a labelled name, got {label!r}")
-    return f"D{CODE_BY_DOMAIN[domain]}_{'L' if label == 1 else 'N'}{number:07d}"
+    if form not in _DIGITS:
+        raise ValueError(f"unknown name form {form!r}; expected one of {', '.join(NAME_FORMS)}")
+    if number < 0:
+        raise ValueError(f"object number must be >= 0, got {number}")
+    kind = "L" if label == 1 else "N"
+    separator = "_" if form == "published" else ""
+    return f"D{CODE_BY_DOMAIN[domain]}_{kind}{separator}{number:0{_DIGITS[form]}d}"
+
+
+def blind_stem(number: int) -> str:
+    """Stem of a blind test-set object, ``object_NNNNN`` (5 digits, as in the release).
+
+    Args:
+        number: the object's position in the blind set (0-based).
+
+    Returns:
+        e.g. ``blind_stem(42) == 'object_00042'``.
+    """
+    if number < 0:
+        raise ValueError(f"object number must be >= 0, got {number}")
+    return f"object_{number:05d}"
 
 
 def band_filename(stem: str, band: str) -> str:
-    """File name of one band of an object."""
+    """File name of one band of an object.
+
+    Args:
+        stem: the object's stem.
+        band: one of g, r, i, z, y.
+
+    Returns:
+        ``"<stem>_<band>.fits"``.
+    """
     if band not in BANDS:
         raise ValueError(f"unknown band {band!r}")
     return f"{stem}_{band}.fits"

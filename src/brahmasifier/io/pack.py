@@ -44,6 +44,7 @@ from brahmasifier.io._pack_chunks import (
 )
 from brahmasifier.io._pack_workers import run_chunks
 from brahmasifier.io.parameters import join_parameters, load_parameters
+from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.scan import ScanResult, scan_fits_tree
 from brahmasifier.io.store import (
     INDEX,
@@ -227,12 +228,13 @@ def _finalize(
         "inputs_fingerprint": inputs_fingerprint,
         "roots": [str(r) for r in scan.roots],
         "n_found": scan.n_found,
-        "n_stray_files": int((rejected["stem"] == "").sum()),  # incl. unreadable parameters.fits
+        **count_file_rows(rejected["stem"], rejected["reason"]),  # stray files (incl. unreadable tables), manifest findings
         "n_duplicate_ids": n_duplicates,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
         "shard_size": shard_size,
         "parameter_files": [str(p) for p in scan.parameter_files],
         "pack_seconds": round(seconds, 3),
         "objects_packed_this_run": n_packed_now,
+        **scan.input_report(),
     }
     return finalize_store(out, shards, index, rejected, extra=extra)

@@ -2,10 +2,13 @@
 
 An object is the set of band files ``<stem>_<b>.fits`` (``b`` in g,r,i,z,y) that share a stem
 **and a folder**; ``root`` records which of the given roots it was found under. So the same stem
-in two folders (or under two roots) is two objects. Incomplete objects (a band missing) and
-stray files (not a band file or ``parameters.fits``) are listed in ``ScanResult.rejected`` with
-a reason, never silently dropped. Hidden entries (names starting with ``.``, e.g. the temporary
-files of an interrupted atomic write) are skipped.
+in two folders (or under two roots) is two objects. Any nesting is walked, so the release's
+``<class>/<class>/*.fits`` and a flat folder read alike. Incomplete objects (a band missing) and
+stray files (neither a band file nor a known non-image file, see :mod:`brahmasifier.io.release`)
+are listed in ``ScanResult.rejected`` with a reason, never silently dropped; a ``_manifest.txt``
+adds rows for the files it names that are missing and the band files it does not name. Known
+non-image files are counted in ``ScanResult.known_files``. Hidden entries (names starting with
+``.``, e.g. the temporary files of an interrupted atomic write) are skipped.
 
 The walk uses ``os.scandir`` and does not ``stat`` files, so it stays fast on 10^6 files. A found
 object holds its folder (one shared ``Path`` per folder) and its stem, not five paths: ~0.2 kB per
@@ -24,11 +27,14 @@ import pandas as pd
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
 from brahmasifier.io.naming import band_filename, parse_band_filename
+from brahmasifier.io.parameters import describe_parameter_sources
+from brahmasifier.io.release import PARAMETERS_FILE, ManifestCheck, ManifestTracker, non_image_kind
 
 __all__ = ["PARAMETERS_FILE", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "scan_fits_tree"]
 
-PARAMETERS_FILE = "parameters.fits"
 REASON_UNRECOGNISED = "unrecognised file name"
+#: Known non-image kinds whose files are parameter tables to join (see io/parameters.py).
+_JOINED_KINDS = frozenset({"parameters", "parameters_updated"})
 
 
 class StandardBandFiles(Mapping[str, Path]):
@@ -74,14 +80,18 @@ class ScanResult:
     """What :func:`scan_fits_tree` found.
 
     ``objects`` are complete five-band objects, sorted by (root order, folder, stem).
-    ``rejected`` has one row per incomplete object (``stem`` set) and per stray file
-    (``stem`` empty), columns ``stem, file, reason``.
+    ``rejected`` has one row per incomplete object (``stem`` set) and per stray file or
+    manifest finding (``stem`` empty), columns ``stem, file, reason``. ``parameter_files`` are
+    the tables to join (``parameters.fits`` and ``parameters_updated.fits``), ``known_files``
+    every recognised non-image file by kind (:func:`brahmasifier.io.release.non_image_kind`).
     """
 
     objects: list[ObjectFiles]
     rejected: pd.DataFrame
     parameter_files: list[Path] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
+    known_files: dict[str, list[Path]] = field(default_factory=dict)
+    manifest_checks: list[ManifestCheck] = field(default_factory=list)
 
     @property
     def n_incomplete(self) -> int:
@@ -92,6 +102,19 @@ class ScanResult:
     def n_found(self) -> int:
         """All objects found: complete ones plus incomplete ones."""
         return len(self.objects) + self.n_incomplete
+
+    def input_report(self) -> dict[str, object]:
+        """What besides images the inputs held, JSON-ready (a store's manifest keeps it for ``info``).
+
+        Returns:
+            ``known_files`` (count by kind), ``parameter_tables`` (which tables are used, per
+            folder, and how) and ``release_manifests`` (each ``_manifest.txt`` check).
+        """
+        return {
+            "known_files": {kind: len(paths) for kind, paths in sorted(self.known_files.items())},
+            "parameter_tables": describe_parameter_sources(self.parameter_files),
+            "release_manifests": [check.as_dict() for check in self.manifest_checks],
+        }
 
 
 def scan_fits_tree(
@@ -105,7 +128,7 @@ def scan_fits_tree(
 
     Raises ``FileNotFoundError`` for a root that does not exist, ``NotADirectoryError`` for a
     root that is a file, and ``ValueError`` for a root without any band file or
-    ``parameters.fits`` (an empty folder is almost always a wrong path).
+    parameter table (an empty folder is almost always a wrong path).
     """
     root_list = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(r) for r in roots]
     if not root_list:
@@ -113,6 +136,8 @@ def scan_fits_tree(
     objects: list[ObjectFiles] = []
     rejected: list[tuple[str, str, str]] = []
     parameter_files: list[Path] = []
+    known_files: dict[str, list[Path]] = {}
+    tracker = ManifestTracker()
     seen_dirs: set[str] = {os.path.realpath(p) for p in exclude}
     kept_roots: list[Path] = []
     for root in root_list:
@@ -128,11 +153,15 @@ def scan_fits_tree(
         n_before = len(parameter_files)
         for folder, band_files, others in _walk(root, seen_dirs):
             n_band_files += sum(len(v) for v in band_files.values())
+            tracker.visit(folder, (n for _, found in band_files.values() for n in found.values()), others)
             for name in others:
-                if name == PARAMETERS_FILE:
-                    parameter_files.append(folder / name)
-                else:
+                kind = non_image_kind(name)
+                if kind is None:
                     rejected.append(("", str(folder / name), REASON_UNRECOGNISED))
+                    continue
+                known_files.setdefault(kind, []).append(folder / name)
+                if kind in _JOINED_KINDS:
+                    parameter_files.append(folder / name)
             for stem in sorted(band_files):
                 (label, domain), found = band_files[stem]
                 missing = [b for b in BANDS if b not in found]
@@ -144,8 +173,10 @@ def scan_fits_tree(
                                            files=StandardBandFiles(folder, stem), root=root))
         if n_band_files == 0 and len(parameter_files) == n_before:
             raise InputError(f"{root}: no challenge band files (<stem>_<band>.fits) or {PARAMETERS_FILE} found")
-    frame = pd.DataFrame(rejected, columns=["stem", "file", "reason"])
-    return ScanResult(objects=objects, rejected=frame, parameter_files=parameter_files, roots=kept_roots)
+    tracker.finish()
+    frame = pd.DataFrame(rejected + tracker.rows, columns=["stem", "file", "reason"])
+    return ScanResult(objects=objects, rejected=frame, parameter_files=parameter_files, roots=kept_roots,
+                      known_files=known_files, manifest_checks=tracker.checks)
 
 
 _StemFiles = tuple[tuple[int, str], dict[str, str]]  # ((label, domain), {band: file name})

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, cast
 
+from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.store import open_store
 
 __all__ = ["reason_category", "summarize_store"]
@@ -29,6 +30,7 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         label, domain = cast("tuple[Any, Any]", key)
         counts.setdefault(str(int(label)), {})[str(domain)] = int(n)
     objects = rejected[rejected["stem"] != ""]
+    file_rows = count_file_rows(rejected["stem"], rejected["reason"])
     reasons = rejected["reason"].map(reason_category).value_counts().head(top_reasons)
     size = sum(f.stat().st_size for f in Path(store.path).rglob("*") if f.is_file())
     return {
@@ -38,11 +40,14 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         "size_bytes": int(size),
         "counts": counts,
         "n_rejected_objects": len(objects),
-        "n_stray_files": int(len(rejected) - len(objects)),
+        **file_rows,  # n_stray_files, n_listed_missing, n_unlisted
         "top_reject_reasons": {str(k): int(v) for k, v in reasons.items()},
         "n_duplicate_id": int(index["duplicate_id"].sum()) if "duplicate_id" in index else 0,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
         "n_nan_pixels": int(index["n_nan"].sum()),
+        "known_files": store.manifest.get("known_files", {}),
+        "parameter_tables": store.manifest.get("parameter_tables", []),
+        "release_manifests": store.manifest.get("release_manifests", []),
         "roots": store.manifest.get("roots", []),
         "created_by": store.manifest.get("created_by"),
     }

@@ -1,26 +1,23 @@
-"""Write simulated data sets to disk in the challenge's layout or as a blind test set.
+"""Simulate data sets in parallel and write them in the release's layout or as a blind test set.
 
-``challenge`` layout (the labelled validation release)::
+The files themselves are written by :class:`brahmasifier.simulation.writer.DatasetWriter` (the
+release's published form, the one writer of every engine)::
 
-    OUT/slsim_lenses/D1_L0000000_g.fits ... + parameters.fits   (ID column "Lens ID")
-    OUT/slsim_nonlenses/D1_N0000000_g.fits ... + parameters.fits (ID column "Object ID")
-    OUT/hsc_lenses/ OUT/hsc_nonlenses/                           (D2_...)
-    OUT/preview.png  OUT/simulation.json
+    challenge: OUT/slsim_lenses/slsim_lenses/D1_L_00000000_g.fits ... + OUT/slsim_lenses/parameters.fits
+               + OUT/slsim_lenses/_manifest.txt; the same for slsim_nonlenses, hsc_lenses, hsc_nonlenses
+    test:      OUT/images/object_00000_g.fits ... (objects shuffled, primary-HDU images, no ID)
+               + OUT/truth.csv (id = stem, label, domain, catalogue_id, subtype + all parameters, -999)
+    both:      OUT/preview.png  OUT/simulation.json
 
-``test`` layout (the blind set)::
-
-    OUT/images/object_00000_g.fits ...   objects shuffled, ID column "ID", nothing label-revealing
-    OUT/truth.csv                         id, stem, label, domain, subtype + all parameters (-999)
-    OUT/preview.png  OUT/simulation.json
-
-Pixel values are nJy/pixel (``BUNIT='nJy'``, ``ZP=31.4`` in every band file's table header).
-SLSim IDs are ``GG-LENS_<ra>_<dec>`` strings, HSC IDs 17-digit integers, for both classes.
+Pixel values are nJy/pixel (``BUNIT='nJy'``, ``ZP=31.4`` in every band file).
+SLSim IDs are ``GG-LENS_<ra>_<dec>`` strings, HSC IDs 17-digit digit strings, for both classes.
 
 Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry the ``sim_*`` columns of
 :data:`brahmasifier.simulation.truth.SIM_COLUMNS` (simulation truth: subtype, arc S/N,
 magnification, image multiplicity, PSF, handy for per-subtype metrics and engine comparisons).
 ``engine="slsim"`` hands the whole run to :mod:`brahmasifier.simulation.slsim_engine`, which
-writes through :func:`write_object_files` and the catalogue writers here.
+writes through :func:`write_object_files` and the catalogue writers here (both delegate to the
+``DatasetWriter``).
 
 Rerunning into a folder whose ``simulation.json`` (written last) records the same settings
 skips all work; different settings are refused; a folder without it (an interrupted run)
@@ -40,19 +37,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.hardware import usable_cpus
-from brahmasifier.io._fastwrite import write_band_fits_fast
-from brahmasifier.io.fits import write_parameters_fits
-from brahmasifier.io.naming import band_filename, labelled_stem
+from brahmasifier.io.release import class_folder
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.population import PopulationConfig
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS
+from brahmasifier.simulation.writer import FITS_HEADER, LAYOUTS, DatasetWriter
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.slsim_engine import SlsimConfig
@@ -65,19 +60,12 @@ __all__ = [
     "SimulationSummary", "class_folder", "simulate_dataset", "write_preview",
 ]
 
-LAYOUTS: tuple[str, ...] = ("challenge", "test")
 ENGINES: tuple[str, ...] = ("ours", "slsim")
 MANIFEST = "simulation.json"
 PREVIEW = "preview.png"
 PREVIEW_PER_CLASS = 4
 EXTRA_COLUMNS: tuple[str, ...] = tuple(SIM_COLUMNS)
-FITS_HEADER: dict[str, object] = {"BUNIT": PIXEL_UNIT, "ZP": NJY_ZERO_POINT}
 CHUNK = 8
-
-
-def class_folder(domain: str, label: int) -> str:
-    """Folder of one class in the challenge layout, e.g. ``slsim_lenses``."""
-    return f"{domain}_{'lenses' if label == 1 else 'nonlenses'}"
 
 
 @dataclass
@@ -157,18 +145,7 @@ def write_object_files(out: Path, layout: str, domain: str, label: int, index: i
     Returns:
         The file stem.
     """
-    if layout == "challenge":
-        stem = labelled_stem(domain, label, index)
-        folder = out / class_folder(domain, label)
-        id_column = "Lens ID" if label == 1 else "Object ID"
-    else:
-        stem = f"object_{number:05d}"
-        folder = out / "images"
-        id_column = "ID"
-    for b, band in enumerate(BANDS):
-        write_band_fits_fast(folder / band_filename(stem, band), object_id, band, image[b], id_column=id_column,
-                             header=FITS_HEADER)
-    return stem
+    return DatasetWriter(out, layout).write_object(domain, label, index, number, object_id, image)
 
 
 # ----------------------------------------------------------------------------- main side
@@ -328,25 +305,21 @@ def _summary_from_manifest(out: Path, manifest: dict[str, Any]) -> SimulationSum
 
 def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]],
                       results: list[dict[str, Any]]) -> dict[str, Path]:
+    writer = DatasetWriter(out, layout)
     paths: dict[str, Path] = {}
     if layout == "challenge":
         for domain, label in classes:
             mine = sorted((r for r in results if r["domain"] == domain and r["label"] == label), key=lambda r: r["index"])
-            id_column = "Lens ID" if label == 1 else "Object ID"
-            rows = [{id_column: r["object_id"], **_catalogue_row(r, with_all_columns=False)} for r in mine]
-            folder = out / class_folder(domain, label)
-            write_parameters_fits(folder / "parameters.fits", pd.DataFrame(rows))
-            paths[class_folder(domain, label)] = folder
+            rows = [{"id": str(r["object_id"]), **_catalogue_row(r, with_all_columns=False)} for r in mine]
+            paths[class_folder(domain, label)] = writer.write_class_catalogue(domain, label, [str(r["stem"]) for r in mine], rows)
         return paths
     rows = []
     for r in sorted(results, key=lambda r: r["stem"]):
-        rows.append({"id": str(r["object_id"]), "stem": r["stem"], "label": r["label"], "domain": r["domain"],
-                     **_catalogue_row(r, with_all_columns=True)})
-    frame = pd.DataFrame(rows)
-    with atomic_path(out / "truth.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    paths["images"] = out / "images"
-    paths["truth"] = out / "truth.csv"
+        # The blind set's files carry no ID: the stem is what a submission uses.
+        rows.append({"id": r["stem"], "stem": r["stem"], "label": r["label"], "domain": r["domain"],
+                     "catalogue_id": str(r["object_id"]), **_catalogue_row(r, with_all_columns=True)})
+    paths["images"] = writer.image_folder()
+    paths["truth"] = writer.write_truth(rows)
     return paths
 
 
