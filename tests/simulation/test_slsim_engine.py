@@ -174,12 +174,12 @@ def test_a_second_live_run_into_the_same_folder_is_refused(tmp_path: Path) -> No
     import sys
 
     lock = tmp_path / "lock"
-    with slsim_run._RunLock(lock):
+    with slsim_run.RunLock(lock):
         assert lock.read_text() == str(os.getpid())
         with pytest.raises(OutputExistsError, match="another simulation"):
-            slsim_run._RunLock(lock).__enter__()
+            slsim_run.RunLock(lock).__enter__()
     assert not lock.exists()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     lock.write_text(dead.stdout.strip())  # a run that was killed: its lock is taken over
-    with slsim_run._RunLock(lock):
+    with slsim_run.RunLock(lock):
         assert lock.read_text() == str(os.getpid())

@@ -26,7 +26,30 @@ from brahmasifier.simulation.cosmology import distance_modulus, kpc_per_arcsec
 from brahmasifier.simulation.instrument import mag_to_njy
 from brahmasifier.simulation.scene import LightComponent, ellipticity, sersic
 
-__all__ = ["Elliptical", "disc_galaxy", "draw_elliptical", "elliptical_component", "random_galaxy"]
+__all__ = [
+    "FJ_ABS_R", "FJ_EVOLUTION", "FJ_SCATTER_MAG", "FJ_SIGMA", "FJ_SLOPE", "Elliptical", "disc_galaxy", "draw_elliptical",
+    "elliptical_component", "faber_jackson_abs_r", "faber_jackson_sigma", "observed_r_offset", "random_galaxy",
+]
+
+
+#: Faber–Jackson relation of the deflector population (L ∝ σ⁴, ~1 mag per unit z of passive
+#: brightening): ``M_r = FJ_ABS_R - FJ_SLOPE log10(σ / FJ_SIGMA) - FJ_EVOLUTION z``, scatter in mag.
+FJ_ABS_R, FJ_SIGMA, FJ_SLOPE, FJ_EVOLUTION, FJ_SCATTER_MAG = -21.3, 225.0, 10.0, 1.0, 0.35
+
+
+def faber_jackson_abs_r(sigma: float, z: float) -> float:
+    """Mean absolute r magnitude of an elliptical of velocity dispersion ``sigma`` (km/s) at redshift ``z``."""
+    return FJ_ABS_R - FJ_SLOPE * math.log10(sigma / FJ_SIGMA) - FJ_EVOLUTION * z
+
+
+def faber_jackson_sigma(abs_r: float, z: float) -> float:
+    """Inverse of :func:`faber_jackson_abs_r`: the velocity dispersion (km/s) of absolute r magnitude ``abs_r``."""
+    return FJ_SIGMA * 10.0 ** ((FJ_ABS_R - FJ_EVOLUTION * z - abs_r) / FJ_SLOPE)
+
+
+def observed_r_offset(z: float) -> float:
+    """Apparent minus absolute r magnitude of an elliptical at ``z``: distance modulus plus K-correction."""
+    return distance_modulus(z) + float(np.interp(z, ETG_Z, ETG_KCORR_R))
 
 
 @dataclass
@@ -48,9 +71,8 @@ def draw_elliptical(rng: np.random.Generator, z: float | None = None, sigma: flo
         z = float(np.clip(rng.gamma(4.0, 0.12), 0.1, 1.2))
     if sigma is None:
         sigma = float(np.clip(10 ** rng.normal(math.log10(225.0), 0.08), 140.0, 400.0))
-    # Faber-Jackson (L ∝ σ^4) with ~1 mag/unit-z passive brightening.
-    abs_r = -21.3 - 10.0 * math.log10(sigma / 225.0) - 1.0 * z + rng.normal(0.0, 0.35)
-    mag_r = abs_r + distance_modulus(z) + float(np.interp(z, ETG_Z, ETG_KCORR_R))
+    abs_r = faber_jackson_abs_r(sigma, z) + rng.normal(0.0, FJ_SCATTER_MAG)
+    mag_r = abs_r + distance_modulus(z) + float(np.interp(z, ETG_Z, ETG_KCORR_R))  # = abs_r + observed_r_offset(z)
     colours = etg_colours(rng, z)
     mags = mags_from_i_and_colours(mag_r - colours[1], colours)
     r_kpc = 4.5 * (sigma / 225.0) ** 1.6 * 10 ** rng.normal(0.0, 0.12)

@@ -180,6 +180,7 @@ def _catalogue_row(result: dict[str, Any], with_all_columns: bool) -> dict[str, 
     for name in EXTRA_COLUMNS[1:]:  # engines put them in the row under these names
         value = row.get(name, MISSING_VALUE)
         out[name] = float(value)
+    out.update(result.get("extra_columns") or {})  # an engine's own columns (injection: host_id, ...), as given
     return out
 
 

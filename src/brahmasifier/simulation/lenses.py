@@ -23,30 +23,53 @@ from brahmasifier.simulation.truth import position_angle, shear_from_gamma
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
 
-__all__ = ["draw_lens", "redraw_source"]
+__all__ = ["MIN_REDSHIFT_GAP", "draw_lens", "draw_source", "draw_source_redshift", "mass_model", "redraw_source",
+           "source_position", "source_row"]
+
+#: A source is at least this much further in redshift than its deflector.
+MIN_REDSHIFT_GAP = 0.25
+
+
+def draw_source_redshift(rng: np.random.Generator) -> float:
+    """Redshift of a background source (before the deflector's redshift is checked)."""
+    return float(np.clip(0.3 + rng.gamma(3.0, 0.5), 0.4, 5.0))
+
+
+def mass_model(rng: np.random.Generator, rein: float, x0: float, y0: float, q_light: float,
+               phi_light: float) -> tuple[list[dict[str, float]], float, float]:
+    """SIE + external shear whose mass follows the deflector's light, with scatter.
+
+    Axis ratio ``q_light`` + N(0, 0.08) (kept in [0.45, 0.99]), angle ``phi_light`` (radians,
+    lenstronomy's, from +x) + N(0, 10°), shear components N(0, 0.035) each.
+
+    Returns:
+        lenstronomy ``["SIE", "SHEAR"]`` kwargs, the mass axis ratio and its angle (radians).
+    """
+    q_m = float(np.clip(q_light + rng.normal(0.0, 0.08), 0.45, 0.99))
+    phi_m = phi_light + rng.normal(0.0, math.radians(10.0))
+    e1m, e2m, _ = ellipticity(q_m, phi_m)
+    g1, g2 = rng.normal(0.0, 0.035, 2)
+    lens_kwargs = [
+        {"theta_E": rein, "e1": e1m, "e2": e2m, "center_x": x0, "center_y": y0},
+        {"gamma1": float(g1), "gamma2": float(g2), "ra_0": x0, "dec_0": y0},
+    ]
+    return lens_kwargs, q_m, float(phi_m)
 
 
 def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seeing_i: float) -> Scene:
     """One lens candidate (deflector + source); the caller checks detectability and may redraw."""
     while True:
         deflector = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(240.0), 0.08), 150.0, 400.0)))
-        z_src = float(np.clip(0.3 + rng.gamma(3.0, 0.5), 0.4, 5.0))
-        if z_src < deflector.z + 0.25:
+        z_src = draw_source_redshift(rng)
+        if z_src < deflector.z + MIN_REDSHIFT_GAP:
             continue
         rein = einstein_radius(deflector.sigma, deflector.z, z_src)
         if cfg.min_rein_over_seeing * seeing_i <= rein <= cfg.max_rein:
             break
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
-    q_m = float(np.clip(deflector.q + rng.normal(0.0, 0.08), 0.45, 0.99))
-    phi_m = deflector.phi + rng.normal(0.0, math.radians(10.0))
-    e1m, e2m, _ = ellipticity(q_m, phi_m)
-    g1, g2 = rng.normal(0.0, 0.035, 2)
-    shear, sh_pa = shear_from_gamma(float(g1), float(g2))
-    lens_kwargs = [
-        {"theta_E": rein, "e1": e1m, "e2": e2m, "center_x": x0, "center_y": y0},
-        {"gamma1": float(g1), "gamma2": float(g2), "ra_0": x0, "dec_0": y0},
-    ]
-    source = _draw_source(rng, z_src, x0, y0, rein)
+    lens_kwargs, q_m, phi_m = mass_model(rng, rein, x0, y0, deflector.q, deflector.phi)
+    shear, sh_pa = shear_from_gamma(lens_kwargs[1]["gamma1"], lens_kwargs[1]["gamma2"])
+    source = draw_source(rng, z_src, x0, y0, rein)
     components = [elliptical_component("deflector", deflector, x0, y0), *source["components"]]
     psf_scale, beta = draw_psf(rng)
     row: dict[str, object] = {
@@ -56,7 +79,7 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
         "Reff_l": deflector.r_eff, "n_l_sers": deflector.n,
         **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, deflector.mags, strict=True)},
         "zsrc": z_src, "srcx": source["x"], "srcy": source["y"],
-        **_source_row(source),
+        **source_row(source),
     }
     return Scene(1, "lens", lens_kwargs, components, psf_scale, beta, row)
 
@@ -69,15 +92,15 @@ def redraw_source(rng: np.random.Generator, scene: Scene) -> Scene:
     x0, y0 = scene.lens_kwargs[0]["center_x"], scene.lens_kwargs[0]["center_y"]
     z_src = row["zsrc"]
     assert isinstance(z_src, float), f"a lens row's zsrc must be a float, got {z_src!r}"
-    source = _draw_source(rng, z_src, x0, y0, scene.rein)
+    source = draw_source(rng, z_src, x0, y0, scene.rein)
     components = [c for c in scene.components if not c.lensed] + source["components"]
     new_row = dict(row)
-    new_row.update({"srcx": source["x"], "srcy": source["y"], **_source_row(source)})
+    new_row.update({"srcx": source["x"], "srcy": source["y"], **source_row(source)})
     return Scene(1, scene.subtype, scene.lens_kwargs, components, scene.psf_scale, scene.psf_beta, new_row)
 
 
-def _source_row(source: dict[str, Any]) -> dict[str, object]:
-    """The catalogue columns of a drawn source other than its position."""
+def source_row(source: dict[str, Any]) -> dict[str, object]:
+    """The catalogue columns of a drawn source (:func:`draw_source`) other than its position."""
     return {
         **{f"mag_src_{b}": float(m) for b, m in zip(BANDS, source["mags"], strict=True)},
         "ell_s": source["q"], "ell_s_PA": position_angle(source["phi"]), "Reff_s": source["r_eff"], "n_s_sers": source["n"],
@@ -97,8 +120,20 @@ def _schechter_mag(rng: np.random.Generator, m_star: float, alpha: float, bright
             return m
 
 
-def _draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein: float) -> dict[str, Any]:
-    """A blue Sérsic source (+ clumps) placed where it is multiply imaged most of the time."""
+def source_position(rng: np.random.Generator, x0: float, y0: float, rein: float) -> tuple[float, float]:
+    """Centre of a source behind a lens at ``(x0, y0)``: uniform within 0.6 θ_E (multiply imaged most of the time)."""
+    radius = rein * 0.6 * math.sqrt(rng.uniform())
+    angle = rng.uniform(0, 2 * math.pi)
+    return x0 + radius * math.cos(angle), y0 + radius * math.sin(angle)
+
+
+def draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein: float) -> dict[str, Any]:
+    """A blue Sérsic source (+ clumps) at redshift ``z`` placed where it is multiply imaged most of the time.
+
+    Returns:
+        ``components`` (lensed :class:`LightComponent` s), the centre ``x``, ``y`` (arcsec), ``mags``
+        (unlensed AB per band, clumps included) and the Sérsic ``r_eff``, ``n``, ``q``, ``phi``.
+    """
     abs_mag = _schechter_mag(rng, -21.3, -1.3, -23.5, -19.5)
     mag_i = abs_mag + distance_modulus(z) - 2.5 * math.log10(1.0 + z)
     colours = blue_colours(rng)
@@ -108,9 +143,7 @@ def _draw_source(rng: np.random.Generator, z: float, x0: float, y0: float, rein:
     n = float(rng.uniform(0.5, 2.0))
     q = float(rng.uniform(0.4, 1.0))
     phi = float(rng.uniform(0, math.pi))
-    radius = rein * 0.6 * math.sqrt(rng.uniform())
-    angle = rng.uniform(0, 2 * math.pi)
-    xs, ys = x0 + radius * math.cos(angle), y0 + radius * math.sin(angle)
+    xs, ys = source_position(rng, x0, y0, rein)
     total = fluxes(mags)
     n_clumps = int(min(rng.poisson(1.2), 4))
     clump_fracs = rng.uniform(0.03, 0.10, n_clumps)

@@ -36,7 +36,7 @@ from brahmasifier.simulation import layout
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
 
-__all__ = ["CHUNK_FOLDER", "simulate_slsim"]
+__all__ = ["CHUNK_FOLDER", "RunLock", "simulate_slsim"]
 
 CHUNK_FOLDER = ".slsim_chunks"
 DOMAIN = "slsim"
@@ -159,20 +159,23 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
         raise OutputExistsError(f"{out}: holds an unfinished simulation with different settings ({settings_path}); "
                               "rerun it with its own settings, or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
-    with _RunLock(folder / "lock"):
+    with RunLock(folder / "lock"):
         write_text_atomic(settings_path, json.dumps(settings, indent=2))
         summary = _run(out, folder, n_per_class, seed, layout_name, workers, progress, preview, cfg, settings)
     folder.rmdir()  # emptied by _run once simulation.json is written
     return summary
 
 
-class _RunLock:
-    """``OUT/.slsim_chunks/lock`` holds the PID of the run writing ``OUT``; a second live run is refused."""
+class RunLock:
+    """A lock file (``OUT/.slsim_chunks/lock``, ``OUT/.inject_chunks/lock``) holds the PID of the run writing ``OUT``.
+
+    A second live run is refused; the lock of a run that died is taken over.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def __enter__(self) -> _RunLock:
+    def __enter__(self) -> RunLock:
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
