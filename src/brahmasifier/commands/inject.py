@@ -49,15 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 #: ``--flag`` → InjectConfig field, argparse settings, help (the default is InjectConfig's, shown in the text).
 _SETTINGS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
-    ("--source-engine", "source_engine", {}, "background sources: ours (our engine's population, default) or slsim "
-     "(SLSim's, extra [slsim])"),
-    ("--theta-e", "theta_e", {}, "relation (default: θ_E from the host's z and magnitude, Faber-Jackson) or distribution "
-     "(log-normal, median 0.74\")"),
+    ("--source-engine", "source_engine", {}, "ours (default): our engine's source population; slsim: SLSim's (extra [slsim])"),
+    ("--theta-e", "theta_e", {}, "relation (default): θ_E from the host's z and magnitude (Faber-Jackson); "
+     "distribution: log-normal, median 0.74\""),
     ("--min-arc-snr", "min_arc_snr", {"type": float}, "detectability cut: matched-filter arc S/N in i against the host's "
      "measured noise (default: 20)"),
-    ("--psf", "psf", {}, "auto (default: the host's psf_fwhm_<b>/sim_psf_fwhm_<b> where present, else the instrument's) "
-     "or instrument"),
-    ("--nonlenses", "nonlenses", {}, "paired (default: each used host also written untouched as a non-lens) or none"),
+    ("--psf", "psf", {}, "auto (default): the host's psf_fwhm_<b>/sim_psf_fwhm_<b> where present, else the instrument's; "
+     "instrument: always the instrument's"),
+    ("--nonlenses", "nonlenses", {}, "paired (default): each used host also written untouched as a non-lens; none: lenses only"),
     ("--host-query", "host_query", {"metavar": "EXPR"}, "pandas query selecting hosts by their columns, "
      "e.g. \"mag_lens_i < 21\""),
     ("--attempts", "attempts_per_host", {"type": int}, "sources tried per host before it is left unused (default: 8)"),

@@ -2,7 +2,7 @@
 
 Redshift and magnitudes come from the host's catalogue (the store's joined ``parameters.fits``
 columns ``z_central`` and ``mag_lens_<b>``, or ``--catalog``); where they are absent (NaN or
-``-999``) the **photometric fall-back** is used: magnitudes measured in a 2″ aperture
+``-999``) the **photometric fall-back** is used: magnitudes measured in a 3″ aperture
 (:mod:`.measure`) and the redshift of an early-type galaxy of that r − i on our colour track
 (:func:`brahmasifier.simulation.colours.etg_redshift_from_colour`); a host without a usable
 r − i gets z = 0.5. Which one was used is recorded (``sim_host_z_origin``).
