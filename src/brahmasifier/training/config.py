@@ -17,8 +17,10 @@ import yaml
 from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError, InputNotFoundError
 
-__all__ = ["LEGACY_KEYS", "TrainConfig", "merge_settings", "read_config_file"]
+__all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "merge_settings", "read_config_file"]
 
+#: ``aug_<name>`` settings → :class:`brahmasifier.data.augment.SurveyAugment` fields (a test keeps them in step).
+SURVEY_AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "probability")
 #: Old setting names still read (with a deprecation note) → their names now.
 LEGACY_KEYS: dict[str, str] = {"model": "arch"}
 
@@ -44,6 +46,13 @@ class TrainConfig:
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
     augment: bool = True
+    # survey augmentation (brahmasifier.data.augment; strength 0 = off), applied after D4 with aug_probability each
+    aug_flux: float = 0.0
+    aug_seeing: float = 0.0
+    aug_shift: float = 0.0
+    aug_sky: float = 0.0
+    aug_noise: float = 0.0
+    aug_probability: float = 0.5
     seed: int = 0
     val_fraction: float = 0.1
     # hardware
@@ -78,6 +87,13 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name, value in self.survey_augment().items():
+            if not value >= 0 or (name == "probability" and value > 1):
+                raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")
+
+    def survey_augment(self) -> dict[str, float]:
+        """The survey augmentation settings (:class:`brahmasifier.data.augment.SurveyAugment` fields)."""
+        return {name: float(getattr(self, f"aug_{name}")) for name in SURVEY_AUGMENTATIONS}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON-serialisable)."""

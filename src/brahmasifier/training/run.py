@@ -140,7 +140,8 @@ def _train(config: TrainConfig) -> RunResult:
     resolved = TrainConfig.from_dict({**config.to_dict(), "lr": lr, "precision": precision, "resume": False})
 
     task = LensClassificationTask(card.to_dict(), lr=lr, weight_decay=config.weight_decay, warmup_epochs=config.warmup_epochs,
-                                  augment=config.augment, channels_last=config.channels_last, seed=config.seed,
+                                  augment=config.augment, survey_augment=config.survey_augment(),
+                                  channels_last=config.channels_last, seed=config.seed,
                                   pretrained_file=config.pretrained_file if resume_from is None else None)
     if init_state is not None and resume_from is None:
         load_state_into(task.model, init_state, str(config.init_from))

@@ -7,8 +7,10 @@ model card, so the network trained here is exactly the one exported and predicte
 DDP ranks by torchmetrics), the same definition the end of the run and ``evaluate`` use.
 Loss: BCE with logits. Optimiser: AdamW with cosine
 annealing over all steps after an optional linear warm-up. Augmentation: a random D4
-element per sample, applied to the batch on its device, drawn from a generator seeded by
-``(seed, global_step, rank)`` so a resumed run draws the same augmentations.
+element per sample, then the survey augmentations that are on
+(:class:`brahmasifier.data.augment.SurveyAugment`: flux, seeing, shifts, sky residuals, noise),
+applied to the raw batch on its device before the model's normalisation, all drawn from one
+generator seeded by ``(seed, global_step, rank)`` so a resumed run draws the same augmentations.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torchmetrics.aggregation import CatMetric
 from torchmetrics.classification import BinaryAccuracy
 
 from brahmasifier.binary_metrics import validation_metrics
+from brahmasifier.data.augment import SurveyAugment
 from brahmasifier.data.transforms import random_d4
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.classifier import build_model
@@ -41,6 +44,7 @@ class LensClassificationTask(pl.LightningModule):
         weight_decay: float = 1e-2,
         warmup_epochs: float = 0.0,
         augment: bool = True,
+        survey_augment: dict[str, float] | None = None,
         channels_last: bool = False,
         seed: int = 0,
         pretrained_file: str | None = None,
@@ -49,6 +53,7 @@ class LensClassificationTask(pl.LightningModule):
         self.save_hyperparameters()
         self._pretrained_file = pretrained_file
         self._last_batch_time: float | None = None
+        self.survey_augment = SurveyAugment.from_dict(survey_augment)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -83,12 +88,14 @@ class LensClassificationTask(pl.LightningModule):
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
         generator = torch.Generator().manual_seed(seed)
-        return random_d4(x, generator)[0]
+        if self.hparams["augment"]:
+            x = random_d4(x, generator)[0]
+        return self.survey_augment.apply(x, generator)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         """One optimisation step: augment, BCE loss, training accuracy and throughput."""
         x, y = batch["image"], batch["label"].float()
-        if self.hparams["augment"]:
+        if self.hparams["augment"] or self.survey_augment.active:
             x = self._augment(x)
         logits = self(x)
         loss = self.criterion(logits.float(), y)

@@ -1,0 +1,205 @@
+"""Survey-realistic augmentation of raw cutouts: what changes from one survey, night or coadd to another.
+
+Each augmentation works on a raw-pixel batch ``(B, C, H, W)`` (before the model's own
+normalisation), is switched on by a non-zero strength in :class:`SurveyAugment`, is applied to
+each sample with probability ``probability`` (its strength drawn uniformly up to the maximum),
+and draws every random number from the ``torch.Generator`` it is given (on the CPU, so results
+do not depend on the device). The sky noise σ and level they need come from
+:func:`brahmasifier.sky.sky_stats` (robust, per image and band), computed once per batch.
+Applied in this order, after the D4 flips and rotations:
+
+- ``flux`` (max |Δm|, mag): the whole image times ``10^(−0.4 Δm)``, Δm ~ U(−max, max). When
+  dimming, white noise is added so the sky noise stays at its measured level (the same object
+  fainter at the same depth); when brightening, the noise scales with it (a zero-point change,
+  which the scale-free ``asinh_mad`` normalisation does not see).
+- ``seeing`` (max extra FWHM, arcsec): per band, a Gaussian of FWHM ~ U(0, max) (0.2″ pixels)
+  convolved in (edges mirrored), i.e. the PSF broadened by about that in quadrature, then white
+  noise added so the sky noise is back at its measured level (the convolution smooths it by
+  ``sqrt(Σ k²)``): worse seeing at the same depth.
+- ``shift`` (max, pixels): the image moved by ``(dx, dy) ~ U(−max, max)²`` by a Fourier phase
+  ramp (exact for band-limited images; noise stays white; the edges wrap by the shift).
+- ``sky`` (max, in units of the sky σ): per band, a constant offset and a linear gradient whose
+  values at the stamp edges are each ~ U(−max, max) σ: imperfect sky subtraction.
+- ``noise`` (max fractional increase): per band the sky noise raised from σ to ``s σ``,
+  ``s ~ U(1, 1 + max)``, by adding white Gaussian noise of ``σ sqrt(s² − 1)``: shallower data.
+
+All strengths default to 0 (off); :meth:`SurveyAugment.active` says whether anything is on,
+and when nothing is, :meth:`SurveyAugment.apply` returns its input unchanged and draws nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from brahmasifier.bands import PIXEL_SCALE
+from brahmasifier.errors import ConfigError
+from brahmasifier.sky import sky_stats
+
+__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "scale_flux", "shift"]
+
+#: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
+AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise")
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+@dataclass(frozen=True)
+class SurveyAugment:
+    """Strengths of the survey augmentations (0 = off) and the probability each is applied to a sample."""
+
+    flux: float = 0.0  # max |Δm| in mag
+    seeing: float = 0.0  # max extra Gaussian FWHM in arcsec
+    shift: float = 0.0  # max sub-pixel shift in pixels
+    sky: float = 0.0  # max sky offset / gradient amplitude in units of the sky σ
+    noise: float = 0.0  # max fractional increase of the sky noise
+    probability: float = 0.5
+    pixel_scale: float = PIXEL_SCALE
+
+    def __post_init__(self) -> None:
+        bad = [f"{name}={getattr(self, name)}" for name in AUGMENTATIONS if not getattr(self, name) >= 0]
+        if bad or not 0.0 <= self.probability <= 1.0 or not self.pixel_scale > 0:
+            raise ConfigError(f"survey augmentation: strengths must be >= 0 and probability in [0, 1] ({', '.join(bad) or ''}"
+                              f"probability={self.probability})")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SurveyAugment:
+        """From a settings dict (unknown keys refused)."""
+        data = dict(data or {})
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown survey augmentation settings {unknown}; known: {', '.join(f.name for f in fields(cls))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict (saved with the training run)."""
+        return asdict(self)
+
+    @property
+    def active(self) -> bool:
+        """True when at least one augmentation is on."""
+        return self.probability > 0 and any(getattr(self, name) > 0 for name in AUGMENTATIONS)
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The augmented batch (a new tensor; ``x`` itself when nothing is on)."""
+        if not self.active:
+            return x
+        if x.ndim != 4:
+            raise ValueError(f"survey augmentation needs a (B, C, H, W) batch, got shape {tuple(x.shape)}")
+        b, c = x.shape[:2]
+        out = x.float()
+        needs_sky = any(getattr(self, name) > 0 for name in ("flux", "seeing", "sky", "noise"))
+        sigma = sky_stats(out.detach())[1] if needs_sky else None
+        if sigma is not None:
+            sigma = torch.nan_to_num(sigma, nan=0.0).clamp_min(0.0)
+
+        def chosen() -> torch.Tensor:
+            return (torch.rand(b, generator=generator) < self.probability).to(x.device)
+
+        def uniform(*shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+            return (low + (high - low) * torch.rand(*shape, generator=generator)).to(x.device)
+
+        if self.flux > 0:
+            use = chosen()
+            dm = uniform(b, low=-self.flux, high=self.flux)
+            out = torch.where(use[:, None, None, None], scale_flux(out, dm, sigma, generator), out)
+        if self.seeing > 0:
+            use = chosen()
+            fwhm = uniform(b, c, high=self.seeing) * use[:, None]
+            out = blur(out, fwhm / self.pixel_scale, sigma, generator)
+        if self.shift > 0:
+            use = chosen()
+            d = uniform(b, 2, low=-self.shift, high=self.shift) * use[:, None]
+            out = shift(out, d[:, 0], d[:, 1])
+        if self.sky > 0:
+            use = chosen()
+            amplitudes = uniform(b, c, 3, low=-self.sky, high=self.sky) * use[:, None, None]
+            out = add_sky(out, amplitudes * sigma[..., None])  # type: ignore[index]
+        if self.noise > 0:
+            use = chosen()
+            factor = uniform(b, c, low=1.0, high=1.0 + self.noise)
+            extra = sigma * torch.sqrt(factor**2 - 1.0) * use[:, None]  # type: ignore[operator]
+            out = out + _normal(out.shape, generator, x.device) * extra[..., None, None]
+        return out.to(x.dtype)
+
+
+def _normal(shape: torch.Size | tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator).to(device)
+
+
+def scale_flux(x: torch.Tensor, dm: torch.Tensor, sigma: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """``x × 10^(−0.4 Δm)`` per sample; where dimmed, noise of ``σ sqrt(1 − s²)`` keeps the sky noise at ``σ``."""
+    scale = torch.pow(10.0, -0.4 * dm)[:, None, None, None]
+    out = x * scale
+    if sigma is not None:
+        top_up = sigma[..., None, None] * torch.sqrt(torch.clamp(1.0 - scale**2, min=0.0))
+        out = out + _normal(x.shape, generator, x.device) * top_up
+    return out
+
+
+def _gaussian_kernels(sigma_pix: torch.Tensor, radius: int) -> torch.Tensor:
+    """Normalised 1-D pixel-integrated Gaussians ``(N, 2 radius + 1)``; a delta where σ is ~0."""
+    edges = torch.arange(-radius, radius + 2, dtype=torch.float64, device=sigma_pix.device) - 0.5
+    s = sigma_pix.double().clamp_min(1e-6)[:, None]
+    cdf = 0.5 * (1.0 + torch.erf(edges[None, :] / (math.sqrt(2.0) * s)))
+    k = cdf[:, 1:] - cdf[:, :-1]
+    return (k / k.sum(dim=1, keepdim=True)).float()
+
+
+def blur(x: torch.Tensor, fwhm_pix: torch.Tensor, sigma: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """Each ``(sample, band)`` convolved with a Gaussian of FWHM ``fwhm_pix[b, c]`` pixels; noise topped up to ``σ``.
+
+    Args:
+        x: ``(B, C, H, W)`` pixels.
+        fwhm_pix: ``(B, C)`` FWHM in pixels (0: unchanged).
+        sigma: ``(B, C)`` sky noise to restore after smoothing (None: no noise added).
+        generator: for the top-up noise.
+
+    Returns:
+        The blurred batch (edges mirrored).
+    """
+    b, c, h, w = x.shape
+    s = (fwhm_pix / _FWHM_PER_SIGMA).reshape(-1)
+    radius = max(1, math.ceil(4.0 * float(s.max()))) if s.numel() else 1
+    radius = min(radius, (min(h, w) - 1) // 2)
+    k = _gaussian_kernels(s, radius)  # (B*C, K)
+    planes = F.pad(x.reshape(1, b * c, h, w), (radius, radius, radius, radius), mode="reflect")
+    planes = F.conv2d(planes, k[:, None, None, :], groups=b * c)
+    planes = F.conv2d(planes, k[:, None, :, None], groups=b * c)
+    out = planes.reshape(b, c, h, w)
+    if sigma is not None:
+        kept = (k**2).sum(dim=1).reshape(b, c) ** 2  # white-noise variance left by the separable kernel
+        top_up = sigma * torch.sqrt(torch.clamp(1.0 - kept, min=0.0))
+        out = out + _normal(x.shape, generator, x.device) * top_up[..., None, None]
+    return out
+
+
+def shift(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """Each sample moved by ``(dx, dy)`` pixels (``+x`` along columns, ``+y`` along rows) with a Fourier phase ramp."""
+    h, w = x.shape[-2:]
+    ky = torch.fft.fftfreq(h, device=x.device, dtype=torch.float64)
+    kx = torch.fft.fftfreq(w, device=x.device, dtype=torch.float64)
+    phase = -2.0 * math.pi * (ky[None, :, None] * dy.double()[:, None, None] + kx[None, None, :] * dx.double()[:, None, None])
+    ramp = torch.polar(torch.ones_like(phase), phase)[:, None]  # (B, 1, H, W)
+    moved = torch.fft.ifft2(torch.fft.fft2(x.double()) * ramp).real
+    return moved.to(x.dtype)
+
+
+def add_sky(x: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
+    """Add ``a0 + a1 u + a2 v`` per ``(sample, band)``, ``u``, ``v`` in [−1, 1] across the stamp (columns, rows).
+
+    Args:
+        x: ``(B, C, H, W)`` pixels.
+        amplitudes: ``(B, C, 3)`` offset and the gradient's values at the right and top edges, pixel units.
+
+    Returns:
+        The batch with the sky residual added.
+    """
+    h, w = x.shape[-2:]
+    v = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)[:, None]
+    u = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)[None, :]
+    a = amplitudes.to(x.dtype)
+    return x + a[..., 0, None, None] + a[..., 1, None, None] * u + a[..., 2, None, None] * v

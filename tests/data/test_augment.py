@@ -1,0 +1,149 @@
+"""Survey augmentations (data/augment.py): statistics of the output, determinism, shapes, no effect when off."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from brahmasifier.data.augment import AUGMENTATIONS, SurveyAugment, add_sky, blur, shift
+from brahmasifier.errors import ConfigError
+from brahmasifier.sky import sky_stats
+from brahmasifier.training.config import SURVEY_AUGMENTATIONS, TrainConfig
+
+SIZE = 41
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _noise(b: int = 64, sigma: float = 2.0, seed: int = 1) -> torch.Tensor:
+    return torch.randn(b, 5, SIZE, SIZE, generator=_gen(seed)) * sigma
+
+
+def _blob(x0: float = 0.0, y0: float = 0.0, width: float = 1.5, flux: float = 1000.0) -> torch.Tensor:
+    c = torch.arange(SIZE, dtype=torch.float64) - (SIZE - 1) / 2
+    g = torch.exp(-0.5 * (((c[None, :] - x0) ** 2 + (c[:, None] - y0) ** 2) / width**2))
+    return (flux * g / g.sum()).float()
+
+
+def _centroid(image: torch.Tensor) -> tuple[float, float]:
+    c = torch.arange(SIZE, dtype=torch.float64) - (SIZE - 1) / 2
+    w = image.double()
+    return float((w * c[None, :]).sum() / w.sum()), float((w * c[:, None]).sum() / w.sum())
+
+
+def test_settings_match_train_config_and_off_by_default() -> None:
+    assert set(SURVEY_AUGMENTATIONS) == {*AUGMENTATIONS, "probability"}
+    assert SurveyAugment.from_dict(TrainConfig().survey_augment()) == SurveyAugment()
+    assert not SurveyAugment().active and not SurveyAugment(noise=0.5, probability=0.0).active
+    with pytest.raises(ConfigError):
+        TrainConfig(aug_noise=-1.0)
+    with pytest.raises(ConfigError):
+        SurveyAugment.from_dict({"blur": 1.0})
+
+
+def test_no_effect_and_no_draws_when_off() -> None:
+    x = _noise()
+    g = _gen(3)
+    state = g.get_state()
+    assert SurveyAugment().apply(x, g) is x
+    assert torch.equal(g.get_state(), state)
+
+
+@pytest.mark.parametrize("name", AUGMENTATIONS)
+def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
+    aug = SurveyAugment(**{name: {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5}[name]}, probability=1.0)
+    x = _noise(8) + _blob()[None, None]
+    one, two, other = aug.apply(x, _gen(5)), aug.apply(x, _gen(5)), aug.apply(x, _gen(6))
+    assert one.shape == x.shape and one.dtype == x.dtype and torch.isfinite(one).all()
+    assert torch.equal(one, two) and not torch.equal(one, other) and not torch.equal(one, x)
+
+
+def test_probability_leaves_other_samples_untouched() -> None:
+    x = _noise(400)
+    out = SurveyAugment(sky=1.0, probability=0.3).apply(x, _gen(2))
+    changed = (out != x).flatten(1).any(dim=1).float().mean().item()
+    assert 0.22 < changed < 0.38
+
+
+def test_noise_raises_the_sky_noise_by_the_drawn_factor() -> None:
+    x = _noise(160, sigma=2.0)
+    out = SurveyAugment(noise=1.0, probability=1.0).apply(x, _gen(1))
+    ratio = (sky_stats(out)[1] / sky_stats(x)[1]).flatten()
+    # s ~ U(1, 2): mean 1.5, all within [1, 2] up to the estimator's scatter
+    assert ratio.mean().item() == pytest.approx(1.5, abs=0.03)
+    assert ratio.min().item() > 0.9 and ratio.max().item() < 2.2
+
+
+def test_seeing_broadens_a_source_keeps_its_flux_and_the_noise_level() -> None:
+    star = _blob(width=1.5)[None, None].repeat(1, 5, 1, 1)
+    fwhm = torch.tensor([[0.0, 1.0, 2.0, 3.0, 4.0]])
+    out = blur(star, fwhm, None, _gen())
+    x2 = ((torch.arange(SIZE, dtype=torch.float64) - (SIZE - 1) / 2) ** 2)[None, :]
+    for k in range(5):  # second moments add: 1.5² + (FWHM/2.355)², + 1/12 for the kernel's pixel integration
+        image = out[0, k].double()
+        expected = 1.5**2 + (float(fwhm[0, k]) / 2.3548) ** 2 + (1 / 12 if fwhm[0, k] > 0 else 0.0)
+        assert float((image * x2).sum() / image.sum()) == pytest.approx(expected, abs=0.03), k
+        assert float(out[0, k].sum()) == pytest.approx(1000.0, rel=1e-4)
+    noisy = _noise(200, sigma=2.0)
+    smoothed = SurveyAugment(seeing=1.0, probability=1.0).apply(noisy, _gen(4))
+    assert (sky_stats(smoothed)[1] / sky_stats(noisy)[1]).mean().item() == pytest.approx(1.0, abs=0.06)
+
+
+def test_shift_moves_the_centroid_and_keeps_flux() -> None:
+    image = _blob(width=1.8)[None, None].repeat(3, 5, 1, 1)
+    dx, dy = torch.tensor([0.3, -0.45, 2.0]), torch.tensor([-0.2, 0.5, 1.0])
+    out = shift(image, dx, dy)
+    for k in range(3):
+        cx, cy = _centroid(out[k, 2])
+        assert cx == pytest.approx(float(dx[k]), abs=0.01) and cy == pytest.approx(float(dy[k]), abs=0.01)
+        assert float(out[k, 2].sum()) == pytest.approx(1000.0, rel=1e-4)
+    np.testing.assert_allclose(out[2].numpy(), torch.roll(image[2], (1, 2), dims=(-2, -1)).numpy(), atol=1e-4)  # whole pixels
+
+
+def test_sky_residual_is_a_plane_within_the_stated_amplitude() -> None:
+    x = _noise(300, sigma=2.0)
+    out = SurveyAugment(sky=3.0, probability=1.0).apply(x, _gen(7))
+    diff = (out - x).double()
+    u = torch.linspace(-1, 1, SIZE, dtype=torch.float64)
+    design = torch.stack([torch.ones(SIZE, SIZE, dtype=torch.float64), u[None, :].expand(SIZE, SIZE),
+                          u[:, None].expand(SIZE, SIZE)], dim=-1).reshape(-1, 3)
+    coef = torch.linalg.lstsq(design, diff.reshape(-1, SIZE * SIZE).T).solution  # (3, B*C)
+    assert torch.allclose(design @ coef, diff.reshape(-1, SIZE * SIZE).T, atol=1e-4)  # exactly a plane
+    sigma = sky_stats(x)[1].reshape(-1).double()
+    assert (coef.abs() <= 3.0 * sigma[None, :] + 1e-4).all() and coef.abs().max() > 2.0 * sigma.mean()
+    np.testing.assert_allclose(add_sky(torch.zeros(1, 1, 3, 3), torch.tensor([[[1.0, 2.0, 0.0]]]))[0, 0, 0].numpy(), [-1, 1, 3])
+
+
+def test_flux_scaling_scales_signal_and_keeps_noise_when_dimming() -> None:
+    blob = _blob(flux=5000.0)[None, None].repeat(200, 5, 1, 1)
+    x = blob + _noise(200, sigma=2.0)
+    out = SurveyAugment(flux=0.75, probability=1.0).apply(x, _gen(9))
+    scale = (out[:, 2] * blob[:, 2]).sum(dim=(-2, -1)) / (x[:, 2] * blob[:, 2]).sum(dim=(-2, -1))  # the blob's flux ratio
+    mags = -2.5 * torch.log10(scale)
+    assert mags.abs().max().item() <= 0.75 + 0.02 and mags.std().item() > 0.3
+    dimmed = scale < 0.9
+    noise_ratio = sky_stats(out)[1][:, 2] / sky_stats(x)[1][:, 2]
+    assert noise_ratio[dimmed].mean().item() == pytest.approx(1.0, abs=0.05)
+    assert noise_ratio[scale > 1.2].mean().item() == pytest.approx(float(scale[scale > 1.2].mean()), rel=0.05)
+
+
+def test_augmentation_runs_in_training(tmp_path: object) -> None:
+    """The train CLI's options reach the task; a tiny run with every augmentation on finishes."""
+    from brahmasifier.commands.train import OPTIONS
+
+    flags = {o.flags[0] for o in OPTIONS}
+    assert {f"--aug-{name}" for name in SURVEY_AUGMENTATIONS} <= flags
+    x = _noise(4) + _blob()[None, None]
+    from brahmasifier.models import ModelCard
+    from brahmasifier.training.task import LensClassificationTask
+
+    card = ModelCard(architecture="compact", model_kwargs={}, bands=list("grizy"), normalization={"name": "asinh_mad"},
+                     input_size=41).to_dict()
+    task = LensClassificationTask(card, survey_augment={**dict.fromkeys(AUGMENTATIONS, 0.5), "probability": 1.0})
+    out = task._augment(x)
+    assert out.shape == x.shape and not torch.equal(out, x) and math.isfinite(float(task(out).detach().sum()))
