@@ -6,7 +6,8 @@
   kinds), :mod:`.field`, with :mod:`.scene` the vocabulary they share;
 - :mod:`.render`: pixels (lenstronomy light/lens models, Moffat PSFs, noise, HSC degradation);
 - :mod:`.generate`: one object from (seed, domain, label, index);
-- :mod:`.layout`: :func:`simulate_dataset`, writing the challenge or blind-test layout.
+- :mod:`.layout`: :func:`simulate_dataset`, writing the challenge or blind-test layout;
+- :mod:`.slsim_engine`: SLSim as an engine; :mod:`.inject`: lensed sources painted into real cutouts.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry the ``sim
 magnification, image multiplicity, PSF, handy for per-subtype metrics and engine comparisons).
 ``engine="slsim"`` hands the whole run to :mod:`brahmasifier.simulation.slsim_engine`, which
 writes through :func:`write_object_files` and the catalogue writers here (both delegate to the
-``DatasetWriter``).
+``DatasetWriter``); so does the injection (:mod:`brahmasifier.simulation.inject`), whose results
+add ``extra_columns`` (``host_id``, ...) that the catalogue rows carry as given.
 
 Rerunning into a folder whose ``simulation.json`` (written last) records the same settings
 skips all work; different settings are refused; a folder without it (an interrupted run)
