@@ -62,7 +62,8 @@ NONLENS_COLUMNS: tuple[str, ...] = ("z_central", *(f"mag_lens_{b}" for b in BAND
 SIM_COLUMNS: dict[str, str] = {
     "sim_subtype": "kind of object: lens, or the non-lens kind of the engine's mix",
     "sim_arc_snr": "the engine's own selection S/N statistic (ours: g+r+i arc S/N against sky and half the "
-                   "deflector light; SLSim: none)",
+                   "deflector light; SLSim: none; injection: matched-filter arc S/N in its snr_bands against the host's "
+                   "measured noise)",
     "sim_magnification": "flux magnification of the extended source (lensed / unlensed flux)",
     "sim_arc_mag_i": "i-band AB magnitude of the lensed source (all its images)",
     "sim_arc_snr_i": "matched-filter S/N of the noiseless lensed-source image in i (simulation.measures)",
