@@ -15,6 +15,7 @@ import pytest
 from brahmasifier.bands import BANDS, PIXEL_SCALE, STAMP_SIZE
 from brahmasifier.cli import main
 from brahmasifier.io.fits import read_parameters_fits
+from brahmasifier.io.naming import band_filename, labelled_stem
 from brahmasifier.io.pack import pack_fits
 from brahmasifier.io.store import open_store
 from brahmasifier.simulation import simulate_dataset
@@ -184,7 +185,7 @@ def test_inject_dataset_deterministic_and_joined_by_id_after_pack(host_tree: Pat
     other = inject_dataset(host_store, tmp_path / "other", 4, seed=4, workers=1, progress=False)
     assert one.n_lenses == 4 and one.n_nonlenses == 4 and one.counts == {"slsim_lenses": 4, "slsim_nonlenses": 4}
     h1, h2 = _hashes(one.out), _hashes(two.out)
-    lens_files = {k for k in h1 if k.startswith("slsim_lenses/D1")}
+    lens_files = {k for k in h1 if k.startswith("slsim_lenses/") and Path(k).name.startswith("D1_")}
     assert len(lens_files) == 4 * len(BANDS) and {k: h1[k] for k in lens_files} == {k: h2[k] for k in lens_files}
     assert {k: h1[k] for k in lens_files} != {k: v for k, v in _hashes(other.out).items() if k in lens_files}
     assert not (one.out / ".inject_chunks").exists()
@@ -212,8 +213,9 @@ def test_inject_dataset_deterministic_and_joined_by_id_after_pack(host_tree: Pat
 def test_hosts_that_cannot_be_read_or_host_are_listed(host_tree: Path, tmp_path: Path) -> None:
     tree = tmp_path / "hosts"
     shutil.copytree(host_tree, tree / "slsim_nonlenses")
-    (tree / "slsim_nonlenses" / "D1_N0000001_r.fits").write_bytes(b"SIMPLE  = T" + b" " * 30)  # truncated
-    (tree / "slsim_nonlenses" / "D1_N0000002_z.fits").unlink()  # a band missing
+    bad, short, lens = labelled_stem("slsim", 0, 1), labelled_stem("slsim", 0, 2), labelled_stem("slsim", 1, 0)
+    next(tree.rglob(band_filename(bad, "r"))).write_bytes(b"SIMPLE  = T" + b" " * 30)  # truncated
+    next(tree.rglob(band_filename(short, "z"))).unlink()  # a band missing
     lens_tree = tmp_path / "sim"
     simulate_dataset(lens_tree, 1, seed=5, domains="slsim", workers=1, progress=False, preview=False)
     shutil.copytree(lens_tree / "slsim_lenses", tree / "slsim_lenses")  # a lens may not host
@@ -222,8 +224,8 @@ def test_hosts_that_cannot_be_read_or_host_are_listed(host_tree: Path, tmp_path:
                  "--no-preview"]) == 0
     rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
     reasons = dict(zip(rejected["stem"], rejected["reason"], strict=True))
-    assert reasons["D1_N0000001"].startswith("unreadable:") and "missing band" in reasons["D1_N0000002"]
-    assert reasons["D1_L0000000"] == "a lens (label 1) cannot host an injection"
+    assert reasons[bad].startswith("unreadable:") and "missing band" in reasons[short]
+    assert reasons[lens] == "a lens (label 1) cannot host an injection"
     manifest = json.loads((out / "simulation.json").read_text())
     unused = pd.read_csv(out / "hosts_unused.csv")
     assert manifest["hosts"]["found"] == N_HOSTS + 1
