@@ -111,7 +111,7 @@ class OnnxLogits:
 #: so an upgrade (or a local edit) never reuses a graph exported by other code.
 _GRAPH_SOURCES: tuple[str, ...] = (
     "models/classifier.py", "models/normalization.py", "models/compact.py", "models/backbones.py",
-    "data/transforms.py", "inference/tta.py", "inference/onnx.py",
+    "data/transforms.py", "inference/tta.py", "inference/onnx.py", "pixels.py",
 )
 
 

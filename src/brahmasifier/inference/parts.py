@@ -196,6 +196,15 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _no_finite_score(frame: pd.DataFrame, logit_columns: Sequence[str]) -> pd.Series:
+    """The reject reason of objects the models could not score (a NaN/Inf logit): never written as a probability."""
+    def reason(row: pd.Series) -> str:
+        bad = [f"{c}={row[c]}" for c in logit_columns if not np.isfinite(row[c])]
+        return f"no finite score from the model ({', '.join(bad)}); its pixels overflow the model's arithmetic"
+
+    return frame.apply(reason, axis=1)
+
+
 def merge_parts(
     parts_dir: str | os.PathLike[str],
     parts: Sequence[Part],
@@ -205,15 +214,25 @@ def merge_parts(
     probs_out: str | os.PathLike[str] | None,
     source_rejected: pd.DataFrame,
 ) -> MergeResult:
-    """Merge the parts into ``submission`` (+ ``probs``) and ``rejected.csv`` next to ``out``."""
+    """Merge the parts into ``submission`` (+ ``probs``) and ``rejected.csv`` next to ``out``.
+
+    Objects that could not be read, and objects whose logit (ensemble or any model's) is not
+    finite, go to ``rejected.csv`` with the reason: no probability is ever written as NaN.
+    """
     frame = read_parts(parts_dir, parts)
-    ok = frame["error"].astype(str) == ""
+    logit_columns = ["logit", *model_columns]
+    read_ok = frame["error"].astype(str) == ""
+    finite = np.isfinite(frame[logit_columns].to_numpy(np.float64)).all(axis=1)
+    errors = frame["error"].astype(str)
+    unscored = read_ok & ~finite
+    if unscored.any():
+        errors.loc[unscored] = _no_finite_score(frame.loc[unscored], logit_columns)
+    ok = read_ok & finite
     failed = frame.loc[~ok]
     read_rejects = pd.DataFrame({"stem": failed["stem"].astype(str), "file": failed["file"].astype(str),
-                                 "reason": failed["error"].astype(str)})
+                                 "reason": errors[~ok]})
     rejected = pd.concat([r for r in (source_rejected.loc[:, list(REJECTED_COLUMNS)].astype(str), read_rejects) if len(r)]
                          or [pd.DataFrame(columns=list(REJECTED_COLUMNS))], ignore_index=True)
-    logit_columns = ["logit", *model_columns]
     scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns]]
     combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, logit_columns)
     prob = sigmoid(combined["logit"].to_numpy())

@@ -12,6 +12,7 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io.fastfits import read_band_fits_fast
 from brahmasifier.io.fits import BandRecord, FitsFormatError
 from brahmasifier.io.scan import ObjectFiles
+from brahmasifier.pixels import clean_pixels
 
 __all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "BandReader", "ObjectImage", "read_object"]
 
@@ -22,9 +23,10 @@ ID_FROM_STEM = "stem"
 
 @dataclass(frozen=True)
 class ObjectImage:
-    """One object's cutout: ``image`` float32 ``(5, 41, 41)`` in band order, NaN/±Inf set to 0.
+    """One object's cutout: ``image`` float32 ``(5, 41, 41)`` in band order, bad pixels set to 0.
 
-    ``n_nan`` counts the non-finite pixels that were replaced (all bands together).
+    ``n_nan`` counts the bad pixels that were replaced (all bands together): NaN, ±Inf and
+    values beyond :data:`brahmasifier.pixels.PIXEL_LIMIT` (the one rule, :mod:`brahmasifier.pixels`).
     ``id_source`` is ``"table"`` when the ID came from the files' ID column, ``"stem"`` when
     the files have none and the file-name stem stands in for it.
     """
@@ -67,10 +69,7 @@ def read_object(obj: ObjectFiles, *, band_reader: BandReader = read_band_fits_fa
             reason=f"band files disagree on the object ID ({detail})",
         )
     object_id = distinct.pop()
-    finite = np.isfinite(image)
-    n_nan = int(image.size - np.count_nonzero(finite))
-    if n_nan:
-        image[~finite] = 0.0
+    n_nan = int(clean_pixels(image)[0])
     if object_id is None:
         return ObjectImage(id=obj.stem, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_STEM)
     return ObjectImage(id=object_id, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_TABLE)

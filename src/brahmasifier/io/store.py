@@ -33,6 +33,7 @@ from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import StoreError
+from brahmasifier.pixels import clean_pixels
 
 STORE_FORMAT = "brahmasifier-store"
 STORE_VERSION = 1
@@ -65,7 +66,7 @@ class _Shard:
 
 @dataclass
 class StoreBatch:
-    """Objects at store ``rows``: images (float32 ``(k, 5, H, W)``, raw units, NaN/Inf → 0) and their index columns."""
+    """Objects at store ``rows``: images (float32 ``(k, 5, H, W)``, raw units, bad pixels → 0) and their index columns."""
 
     rows: np.ndarray  # int64 (k,)
     images: np.ndarray
@@ -193,18 +194,18 @@ class CutoutStore:
         """The objects at ``rows`` (any order, repeats allowed): images and index columns.
 
         The one reader over a store (training batches, prediction, the end-of-run
-        validation scoring and the gallery use it). Non-finite pixels read as 0, as the
-        packer writes them (a store written from arrays may hold NaN).
+        validation scoring and the gallery use it). Bad pixels (:mod:`brahmasifier.pixels`) read
+        as 0, as the packer writes them; a store written from arrays may still hold some, and
+        those are added to the index's ``n_nan``.
         """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         images = self.read(rows)
-        finite = np.isfinite(images)
-        if not finite.all():
-            images = np.where(finite, images, np.float32(0.0))
+        found = clean_pixels(images) if len(rows) else np.zeros(0, dtype=np.int64)
         c = self.index_arrays()
         rows = np.where(rows < 0, rows + len(self), rows)
+        n_nan = c["n_nan"][rows] + found.astype(np.int32) if found.any() else c["n_nan"][rows]
         return StoreBatch(rows, images, c["id"][rows].tolist(), c["stem"][rows].tolist(), c["label"][rows],
-                          c["domain"][rows].tolist(), c["n_nan"][rows])
+                          c["domain"][rows].tolist(), n_nan)
 
     def find_rows(self, ids: Sequence[str], stems: Sequence[str | None] | None = None) -> list[int | None]:
         """Row of each ID (the first one; among duplicated IDs the one with the given stem), ``None`` if absent."""

@@ -1,8 +1,13 @@
 """Image normalisations that live inside the model (so training, prediction and ONNX share them).
 
-Each takes raw float32 ``(B, C, H, W)`` pixels and returns normalised ones of the same shape.
-Non-finite pixels become 0 first. Everything is written with fixed-shape tensor ops (no
-data-dependent Python control flow) so the module exports to ONNX.
+Each takes raw ``(B, C, H, W)`` pixels and returns normalised ones of the same shape and
+floating dtype. Bad pixels (NaN, ±Inf, beyond :data:`brahmasifier.pixels.PIXEL_LIMIT`: the
+package's one rule) become 0 first; the arithmetic runs in float32 whatever the input dtype
+(under bf16/fp16 autocast too, and for a model cast to half precision), so no input can
+overflow it: below the pixel limit the statistics fit float32, and ``asinh`` switches to
+``log(2|v|)`` for large ``|v|`` instead of squaring ``v`` (issue 16: one 1e38 pixel made the
+probability NaN). Everything is written with fixed-shape tensor ops (no data-dependent Python
+control flow) so the module exports to ONNX.
 
 - ``per_image``: the reference system's standardisation, ``(x - mean) / std`` over all bands
   and pixels of one image. Discards the relative brightness of objects, keeps colours.
@@ -15,29 +20,47 @@ data-dependent Python control flow) so the module exports to ONNX.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from brahmasifier.errors import ConfigError
+from brahmasifier.pixels import PIXEL_LIMIT
 
 __all__ = ["NORMALIZATIONS", "AsinhMAD", "FiniteOnly", "PerImageStandardize", "asinh_onnx", "build_normalization"]
 
 NORMALIZATIONS: tuple[str, ...] = ("per_image", "asinh_mad", "none")
 
 
-def asinh_onnx(v: torch.Tensor) -> torch.Tensor:
-    """``asinh`` from exportable ops (the TorchScript ONNX exporter lacks ``aten::asinh``).
+#: Above this ``|v|``, ``asinh(v) = sign(v) * (log 2 + log|v|)`` to float32 precision (the next
+#: term is ``1 / (4 v²)`` = 2.5e-9) and ``v²`` could overflow, so :func:`asinh_onnx` switches to it.
+_ASINH_LARGE = 1e4
 
-    Uses ``sign(v) * log1p(|v| + v² / (1 + sqrt(1 + v²)))``, accurate near 0 and for large |v|.
+
+def asinh_onnx(v: torch.Tensor) -> torch.Tensor:
+    """``asinh`` from exportable ops (the TorchScript ONNX exporter lacks ``aten::asinh``), finite for every finite ``v``.
+
+    Uses ``sign(v) * log1p(|v| + v² / (1 + sqrt(1 + v²)))``, accurate near 0, up to
+    ``|v| = 1e4`` and ``sign(v) * log(2|v|)`` beyond (where squaring would overflow float32 at
+    ``|v| > 1.8e19``).
     """
     a = v.abs()
-    return torch.sign(v) * torch.log1p(a + a * a / (1.0 + torch.sqrt(1.0 + a * a)))
+    small = a.clamp(max=_ASINH_LARGE)
+    near = torch.log1p(small + small * small / (1.0 + torch.sqrt(1.0 + small * small)))
+    far = torch.log(a.clamp(min=_ASINH_LARGE)) + math.log(2.0)
+    return torch.sign(v) * torch.where(a > _ASINH_LARGE, far, near)
 
 
 def _finite(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    """``x`` as float32 with its bad pixels (:mod:`brahmasifier.pixels`) set to 0."""
+    x = x.float()
+    return torch.where(x.abs() <= PIXEL_LIMIT, x, torch.zeros_like(x))  # NaN compares False: bad too
+
+
+def _output_dtype(x: torch.Tensor) -> torch.dtype:
+    return x.dtype if x.is_floating_point() else torch.float32
 
 
 class PerImageStandardize(nn.Module):
@@ -49,11 +72,12 @@ class PerImageStandardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images, same shape."""
-        x = _finite(x.float())
+        dtype = _output_dtype(x)
+        x = _finite(x)
         flat = x.flatten(1)
         mean = flat.mean(dim=1)
         std = ((flat - mean[:, None]) ** 2).mean(dim=1).sqrt()
-        return (x - mean[:, None, None, None]) / (std[:, None, None, None] + self.eps)
+        return ((x - mean[:, None, None, None]) / (std[:, None, None, None] + self.eps)).to(dtype)
 
 
 class AsinhMAD(nn.Module):
@@ -79,20 +103,21 @@ class AsinhMAD(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images, same shape."""
-        x = _finite(x.float())
+        dtype = _output_dtype(x)
+        x = _finite(x)
         flat = x.flatten(2)
         med = self._median_last(flat)
         mad = self._median_last((flat - med[..., None]).abs())
         scale = self.softening * 1.4826 * mad + self.eps * (1.0 + med.abs())
-        return asinh_onnx((x - med[..., None, None]) / scale[..., None, None])
+        return asinh_onnx((x - med[..., None, None]) / scale[..., None, None]).to(dtype)
 
 
 class FiniteOnly(nn.Module):
-    """Replace NaN/Inf by 0 and do nothing else."""
+    """Replace bad pixels by 0 and do nothing else."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images, same shape."""
-        return _finite(x.float())
+        return _finite(x).to(_output_dtype(x))
 
 
 def build_normalization(spec: dict[str, Any]) -> nn.Module:

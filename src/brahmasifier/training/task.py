@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torchmetrics.aggregation import CatMetric
@@ -28,6 +29,7 @@ from torchmetrics.classification import BinaryAccuracy
 from brahmasifier.binary_metrics import validation_metrics
 from brahmasifier.data.augment import SurveyAugment
 from brahmasifier.data.transforms import random_d4
+from brahmasifier.errors import DataProblem
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.classifier import build_model
 
@@ -127,6 +129,10 @@ class LensClassificationTask(pl.LightningModule):
         """``val_auc``, ``val_accuracy``, ``val_precision``, ``val_recall`` (the shared definition, NaN if undefined)."""
         logits = self.val_logits.compute().detach().cpu().double().numpy()
         labels = self.val_labels.compute().detach().cpu().numpy()
+        bad = int((~np.isfinite(logits)).sum())
+        if bad:  # sklearn would stop the run with only "Input contains NaN."
+            raise DataProblem(f"epoch {self.current_epoch}: {bad} of {logits.size} validation logits are NaN or infinite: "
+                              "the training diverged; lower --lr (or check the data with `brahmasifier info`)")
         self.log_dict({f"val_{k}": v for k, v in validation_metrics(logits, labels).items()}, prog_bar=True)
         self.val_logits.reset()
         self.val_labels.reset()
