@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of ``args.store``."""
+    from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.summary import summarize_store
 
     summary = summarize_store(args.store, top_reasons=args.top)
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {n:>8,}  {reason}")
     print(f"duplicate IDs: {summary['n_duplicate_id']:,} objects; NaN/Inf-affected: {summary['n_with_nan']:,} objects "
           f"({summary['n_nan_pixels']:,} pixels)")
+    if summary["n_stem_ids"]:
+        print(stem_id_line(summary["n_stem_ids"]))
     _print_inputs(summary)
     return 0
 

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from brahmasifier.io import pack_fits
+    from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.store import MANIFEST
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -53,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
     rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} packed in this run)" if n_now != len(store) else "")
     print(f"packed {len(store):,} objects into {store.path} ({len(m['shards'])} shards)")
     n_file_rows = sum(int(m.get(k, 0)) for k in ("n_stray_files", "n_listed_missing", "n_unlisted"))
+    n_stray = int(m.get("n_stray_files", 0))
     print(f"  found {m.get('n_found', len(store)):,}; rejected {m['n_rejected'] - n_file_rows:,} objects"
-          f" and {m.get('n_stray_files', 0):,} stray files (see {store.path / 'rejected.csv'})")
+          f" and {n_stray:,} stray file{'' if n_stray == 1 else 's'} (see {store.path / 'rejected.csv'})")
+    if m.get("n_stem_ids"):
+        print(f"  {stem_id_line(int(m['n_stem_ids']))}")
     for check in m.get("release_manifests", []):
         note = f"; {check['note']}" if check.get("note") else ""
         print(f"  {check['manifest']}: {check['n_listed']:,} listed, {check['n_missing']:,} missing, "

@@ -80,6 +80,7 @@ class EnsembleModule(pl.LightningModule):
             "position": batch["position"].cpu().numpy(),
             "n_nan": batch["n_nan"].cpu().numpy(),
             "id": batch["id"], "stem": batch["stem"], "error": batch["error"], "file": batch["file"],
+            "id_source": batch.get("id_source") or [""] * len(batch["id"]),
             "model_logits": calibrated.cpu().numpy(),
             "logit": calibrated.mean(dim=0).cpu().numpy(),
         }

@@ -28,7 +28,7 @@ import pandas as pd
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.errors import ConfigError, PartsError
 from brahmasifier.inference.submission import write_submission
-from brahmasifier.io.store import REJECTED_COLUMNS
+from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
 from brahmasifier.models.temperature import sigmoid
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
 
 PLAN_FILE = "plan.json"
 #: Metadata columns of a part file; the ensemble ``logit`` and ``logit_<model>`` columns follow.
-PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file")
+PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file", "id_source")
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,8 @@ class ObjectCounts:
     n_duplicate_ids: int
     n_duplicate_rows: int
     n_positive: int
+    n_stray_files: int  # files that are no object (unrecognised names, manifest findings), listed in rejected.csv
+    n_stem_ids: int  # scored objects without an ID column: their file stem is their ID
 
     def counts(self) -> dict[str, int]:
         """Just these counts (to pass on with ``**``)."""
@@ -243,7 +245,7 @@ def merge_parts(
     preds = (prob >= threshold).astype(np.int64)
     out = Path(out)
     rejected_out = out.with_name("rejected.csv")
-    write_table(rejected, rejected_out)
+    write_table(printable_rejects(rejected), rejected_out)
     if probs_out is not None:
         write_table(probs, probs_out)
     write_submission(out, probs["id"].tolist(), preds)
@@ -258,5 +260,7 @@ def merge_parts(
         n_duplicate_ids=n_dup_ids,
         n_duplicate_rows=n_dup_rows,
         n_positive=int(preds.sum()),
+        n_stray_files=len(rejected) - n_rejected_objects,
+        n_stem_ids=int((ok & (frame["id_source"].astype(str) == "stem")).sum()) if "id_source" in frame else 0,
         rejected_out=rejected_out,
     )

@@ -33,6 +33,7 @@ from brahmasifier._lightning import quiet_lightning
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
 from brahmasifier.inference.parts import ObjectCounts, Part, done_parts, merge_parts, parts_dir_for, plan_parts
+from brahmasifier.io.reader import stem_id_line
 
 __all__ = ["PredictionSummary", "predict"]
 
@@ -72,6 +73,9 @@ class PredictionSummary(ObjectCounts):
         lines = [
             f"found {self.n_found} objects: scored {self.n_scored} + rejected {self.n_rejected}"
             + (f" (listed in {self.rejected_out})" if self.rejected_out else ""),
+            *([f"{self.n_stray_files} stray file{'s' if self.n_stray_files != 1 else ''} (not objects) also listed there"]
+              if self.n_stray_files else []),
+            *([stem_id_line(self.n_stem_ids)] if self.n_stem_ids else []),
             f"{self.n_ids} unique IDs" + (f"; {self.n_duplicate_ids} IDs appeared more than once "
                                           f"({self.n_duplicate_rows} rows), combined by mean logit"
                                           if self.n_duplicate_ids else ""),
@@ -123,7 +127,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     parts = plan_parts(len(source), config.part_size)
     parts_dir = parts_dir_for(out)
     plan = {
-        "format": "brahmasifier-prediction-parts", "version": 1,
+        "format": "brahmasifier-prediction-parts", "version": 2,
         "models": [{"name": m.name, "fingerprint": m.fingerprint} for m in loaded],
         "tta": config.tta, "precision": precision, "engine": engine,
         "data": [str(Path(p).resolve()) for p in config.data],
@@ -169,6 +173,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     return PredictionSummary(
         n_found=result.n_found, n_scored=result.n_scored, n_rejected=result.n_rejected, n_ids=result.n_ids,
         n_duplicate_ids=result.n_duplicate_ids, n_duplicate_rows=result.n_duplicate_rows, n_positive=result.n_positive,
+        n_stray_files=result.n_stray_files, n_stem_ids=result.n_stem_ids,
         threshold=threshold, models=[m.name for m in loaded], tta=config.tta,
         precision=precision, engine=engine, device=device_label, world_size=run.world_size,
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
@@ -194,6 +199,7 @@ class _RunInfo:
         """Summary of a rank that does not merge, or of a run stopped by ``max_parts``."""
         return PredictionSummary(
             n_found=0, n_scored=0, n_rejected=0, n_ids=0, n_duplicate_ids=0, n_duplicate_rows=0, n_positive=0,
+            n_stray_files=0, n_stem_ids=0,
             threshold=float("nan"), models=[m.name for m in self.models], tta=self.tta, precision=self.precision,
             engine=self.engine, device=self.device, world_size=self.world_size, parts_total=len(self.parts),
             parts_reused=0, parts_scored=0, seconds=time.perf_counter() - self.started, objects_per_second=0.0,

@@ -42,6 +42,7 @@ class RawBatch:
     n_nan: np.ndarray  # int32 (k,)
     errors: list[str] = field(default_factory=list)  # "" when read fine
     files: list[str] = field(default_factory=list)  # file to blame when the read failed
+    id_sources: list[str] = field(default_factory=list)  # "table", "stem" (no ID column: the stem is the ID) or ""
 
 
 class ObjectSource:
@@ -102,7 +103,7 @@ class FitsSource(ObjectSource):
         stop = min(stop, len(self.objects))
         k = max(stop - start, 0)
         images = np.zeros((k, len(BANDS), STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
-        ids, stems, errors, files = [], [], [], []
+        ids, stems, errors, files, id_sources = [], [], [], [], []
         n_nan = np.zeros(k, dtype=np.int32)
         for j, obj in enumerate(self.objects[start:stop]):
             stems.append(obj.stem)
@@ -110,15 +111,17 @@ class FitsSource(ObjectSource):
                 record = read_object(obj)
             except (FitsFormatError, OSError) as exc:
                 ids.append("")
+                id_sources.append("")
                 errors.append(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
                 files.append(str(getattr(exc, "path", None) or getattr(exc, "filename", None) or _first_file(obj)))
                 continue
             images[j] = record.image
             n_nan[j] = record.n_nan
             ids.append(record.id)
+            id_sources.append(record.id_source)
             errors.append("")
             files.append("")
-        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files)
+        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files, id_sources)
 
 
 def _first_file(obj: object) -> str:
@@ -136,6 +139,9 @@ class StoreSource(ObjectSource):
         from brahmasifier.io.store import open_store
 
         self.store = open_store(path)
+        index = self.store.index
+        self._id_sources = (index["id_source"].astype(str).to_numpy() if "id_source" in index
+                            else np.full(len(index), "", dtype=object))
 
     def __len__(self) -> int:
         return len(self.store)
@@ -155,7 +161,8 @@ class StoreSource(ObjectSource):
         stop = min(stop, len(self))
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
-        return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k)
+        return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k,
+                        self._id_sources[batch.rows].tolist())
 
 
 class ConcatSource(ObjectSource):
@@ -200,6 +207,7 @@ class ConcatSource(ObjectSource):
             np.concatenate([p.n_nan for p in pieces]) if pieces else np.zeros(0, np.int32),
             [e for p in pieces for e in p.errors],
             [f for p in pieces for f in p.files],
+            [s for p in pieces for s in p.id_sources],
         )
 
 
@@ -248,5 +256,6 @@ class BatchDataset(Dataset[dict[str, object]]):
             "stem": raw.stems,
             "error": raw.errors,
             "file": raw.files,
+            "id_source": raw.id_sources,
             "part": part,
         }

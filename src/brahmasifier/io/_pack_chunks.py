@@ -22,6 +22,7 @@ import pandas as pd
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
+from brahmasifier.io.naming import printable_name
 from brahmasifier.io.reader import read_object
 from brahmasifier.io.scan import ObjectFiles, ScanResult
 from brahmasifier.io.store import ShardWriter
@@ -122,7 +123,7 @@ def pack_chunk(out: Path, chunk: Chunk, report: Callable[[int], object]) -> None
             else:
                 batch.append(item.image)
                 rows.append({"id": item.id, "stem": obj.stem, "label": obj.label, "domain": obj.domain,
-                             "n_nan": item.n_nan, "source": str(obj.root), "id_source": item.id_source})
+                             "n_nan": item.n_nan, "source": printable_name(str(obj.root)), "id_source": item.id_source})
             pending += 1
             if pending == BATCH:
                 shard.write(batch)

@@ -29,7 +29,16 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import STAMP_SIZE
-from brahmasifier.io.fits import ID_COLUMNS, BandRecord, FitsFormatError, _pick_id_column, id_to_str, read_band_fits_astropy
+from brahmasifier.io.fits import (
+    ID_COLUMNS,
+    BandRecord,
+    FitsFormatError,
+    _pick_id_column,
+    check_row_count,
+    id_to_str,
+    pick_image_column,
+    read_band_fits_astropy,
+)
 
 __all__ = ["BLOCK", "CARD", "parse_band_bytes", "read_band_fits_fast"]
 
@@ -56,8 +65,8 @@ class _Fallback(Exception):
 def read_band_fits_fast(path: str | os.PathLike[str], band: str | None = None) -> BandRecord:
     """Read one band file (same result as :func:`read_band_fits_astropy`, several times faster).
 
-    ``band`` picks the ``band_<band>`` column; without it, or if that column is absent, the
-    first ``band_*`` column is used, as the astropy reader does.
+    ``band`` picks the ``band_<band>`` column (a file whose image column is another band's is
+    refused); without it the first ``band_*`` column is used, as the astropy reader does.
     """
     path = path if isinstance(path, Path) else Path(path)
     try:
@@ -178,12 +187,8 @@ def _parse_layout(data: bytes, path: Path, band: str | None) -> tuple[_Layout, i
     if position != row_bytes:
         raise _Fallback  # inconsistent row length; astropy reports what it makes of it
 
-    wanted = f"band_{band}" if band else None
-    image_column = wanted if wanted in columns else next((n for n in names if n.startswith("band_")), None)
-    if image_column is None:
-        raise FitsFormatError.at(path, f"no 'band_<b>' image column (columns: {names})")
-    if n_rows < 1:
-        raise FitsFormatError.at(path, "table has no rows")
+    image_column = pick_image_column(path, names, band)
+    check_row_count(path, n_rows)
     code, repeat, start, tdim = columns[image_column]
     if code not in _DTYPE or repeat != _N_PIXELS or (tdim is not None and tdim.replace(" ", "") not in _CANONICAL_TDIM):
         raise _Fallback  # scaled, other shapes or types: astropy (which also words the errors)

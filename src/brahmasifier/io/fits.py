@@ -32,7 +32,9 @@ __all__ = [
     "ID_COLUMNS",
     "IMAGE_DTYPES",
     "BandRecord",
+    "check_row_count",
     "id_to_str",
+    "pick_image_column",
     "read_band_fits_astropy",
     "read_parameters_fits",
     "write_band_fits",
@@ -157,6 +159,40 @@ def _pick_id_column(names: list[str], image_column: str | None) -> str | None:
     return others[0] if len(others) == 1 else None
 
 
+def pick_image_column(path: Path, names: list[str], band: str | None) -> str:
+    """The image column of a band file's table: ``band_<band>``, or the first ``band_*`` when no band is asked.
+
+    A file named for one band whose table holds another band's column (``_g`` with ``band_r``)
+    is refused: using it would silently put the wrong band's pixels into the cutout.
+
+    Args:
+        path: the file (for the error message).
+        names: the table's column names.
+        band: the band the file name says, or ``None``.
+
+    Returns:
+        The column name to read.
+    """
+    image_columns = [n for n in names if n.startswith("band_")]
+    if not image_columns:
+        raise FitsFormatError.at(path, f"no 'band_<b>' image column (columns: {names})")
+    if band is None:
+        return image_columns[0]
+    wanted = f"band_{band}"
+    if wanted not in names:
+        raise FitsFormatError.at(path, f"file is for band {band} but its image column is {', '.join(image_columns)}"
+                                       f" (no {wanted} column)")
+    return wanted
+
+
+def check_row_count(path: Path, n_rows: int) -> None:
+    """A band file's table holds exactly one object (one row); refuse anything else, naming the count."""
+    if n_rows < 1:
+        raise FitsFormatError.at(path, "table has no rows")
+    if n_rows > 1:
+        raise FitsFormatError.at(path, f"table has {n_rows} rows; a band file holds one object (one row)")
+
+
 def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None) -> BandRecord:
     """Read one band file with astropy (the reference reader); raise :class:`FitsFormatError`."""
     path = Path(path)
@@ -193,12 +229,8 @@ def _read_hdul_astropy(path: Path, band: str | None) -> BandRecord:
 
 def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> BandRecord:
     names = list(hdu.columns.names)
-    wanted = f"band_{band}" if band else None
-    image_column = wanted if wanted in names else next((n for n in names if n.startswith("band_")), None)
-    if image_column is None:
-        raise FitsFormatError.at(path, f"no 'band_<b>' image column (columns: {names})")
-    if hdu.data is None or len(hdu.data) < 1:
-        raise FitsFormatError.at(path, "table has no rows")
+    image_column = pick_image_column(path, names, band)
+    check_row_count(path, 0 if hdu.data is None else len(hdu.data))
     image = np.asarray(hdu.data[image_column][0], dtype=np.float32)
     if image.ndim == 1 and image.size == STAMP_SIZE * STAMP_SIZE:
         image = image.reshape(STAMP_SIZE, STAMP_SIZE)

@@ -25,15 +25,20 @@ __all__ = [
     "band_filename",
     "blind_stem",
     "labelled_stem",
+    "name_problem",
     "parse_band_filename",
+    "printable_name",
 ]
 
 #: Labelled name forms: ``published`` (default) and ``legacy`` (see the module docstring).
 NAME_FORMS: tuple[str, ...] = ("published", "legacy")
 
+# Band letters and the extension are matched without regard to case (``_G.FITS``, ``.fit``):
+# a file system or a copy tool that changes case must not turn an object into stray files.
 _BAND_ALT = "|".join(BANDS)
-_LABELLED = re.compile(rf"^(?P<stem>D(?P<code>[12])_(?P<kind>[LN])_?(?P<num>\d+))_(?P<band>{_BAND_ALT})\.fits$")
-_NEUTRAL = re.compile(rf"^(?P<stem>.+)_(?P<band>{_BAND_ALT})\.fits$")
+_SUFFIX = rf"_(?P<band>(?i:{_BAND_ALT}))\.(?i:fits?)\Z"
+_LABELLED = re.compile(rf"^(?P<stem>D(?P<code>[12])_(?P<kind>[LN])_?(?P<num>\d+)){_SUFFIX}", re.DOTALL)
+_NEUTRAL = re.compile(rf"^(?P<stem>.+){_SUFFIX}", re.DOTALL)
 _DIGITS = {"published": 8, "legacy": 7}
 
 
@@ -54,19 +59,20 @@ def parse_band_filename(name: str) -> ParsedName | None:
         name: the file's base name, e.g. ``"D2_N_00000017_r.fits"``.
 
     Returns:
-        The stem, band, label and domain, or ``None`` for a name that is not a band file.
+        The stem, band (lower case), label and domain, or ``None`` for a name that is not a band
+        file. The band letter and the ``.fits``/``.fit`` extension may be in any case.
     """
     m = _LABELLED.match(name)
     if m:
         return ParsedName(
             stem=m["stem"],
-            band=m["band"],
+            band=m["band"].lower(),
             label=1 if m["kind"] == "L" else 0,
             domain=DOMAIN_BY_CODE[m["code"]],
         )
     m = _NEUTRAL.match(name)
     if m:
-        return ParsedName(stem=m["stem"], band=m["band"], label=UNKNOWN_LABEL, domain=UNKNOWN_DOMAIN)
+        return ParsedName(stem=m["stem"], band=m["band"].lower(), label=UNKNOWN_LABEL, domain=UNKNOWN_DOMAIN)
     return None
 
 
@@ -120,3 +126,46 @@ def band_filename(stem: str, band: str) -> str:
     if band not in BANDS:
         raise ValueError(f"unknown band {band!r}")
     return f"{stem}_{band}.fits"
+
+
+def printable_name(text: str) -> str:
+    r"""``text`` safe for a one-line, UTF-8 table cell or message: bytes that are not UTF-8 as ``\xNN``.
+
+    File names are decoded with Python's ``surrogateescape`` (a byte that is not UTF-8 becomes a
+    lone surrogate, which no UTF-8 writer accepts); control characters (a newline in a name)
+    would break a CSV row. Both are written as backslash escapes; everything else is kept.
+
+    Args:
+        text: a file name, path or stem as the operating system gave it.
+
+    Returns:
+        The same text with undecodable bytes as ``\xNN`` and control characters escaped (``\n``).
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a band file's name cannot name an object in the outputs, or ``None`` if it can.
+
+    Args:
+        name: the file's base name, as the operating system gave it.
+
+    Returns:
+        ``"file name is not valid UTF-8 (...)"``, ``"file name has a control character (...)"`` or ``None``.
+    """
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
+        return f"file name is not valid UTF-8 ({printable_name(name)})"
+    if not name.isprintable():
+        return f"file name has a control character ({printable_name(name)})"
+    return None

@@ -44,6 +44,7 @@ from brahmasifier.io._pack_chunks import (
 )
 from brahmasifier.io._pack_workers import run_chunks
 from brahmasifier.io.parameters import join_parameters, load_parameters
+from brahmasifier.io.reader import ID_FROM_STEM
 from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.scan import ScanResult, scan_fits_tree
 from brahmasifier.io.store import (
@@ -231,6 +232,7 @@ def _finalize(
         **count_file_rows(rejected["stem"], rejected["reason"]),  # stray files (incl. unreadable tables), manifest findings
         "n_duplicate_ids": n_duplicates,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
+        "n_stem_ids": int((index["id_source"].astype(str) == ID_FROM_STEM).sum()),
         "shard_size": shard_size,
         "parameter_files": [str(p) for p in scan.parameter_files],
         "pack_seconds": round(seconds, 3),

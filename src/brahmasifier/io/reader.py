@@ -14,7 +14,7 @@ from brahmasifier.io.fits import BandRecord, FitsFormatError
 from brahmasifier.io.scan import ObjectFiles
 from brahmasifier.pixels import clean_pixels
 
-__all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "BandReader", "ObjectImage", "read_object"]
+__all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "BandReader", "ObjectImage", "read_object", "stem_id_line"]
 
 #: ``ObjectImage.id_source`` values.
 ID_FROM_TABLE = "table"
@@ -39,6 +39,23 @@ class ObjectImage:
 
 
 BandReader = Callable[[Path, str], BandRecord]
+
+
+def stem_id_line(n: int) -> str:
+    """The one summary line (``pack``, ``predict``, ``info``) for ``n`` objects whose ID is their file stem.
+
+    Right for the blind set (no ID column, the stem is the ID); anywhere else it usually means
+    the ID column was not recognised (see :data:`brahmasifier.io.fits.ID_COLUMNS`), so it is said.
+
+    Args:
+        n: how many objects have no ID column.
+
+    Returns:
+        e.g. ``"3 objects have no ID column: their file stem is used as ID"``.
+    """
+    if n == 1:
+        return "1 object has no ID column: its file stem is used as ID"
+    return f"{n:,} objects have no ID column: their file stem is used as ID"
 
 
 def read_object(obj: ObjectFiles, *, band_reader: BandReader = read_band_fits_fast) -> ObjectImage:

@@ -1,11 +1,16 @@
 """Find the challenge's objects in folder trees: group band files into five-band objects.
 
-An object is the set of band files ``<stem>_<b>.fits`` (``b`` in g,r,i,z,y) that share a stem
-**and a folder**; ``root`` records which of the given roots it was found under. So the same stem
-in two folders (or under two roots) is two objects. Any nesting is walked, so the release's
-``<class>/<class>/*.fits`` and a flat folder read alike. Incomplete objects (a band missing) and
-stray files (neither a band file nor a known non-image file, see :mod:`brahmasifier.io.release`)
-are listed in ``ScanResult.rejected`` with a reason, never silently dropped; a ``_manifest.txt``
+An object is the set of band files ``<stem>_<b>.fits`` (``b`` in g,r,i,z,y; band letter and
+``.fits``/``.fit`` extension in any case) that share a stem **and a folder**; ``root`` records
+which of the given roots it was found under. So the same stem in two folders (or under two
+roots) is two objects. Any nesting is walked, so the release's ``<class>/<class>/*.fits`` and a
+flat folder read alike. Incomplete objects (a band missing) and stray files (neither a band file
+nor a known non-image file, see :mod:`brahmasifier.io.release`) are listed in
+``ScanResult.rejected`` with a reason, never silently dropped; so are objects with two files for
+one band (``_g.fits`` and ``_G.fits``) and objects whose file names are not valid UTF-8 or hold
+a control character (a newline): their rows name them with backslash escapes
+(:func:`~brahmasifier.io.naming.printable_name`), so every output table stays valid one-line
+UTF-8. A ``_manifest.txt``
 adds rows for the files it names that are missing and the band files it does not name. Known
 non-image files are counted in ``ScanResult.known_files``. Hidden entries (names starting with
 ``.``, e.g. the temporary files of an interrupted atomic write) are skipped.
@@ -26,7 +31,7 @@ import pandas as pd
 
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
-from brahmasifier.io.naming import band_filename, parse_band_filename
+from brahmasifier.io.naming import band_filename, name_problem, parse_band_filename, printable_name
 from brahmasifier.io.parameters import describe_parameter_sources
 from brahmasifier.io.release import PARAMETERS_FILE, ManifestCheck, ManifestTracker, non_image_kind
 
@@ -153,24 +158,25 @@ def scan_fits_tree(
         n_before = len(parameter_files)
         for folder, band_files, others in _walk(root, seen_dirs):
             n_band_files += sum(len(v) for v in band_files.values())
-            tracker.visit(folder, (n for _, found in band_files.values() for n in found.values()), others)
+            tracker.visit(folder, (n for _, found in band_files.values() for names in found.values() for n in names), others)
             for name in others:
                 kind = non_image_kind(name)
                 if kind is None:
-                    rejected.append(("", str(folder / name), REASON_UNRECOGNISED))
+                    rejected.append(("", printable_name(str(folder / name)), REASON_UNRECOGNISED))
                     continue
                 known_files.setdefault(kind, []).append(folder / name)
                 if kind in _JOINED_KINDS:
                     parameter_files.append(folder / name)
             for stem in sorted(band_files):
                 (label, domain), found = band_files[stem]
-                missing = [b for b in BANDS if b not in found]
-                if missing:
-                    present = folder / found[next(iter(found))]
-                    rejected.append((stem, str(present), f"missing band(s) {','.join(missing)}"))
+                problem = _object_problem(stem, found)
+                if problem is not None:
+                    first = folder / found[next(iter(found))][0]
+                    rejected.append((printable_name(stem), printable_name(str(first)), problem))
                     continue
-                objects.append(ObjectFiles(stem=stem, label=label, domain=domain,
-                                           files=StandardBandFiles(folder, stem), root=root))
+                standard = all(found[b][0] == band_filename(stem, b) for b in BANDS)
+                files = StandardBandFiles(folder, stem) if standard else {b: folder / found[b][0] for b in BANDS}
+                objects.append(ObjectFiles(stem=stem, label=label, domain=domain, files=files, root=root))
         if n_band_files == 0 and len(parameter_files) == n_before:
             raise InputError(f"{root}: no challenge band files (<stem>_<band>.fits) or {PARAMETERS_FILE} found")
     tracker.finish()
@@ -179,7 +185,24 @@ def scan_fits_tree(
                       known_files=known_files, manifest_checks=tracker.checks)
 
 
-_StemFiles = tuple[tuple[int, str], dict[str, str]]  # ((label, domain), {band: file name})
+_StemFiles = tuple[tuple[int, str], dict[str, list[str]]]  # ((label, domain), {band: file names})
+
+
+def _object_problem(stem: str, found: dict[str, list[str]]) -> str | None:
+    """Why the band files of ``stem`` in one folder do not make an object (``None`` if they do)."""
+    for names in found.values():
+        for name in names:
+            problem = name_problem(name)
+            if problem is not None:
+                return problem
+    doubled = [b for b in BANDS if len(found.get(b, ())) > 1]
+    if doubled:
+        band = doubled[0]
+        return f"two files for band {band} ({', '.join(found[band])}); keep one"
+    missing = [b for b in BANDS if b not in found]
+    if missing:
+        return f"missing band(s) {','.join(missing)}"
+    return None
 
 
 def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _StemFiles], list[str]]]:
@@ -212,6 +235,6 @@ def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _St
             if parsed is None:
                 others.append(name)
                 continue
-            band_files.setdefault(parsed.stem, ((parsed.label, parsed.domain), {}))[1][parsed.band] = name
+            band_files.setdefault(parsed.stem, ((parsed.label, parsed.domain), {}))[1].setdefault(parsed.band, []).append(name)
         yield folder, band_files, others
         stack.extend(reversed(subdirs))  # pop order = name order

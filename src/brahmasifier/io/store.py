@@ -33,6 +33,7 @@ from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import StoreError
+from brahmasifier.io.naming import printable_name
 from brahmasifier.pixels import clean_pixels
 
 STORE_FORMAT = "brahmasifier-store"
@@ -48,8 +49,8 @@ REJECTED_COLUMNS: tuple[str, ...] = ("stem", "file", "reason")
 
 __all__ = [
     "INDEX", "INDEX_COLUMNS", "MANIFEST", "REJECTED", "REJECTED_COLUMNS", "SHARD_DIR", "CutoutStore", "ShardWriter",
-    "StoreBatch", "StoreError", "finalize_store", "is_complete_store", "is_store_folder", "open_store", "shard_filename",
-    "write_shard", "write_store",
+    "StoreBatch", "StoreError", "finalize_store", "is_complete_store", "is_store_folder", "open_store", "printable_rejects",
+    "shard_filename", "write_shard", "write_store",
 ]
 
 
@@ -306,6 +307,22 @@ def write_shard(store_path: str | os.PathLike[str], number: int, images: np.ndar
     return writer.rel
 
 
+def printable_rejects(rejected: pd.DataFrame) -> pd.DataFrame:
+    """The ``stem, file, reason`` columns as text safe for a UTF-8, one-line-per-row CSV.
+
+    File names that are not UTF-8 or hold control characters are written with backslash
+    escapes (:func:`brahmasifier.io.naming.printable_name`): one odd name must never make the
+    whole table unwritable.
+
+    Args:
+        rejected: a rejects table (at least the ``REJECTED_COLUMNS``).
+
+    Returns:
+        A new table of just those columns, every cell printable text.
+    """
+    return rejected.loc[:, list(REJECTED_COLUMNS)].astype(str).map(printable_name)
+
+
 def finalize_store(
     store_path: str | os.PathLike[str],
     shards: Sequence[tuple[str, int]],
@@ -326,7 +343,7 @@ def finalize_store(
         index.to_parquet(tmp, index=False)
     rej = rejected if rejected is not None else pd.DataFrame(columns=list(REJECTED_COLUMNS))
     with atomic_path(store_path / REJECTED) as tmp:
-        rej.loc[:, list(REJECTED_COLUMNS)].to_csv(tmp, index=False)
+        printable_rejects(rej).to_csv(tmp, index=False)
     manifest = {
         "format": STORE_FORMAT,
         "version": STORE_VERSION,

@@ -45,6 +45,7 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         "n_duplicate_id": int(index["duplicate_id"].sum()) if "duplicate_id" in index else 0,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
         "n_nan_pixels": int(index["n_nan"].sum()),
+        "n_stem_ids": int((index["id_source"].astype(str) == "stem").sum()) if "id_source" in index else 0,
         "known_files": store.manifest.get("known_files", {}),
         "parameter_tables": store.manifest.get("parameter_tables", []),
         "release_manifests": store.manifest.get("release_manifests", []),
