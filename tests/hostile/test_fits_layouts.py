@@ -15,6 +15,7 @@ from astropy.io import fits
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
 from brahmasifier.io import read_band_fits_astropy, read_band_fits_fast, scan_fits_tree
+from brahmasifier.io.fits import write_band_fits
 from brahmasifier.io.naming import band_filename
 
 from .tiny import (
@@ -157,3 +158,26 @@ def test_objects_without_a_recognised_id_column_are_counted_in_every_summary(tmp
     assert line in cli("info", tmp_path / "store").out
     ids = set(read_csv_text(tmp_path / "out" / "probs.csv")["id"])
     assert ids == {"GG-NL_1", "D1_N_00000002", "D1_N_00000003", "D1_N_00000004"}
+
+
+# -- item 3: resume notices input files replaced after a partial run ------------------------------
+
+def test_resume_rescores_the_parts_whose_files_changed(tmp_path: Path, model: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for k in range(6):
+        write_labelled(data, f"D1_L_{k:08d}", f"OLD-{k}", image(k))
+    first = predict(data, model, tmp_path / "out", "--part-size", "1", "--max-parts", "3")
+    assert first.rc == 0 and "Rerun" in first.out
+    for b, band in enumerate(BANDS):  # object 1 (scored in the partial run) is replaced by another object
+        write_band_fits(data / band_filename("D1_L_00000001", band), "NEW-1", band, image(77)[b] * 3, dtype=np.float64)
+    second = predict(data, model, tmp_path / "out", "--part-size", "1")
+    assert second.rc == 0, second.err
+    assert "rescored 1 part(s) (1 objects) of the earlier run: their input files changed" in second.out
+    assert "reused 2 of 6 parts" in second.out
+    probs = read_csv_text(tmp_path / "out" / "probs.csv").set_index("stem")
+    assert probs.loc["D1_L_00000001", "id"] == "NEW-1"
+    fresh = predict(data, model, tmp_path / "fresh", "--part-size", "1")
+    assert fresh.rc == 0
+    again = read_csv_text(tmp_path / "fresh" / "probs.csv").set_index("stem")
+    assert probs.loc["D1_L_00000001", "prob"] == again.loc["D1_L_00000001", "prob"]

@@ -81,6 +81,7 @@ class EnsembleModule(pl.LightningModule):
             "n_nan": batch["n_nan"].cpu().numpy(),
             "id": batch["id"], "stem": batch["stem"], "error": batch["error"], "file": batch["file"],
             "id_source": batch.get("id_source") or [""] * len(batch["id"]),
+            "stamp": batch.get("stamp") or [""] * len(batch["id"]),
             "model_logits": calibrated.cpu().numpy(),
             "logit": calibrated.mean(dim=0).cpu().numpy(),
         }

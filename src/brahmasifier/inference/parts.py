@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -33,13 +33,13 @@ from brahmasifier.models.temperature import sigmoid
 
 __all__ = [
     "PART_META_COLUMNS", "PLAN_FILE", "MergeResult", "ObjectCounts", "Part", "batches_of", "combine_duplicates",
-    "done_parts", "merge_parts", "part_path", "parts_dir_for", "parts_for_rank", "plan_parts", "prepare_parts_dir",
-    "read_parts", "write_part", "write_table",
+    "done_parts", "drop_stale_parts", "merge_parts", "part_path", "parts_dir_for", "parts_for_rank", "plan_parts",
+    "prepare_parts_dir", "read_parts", "write_part", "write_table",
 ]
 
 PLAN_FILE = "plan.json"
 #: Metadata columns of a part file; the ensemble ``logit`` and ``logit_<model>`` columns follow.
-PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file", "id_source")
+PART_META_COLUMNS: tuple[str, ...] = ("position", "id", "stem", "n_nan", "error", "file", "id_source", "stamp")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,39 @@ def prepare_parts_dir(parts_dir: str | os.PathLike[str], plan: dict[str, object]
     if not keep:
         write_text_atomic(plan_path, json.dumps(plan, indent=2, sort_keys=True))
     return done_parts(parts_dir) if keep else set()
+
+
+def drop_stale_parts(parts_dir: str | os.PathLike[str], parts: Sequence[Part],
+                     stamps: Callable[[int, int], list[str]]) -> list[int]:
+    """Delete the written parts whose objects' input files changed since; return their numbers.
+
+    Each part stores a stamp per object (a digest of its band files' sizes and modification
+    times, taken before they were read). The plan only says *which* objects a run covers; this
+    says whether a reused part still describes *their files as they are now*, so replacing an
+    object's files after a partial run gets it rescored instead of reusing the old ID and score.
+
+    Args:
+        parts_dir: the parts folder.
+        parts: the planned parts.
+        stamps: the source's current stamps of positions ``start..stop-1``.
+
+    Returns:
+        The numbers of the parts deleted (to be scored again), for the summary.
+    """
+    parts_dir = Path(parts_dir)
+    stale = []
+    for number in sorted(done_parts(parts_dir) & {p.number for p in parts}):
+        part = next(p for p in parts if p.number == number)
+        path = part_path(parts_dir, number)
+        try:
+            stored = pd.read_parquet(path, columns=["position", "stamp"]).sort_values("position", kind="stable")
+            same = stored["stamp"].astype(str).tolist() == stamps(part.start, part.stop)
+        except (OSError, KeyError, ValueError):  # unreadable or from an older format: score it again
+            same = False
+        if not same:
+            path.unlink(missing_ok=True)
+            stale.append(number)
+    return stale
 
 
 def write_part(parts_dir: str | os.PathLike[str], number: int, frame: pd.DataFrame) -> Path:

@@ -32,7 +32,15 @@ from typing import Any
 from brahmasifier._lightning import quiet_lightning
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
-from brahmasifier.inference.parts import ObjectCounts, Part, done_parts, merge_parts, parts_dir_for, plan_parts
+from brahmasifier.inference.parts import (
+    ObjectCounts,
+    Part,
+    done_parts,
+    drop_stale_parts,
+    merge_parts,
+    parts_dir_for,
+    plan_parts,
+)
 from brahmasifier.io.reader import stem_id_line
 
 __all__ = ["PredictionSummary", "predict"]
@@ -135,6 +143,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
 
+    stale = drop_stale_parts(parts_dir, parts, source.stamps) if config.resume and _same_plan(parts_dir, plan) else []
     already = _reusable_parts(parts_dir, plan) if config.resume else set()
     if len(already) < len(parts):
         module = EnsembleModule(loaded, config.tta, precision, engine, channels_last, parts_dir / "onnx")
@@ -179,6 +188,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
+        notes=[_stale_note(stale, parts)] if stale else [],
     )
 
 
@@ -207,11 +217,21 @@ class _RunInfo:
         )
 
 
+def _same_plan(parts_dir: Path, plan: dict[str, Any]) -> bool:
+    """Whether ``parts_dir`` holds parts of ``plan`` (read-only check, safe on every rank)."""
+    try:
+        return bool(json.loads((parts_dir / "plan.json").read_text()) == json.loads(json.dumps(plan)))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def _reusable_parts(parts_dir: Path, plan: dict[str, Any]) -> set[int]:
     """Parts an earlier run with the same plan left (read-only check, safe on every rank)."""
-    plan_path = parts_dir / "plan.json"
-    try:
-        same = json.loads(plan_path.read_text()) == json.loads(json.dumps(plan))
-    except (OSError, json.JSONDecodeError):
-        return set()
-    return done_parts(parts_dir) if same else set()
+    return done_parts(parts_dir) if _same_plan(parts_dir, plan) else set()
+
+
+def _stale_note(stale: Sequence[int], parts: Sequence[Part]) -> str:
+    """The summary line for parts rescored because their input files changed."""
+    n_objects = sum(len(parts[k]) for k in stale)
+    return (f"rescored {len(stale)} part(s) ({n_objects} objects) of the earlier run: their input files changed "
+            "(size or modification time) since they were scored")

@@ -43,6 +43,7 @@ class RawBatch:
     errors: list[str] = field(default_factory=list)  # "" when read fine
     files: list[str] = field(default_factory=list)  # file to blame when the read failed
     id_sources: list[str] = field(default_factory=list)  # "table", "stem" (no ID column: the stem is the ID) or ""
+    stamps: list[str] = field(default_factory=list)  # per object: digest of its files' size and time (see stamps())
 
 
 class ObjectSource:
@@ -63,6 +64,14 @@ class ObjectSource:
     def fingerprint(self) -> str:  # pragma: no cover - abstract
         """A digest of what is listed, so resumed parts are known to describe the same objects."""
         raise NotImplementedError
+
+    def stamps(self, start: int, stop: int) -> list[str]:
+        """Per object of ``start..stop-1``: a digest of its input files now (``""``: nothing to compare).
+
+        A part stores the stamps of what it read; a resumed run rescores a part whose stamps
+        differ (files replaced after a partial run).
+        """
+        return [""] * max(min(stop, len(self)) - start, 0)
 
 
 def _digest(lines: Sequence[str]) -> str:
@@ -96,12 +105,19 @@ class FitsSource(ObjectSource):
         """Digest of the roots and stems, in scan order."""
         return _digest([f"{o.root}|{o.stem}" for o in self.objects])
 
+    def stamps(self, start: int, stop: int) -> list[str]:
+        """Digests of each object's band files' paths, sizes and times (:func:`~brahmasifier.io.scan.object_stamp`)."""
+        from brahmasifier.io.scan import object_stamp
+
+        return [_digest([object_stamp(o)]) for o in self.objects[start:stop]]
+
     def read_range(self, start: int, stop: int) -> RawBatch:
         """Read objects ``start..stop-1``; an unreadable one gets an ``error`` and a zero image."""
         from brahmasifier.io.reader import read_object
 
         stop = min(stop, len(self.objects))
         k = max(stop - start, 0)
+        stamps = self.stamps(start, stop)  # before reading: a file changed meanwhile is caught by the next run
         images = np.zeros((k, len(BANDS), STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
         ids, stems, errors, files, id_sources = [], [], [], [], []
         n_nan = np.zeros(k, dtype=np.int32)
@@ -121,7 +137,7 @@ class FitsSource(ObjectSource):
             id_sources.append(record.id_source)
             errors.append("")
             files.append("")
-        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files, id_sources)
+        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files, id_sources, stamps)
 
 
 def _first_file(obj: object) -> str:
@@ -153,8 +169,11 @@ class StoreSource(ObjectSource):
         return rej.loc[:, list(REJECTED_COLUMNS)].astype(str) if len(rej) else super().rejected
 
     def fingerprint(self) -> str:
-        """Digest of the store's path, size and stems."""
-        return _digest([str(self.store.path.resolve()), str(len(self)), *self.store.index_arrays()["stem"].tolist()])
+        """Digest of the store's path, size, manifest (a repacked store is another input) and stems."""
+        from brahmasifier.io.store import MANIFEST
+
+        manifest = _digest([(self.store.path / MANIFEST).read_bytes().decode("utf-8", "replace")])
+        return _digest([str(self.store.path.resolve()), str(len(self)), manifest, *self.store.index_arrays()["stem"].tolist()])
 
     def read_range(self, start: int, stop: int) -> RawBatch:
         """Rows ``start..stop-1`` of the store."""
@@ -162,7 +181,7 @@ class StoreSource(ObjectSource):
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
         return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k,
-                        self._id_sources[batch.rows].tolist())
+                        self._id_sources[batch.rows].tolist(), [""] * k)
 
 
 class ConcatSource(ObjectSource):
@@ -186,6 +205,15 @@ class ConcatSource(ObjectSource):
         """Digest of the sources' digests."""
         return _digest([s.fingerprint() for s in self.sources])
 
+    def stamps(self, start: int, stop: int) -> list[str]:
+        """The stamps of positions ``start..stop-1`` across the sources."""
+        out: list[str] = []
+        for k, source in enumerate(self.sources):
+            lo, hi = max(start, self._starts[k]), min(stop, self._starts[k + 1])
+            if lo < hi:
+                out.extend(source.stamps(int(lo - self._starts[k]), int(hi - self._starts[k])))
+        return out
+
     def read_range(self, start: int, stop: int) -> RawBatch:
         """Positions ``start..stop-1`` across the sources."""
         stop = min(stop, len(self))
@@ -208,6 +236,7 @@ class ConcatSource(ObjectSource):
             [e for p in pieces for e in p.errors],
             [f for p in pieces for f in p.files],
             [s for p in pieces for s in p.id_sources],
+            [s for p in pieces for s in p.stamps],
         )
 
 
@@ -257,5 +286,6 @@ class BatchDataset(Dataset[dict[str, object]]):
             "error": raw.errors,
             "file": raw.files,
             "id_source": raw.id_sources,
+            "stamp": raw.stamps,
             "part": part,
         }

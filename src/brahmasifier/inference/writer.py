@@ -32,6 +32,7 @@ def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) 
         "error": pd.array([e for o in outputs for e in o["error"]], dtype=object),
         "file": pd.array([f for o in outputs for f in o["file"]], dtype=object),
         "id_source": pd.array([s for o in outputs for s in o.get("id_source") or [""] * len(o["id"])], dtype=object),
+        "stamp": pd.array([s for o in outputs for s in o.get("stamp") or [""] * len(o["id"])], dtype=object),
         "logit": np.concatenate([o["logit"] for o in outputs]).astype(np.float64),
     })
     model_logits = np.concatenate([o["model_logits"] for o in outputs], axis=1)

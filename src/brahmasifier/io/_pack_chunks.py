@@ -24,7 +24,7 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
 from brahmasifier.io.naming import printable_name
 from brahmasifier.io.reader import read_object
-from brahmasifier.io.scan import ObjectFiles, ScanResult
+from brahmasifier.io.scan import ObjectFiles, ScanResult, object_stamp
 from brahmasifier.io.store import ShardWriter
 
 __all__ = [
@@ -75,15 +75,7 @@ def chunk_fingerprint(chunk: Chunk) -> str:
     """What identifies a chunk's inputs: its place, and each object's stem and band files' path, size, mtime."""
     digest = hashlib.sha256(f"pack-format {PACK_FORMAT}\nchunk {chunk.number}\n".encode())
     for obj in chunk.objects:
-        fields = [obj.stem]
-        for band in BANDS:
-            path = obj.files[band]
-            try:
-                st = os.stat(path)
-                fields.append(f"{path}|{st.st_size}|{st.st_mtime_ns}")
-            except OSError:
-                fields.append(f"{path}|missing")
-        digest.update("\n".join(fields).encode("utf-8", errors="surrogateescape") + b"\0")
+        digest.update(f"{obj.stem}\n{object_stamp(obj)}".encode("utf-8", errors="surrogateescape") + b"\0")
     return digest.hexdigest()
 
 

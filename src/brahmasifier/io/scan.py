@@ -35,7 +35,9 @@ from brahmasifier.io.naming import band_filename, name_problem, parse_band_filen
 from brahmasifier.io.parameters import describe_parameter_sources
 from brahmasifier.io.release import PARAMETERS_FILE, ManifestCheck, ManifestTracker, non_image_kind
 
-__all__ = ["PARAMETERS_FILE", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "scan_fits_tree"]
+__all__ = [
+    "PARAMETERS_FILE", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "object_stamp", "scan_fits_tree",
+]
 
 REASON_UNRECOGNISED = "unrecognised file name"
 #: Known non-image kinds whose files are parameter tables to join (see io/parameters.py).
@@ -78,6 +80,31 @@ class ObjectFiles:
     domain: str  # "slsim", "hsc" or "unknown"
     files: Mapping[str, Path]  # band -> path, all of BANDS (a StandardBandFiles from the scan)
     root: Path  # the scanned root this object was found under
+
+
+def object_stamp(obj: ObjectFiles) -> str:
+    """What identifies an object's inputs between runs: each band file's path, size and modification time.
+
+    The one definition of "these files changed" for resumable work: ``pack`` repacks a chunk
+    and ``predict`` rescores a part whose objects' stamps differ from when it was written.
+    A file replaced by a copy with the same size and time (``cp -p`` of equal-sized data) is
+    not noticed; anything written anew is.
+
+    Args:
+        obj: the object.
+
+    Returns:
+        One ``path|size|mtime_ns`` line per band (``path|missing`` for a file gone).
+    """
+    fields = []
+    for band in BANDS:
+        path = obj.files[band]
+        try:
+            st = os.stat(path)
+            fields.append(f"{path}|{st.st_size}|{st.st_mtime_ns}")
+        except OSError:
+            fields.append(f"{path}|missing")
+    return "\n".join(fields)
 
 
 @dataclass
