@@ -31,6 +31,7 @@ __all__ = [
     "InputNotFoundError",
     "ModelFormatError",
     "OutputExistsError",
+    "OutputPathError",
     "PartsError",
     "StoreError",
     "SubmissionError",
@@ -52,6 +53,10 @@ class InputNotFoundError(BrahmasifierError, FileNotFoundError):
 
 class OutputExistsError(BrahmasifierError, FileExistsError):
     """An output already holds other results that the command would overwrite."""
+
+
+class OutputPathError(BrahmasifierError, OSError):
+    """An output path cannot be written as asked: two outputs on one file, a folder where a file goes, no write access."""
 
 
 class DependencyNotFoundError(BrahmasifierError, ImportError):

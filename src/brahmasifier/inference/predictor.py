@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier._lightning import quiet_lightning
+from brahmasifier._outputs import check_output_files
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
 from brahmasifier.inference.parts import (
@@ -121,6 +122,8 @@ def predict(config: PredictConfig) -> PredictionSummary:
     started = time.perf_counter()
     config.check_complete()
     out = Path(config.out)
+    check_output_files({"--out": out, "--probs": config.probs_out,
+                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")})
     accelerator, device_label = resolve_device(config.device)
     precision = resolve_precision(config.precision, device_label)
     engine = resolve_engine(config.onnx, device_label, precision)

@@ -1,0 +1,67 @@
+"""Issue 16, item 4 and "a failing predict leaves half its outputs": every output path is checked before any work."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from .tiny import predict, saved_model, write_blind
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return saved_model(tmp_path_factory.mktemp("model") / "run")
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_blind(folder, 2)
+    return folder
+
+
+def _read_only_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write: permission bits, or (for root, whom they do not stop) /sys."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    return folder
+
+
+def _outputs_left(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+
+
+def test_out_named_like_the_reject_list_is_refused_before_scoring(tmp_path: Path, data: Path, model: Path) -> None:
+    out = tmp_path / "out"
+    ran = predict(data, model, out, "--out", out / "rejected.csv")  # a later --out wins in argparse
+    assert ran.rc == 2 and "same file" in ran.err and "rejected.csv" in ran.err
+    assert _outputs_left(out) == []
+
+
+def test_probs_equal_to_out_is_refused(tmp_path: Path, data: Path, model: Path) -> None:
+    out = tmp_path / "out"
+    ran = predict(data, model, out, "--probs", out / "submission.csv")
+    assert ran.rc == 2 and "--out and --probs are the same file" in ran.err.replace("--probs and --out", "--out and --probs")
+    assert _outputs_left(out) == []
+
+
+def test_out_that_is_a_folder_is_refused_before_anything_is_written(tmp_path: Path, data: Path, model: Path) -> None:
+    out = tmp_path / "out"
+    (out / "submission.csv").mkdir(parents=True)
+    ran = predict(data, model, out)
+    assert ran.rc == 2 and "is an existing folder" in ran.err and len(ran.err.strip().splitlines()) <= 2
+    assert _outputs_left(out) == ["submission.csv"]  # no probs.csv, no rejected.csv
+
+
+def test_unwritable_probs_folder_is_refused_before_scoring(tmp_path: Path, data: Path, model: Path) -> None:
+    out = tmp_path / "out"
+    ran = predict(data, model, out, "--probs", _read_only_folder(tmp_path) / "probs.csv")
+    assert ran.rc == 2 and "--probs: cannot write into" in ran.err
+    assert _outputs_left(out) == []
