@@ -9,6 +9,7 @@ temperature chosen on validation data, so a model folder is self-describing.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -38,6 +39,16 @@ DEFAULT_NORMALIZATION: dict[str, Any] = {"name": "asinh_mad"}
 
 def _default_normalization() -> dict[str, Any]:
     return dict(DEFAULT_NORMALIZATION)
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float; NaN for anything that is not a number (``null``, text), so range checks fail."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 @dataclass
@@ -70,8 +81,10 @@ class ModelCard:
             raise ModelFormatError(f"card normalization {self.normalization!r} has no 'name'")
         if int(self.input_size) < 8:
             raise ModelFormatError(f"card input_size {self.input_size} is too small")
-        if not float(self.temperature) > 0:
-            raise ModelFormatError(f"card temperature {self.temperature} must be > 0")
+        if not _number(self.temperature) > 0 or not math.isfinite(_number(self.temperature)):
+            raise ModelFormatError(f"card temperature {self.temperature!r} must be a finite number > 0")
+        if not 0.0 <= _number(self.threshold) <= 1.0:
+            raise ModelFormatError(f"card threshold {self.threshold!r} must be a probability in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (undefined numbers, e.g. a NaN validation precision, become ``None``)."""

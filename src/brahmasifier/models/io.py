@@ -57,6 +57,10 @@ def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: st
         if mismatched:
             parts.append(f"{len(mismatched)} with other shapes (e.g. {mismatched[:3]})")
         raise ModelFormatError(f"{source}: weights do not match the model card's architecture: " + "; ".join(parts))
+    broken = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:
+        raise ModelFormatError(f"{source}: {len(broken)} weight tensor(s) hold NaN or Inf (e.g. {broken[:3]}); "
+                               "the model cannot score (retrain, or export an earlier checkpoint)")
     model.load_state_dict(state, strict=True)
 
 
