@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.brahmasifier-installed
 DEMO_OUT ?= demo_output
 
-.PHONY: setup demo test bench clean
+.PHONY: setup browser demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,22 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/brahmasifier demo --out $(DEMO_OUT)
 
+# The report's browser test (tests/evaluation/test_report.py) needs Chromium: install Debian's
+# `chromium` where it is missing and apt-get is usable (root); otherwise say why the test is skipped.
+BROWSERS := chromium chromium-browser google-chrome
+browser:
+	@if (for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; exit 1); then \
+	  :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (apt-get) for the report's browser test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	    || echo "note: apt-get could not install chromium; the report's browser test will be skipped"; \
+	else \
+	  echo "note: no chromium, and apt-get is not usable here (missing, or not root); the report's browser test will be skipped"; \
+	fi
+
 # Lint (ruff, incl. pydocstyle), then types (mypy on src/), then the suite; any error fails.
-test: setup
+test: setup browser
 	$(BIN)/ruff check src tests benchmarks experiments
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
