@@ -1,19 +1,28 @@
-"""Lightning's console chatter, silenced in one place for training and prediction.
+"""Lightning's console chatter, silenced in one place for training and prediction; Ctrl-C given back.
 
 Lightning logs start-up lines on every ``Trainer`` ('GPU available: ...', 'TPU available: ...',
 an advertisement for a cloud product) and warns about settings we choose on purpose. Both
 commands keep the console for what matters to the user; the warnings ignored here are each
 justified below, matched by message, and only inside the ``with`` block.
+
+Lightning turns a Ctrl-C inside ``fit``/``predict`` into ``sys.exit(1)`` after ignoring SIGINT
+(its "graceful shutdown"), so the command line would end with rc 1 and no word.
+:func:`interrupt_as_keyboard_interrupt` turns that exit back into ``KeyboardInterrupt`` (and
+restores the SIGINT handler), so :func:`brahmasifier.cli.main` prints its one
+"interrupted; rerun …" line with rc 130 for every command alike.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["EXPECTED_LIGHTNING_WARNINGS", "quiet_lightning"]
+__all__ = ["EXPECTED_LIGHTNING_WARNINGS", "interrupt_as_keyboard_interrupt", "quiet_lightning"]
 
 #: Lightning warnings that our deliberate settings trigger, and why they are fine.
 EXPECTED_LIGHTNING_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
@@ -69,3 +78,21 @@ def quiet_lightning(startup_lines: bool = True) -> Iterator[None]:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
         rank_zero.removeFilter(tips)
+
+
+@contextlib.contextmanager
+def interrupt_as_keyboard_interrupt(trainer: Any) -> Iterator[None]:
+    """Around ``trainer.fit``/``trainer.predict``: a Ctrl-C reaches the caller as ``KeyboardInterrupt``.
+
+    Args:
+        trainer: the ``lightning.pytorch.Trainer`` whose loop runs inside the block.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit:
+        if not getattr(trainer, "interrupted", False):
+            raise
+        if threading.current_thread() is threading.main_thread() and handler is not None:
+            signal.signal(signal.SIGINT, handler)  # Lightning set SIG_IGN for its shutdown
+        raise KeyboardInterrupt from None

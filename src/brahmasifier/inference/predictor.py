@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from brahmasifier._lightning import quiet_lightning
+from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier._outputs import check_output_files
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
@@ -161,7 +161,8 @@ def predict(config: PredictConfig) -> PredictionSummary:
                 enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[writer],
                 use_distributed_sampler=False, inference_mode=True,
             )
-            trainer.predict(module, datamodule=datamodule, return_predictions=False)
+            with interrupt_as_keyboard_interrupt(trainer):
+                trainer.predict(module, datamodule=datamodule, return_predictions=False)
             run.world_size = trainer.world_size
             if run.world_size > 1:
                 trainer.strategy.barrier("brahmasifier-parts-written")

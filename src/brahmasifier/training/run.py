@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from brahmasifier._atomic import write_text_atomic
-from brahmasifier._lightning import quiet_lightning
+from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.training.config import TrainConfig
 
@@ -173,7 +173,8 @@ def _train(config: TrainConfig) -> RunResult:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
-    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
+    with interrupt_as_keyboard_interrupt(trainer):
+        trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
 
     result = RunResult(run_dir=run_dir, model_dir=None, epochs_completed=int(trainer.current_epoch),
                        global_step=int(trainer.global_step), config=resolved)
