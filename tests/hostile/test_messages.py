@@ -42,3 +42,32 @@ def test_ctrl_c_while_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
               "--model-kwargs", '{"widths": [8, 16], "depths": [0, 1]}', "--val-fraction", "0.25", "--no-progress")
     assert ran.rc == 130 and "interrupted; rerun" in ran.err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- a pickle-based checkpoint for --init-from / --resume: blocked, in one line ----------------
+
+def _pickled_checkpoint(path: Path) -> Path:
+    import fractions
+
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {}, "hyper_parameters": {"card": {}}, "extra": fractions.Fraction(1, 3)}, path)
+    return path
+
+
+@pytest.mark.parametrize("how", ["init-from", "resume"])
+def test_a_pickle_based_checkpoint_is_refused_in_one_line(tmp_path: Path, how: str) -> None:
+    store = labelled_store(tmp_path / "store", n=32)
+    run = tmp_path / "run"
+    if how == "init-from":
+        extra = ["--init-from", _pickled_checkpoint(tmp_path / "other.ckpt")]
+    else:
+        _pickled_checkpoint(run / "checkpoints" / "last.ckpt")
+        extra = ["--resume"]
+    ran = cli("train", "--data", store, "--out", run, "--epochs", "1", "--batch-size", "8", "--model-kwargs",
+              '{"widths": [8, 16], "depths": [0, 1]}', "--val-fraction", "0.25", "--no-progress", *extra)
+    assert ran.rc == 2, ran.err
+    error = [line for line in ran.err.splitlines() if "error:" in line]
+    assert len(error) == 1 and "Traceback" not in ran.err
+    assert "weights_only" in error[0] and "fractions.Fraction" in error[0] and ".ckpt" in error[0]

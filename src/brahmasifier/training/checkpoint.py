@@ -1,8 +1,16 @@
-"""Checkpoint I/O: atomic writes, and weights-only reading of our own checkpoints."""
+"""Checkpoint I/O: atomic writes, and weights-only reading of our own checkpoints.
+
+A checkpoint that needs pickle to load (it holds Python objects beyond tensors, numbers and
+containers) is never unpickled: ``torch.load(weights_only=True)`` refuses it with a 10-line
+message; :func:`refused_checkpoint` words that as one line naming the file and the Python
+object it would have had to import, for ``--init-from`` and ``--resume`` alike.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +21,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from brahmasifier._atomic import atomic_path
 from brahmasifier.errors import ModelFormatError
 
-__all__ = ["AtomicCheckpointIO", "read_checkpoint_card", "read_checkpoint_model_state"]
+__all__ = ["AtomicCheckpointIO", "load_checkpoint", "read_checkpoint_card", "read_checkpoint_model_state", "refused_checkpoint"]
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -31,13 +41,39 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             _atomic_save(checkpoint, tmp)
 
 
+def refused_checkpoint(path: str | os.PathLike[str], exc: pickle.UnpicklingError) -> ModelFormatError:
+    """The one-line error for a checkpoint that ``torch.load(weights_only=True)`` refused.
+
+    Args:
+        path: the checkpoint.
+        exc: torch's error.
+
+    Returns:
+        The error to raise (a :class:`~brahmasifier.errors.ModelFormatError`).
+    """
+    found = _UNSUPPORTED_GLOBAL.search(str(exc))
+    what = f"it holds a Python object ({found[1]})" if found else "it needs pickle"
+    return ModelFormatError(f"{path}: not a weights-only checkpoint: {what}, and brahmasifier loads checkpoints only "
+                            "with torch.load(weights_only=True), never unpickling; use a checkpoint written by "
+                            "brahmasifier train, or a model folder (model.safetensors)")
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with one-line errors naming the file."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise refused_checkpoint(path, exc) from None
+    except Exception as exc:  # torch raises several types for a corrupt file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelFormatError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first})") from None
+
+
 def read_checkpoint_model_state(path: str | os.PathLike[str], prefix: str = "model.") -> dict[str, torch.Tensor]:
     """The model weights of one of our Lightning checkpoints, read with ``weights_only=True``."""
     path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt/unsafe file
-        raise ModelFormatError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    checkpoint = load_checkpoint(path)
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ModelFormatError(f"{path}: not a Lightning checkpoint (no state_dict)")
@@ -46,8 +82,8 @@ def read_checkpoint_model_state(path: str | os.PathLike[str], prefix: str = "mod
 
 def read_checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The model card dict saved in one of our checkpoints' hyper-parameters."""
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    card = checkpoint.get("hyper_parameters", {}).get("card")
+    checkpoint = load_checkpoint(path)
+    card = checkpoint.get("hyper_parameters", {}).get("card") if isinstance(checkpoint, dict) else None
     if not isinstance(card, dict):
         raise ModelFormatError(f"{path}: checkpoint has no model card (not made by brahmasifier train)")
     return card

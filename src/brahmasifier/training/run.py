@@ -16,6 +16,7 @@ read with ``weights_only=True``). Only global rank 0 writes files other than Lig
 
 from __future__ import annotations
 
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,7 @@ def _train(config: TrainConfig) -> RunResult:
     from brahmasifier.models import default_lr
     from brahmasifier.models.io import load_state_into
     from brahmasifier.training.callbacks import DataSummaryReport
-    from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state
+    from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state, refused_checkpoint
     from brahmasifier.training.export import finalize_run
     from brahmasifier.training.task import LensClassificationTask
 
@@ -173,8 +174,13 @@ def _train(config: TrainConfig) -> RunResult:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
-    with interrupt_as_keyboard_interrupt(trainer):
-        trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
+    try:
+        with interrupt_as_keyboard_interrupt(trainer):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
+    except pickle.UnpicklingError as exc:  # only torch.load(weights_only=True) of --resume's checkpoint raises this
+        if resume_from is None:
+            raise
+        raise refused_checkpoint(resume_from, exc) from None
 
     result = RunResult(run_dir=run_dir, model_dir=None, epochs_completed=int(trainer.current_epoch),
                        global_step=int(trainer.global_step), config=resolved)
