@@ -56,7 +56,7 @@ def test_pack_then_info(tiny_challenge_tree: tuple[Path, pd.DataFrame], tmp_path
 
 def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(tmp_path)]) == 2
-    assert "incomplete store" in capsys.readouterr().err
+    assert "not a store (no manifest.json)" in capsys.readouterr().err  # an empty folder is no incomplete store
     assert main(["pack", str(tmp_path / "missing"), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
     assert "missing: input folder does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()

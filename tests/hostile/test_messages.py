@@ -71,3 +71,41 @@ def test_a_pickle_based_checkpoint_is_refused_in_one_line(tmp_path: Path, how: s
     error = [line for line in ran.err.splitlines() if "error:" in line]
     assert len(error) == 1 and "Traceback" not in ran.err
     assert "weights_only" in error[0] and "fractions.Fraction" in error[0] and ".ckpt" in error[0]
+
+
+# -- a damaged store: info says so, and every command names the file ---------------------------
+
+def _damage(store: Path, how: str) -> Path:
+    import numpy as np
+
+    shard = store / "shards" / "images-00000.npy"
+    if how == "missing":
+        shard.unlink()
+    elif how == "truncated":
+        shard.write_bytes(shard.read_bytes()[:-5000])
+    elif how == "python objects":
+        np.save(shard, np.array([{"not": "pixels"}] * 4, dtype=object), allow_pickle=True)
+    elif how == "garbage rejects":
+        (store / "rejected.csv").write_bytes(b'stem,file,reason\n"a,b\n\x00\xff,"c",d,e,f\n')
+        return store / "rejected.csv"
+    return shard
+
+
+@pytest.mark.parametrize(("how", "message"), [
+    ("missing", "shard missing"), ("truncated", "shard truncated"), ("python objects", "shard holds Python objects"),
+    ("garbage rejects", "unreadable rejects table"),
+])
+def test_a_damaged_store_is_named_by_info_and_predict(tmp_path: Path, model: Path, how: str, message: str) -> None:
+    store = labelled_store(tmp_path / "store", n=8)
+    bad = _damage(store, how)
+    for ran in (cli("info", store), predict(store, model, tmp_path / "out")):
+        assert ran.rc == 2, (ran.out, ran.err)
+        error = [line for line in ran.err.splitlines() if "error:" in line]
+        assert len(error) == 1 and str(bad) in error[0] and message in error[0] and "Traceback" not in ran.err
+
+
+def test_info_on_a_fits_folder_says_it_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "fits").mkdir()
+    write_blind(tmp_path / "fits", 1)
+    ran = cli("info", tmp_path / "fits")
+    assert ran.rc == 2 and "not a store" in ran.err and "brahmasifier pack" in ran.err and "incomplete" not in ran.err

@@ -18,6 +18,7 @@ workers and DDP ranks on one node share the OS page cache instead of each holdin
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -59,6 +60,10 @@ def shard_filename(number: int) -> str:
     return f"{SHARD_DIR}/images-{number:05d}.npy"
 
 
+#: Public .npy header readers by format version (the store writes 1.0).
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
 @dataclass(frozen=True)
 class _Shard:
     file: str
@@ -86,6 +91,11 @@ class CutoutStore:
         manifest_path = self.path / MANIFEST
         if not self.path.is_dir():
             raise StoreError(f"{self.path}: no such store folder")
+        if not manifest_path.is_file() and not is_store_folder(self.path) and not (self.path / SHARD_DIR).is_dir():
+            looks_fits = any(p.suffix.lower() in (".fits", ".fit") for p in itertools.islice(self.path.rglob("*"), 1000))
+            hint = (f"; it holds FITS files: pack them first (brahmasifier pack {self.path} --out STORE)" if looks_fits
+                    else "")
+            raise StoreError(f"{self.path}: not a store (no {MANIFEST}){hint}")
         if not manifest_path.is_file():
             raise StoreError(
                 f"{self.path}: incomplete store (no {MANIFEST}); packing was interrupted or is still "
@@ -139,11 +149,56 @@ class CutoutStore:
         path = self.path / REJECTED
         if not path.exists():
             return pd.DataFrame(columns=list(REJECTED_COLUMNS))
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"{path}: unreadable rejects table ({detail}); rerun `brahmasifier pack` to rewrite it") from None
+        missing = [c for c in REJECTED_COLUMNS if c not in table.columns]
+        if missing:
+            raise StoreError(f"{path}: rejects table lacks the column(s) {', '.join(missing)} (has {list(table.columns)}); "
+                             "rerun `brahmasifier pack` to rewrite it")
+        return table
+
+    def verify(self) -> None:
+        """Check every shard against the manifest (exists, float32 ``(n, bands, H, W)``, full size); raise naming the file.
+
+        Reads only each shard's ``.npy`` header and its size, so it is cheap (``info`` runs it).
+        """
+        for k in range(len(self._shards)):
+            self._check_shard(k)
+
+    def _check_shard(self, k: int) -> None:
+        shard = self._shards[k]
+        path = self.path / shard.file
+        expected = (shard.n, len(self.bands), self.stamp_size, self.stamp_size)
+        try:
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in _NPY_HEADER_READERS:
+                    raise ValueError(f"unsupported .npy version {version}")
+                shape, fortran, dtype = _NPY_HEADER_READERS[version](fh)
+                offset = fh.tell()
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise StoreError(f"{path}: shard missing (the manifest lists {shard.n} images in it); "
+                             "rerun `brahmasifier pack --overwrite`") from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: not a readable .npy shard ({exc}); rerun `brahmasifier pack --overwrite`") from None
+        if dtype.hasobject:
+            raise StoreError(f"{path}: shard holds Python objects (dtype {dtype}), expected float32 images; "
+                             "it is never unpickled; rerun `brahmasifier pack --overwrite`")
+        if tuple(shape) != expected or dtype != np.float32 or fortran:
+            raise StoreError(f"{path}: shard is {tuple(shape)} {dtype}, the manifest expects {expected} float32")
+        needed = offset + int(np.prod(expected)) * 4
+        if size < needed:
+            raise StoreError(f"{path}: shard truncated ({size:,} bytes, its header says {needed:,}); "
+                             "rerun `brahmasifier pack --overwrite`")
 
     def _map(self, k: int) -> np.ndarray:
         arr = self._maps[k]
         if arr is None:
+            self._check_shard(k)
             arr = np.load(self.path / self._shards[k].file, mmap_mode="r")
             expected = (self._shards[k].n, len(self.bands), self.stamp_size, self.stamp_size)
             if arr.shape != expected or arr.dtype != np.float32:

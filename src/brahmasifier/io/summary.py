@@ -21,8 +21,9 @@ def reason_category(reason: str) -> str:
 
 
 def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[str, Any]:
-    """JSON-ready summary of the store at ``path``; raises ``StoreError`` if incomplete."""
+    """JSON-ready summary of the store at ``path``; raises ``StoreError`` (naming the file) if incomplete or damaged."""
     store = open_store(path)
+    store.verify()  # shards present, full size, float32 as the manifest says: "healthy" must mean readable
     index = store.index
     rejected = store.rejected
     counts: dict[str, dict[str, int]] = {}
