@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,38 @@ def test_info_on_a_fits_folder_says_it_is_not_a_store(tmp_path: Path) -> None:
     write_blind(tmp_path / "fits", 1)
     ran = cli("info", tmp_path / "fits")
     assert ran.rc == 2 and "not a store" in ran.err and "brahmasifier pack" in ran.err and "incomplete" not in ran.err
+
+
+# -- evaluate: a label row given twice counts once; an object labelled 0 and 1 is refused ---------
+
+def _eval_inputs(tmp_path: Path) -> tuple[Path, Any]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 20
+    ids, stems = [f"id{k}" for k in range(n)], [f"D1_{'L' if k % 2 else 'N'}_{k:08d}" for k in range(n)]
+    pd.DataFrame({"id": ids, "stem": stems, "prob": rng.uniform(size=n)}).to_csv(tmp_path / "probs.csv", index=False)
+    return tmp_path / "probs.csv", pd.DataFrame({"id": ids, "stem": stems, "label": [k % 2 for k in range(n)]})
+
+
+def test_evaluate_counts_a_repeated_label_row_once(tmp_path: Path) -> None:
+    import pandas as pd
+
+    probs, labels = _eval_inputs(tmp_path)
+    pd.concat([labels, labels.head(3)]).to_csv(tmp_path / "labels.csv", index=False)
+    ran = cli("evaluate", "--probs", probs, "--labels", tmp_path / "labels.csv", "--out", tmp_path / "report",
+              "--bootstrap", "0", "--no-progress")
+    assert ran.rc == 0, ran.err
+    assert "matched 20 of 20 predictions" in ran.out and "3 repeated label rows" in ran.out
+
+
+def test_evaluate_refuses_an_object_labelled_both_ways(tmp_path: Path) -> None:
+    import pandas as pd
+
+    probs, labels = _eval_inputs(tmp_path)
+    flipped = labels.head(2).assign(label=lambda t: 1 - t["label"])
+    pd.concat([labels, flipped]).to_csv(tmp_path / "labels.csv", index=False)
+    ran = cli("evaluate", "--probs", probs, "--labels", tmp_path / "labels.csv", "--out", tmp_path / "report",
+              "--bootstrap", "0", "--no-progress")
+    assert ran.rc == 2 and "2 object(s) carry two different labels" in ran.err and "id0" in ran.err

@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     j = result["join"]
     print(f"matched {j['n_matched']} of {j['n_predictions']} predictions "
           f"({j['n_unmatched_predictions']} without a label, {j['n_unmatched_labels']} labels without a prediction)")
+    if j.get("n_duplicate_label_rows"):
+        print(f"note: {j['n_duplicate_label_rows']} repeated label rows (same object, same label) were used once")
     print(format_table(result))
     print(f"wrote {args.out}/{METRICS_FILE} and {args.out}/{REPORT_FILE}")
     return 0

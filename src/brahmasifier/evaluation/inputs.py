@@ -82,7 +82,9 @@ def load_labels(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Labels from a truth CSV (``id,label[,domain,Rein,...]``) or a packed store's index.
 
     -999 parameters become NaN. Rows with label -1 (unknown) are kept here and dropped by
-    :func:`join_predictions`, which counts them.
+    :func:`join_predictions`, which counts them. An object (``id``, and ``stem`` when the table
+    has one) labelled twice with the same label is kept once (counted in
+    ``attrs["n_duplicate_label_rows"]``, reported by the join); labelled 0 and 1 it is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -107,9 +109,25 @@ def load_labels(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise EvaluationInputError(f"{path}: labels must be 1 (lens), 0 (non-lens) or -1 (unknown); "
                                    f"found {sorted(set(table.loc[bad, 'label'].astype(str)))[:5]}")
     table["label"] = labels.astype(int)
+    table = _one_row_per_object(table, path)
     for column in table.columns:
         if column not in ("id", "stem", "domain", "label") and pd.api.types.is_numeric_dtype(table[column]):
             table[column] = table[column].where(table[column] != MISSING_VALUE)
+    return table
+
+
+def _one_row_per_object(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Refuse objects labelled both 0 and 1; keep one row of an object labelled twice alike (counted)."""
+    key = ["id", "stem"] if "stem" in table.columns else ["id"]
+    n_labels = table.groupby(key, sort=False)["label"].nunique()
+    conflicting = n_labels[n_labels > 1]
+    if len(conflicting):
+        examples = [" / ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in conflicting.index[:5]]
+        raise EvaluationInputError(f"{path}: {len(conflicting)} object(s) carry two different labels (e.g. {examples}); "
+                                   "each object needs one label")
+    repeated = table.duplicated(subset=key, keep="first")
+    table = table.loc[~repeated].reset_index(drop=True)
+    table.attrs["n_duplicate_label_rows"] = int(repeated.sum())
     return table
 
 
@@ -132,6 +150,7 @@ class JoinReport:
     n_unmatched_labels: int = 0
     n_ambiguous: int = 0
     keys: str = "id"
+    n_duplicate_label_rows: int = 0  # repeated rows of one object in the labels, used once
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ID lists are truncated to examples)."""
@@ -146,6 +165,8 @@ class JoinReport:
             parts.append(f"{self.n_unmatched_predictions} predictions have no label, e.g. {self.unmatched_prediction_ids[:3]}")
         if self.n_unmatched_labels:
             parts.append(f"{self.n_unmatched_labels} labelled objects have no prediction, e.g. {self.unmatched_label_ids[:3]}")
+        if self.n_duplicate_label_rows:
+            parts.append(f"{self.n_duplicate_label_rows} repeated label rows (same object, same label) were used once")
         if self.n_ambiguous:
             parts.append(f"{self.n_ambiguous} predictions share a duplicated id that no stem disambiguates and are not scored")
         return "; ".join(parts) + "."
@@ -159,6 +180,7 @@ def join_predictions(predictions: pd.DataFrame, labels: pd.DataFrame, max_exampl
     The result has one row per scored object with ``label`` 0/1 and a ``domain``
     (from the labels, else from a labelled stem ``D1_...``/``D2_...``, else "unknown").
     """
+    n_duplicate_label_rows = int(labels.attrs.get("n_duplicate_label_rows", 0))
     labs = labels.copy()
     both_have_stem = "stem" in predictions.columns and "stem" in labs.columns
     # the labels' columns (label, domain, parameters) win over same-named prediction columns
@@ -200,7 +222,7 @@ def join_predictions(predictions: pd.DataFrame, labels: pd.DataFrame, max_exampl
         n_predictions=len(preds), n_labels=len(labs), n_matched=len(table) + n_unknown, n_unknown_label=n_unknown,
         unmatched_prediction_ids=unmatched_p.head(max_examples).tolist(), n_unmatched_predictions=len(unmatched_p),
         unmatched_label_ids=unmatched_l.head(max_examples).tolist(), n_unmatched_labels=len(unmatched_l),
-        n_ambiguous=n_ambiguous, keys=keys,
+        n_ambiguous=n_ambiguous, keys=keys, n_duplicate_label_rows=n_duplicate_label_rows,
     )
     return table, report
 
