@@ -7,18 +7,21 @@ A command that finds out at the end that it cannot write (``--probs`` in a read-
 :func:`check_output_files` refuses all of these up front with one line naming the option and
 the path; the folder is probed by creating (and removing) a temporary file, which also catches
 read-only file systems and works for root, for whom permission bits do not apply.
+:func:`check_output_folder` is the same for commands that write a folder (``pack``, ``train``,
+``simulate``): it refuses a folder that holds anything but that command's own entries, so a
+mistyped ``--out`` never mixes results into an unrelated folder.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from brahmasifier.errors import OutputPathError
+from brahmasifier.errors import OutputExistsError, OutputPathError
 
-__all__ = ["check_output_files", "check_writable_folder"]
+__all__ = ["check_output_files", "check_output_folder", "check_writable_folder"]
 
 PathLike = str | os.PathLike[str]
 
@@ -71,3 +74,31 @@ def check_writable_folder(folder: PathLike, what: str) -> None:
         raise OutputPathError(f"{what}: cannot write into {probe} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(tmp)
+
+
+def check_output_folder(out: PathLike, own_entries: Collection[str], kind: str, what: str = "--out") -> None:
+    """Refuse an output folder that is a file, holds entries another program put there, or cannot be written.
+
+    An empty or missing folder is fine, and so is one holding only ``own_entries`` (what the
+    command writes there: a partial or earlier run it resumes or checks itself). Hidden entries
+    (``.``-names: temporary files of atomic writes, resume state) are ignored.
+
+    Args:
+        out: the output folder.
+        own_entries: names the command itself writes directly in ``out``.
+        kind: what such a folder is, for the message (``"a store"``, ``"a training run"``).
+        what: the option naming it.
+
+    Raises:
+        OutputExistsError: the folder holds other things (the message lists a few).
+        OutputPathError: ``out`` is a file, or the folder cannot be written.
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(f"{what} {folder}: exists and is not a folder")
+    if folder.is_dir():
+        foreign = sorted(e.name for e in os.scandir(folder) if e.name not in own_entries and not e.name.startswith("."))
+        if foreign:
+            raise OutputExistsError(f"{folder}: folder is not empty and is not {kind} (found {', '.join(foreign[:5])}"
+                                    f"{', …' if len(foreign) > 5 else ''}); choose an empty or new {what}")
+    check_writable_folder(folder, what)

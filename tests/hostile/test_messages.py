@@ -145,3 +145,21 @@ def test_evaluate_refuses_an_object_labelled_both_ways(tmp_path: Path) -> None:
     ran = cli("evaluate", "--probs", probs, "--labels", tmp_path / "labels.csv", "--out", tmp_path / "report",
               "--bootstrap", "0", "--no-progress")
     assert ran.rc == 2 and "2 object(s) carry two different labels" in ran.err and "id0" in ran.err
+
+
+# -- train --out and simulate --out refuse an unrelated non-empty folder, as pack does ---------
+
+@pytest.mark.parametrize("command", ["train", "simulate", "pack"])
+def test_an_unrelated_non_empty_out_folder_is_refused(tmp_path: Path, command: str) -> None:
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"x")
+    store = labelled_store(tmp_path / "store", n=16)
+    (tmp_path / "fits").mkdir()
+    write_blind(tmp_path / "fits", 1)
+    args = {"train": ["train", "--data", store, "--out", out, "--epochs", "1", "--no-progress"],
+            "simulate": ["simulate", "--out", out, "--n-per-class", "1", "--workers", "1", "--no-progress"],
+            "pack": ["pack", tmp_path / "fits", "--out", out, "--workers", "1", "--no-progress"]}[command]
+    ran = cli(*args)
+    assert ran.rc == 2 and "folder is not empty" in ran.err and "holiday.jpg" in ran.err
+    assert sorted(p.name for p in out.iterdir()) == ["holiday.jpg"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from brahmasifier.bands import BANDS
+from brahmasifier.errors import OutputExistsError
 from brahmasifier.io import StoreError, open_store, pack_fits, read_object, scan_fits_tree
 from brahmasifier.io import _pack_workers as pack_workers
 from brahmasifier.io._pack_chunks import Chunk
@@ -175,7 +176,7 @@ def test_refuses_foreign_output_folder_and_bad_arguments(tmp_path: Path, make_ob
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"x")
-    with pytest.raises(StoreError, match="not a store"):
+    with pytest.raises(OutputExistsError, match="not a store"):
         pack_fits(root, foreign, workers=1, progress=False)
     with pytest.raises(ValueError, match="shard_size"):
         pack_fits(root, tmp_path / "s", shard_size=0, progress=False)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brahmasifier._outputs import check_output_folder
 from brahmasifier.errors import ConfigError
 from brahmasifier.io._pack_chunks import (
     PACK_INDEX_COLUMNS,
@@ -139,14 +140,7 @@ _STORE_ENTRIES = frozenset({MANIFEST, INDEX, REJECTED, SHARD_DIR, PARTS_DIR})
 
 def _check_out_folder(out: Path) -> None:
     """Refuse to pack into a file, or into a folder holding anything but a (partial) store."""
-    if out.exists() and not out.is_dir():
-        raise StoreError(f"{out}: exists and is not a folder")
-    if out.is_dir():
-        foreign = sorted(e.name for e in os.scandir(out) if e.name not in _STORE_ENTRIES and not e.name.startswith("."))
-        if foreign:
-            raise StoreError(
-                f"{out}: folder is not empty and is not a store (found {', '.join(foreign[:5])}); choose an empty or new --out"
-            )
+    check_output_folder(out, _STORE_ENTRIES, "a store")
 
 
 def _remove_store_files(out: Path) -> None:

@@ -41,6 +41,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._outputs import check_output_folder
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.hardware import usable_cpus
@@ -48,7 +49,7 @@ from brahmasifier.io.release import class_folder
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.population import PopulationConfig
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS
-from brahmasifier.simulation.writer import FITS_HEADER, LAYOUTS, DatasetWriter
+from brahmasifier.simulation.writer import FITS_HEADER, LAYOUTS, OWN_ENTRIES, DatasetWriter
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.slsim_engine import SlsimConfig
@@ -209,6 +210,7 @@ def simulate_dataset(
 
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    check_output_folder(out, OWN_ENTRIES, "a simulation")
     if engine == "slsim":
         return _simulate_with_slsim(out, n_per_class, seed, domains, layout, workers, progress, preview, config)
     if domains is None:

@@ -37,16 +37,27 @@ from brahmasifier.io._fastwrite import write_band_fits_fast, write_image_fits_fa
 from brahmasifier.io.fits import write_parameters_fits
 from brahmasifier.io.naming import band_filename, blind_stem, labelled_stem
 from brahmasifier.io.parameters import canonical_parameter_name
-from brahmasifier.io.release import PARAMETERS_FILE, RELEASE_MANIFEST, class_folder, write_release_manifest
+from brahmasifier.io.release import (
+    CLASS_FOLDERS,
+    PARAMETERS_FILE,
+    RELEASE_MANIFEST,
+    SIMULATION_FILES,
+    class_folder,
+    write_release_manifest,
+)
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 
-__all__ = ["BLIND_FOLDER", "FITS_HEADER", "LAYOUTS", "RELEASE_ID_WIDTHS", "TRUTH_FILE", "DatasetWriter", "id_column"]
+__all__ = [
+    "BLIND_FOLDER", "FITS_HEADER", "LAYOUTS", "OWN_ENTRIES", "RELEASE_ID_WIDTHS", "TRUTH_FILE", "DatasetWriter", "id_column",
+]
 
 LAYOUTS: tuple[str, ...] = ("challenge", "test")
 FITS_HEADER: dict[str, object] = {"BUNIT": PIXEL_UNIT, "ZP": NJY_ZERO_POINT}
 #: ID column widths of the real release's band files (``hdul.info()`` of one file per class).
 RELEASE_ID_WIDTHS: dict[tuple[str, int], int] = {("slsim", 1): 24, ("slsim", 0): 23, ("hsc", 1): 22, ("hsc", 0): 22}
 BLIND_FOLDER = "images"
+#: Everything a simulation writes directly in its output folder (any other entry there is not ours).
+OWN_ENTRIES: frozenset[str] = frozenset(CLASS_FOLDERS.values()) | {BLIND_FOLDER} | SIMULATION_FILES
 TRUTH_FILE = "truth.csv"
 
 

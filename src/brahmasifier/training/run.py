@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
+from brahmasifier._outputs import check_output_folder
 from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.training.config import TrainConfig
 
@@ -41,6 +42,11 @@ class RunResult:
     epochs_completed: int = 0
     global_step: int = 0
     config: TrainConfig | None = None
+
+
+#: What a run writes directly in its folder (``store`` is where FITS inputs are packed by default).
+RUN_ENTRIES: frozenset[str] = frozenset(
+    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store"})
 
 
 def _devices(value: str | int) -> str | int:
@@ -109,6 +115,7 @@ def _train(config: TrainConfig) -> RunResult:
     if not config.out:
         raise ConfigError("training needs an output run directory (--out RUN_DIR)")
     run_dir = Path(config.out)
+    check_output_folder(run_dir, RUN_ENTRIES, "a training run")
     ckpt_dir = run_dir / "checkpoints"
     last_ckpt = ckpt_dir / "last.ckpt"
     resume_from: Path | None = None
