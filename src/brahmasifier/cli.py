@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -69,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; rerun the same command to resume where supported", file=sys.stderr)
         return 130
     except (BrahmasifierError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_is_closed():
+            # `brahmasifier pack … | head -1`: the reader has what it wanted; the work is done and
+            # written. End quietly, as a Unix tool ended by SIGPIPE does (128 + 13). A broken
+            # pipe to a worker process (stdout still open) is reported like any OSError.
+            return 141
         # Bad input (missing folders, unreadable stores or models, invalid settings) is the
         # user's to fix: one clear line, no traceback, unless BRAHMASIFIER_DEBUG=1 asks for it.
         # Anything else is a bug in brahmasifier and propagates with its traceback.
@@ -77,6 +83,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"brahmasifier {args.command}: error: {exc}", file=sys.stderr)
         print("(set BRAHMASIFIER_DEBUG=1 for the full traceback)", file=sys.stderr)
         return 2
+
+
+def _stdout_is_closed() -> bool:
+    """True when standard output is a pipe whose reader has gone; it is then pointed at /dev/null.
+
+    A pipe without a reader polls as ``POLLERR`` (Linux, macOS); the redirect keeps the
+    interpreter's own flush at exit from printing a second broken-pipe message.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        closed = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows) or no real stdout (captured)
+        return False
+    if closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return closed
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -163,3 +163,31 @@ def test_an_unrelated_non_empty_out_folder_is_refused(tmp_path: Path, command: s
     ran = cli(*args)
     assert ran.rc == 2 and "folder is not empty" in ran.err and "holiday.jpg" in ran.err
     assert sorted(p.name for p in out.iterdir()) == ["holiday.jpg"]
+
+
+@pytest.mark.parametrize("command", ["simulate", "pack"])
+def test_zero_workers_is_refused(tmp_path: Path, command: str) -> None:
+    (tmp_path / "fits").mkdir()
+    write_blind(tmp_path / "fits", 1)
+    args = {"simulate": ["simulate", "--out", tmp_path / "sim", "--n-per-class", "1"],
+            "pack": ["pack", tmp_path / "fits", "--out", tmp_path / "store"]}[command]
+    ran = cli(*args, "--workers", "0", "--no-progress")
+    assert ran.rc == 2 and "workers must be positive, got 0" in ran.err
+    assert not (tmp_path / "sim").exists() and not (tmp_path / "store").exists()
+
+
+def test_pack_into_a_closed_pipe_ends_quietly_with_the_store_complete(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "fits").mkdir()
+    write_blind(tmp_path / "fits", 2)
+    process = subprocess.Popen([sys.executable, "-m", "brahmasifier", "pack", str(tmp_path / "fits"), "--out",
+                                str(tmp_path / "store"), "--workers", "1", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -0`: nobody reads what pack prints
+    with process.stderr:
+        err = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 141 and err == ""
+    assert cli("info", tmp_path / "store").rc == 0

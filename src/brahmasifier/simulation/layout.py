@@ -210,6 +210,8 @@ def simulate_dataset(
 
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be positive, got {workers}")  # as pack says; 0 must not mean "some"
     check_output_folder(out, OWN_ENTRIES, "a simulation")
     if engine == "slsim":
         return _simulate_with_slsim(out, n_per_class, seed, domains, layout, workers, progress, preview, config)
