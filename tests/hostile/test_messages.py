@@ -191,3 +191,79 @@ def test_pack_into_a_closed_pipe_ends_quietly_with_the_store_complete(tmp_path: 
         err = process.stderr.read().decode()
     assert process.wait(timeout=300) == 141 and err == ""
     assert cli("info", tmp_path / "store").rc == 0
+
+
+# -- killing pack's main process ends its workers; they never finish their chunk unseen -------
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to follow the worker processes")
+def test_killing_pack_ends_its_workers_before_they_finish_a_chunk(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from brahmasifier.bands import BANDS
+    from brahmasifier.io.fits import write_image_fits
+    from brahmasifier.io.naming import band_filename
+
+    data = tmp_path / "fits"
+    data.mkdir()
+    # An ID keyword in a primary-HDU image sends every file to the astropy reader (~1 ms each):
+    # 2 chunks of 1,000 objects take each worker several seconds.
+    originals = []
+    for b, band in enumerate(BANDS):
+        originals.append(tmp_path / f"proto_{band}.fits")
+        write_image_fits(originals[-1], np.full((41, 41), float(b)), header={"ID": "same"})
+    for k in range(2000):
+        for band, original in zip(BANDS, originals, strict=True):
+            os.link(original, data / band_filename(f"object_{k:05d}", band))
+    store = tmp_path / "store"
+    process = subprocess.Popen([sys.executable, "-m", "brahmasifier", "pack", str(data), "--out", str(store),
+                                "--workers", "2", "--shard-size", "1000", "--no-progress"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_descendants(process.pid)) < 3 and time.monotonic() < deadline:  # forkserver + 2 workers
+            time.sleep(0.05)
+        workers = _descendants(process.pid)
+        assert len(workers) >= 3 and process.poll() is None
+        time.sleep(0.5)
+        process.kill()
+        process.wait()
+        parts_at_kill = len(list((store / "_parts").glob("part-*"))) if (store / "_parts").is_dir() else 0
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, workers)), "pack's workers outlived it"
+        parts_after = len(list((store / "_parts").glob("part-*"))) if (store / "_parts").is_dir() else 0
+        assert parts_after == parts_at_kill == 0  # no chunk was finished after the parent died
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
