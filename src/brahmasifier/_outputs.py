@@ -9,19 +9,25 @@ the path; the folder is probed by creating (and removing) a temporary file, whic
 read-only file systems and works for root, for whom permission bits do not apply.
 :func:`check_output_folder` is the same for commands that write a folder (``pack``, ``train``,
 ``simulate``): it refuses a folder that holds anything but that command's own entries, so a
-mistyped ``--out`` never mixes results into an unrelated folder.
+mistyped ``--out`` never mixes results into an unrelated folder. :func:`check_free_space` refuses
+a run whose estimated output (``pack``: 33.6 kB of float32 pixels per object; ``predict``: its
+CSVs and parts) does not fit on the output's file system, before the first byte is written.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from brahmasifier.errors import OutputExistsError, OutputPathError
 
-__all__ = ["check_output_files", "check_output_folder", "check_writable_folder"]
+__all__ = ["check_free_space", "check_output_files", "check_output_folder", "check_writable_folder"]
+
+#: Room kept free beyond an estimate (file-system metadata, logs, the estimate's error).
+FREE_SPACE_MARGIN = 1.10
 
 PathLike = str | os.PathLike[str]
 
@@ -102,3 +108,32 @@ def check_output_folder(out: PathLike, own_entries: Collection[str], kind: str, 
             raise OutputExistsError(f"{folder}: folder is not empty and is not {kind} (found {', '.join(foreign[:5])}"
                                     f"{', …' if len(foreign) > 5 else ''}); choose an empty or new {what}")
     check_writable_folder(folder, what)
+
+
+def check_free_space(folder: PathLike, needed_bytes: int, what: str, detail: str) -> None:
+    """Refuse a run that would fill the file system holding ``folder`` (estimate × 1.1 must fit).
+
+    Args:
+        folder: where the output goes (need not exist yet).
+        needed_bytes: the estimate of what the run writes there.
+        what: the option naming the output, for the message.
+        detail: how the estimate was made (``"2,000 objects × 33,620 bytes"``).
+
+    Raises:
+        OutputPathError: the estimate does not fit in the free space.
+    """
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed_bytes * FREE_SPACE_MARGIN > free:
+        raise OutputPathError(f"{what}: not enough free space on {probe}: this run writes about {_size(needed_bytes)} "
+                              f"({detail}) and {_size(free)} are free; free some space or choose another {what}")
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"  # pragma: no cover - the loop returns

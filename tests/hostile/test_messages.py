@@ -267,3 +267,26 @@ def test_killing_pack_ends_its_workers_before_they_finish_a_chunk(tmp_path: Path
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- free disk space is checked against an estimate before writing ------------------------------
+
+@pytest.mark.parametrize("command", ["pack", "predict"])
+def test_a_run_that_cannot_fit_on_disk_is_refused_before_writing(tmp_path: Path, model: Path, command: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    (tmp_path / "fits").mkdir()
+    write_blind(tmp_path / "fits", 3)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 50_000, 50_000))  # 3 objects need ~100 kB
+    if command == "pack":
+        ran = cli("pack", tmp_path / "fits", "--out", tmp_path / "store", "--workers", "1", "--no-progress")
+        written = list((tmp_path / "store").rglob("*.npy")) if (tmp_path / "store").exists() else []
+    else:
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1_000, 1_000))  # ~2 kB needed
+        ran = predict(tmp_path / "fits", model, tmp_path / "out")
+        written = list((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else []
+    assert ran.rc == 2 and "not enough free space" in ran.err and "3 objects" in ran.err
+    assert written == []

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
-from brahmasifier._outputs import check_output_files
+from brahmasifier._outputs import check_free_space, check_output_files
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
 from brahmasifier.inference.parts import (
@@ -45,6 +45,13 @@ from brahmasifier.inference.parts import (
 from brahmasifier.io.reader import stem_id_line
 
 __all__ = ["PredictionSummary", "predict"]
+
+#: Bytes per object of what a run writes, for the free-space check: a submission row (ID and 40
+#: parameter columns, mostly -999: 255 B measured for 24-character IDs), a probabilities/part
+#: row without logits, and each model's logit column.
+SUBMISSION_BYTES_PER_OBJECT = 320
+TABLE_BYTES_PER_OBJECT = 160
+LOGIT_BYTES = 25
 
 
 @dataclass
@@ -135,6 +142,9 @@ def predict(config: PredictConfig) -> PredictionSummary:
     threshold = ensemble_threshold(loaded) if config.threshold == "auto" else float(config.threshold)
 
     source = open_source(config.data)
+    per_object = SUBMISSION_BYTES_PER_OBJECT + 2 * (TABLE_BYTES_PER_OBJECT + LOGIT_BYTES * len(loaded))  # probs + parts
+    check_free_space(out.parent, len(source) * per_object, "--out",
+                     f"{len(source):,} objects × {per_object:,} bytes of submission, probabilities and parts")
     parts = plan_parts(len(source), config.part_size)
     parts_dir = parts_dir_for(out)
     plan = {

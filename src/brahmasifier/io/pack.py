@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brahmasifier._outputs import check_output_folder
+from brahmasifier._outputs import check_free_space, check_output_folder
+from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io._pack_chunks import (
     PACK_INDEX_COLUMNS,
@@ -64,6 +65,9 @@ from brahmasifier.io.store import (
 __all__ = ["PACK_INDEX_COLUMNS", "pack_fits"]
 
 log = logging.getLogger(__name__)
+
+#: Index, part and manifest bytes per object, a generous estimate for the free-space check (parquet: ~60 B measured).
+INDEX_BYTES_PER_OBJECT = 512
 
 _SHARD_NAME = re.compile(r"^images-\d{5}\.npy$")
 _PART_NAME = re.compile(r"^part-\d{5}\.parquet$")
@@ -119,6 +123,8 @@ def pack_fits(
         n_todo = sum(len(c.objects) for c in todo)
         if done:
             log.info("%s: resuming; %d of %d chunks already packed", out, len(done), len(chunks))
+        per_object = len(BANDS) * STAMP_SIZE * STAMP_SIZE * 4 + INDEX_BYTES_PER_OBJECT
+        check_free_space(out, n_todo * per_object, "--out", f"{n_todo:,} objects × {per_object:,} bytes")
         run_chunks(out, todo, workers=workers, progress=progress, n_objects=n_todo)
 
         parts = []
