@@ -34,6 +34,7 @@ from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import StoreError
+from brahmasifier.io._shard_check import check_shard_file
 from brahmasifier.io.naming import printable_name
 from brahmasifier.pixels import clean_pixels
 
@@ -58,10 +59,6 @@ __all__ = [
 def shard_filename(number: int) -> str:
     """Relative path of shard ``number`` inside a store."""
     return f"{SHARD_DIR}/images-{number:05d}.npy"
-
-
-#: Public .npy header readers by format version (the store writes 1.0).
-_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 @dataclass(frozen=True)
@@ -170,30 +167,7 @@ class CutoutStore:
 
     def _check_shard(self, k: int) -> None:
         shard = self._shards[k]
-        path = self.path / shard.file
-        expected = (shard.n, len(self.bands), self.stamp_size, self.stamp_size)
-        try:
-            with open(path, "rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                if version not in _NPY_HEADER_READERS:
-                    raise ValueError(f"unsupported .npy version {version}")
-                shape, fortran, dtype = _NPY_HEADER_READERS[version](fh)
-                offset = fh.tell()
-            size = os.path.getsize(path)
-        except FileNotFoundError:
-            raise StoreError(f"{path}: shard missing (the manifest lists {shard.n} images in it); "
-                             "rerun `brahmasifier pack --overwrite`") from None
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{path}: not a readable .npy shard ({exc}); rerun `brahmasifier pack --overwrite`") from None
-        if dtype.hasobject:
-            raise StoreError(f"{path}: shard holds Python objects (dtype {dtype}), expected float32 images; "
-                             "it is never unpickled; rerun `brahmasifier pack --overwrite`")
-        if tuple(shape) != expected or dtype != np.float32 or fortran:
-            raise StoreError(f"{path}: shard is {tuple(shape)} {dtype}, the manifest expects {expected} float32")
-        needed = offset + int(np.prod(expected)) * 4
-        if size < needed:
-            raise StoreError(f"{path}: shard truncated ({size:,} bytes, its header says {needed:,}); "
-                             "rerun `brahmasifier pack --overwrite`")
+        check_shard_file(self.path / shard.file, (shard.n, len(self.bands), self.stamp_size, self.stamp_size))
 
     def _map(self, k: int) -> np.ndarray:
         arr = self._maps[k]
