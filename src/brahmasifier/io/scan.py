@@ -96,9 +96,14 @@ def object_stamp(obj: ObjectFiles) -> str:
     Returns:
         One ``path|size|mtime_ns`` line per band (``path|missing`` for a file gone).
     """
+    files = obj.files
+    if isinstance(files, StandardBandFiles):  # build the strings directly: Path objects cost half the time
+        base = os.path.join(str(files.folder), files.stem)
+        paths = [f"{base}_{band}.fits" for band in BANDS]
+    else:
+        paths = [str(files[band]) for band in BANDS]
     fields = []
-    for band in BANDS:
-        path = obj.files[band]
+    for path in paths:
         try:
             st = os.stat(path)
             fields.append(f"{path}|{st.st_size}|{st.st_mtime_ns}")
