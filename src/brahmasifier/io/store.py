@@ -349,7 +349,8 @@ def printable_rejects(rejected: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A new table of just those columns, every cell printable text.
     """
-    return rejected.loc[:, list(REJECTED_COLUMNS)].astype(str).map(printable_name)
+    table = rejected.loc[:, list(REJECTED_COLUMNS)].astype(str)
+    return table.apply(lambda column: column.map(printable_name))  # Series.map: pandas >= 2.0 (DataFrame.map is 2.1+)
 
 
 def finalize_store(
