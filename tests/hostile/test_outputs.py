@@ -65,3 +65,17 @@ def test_unwritable_probs_folder_is_refused_before_scoring(tmp_path: Path, data:
     ran = predict(data, model, out, "--probs", _read_only_folder(tmp_path) / "probs.csv")
     assert ran.rc == 2 and "--probs: cannot write into" in ran.err
     assert _outputs_left(out) == []
+
+
+def test_export_and_evaluate_check_their_output_before_work(tmp_path: Path, model: Path) -> None:
+    from .tiny import cli
+
+    folder = tmp_path / "model.onnx"
+    folder.mkdir()
+    ran = cli("export", "--model", model, "--out", folder)
+    assert ran.rc == 2 and "is an existing folder" in ran.err
+    (tmp_path / "probs.csv").write_text("id,prob\na,0.5\n")
+    (tmp_path / "labels.csv").write_text("id,label\na,1\n")
+    (tmp_path / "report").write_text("a file where the report folder goes")
+    ran = cli("evaluate", "--probs", tmp_path / "probs.csv", "--labels", tmp_path / "labels.csv", "--out", tmp_path / "report")
+    assert ran.rc == 2 and "exists and is not a folder" in ran.err

@@ -31,9 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then check ONNX Runtime reproduces PyTorch on random inputs."""
+    from brahmasifier._outputs import check_output_files
     from brahmasifier.inference.onnx import export_onnx, verify_onnx
     from brahmasifier.models import load_model
 
+    check_output_files({"--out": args.out})
     model, card = load_model(args.model)
     path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
     message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"

@@ -17,7 +17,8 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import json_safe, write_json_atomic, write_text_atomic
-from brahmasifier.errors import ConfigError, EvaluationInputError
+from brahmasifier._outputs import check_writable_folder
+from brahmasifier.errors import ConfigError, EvaluationInputError, OutputPathError
 from brahmasifier.evaluation.bootstrap import MetricSettings
 from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
@@ -83,6 +84,9 @@ def evaluate(
     from brahmasifier.evaluation import plots
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"--out {out}: exists and is not a folder (the report is a folder)")
+    check_writable_folder(out, "--out")
     if not 0 < prevalence < 1:
         raise ConfigError(f"prevalence must be in (0, 1), got {prevalence}")
     if n_bootstrap < 0:
