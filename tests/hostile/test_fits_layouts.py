@@ -156,6 +156,7 @@ def test_objects_without_a_recognised_id_column_are_counted_in_every_summary(tmp
     line = "3 objects have no ID column: their file stem is used as ID"
     assert line in packed and line in scored
     assert line in cli("info", tmp_path / "store").out
+    assert line in predict(tmp_path / "store", model, tmp_path / "from_store").out  # the store keeps each ID's source
     ids = set(read_csv_text(tmp_path / "out" / "probs.csv")["id"])
     assert ids == {"GG-NL_1", "D1_N_00000002", "D1_N_00000003", "D1_N_00000004"}
 

@@ -155,9 +155,6 @@ class StoreSource(ObjectSource):
         from brahmasifier.io.store import open_store
 
         self.store = open_store(path)
-        index = self.store.index
-        self._id_sources = (index["id_source"].astype(str).to_numpy() if "id_source" in index
-                            else np.full(len(index), "", dtype=object))
 
     def __len__(self) -> int:
         return len(self.store)
@@ -181,7 +178,7 @@ class StoreSource(ObjectSource):
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
         return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k,
-                        self._id_sources[batch.rows].tolist(), [""] * k)
+                        self.store.index_arrays()["id_source"][batch.rows].tolist(), [""] * k)
 
 
 class ConcatSource(ObjectSource):
