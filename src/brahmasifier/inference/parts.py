@@ -136,8 +136,9 @@ def drop_stale_parts(parts_dir: str | os.PathLike[str], parts: Sequence[Part],
     """
     parts_dir = Path(parts_dir)
     stale = []
-    for number in sorted(done_parts(parts_dir) & {p.number for p in parts}):
-        part = next(p for p in parts if p.number == number)
+    by_number = {p.number: p for p in parts}
+    for number in sorted(done_parts(parts_dir) & by_number.keys()):
+        part = by_number[number]
         path = part_path(parts_dir, number)
         try:
             stored = pd.read_parquet(path, columns=["position", "stamp"]).sort_values("position", kind="stable")
