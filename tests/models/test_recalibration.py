@@ -35,7 +35,7 @@ def test_pair_recalibration_separates_magnitude_and_angle() -> None:
     conv = TruthConventions(ellipticity="eccentricity", angle_unit="rad", angle_range=(0.0, math.pi))
     spec = TargetSet((Target("ell_l", LENS, "spin2", ("ell_l", "ell_l_PA"), "ellipticity"),), conv)
     rng = np.random.default_rng(7)
-    n = 2400
+    n = 1600
     e_mean, phi = rng.uniform(0.1, 0.3, n), rng.uniform(0, math.pi, n)
     mean = np.stack([e_mean * np.cos(2 * phi), e_mean * np.sin(2 * phi)], axis=1)
     sd = 0.02
@@ -54,7 +54,7 @@ def test_pair_recalibration_separates_magnitude_and_angle() -> None:
             d = np.mod(d + period / 2, period) - period / 2
         for lv in LEVELS:
             inside = (d >= -dec.minus[lv][col].to_numpy()) & (d <= dec.plus[lv][col].to_numpy())
-            assert inside.mean() == pytest.approx(lv, abs=0.035), (col, lv)
+            assert inside.mean() == pytest.approx(lv, abs=0.04), (col, lv)
 
 
 def test_predictive_pair_covariance_follows_the_frame_factors() -> None:
