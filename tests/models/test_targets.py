@@ -183,13 +183,20 @@ def test_decoded_pair_intervals_are_calibrated() -> None:
             assert inside.mean() == pytest.approx(lv, abs=0.025), (col, lv)
 
 
-def test_submission_values_map_names() -> None:
+def test_submission_values_fill_the_template_columns() -> None:
+    from brahmasifier.inference.submission import SUBMISSION_COLUMNS, format_submission
+
     spec = default_target_set()
-    values = pd.DataFrame({c: np.arange(3.0) for c in spec.output_columns})
+    values = pd.DataFrame({c: np.arange(1.0, 4.0) for c in spec.output_columns})
     lens = submission_values(spec, values, LENS)
-    assert {"vel disp", "vel_disp", "Rein", "ell_s_PA"} <= set(lens.columns) and "mag_object_g" not in lens.columns
+    assert {"vel_disp", "Rein", "ell_s_PA"} <= set(lens.columns) and "mag_object_g" not in lens.columns
     nonlens = submission_values(spec, values, NONLENS)
     assert set(nonlens.columns) == {"z_central", *(f"mag_object_{b}" for b in BANDS)}
+    for part, filled in ((lens, {"vel disp", "vel_disp", "Rein", "srcy", "mag_src_y"}), (nonlens, {"mag_object_g", "z_central"})):
+        text = format_submission(["a", "b", "c"], [1, 1, 1], {k: part[k].to_numpy() for k in part.columns})
+        row = dict(zip(SUBMISSION_COLUMNS, text.splitlines()[1].split(","), strict=True))
+        assert all(float(row[c]) == 1.0 for c in filled)
+        assert all(row[c] == "-999" for c in SUBMISSION_COLUMNS[2:] if c not in set(part.columns) | {"vel disp"})
 
 
 def test_d4_action_is_a_group_action_and_inverts() -> None:

@@ -216,8 +216,9 @@ def _spin2_marginals(mu: np.ndarray, var: np.ndarray,
 def submission_values(spec: TargetSet, values: pd.DataFrame, group: str) -> pd.DataFrame:
     """The submission columns filled by ``group``'s targets (``lens``/``nonlens``), from decoded values.
 
-    One output column may fill several submission columns (``vel_disp`` → ``vel disp`` and
-    ``vel_disp``); columns of the other group are not included (the writer leaves them -999).
+    Keyed as :func:`brahmasifier.inference.submission.format_submission` takes them (store names;
+    it writes ``vel_disp`` into both template columns); columns of the other group are not
+    included (the writer leaves them -999).
     """
     out: dict[str, np.ndarray] = {}
     for t in spec.targets:

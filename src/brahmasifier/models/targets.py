@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
 
 __all__ = [
@@ -138,8 +139,9 @@ def _scalar(name: str, group: str, encoding: str = "identity", error: str = "lin
 def challenge_targets() -> tuple[Target, ...]:
     """Every parameter of the challenge's ``parameters.fits`` a model can learn (issue 15's list).
 
-    Name mapping: ``vel_disp`` is read as ``vel_disp`` or ``vel disp`` (the release note's
-    spelling, our simulator's) and fills both submission columns; the non-lens
+    Name mapping: column names are compared in their canonical store spelling (``vel disp`` is
+    ``vel_disp``, :mod:`brahmasifier.io.parameters`; the submission writer fills both template
+    columns from it); the non-lens
     ``mag_object_{b}`` is read from ``mag_lens_{b}`` of non-lens rows (the non-lens
     ``parameters.fits`` columns per the release note) and fills the template's ``mag_object_{b}``;
     ``z_central`` is learned from non-lenses only.
@@ -147,7 +149,7 @@ def challenge_targets() -> tuple[Target, ...]:
     lens: list[Target] = [
         _scalar("Rein", LENS, "log"),
         _scalar("zlens", LENS, "log1p", "redshift"),
-        _scalar("vel_disp", LENS, "log", "relative", aliases=("vel_disp", "vel disp"), submission=("vel disp", "vel_disp")),
+        _scalar("vel_disp", LENS, "log", "relative"),
         *(_scalar(f"mag_lens_{b}", LENS) for b in BANDS),
         Target("ell_l", LENS, "spin2", ("ell_l", "ell_l_PA"), "ellipticity"),
         _scalar("Reff_l", LENS, "log", "relative"),
@@ -173,10 +175,16 @@ def _valid(values: np.ndarray) -> np.ndarray:
 
 
 def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
-    """The first alias present in ``table`` as float64 (all NaN if none is)."""
+    """The first alias present in ``table`` as float64 (all NaN if none is).
+
+    Column names are compared by their canonical store spelling
+    (:func:`brahmasifier.io.parameters.canonical_parameter_name`: ``vel disp`` is ``vel_disp``).
+    """
+    names = {canonical_parameter_name(str(c)): c for c in table.columns}
     for name in aliases:
-        if name in table.columns:
-            return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
+        column = names.get(canonical_parameter_name(name))
+        if column is not None:
+            return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
     return np.full(len(table), np.nan)
 
 
@@ -304,8 +312,9 @@ class TargetSet:
 
     def missing_columns(self, table: pd.DataFrame) -> list[str]:
         """Output columns none of whose aliases is in ``table`` (they are masked everywhere)."""
+        present = {canonical_parameter_name(str(c)) for c in table.columns}
         return [c for t in self.targets for c, a in zip(t.columns, t.aliases, strict=True)
-                if not any(n in table.columns for n in a)]
+                if not any(canonical_parameter_name(n) in present for n in a)]
 
     def with_sigma_scale(self, sigma_scale: np.ndarray) -> TargetSet:
         """A copy whose predicted standard deviations are multiplied by ``sigma_scale`` (per dimension)."""
