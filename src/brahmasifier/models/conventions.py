@@ -78,6 +78,11 @@ class TruthConventions:
         """Multiply a PA in ``angle_unit`` by this to get radians."""
         return 1.0 if self.angle_unit == "rad" else math.pi / 180.0
 
+    @property
+    def angle_period(self) -> float:
+        """Period of a position angle (half a turn) in ``angle_unit``: 180 or π."""
+        return math.pi / self.radians_per_unit
+
     def eccentricity(self, ell: np.ndarray) -> np.ndarray:
         """``(1 − q)/(1 + q)`` of ``ell`` values (NaN outside the definition's domain)."""
         ell = np.asarray(ell, dtype=np.float64)

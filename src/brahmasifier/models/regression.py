@@ -8,6 +8,10 @@ capacity of their own on top of the features the lens logit uses.
 its logit is exactly the classifier's (same features, same final layer), so a model without a
 head is the classifier unchanged, with the same ONNX graph.
 
+:func:`build_network` builds what a card describes: the classifier alone, or (a card with
+``regression``) the classifier with a head of ``TargetSet.n_dims`` outputs and the card's
+``regression["head"]`` settings (``hidden``, ``dropout``).
+
 The log-variance is bounded smoothly to ``[LOG_VAR_MIN, LOG_VAR_MAX]`` (in standardised units:
 σ from 0.007 to 20 standard deviations of the training targets), which keeps the Gaussian NLL
 finite early in training without the dead gradient of a hard clamp.
@@ -15,15 +19,22 @@ finite early in training without the dead gradient of a hard clamp.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
-from brahmasifier.models.classifier import LensClassifier
+from brahmasifier.models.card import ModelCard
+from brahmasifier.models.classifier import LensClassifier, build_model
 
-__all__ = ["LOG_VAR_MAX", "LOG_VAR_MIN", "MultiTaskLensModel", "RegressionHead"]
+__all__ = ["DEFAULT_HIDDEN", "LOG_VAR_MAX", "LOG_VAR_MIN", "MultiTaskLensModel", "RegressionHead", "build_network",
+           "regression_card_entry"]
 
 LOG_VAR_MIN = -10.0
 LOG_VAR_MAX = 6.0
+#: Hidden width of the head (the baseline experiment's; 256 measured no worse than wider heads there).
+DEFAULT_HIDDEN = 256
 
 
 class RegressionHead(nn.Module):
@@ -87,3 +98,24 @@ class MultiTaskLensModel(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Raw pixels → logits ``(B,)``, means ``(B, D)``, log-variances ``(B, D)`` (standardised units)."""
         return self.score_prepared(self.prepare(x))
+
+
+def regression_card_entry(targets: Any, hidden: int = DEFAULT_HIDDEN, dropout: float = 0.0,
+                          **extra: Any) -> dict[str, Any]:
+    """The card's ``regression`` field for a :class:`~brahmasifier.models.targets.TargetSet` and head settings.
+
+    ``extra`` keys (e.g. how the σ recalibration was fitted) are stored alongside.
+    """
+    return {"targets": targets.to_dict(), "head": {"hidden": int(hidden), "dropout": float(dropout)}, **extra}
+
+
+def build_network(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier | MultiTaskLensModel:
+    """The network a card describes: the classifier, or the multi-task model when the card has ``regression``."""
+    classifier = build_model(card, pretrained_file=pretrained_file)
+    spec = card.target_set()
+    if spec is None:
+        return classifier
+    head = dict((card.regression or {}).get("head", {}))
+    return MultiTaskLensModel(classifier, RegressionHead(classifier.num_features, spec.n_dims,
+                                                         hidden=int(head.get("hidden", DEFAULT_HIDDEN)),
+                                                         dropout=float(head.get("dropout", 0.0))))

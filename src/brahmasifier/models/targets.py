@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.errors import ConfigError
 from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
 
@@ -55,6 +56,7 @@ __all__ = [
     "TargetSet",
     "challenge_targets",
     "default_target_set",
+    "select_targets",
 ]
 
 LENS, NONLENS = "lens", "nonlens"
@@ -399,3 +401,22 @@ def default_target_set(conventions: TruthConventions = SIMULATOR_CONVENTIONS) ->
     """All :func:`challenge_targets`, unfitted."""
     return TargetSet(challenge_targets(), conventions)
 
+
+
+def select_targets(names: str, conventions: TruthConventions = SIMULATOR_CONVENTIONS) -> TargetSet:
+    """The unfitted spec of a ``--targets`` setting: ``default`` (all) or comma-separated names.
+
+    A name is a target's or one of its columns' (``ell_l_PA`` selects the ``ell_l`` pair); a
+    :class:`~brahmasifier.errors.ConfigError` names an unknown one.
+    """
+    available = challenge_targets()
+    wanted = [n.strip() for n in str(names).split(",") if n.strip()]
+    if wanted == ["default"]:
+        return TargetSet(available, conventions)
+    by_name = {canonical_parameter_name(c): t for t in available for c in (t.name, *t.columns)}
+    unknown = [n for n in wanted if canonical_parameter_name(n) not in by_name]
+    if unknown or not wanted:
+        raise ConfigError(f"unknown regression target(s) {unknown or names!r}; use 'default' or names among "
+                          f"{', '.join(t.name for t in available)}")
+    chosen = {by_name[canonical_parameter_name(n)].name for n in wanted}
+    return TargetSet(tuple(t for t in available if t.name in chosen), conventions)
