@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from brahmasifier._atomic import atomic_path
 from brahmasifier.evaluation.plots import DPI, SUBSET_COLORS
 
-__all__ = ["plot_binned_errors", "plot_coverage", "plot_predicted_vs_true"]
+__all__ = ["plot_binned_errors", "plot_coverage", "plot_interval_coverage", "plot_predicted_vs_true"]
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -112,5 +112,24 @@ def plot_binned_errors(entries: Mapping[str, Sequence[Mapping[str, Any]]], path:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_interval_coverage(metrics: Mapping[str, Mapping[str, Any]], path: str | os.PathLike[str],
+                           band: tuple[float, float] = (0.63, 0.73)) -> Path:
+    """Observed coverage of the 68% and 95% intervals per column (``regression_metrics`` output), nominal lines and ``band``."""
+    columns = [c for c in metrics if metrics[c]["all"].get("coverage_68") is not None]
+    fig = Figure(figsize=(max(5.0, 0.28 * len(columns) + 1.5), 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(columns))
+    ax.axhspan(*band, color="0.85", zorder=0)
+    for level, key, color in ((0.6827, "coverage_68", "tab:blue"), (0.95, "coverage_95", "tab:orange")):
+        ax.axhline(level, color=color, lw=0.8, ls="--")
+        ax.plot(x, [metrics[c]["all"].get(key) for c in columns], "o", ms=4, color=color, label=f"{key[-2:]}% interval")
+    ax.set_xticks(x, columns, rotation=90, fontsize=7)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("observed coverage")
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return _save(fig, path)
