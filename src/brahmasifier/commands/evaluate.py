@@ -51,5 +51,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"matched {j['n_matched']} of {j['n_predictions']} predictions "
           f"({j['n_unmatched_predictions']} without a label, {j['n_unmatched_labels']} labels without a prediction)")
     print(format_table(result))
+    if result.get("parameters"):
+        from brahmasifier.evaluation.parameters import format_parameter_table
+
+        print(format_parameter_table(result["parameters"]))
     print(f"wrote {args.out}/{METRICS_FILE} and {args.out}/{REPORT_FILE}")
     return 0

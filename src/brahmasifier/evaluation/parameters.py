@@ -35,7 +35,8 @@ from brahmasifier.inference.parameters import INTERVAL_SUFFIXES
 from brahmasifier.models.target_decode import LEVELS
 from brahmasifier.models.targets import select_targets
 
-__all__ = ["COVERAGE_BAND", "ESTIMATE_PREFIX", "estimate_columns", "parameter_html", "parameter_section"]
+__all__ = ["COVERAGE_BAND", "ESTIMATE_PREFIX", "estimate_columns", "format_parameter_table", "parameter_html",
+           "parameter_section"]
 
 ESTIMATE_PREFIX = "est:"
 #: The accepted 68% coverage (issue 15).
@@ -116,15 +117,31 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return "n/a" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
 
 
+_TABLE_KEYS = ("bias", "nmad", "p16", "p84", "outlier_fraction", "coverage_68", "coverage_95")
+
+
+def format_parameter_table(block: dict[str, Any]) -> str:
+    """The parameter metrics (all rows of each column) as a text table, then the issue-15 headline."""
+    names = {"outlier_fraction": "outliers", "coverage_68": "cov68", "coverage_95": "cov95"}
+    lines = [f"{'parameter':<14}{'error':<9}{'n':>6}" + "".join(f"{names.get(k, k):>9}" for k in _TABLE_KEYS)]
+    for col, entry in block["metrics"].items():
+        a = entry["all"]
+        lines.append(f"{col:<14}{entry['kind']:<9}{a['n']:>6}" + "".join(f"{_fmt(a.get(k)):>9}" for k in _TABLE_KEYS))
+    head = block["headline"]
+    if "rein_ge_0.5" in head:
+        r = head["rein_ge_0.5"]
+        lines.append(f"theta_E >= 0.5\" ({r['n']} lenses): bias {_fmt(r['bias'])}, 16-84% {_fmt(r['p16'])} .. {_fmt(r['p84'])}")
+    lines.append(f"68% coverage in {COVERAGE_BAND[0]}-{COVERAGE_BAND[1]}: {head['coverage_68_in_band']} columns")
+    return "\n".join(lines)
+
+
 def parameter_html(block: dict[str, Any], figure_html: Any) -> str:
     """The report's "Lens parameters" section (``figure_html(file)`` renders one of its figures)."""
     rows = []
     for col, entry in block["metrics"].items():
         a = entry["all"]
         rows.append(f"<tr><td>{html.escape(col)}</td><td>{html.escape(entry['kind'])}</td><td class=num>{a['n']}</td>"
-                    + "".join(f"<td class=num>{_fmt(a.get(k))}</td>" for k in ("bias", "nmad", "p16", "p84",
-                                                                                   "outlier_fraction", "coverage_68",
-                                                                                   "coverage_95")) + "</tr>")
+                    + "".join(f"<td class=num>{_fmt(a.get(k))}</td>" for k in _TABLE_KEYS) + "</tr>")
     head = block["headline"]
     notes = [f"Rows: {block['rows']}. Error kinds: linear = pred − true, relative = (pred − true)/true, "
              "redshift = (pred − true)/(1 + true), angle = wrapped difference. Outliers: |err| > 0.3″ (θ_E), > 30% (σ_v), "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import numpy as np
@@ -87,7 +87,8 @@ class EnsembleModule(pl.LightningModule):
 
         logits, members = [], []
         with self._autocast():
-            for net, spec in zip(self.nets, self.specs, strict=True):
+            for module, spec in zip(self.nets, self.specs, strict=True):
+                net = cast(TTAModel, module)
                 if spec is None:
                     logits.append(net(images).float())
                     continue
@@ -96,6 +97,7 @@ class EnsembleModule(pl.LightningModule):
                 members.append(predictive(spec, mean, var))
         if not members:
             return torch.stack(logits), None
+        assert self.ensemble_spec is not None
         pred = combine_predictives(members, self.ensemble_spec)
         return torch.stack(logits), np.concatenate([pred.mean, pred.var, pred.cov12], axis=1)
 

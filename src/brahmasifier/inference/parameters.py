@@ -54,7 +54,7 @@ def submission_parameters(spec: TargetSet, decoded: Decoded, preds: np.ndarray) 
     out: dict[str, np.ndarray] = {}
     for group, label in GROUPS.items():
         for name, values in submission_values(spec, decoded.values, group).items():
-            out[name] = np.where(preds == label, values.to_numpy(np.float64), np.nan)
+            out[str(name)] = np.where(preds == label, values.to_numpy(np.float64), np.nan)
     return out
 
 

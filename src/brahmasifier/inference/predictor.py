@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier._lightning import quiet_lightning
-from brahmasifier.inference.config import PredictConfig
 from brahmasifier.errors import ConfigError
+from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_targets, ensemble_threshold, load_models
 from brahmasifier.inference.parts import ObjectCounts, Part, done_parts, merge_parts, parts_dir_for, plan_parts
 

@@ -24,7 +24,10 @@ __all__ = ["PartWriter", "part_frame"]
 
 def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str],
                parameter_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """A part's table from the batch outputs of ``predict_step`` (see predictor); ``parameter_columns`` name its ``parameters``."""
+    """A part's table from the batch outputs of ``predict_step`` (see predictor).
+
+    ``parameter_columns`` name the columns of its ``parameters`` (a multi-task ensemble's predictive).
+    """
     frame = pd.DataFrame({
         "position": np.concatenate([o["position"] for o in outputs]).astype(np.int64),
         "id": pd.array([i for o in outputs for i in o["id"]], dtype=object),

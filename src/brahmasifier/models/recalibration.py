@@ -1,7 +1,8 @@
 """Post-hoc σ recalibration of the regression head, fitted on validation data and stored in the spec.
 
-The NLL-trained variances of a small network are typically miscalibrated (in
-experiments/regression_baseline.py the raw 68% intervals covered 73–89% of the test lenses for
+The NLL-trained variances of a small network are typically miscalibrated (in the phase-1
+baseline experiment, ``experiments/regression_baseline.py`` in the git history, the raw 68%
+intervals covered 73–89% of the test lenses for
 most parameters after 10 epochs). :func:`recalibrate` multiplies each learned dimension's σ by
 the factor that makes its ±1σ interval hold exactly 68.27% of the validation rows; the factors
 are ``TargetSet.sigma_scale`` (so they travel in the model card) and

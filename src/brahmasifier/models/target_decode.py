@@ -19,7 +19,8 @@ in :data:`LEVELS` the distances ``minus``/``plus`` from the value to the interva
   2048 standard-normal points (deterministic): the magnitude is the median of ``|c|`` with its
   quantiles as the interval (the Rice distribution: ``|mean|`` would be biased low where σ is
   comparable to e, and a first-order (delta-method) interval covered 43–56% instead of 68% for
-  the shear and source ellipticity in experiments/regression_baseline.py); the angle is
+  the shear and source ellipticity in the phase-1 baseline experiment,
+  ``experiments/regression_baseline.py`` in the git history); the angle is
   ``½ atan2(c2, c1)`` of the mean with the quantile of the angular deviation as a symmetric
   half-width (at most 90°: an unconstrained PA). Angles are written in the spec's unit and
   range, ellipticities in its definition (e.g. the axis ratio; the quantiles of e map to its

@@ -25,8 +25,8 @@ from brahmasifier._atomic import atomic_path, write_json_atomic
 from brahmasifier.binary_metrics import validation_metrics
 from brahmasifier.io.store import CutoutStore
 from brahmasifier.models.card import ModelCard
-from brahmasifier.models.regression import build_network
 from brahmasifier.models.io import load_state_into, save_model
+from brahmasifier.models.regression import build_network
 from brahmasifier.models.temperature import apply_temperature, fit_temperature
 
 __all__ = ["RECALIBRATION_TTA", "choose_threshold", "finalize_run", "fit_temperature_or_none", "predict_logits",

@@ -65,7 +65,7 @@ class LensMultiTaskTask(LensClassificationTask):
         self.spec = card.target_set()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.hparams["seed"]))
-            self.model = build_network(card, pretrained_file=self._pretrained_file)
+            self.model = build_network(card, pretrained_file=self._pretrained_file)  # type: ignore[assignment]
         if self.hparams["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
         assert self.spec is not None
@@ -73,7 +73,8 @@ class LensMultiTaskTask(LensClassificationTask):
 
     def setup(self, stage: str) -> None:
         """Fit the standardisation on the training rows and encode every row's targets (see module docstring)."""
-        datamodule: Any = self.trainer.datamodule if self._trainer is not None else None
+        trainer: Any = self._trainer
+        datamodule: Any = getattr(trainer, "datamodule", None)
         if datamodule is None or getattr(datamodule, "store", None) is None or self.spec is None:
             return
         index = datamodule.store.index

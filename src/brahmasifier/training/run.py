@@ -85,6 +85,7 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
 
 def _load_initial_state(model: Any, state: dict[str, Any], source: str) -> None:
     """``init_from`` weights into ``model``: all of them, or the classifier part of a multi-task model (either way)."""
+    from brahmasifier.models.io import load_state_into
     from brahmasifier.models.regression import MultiTaskLensModel
 
     prefix = "classifier."
@@ -157,10 +158,10 @@ def _train(config: TrainConfig) -> RunResult:
     precision = resolve_precision(config.precision, resolve_device(config.accelerator)[1])
     resolved = TrainConfig.from_dict({**config.to_dict(), "lr": lr, "precision": precision, "resume": False})
 
-    task_kwargs: dict[str, Any] = dict(lr=lr, weight_decay=config.weight_decay, warmup_epochs=config.warmup_epochs,
-                                       augment=config.augment, survey_augment=config.survey_augment(),
-                                       channels_last=config.channels_last, seed=config.seed,
-                                       pretrained_file=config.pretrained_file if resume_from is None else None)
+    task_kwargs: dict[str, Any] = {
+        "lr": lr, "weight_decay": config.weight_decay, "warmup_epochs": config.warmup_epochs, "augment": config.augment,
+        "survey_augment": config.survey_augment(), "channels_last": config.channels_last, "seed": config.seed,
+        "pretrained_file": config.pretrained_file if resume_from is None else None}
     task: LensClassificationTask
     if card.regression is not None:
         from brahmasifier.training.multitask import LensMultiTaskTask
