@@ -85,3 +85,29 @@ def test_plots_write_pngs(tmp_path: Path) -> None:
     ]
     for path in paths:
         assert path.is_file() and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_probability_file_estimates_scored_by_true_class(tmp_path: Path) -> None:
+    """``evaluate``'s section on ``probs.csv`` columns: lens columns on true lenses only, hand-computed values."""
+    from brahmasifier.evaluation.parameters import estimate_columns, parameter_section
+
+    # 5 true lenses (PRED/TRUE above as θ_E) and 2 non-lenses whose Rein estimates must be ignored
+    rein = np.r_[PRED, 0.7, 0.9]
+    probs = pd.DataFrame({"id": [f"o{k}" for k in range(7)], "Rein": rein, "Rein_sigma": 0.3,
+                          "Rein_lo68": rein - 0.6, "Rein_hi68": rein + 0.05, "Rein_lo95": rein - 1.0, "Rein_hi95": rein + 1.0,
+                          "z_central": [9.0] * 5 + [0.5, 0.2], "z_central_sigma": 0.1, "z_central_lo68": 0.0,
+                          "z_central_hi68": 1.0, "z_central_lo95": 0.0, "z_central_hi95": 1.0})
+    renamed, columns = estimate_columns(probs)
+    assert columns == ["Rein", "z_central"] and "est:Rein_lo68" in renamed.columns and "Rein" not in renamed.columns
+    truth = pd.DataFrame({"label": [1] * 5 + [0, 0], "domain": ["slsim"] * 7, "Rein": np.r_[TRUE, np.nan, np.nan],
+                          "z_central": [np.nan] * 5 + [0.5, 0.4]})
+    block, figures = parameter_section(pd.concat([renamed, truth], axis=1), columns, tmp_path)
+    m = block["metrics"]["Rein"]["all"]
+    assert m["n"] == 5 and m["bias"] == pytest.approx(0.0) and m["nmad"] == pytest.approx(1.4826 * 0.4)
+    assert m["coverage_68"] == pytest.approx(0.4) and m["outlier_fraction"] == pytest.approx(0.6)  # |err| > 0.3″: 0.5, -0.4, 5.0
+    assert m["coverage_95"] == pytest.approx(0.8)  # |true - pred| <= 1 except the 5.0 row
+    z = block["metrics"]["z_central"]["all"]  # (pred - true)/(1 + true) = [0, -0.2/1.4]
+    assert z["n"] == 2 and z["bias"] == pytest.approx(-0.1 / 1.4)
+    head = block["headline"]["rein_ge_0.5"]  # θ_E ≥ 0.5 is every lens here
+    assert head["n"] == 5 and head["p84"] == pytest.approx(0.5 + 0.36 * 4.5)
+    assert all((tmp_path / f).is_file() for f in figures)

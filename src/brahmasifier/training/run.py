@@ -152,7 +152,7 @@ def _train(config: TrainConfig) -> RunResult:
         from brahmasifier.models.targets import select_targets
 
         card.regression = regression_card_entry(select_targets(config.targets), hidden=config.regression_hidden)
-        description += f" + regression of {len(card.regression['targets']['targets'])} lens-parameter targets"
+        description += f" + regression of {len(card.target_set().output_columns)} parameter columns"
     pretrained = bool(config.pretrained_file or config.init_from)
     lr = float(config.lr) if config.lr else default_lr(card.architecture, pretrained=pretrained)
     precision = resolve_precision(config.precision, resolve_device(config.accelerator)[1])
