@@ -80,4 +80,6 @@ def test_d4_acts_on_the_targets_as_on_the_images(tmp_path: Path) -> None:
 def test_config_rejects_unknown_targets() -> None:
     with pytest.raises(ValueError, match="unknown regression target"):
         TrainConfig(targets="Rein,theta")
-    assert TrainConfig(targets="Rein,ell_l_PA").targets == "Rein,ell_l_PA"
+    assert TrainConfig(targets="Rein,ell_l_PA", aug_seeing=0.3).targets == "Rein,ell_l_PA"
+    with pytest.raises(ValueError, match="aug_flux and aug_shift"):
+        TrainConfig(targets="default", aug_shift=0.5)

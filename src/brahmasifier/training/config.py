@@ -100,6 +100,10 @@ class TrainConfig:
             from brahmasifier.models.targets import select_targets
 
             select_targets(self.targets)  # a ConfigError naming an unknown target now, not after packing
+            if self.aug_flux > 0 or self.aug_shift > 0:
+                raise ConfigError("aug_flux and aug_shift change the magnitudes and positions the lens-parameter "
+                                  "regression learns (they are not applied to its targets); use them without --targets, "
+                                  "or use aug_seeing/aug_sky/aug_noise")
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")

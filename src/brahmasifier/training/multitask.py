@@ -16,7 +16,10 @@ Contract:
   (masked entries enter neither the loss nor its gradient).
 - Augmentation: the D4 element drawn for each image acts on its targets too
   (``TargetSet.d4_action``: a signed permutation of the standardised targets), so flips and
-  quarter turns change ellipticity/shear components and source positions consistently.
+  quarter turns change ellipticity/shear components and source positions consistently. Of the
+  survey augmentations (:mod:`brahmasifier.data.augment`) seeing, sky and noise leave every
+  target as it is; flux scaling and shifts would change magnitudes and positions, so
+  :class:`~brahmasifier.training.config.TrainConfig` refuses them with ``targets``.
 - Validation logs ``val_auc`` (the checkpoint monitor, as for the classifier) and ``val_nll``.
 
 The classifier task's hooks (optimiser, schedule, metrics) are reused unchanged.
@@ -99,15 +102,20 @@ class LensMultiTaskTask(LensClassificationTask):
         logits, mean, log_var = self.model(x)
         return logits.float(), mean.float(), log_var.float()
 
-    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """As the classifier task's ``_augment`` (same generator and order), also returning the D4 elements."""
         seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
-        return random_d4(x, torch.Generator().manual_seed(seed))
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        """One step: D4 on images and targets, BCE + weighted masked β-NLL."""
-        x, y = batch["image"], batch["label"].float()
+        generator = torch.Generator().manual_seed(seed)
         elements = None
         if self.hparams["augment"]:
+            x, elements = random_d4(x, generator)
+        return self.survey_augment.apply(x, generator), elements
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """One step: D4 on images and targets (survey augmentations on the images), BCE + weighted masked β-NLL."""
+        x, y = batch["image"], batch["label"].float()
+        elements = None
+        if self.hparams["augment"] or self.survey_augment.active:
             x, elements = self._augment_with_elements(x)
         target, mask = self._batch_targets(batch, elements)
         logits, mean, log_var = self._outputs(x)
