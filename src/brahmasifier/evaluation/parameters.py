@@ -83,6 +83,10 @@ def parameter_section(table: pd.DataFrame, columns: list[str], out: Path) -> tup
     figures: dict[str, str] = {}
     plot_predicted_vs_true(values, truth, columns, out / "parameters_pred_vs_true.png", domains)
     figures["parameters_pred_vs_true.png"] = "Predicted vs true lens parameters (true lenses; non-lens columns: true non-lenses)"
+    headline = [c for c in ("Rein", "zlens", "vel_disp") if c in columns]
+    if headline:
+        plot_predicted_vs_true(values, truth, headline, out / "parameters_headline.png", domains, n_cols=len(headline))
+        figures["parameters_headline.png"] = "Predicted vs true θ_E, zlens and σ_v (true lenses)"
     plot_interval_coverage(metrics, out / "parameters_coverage.png", COVERAGE_BAND)
     figures["parameters_coverage.png"] = "Observed coverage of the predicted 68% and 95% intervals per parameter"
     for var, file, label in (("Rein", "parameters_rein_error_vs_rein.png", "true θ_E (″)"),
