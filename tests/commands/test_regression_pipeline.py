@@ -25,12 +25,13 @@ def test_simulate_train_regress_predict_evaluate(tmp_path: Path, capsys: pytest.
     sim, run, sub = tmp_path / "sim", tmp_path / "run", tmp_path / "pred" / "submission.csv"
     assert main(["simulate", "--out", str(sim), "--n-per-class", "3", "--seed", "4", "--workers", "1", "--no-preview",
                  "--no-progress"]) == 0
-    assert main(["train", "--data", str(sim), "--out", str(run), "--regress", "--epochs", "1", "--batch-size", "8",
+    assert main(["train", "--data", str(sim), "--out", str(run), "--targets", "Rein,zlens,vel_disp,ell_l,z_central",
+                 "--epochs", "1", "--batch-size", "8",
                  "--model-kwargs", json.dumps({"widths": [8, 16], "depths": [0, 1]}), "--regression-hidden", "16",
                  "--val-fraction", "0.34", "--threads", "1", "--no-progress"]) == 0
     card = json.loads((run / "model" / "model.json").read_text())
     spec = card["regression"]["targets"]
-    assert [t["name"] for t in spec["targets"]] == [t.name for t in challenge_targets()]  # the card says what it predicts
+    assert [t["name"] for t in spec["targets"]] == ["Rein", "zlens", "vel_disp", "ell_l", "z_central"]  # what it predicts
     assert all(d["scale"] > 0 and d["sigma_scale"] > 0 for d in spec["dims"])  # fitted scaling + recalibration stored
     assert card["regression"]["recalibration"]["tta"] == "flips"
     assert "regression" in json.loads((run / "metrics.json").read_text())
@@ -41,8 +42,10 @@ def test_simulate_train_regress_predict_evaluate(tmp_path: Path, capsys: pytest.
     assert "lens parameters:" in capsys.readouterr().out
     submission = read_submission(sub)
     assert list(submission.columns) == list(SUBMISSION_COLUMNS)
-    lens_cols = {canonical_parameter_name(c) for t in challenge_targets() if t.group == "lens" for s in t.submission for c in s}
-    nonlens_cols = {c for t in challenge_targets() if t.group == "nonlens" for s in t.submission for c in s}
+    predicted = [t for t in challenge_targets() if t.name in ("Rein", "zlens", "vel_disp", "ell_l", "z_central")]
+    lens_cols = {canonical_parameter_name(c) for t in predicted if t.group == "lens" for s in t.submission for c in s}
+    nonlens_cols = {c for t in predicted if t.group == "nonlens" for s in t.submission for c in s}
+    assert lens_cols == {"Rein", "zlens", "vel_disp", "ell_l", "ell_l_PA"} and nonlens_cols == {"z_central"}
     template = list(SUBMISSION_COLUMNS[2:])
     values = submission[template].apply(pd.to_numeric)
     lens = submission["preds"].to_numpy() == 1
@@ -53,11 +56,12 @@ def test_simulate_train_regress_predict_evaluate(tmp_path: Path, capsys: pytest.
             assert np.array_equal(filled, lens), column  # lens columns exactly for predicted lenses
         elif name in nonlens_cols:
             assert np.array_equal(filled, ~lens), column
-        else:  # ra/dec/RA/Dec: not predicted
+        else:  # columns the model does not predict (and ra/dec) stay -999
             assert not filled.any(), column
     assert (values.loc[lens, "vel disp"] == values.loc[lens, "vel_disp"]).all()
     table = pd.read_csv(probs, dtype={"id": str})
-    for column in ("Rein", "Rein_sigma", "Rein_lo68", "Rein_hi95", "z_central", "z_central_sigma"):
+    assert "mag_src_g" not in table.columns
+    for column in ("Rein", "Rein_sigma", "Rein_lo68", "Rein_hi95", "ell_l_PA_sigma", "z_central", "z_central_sigma"):
         assert table[column].notna().all(), column
     assert (table["Rein_lo95"] <= table["Rein_lo68"]).all() and (table["Rein_lo68"] <= table["Rein"]).all()
     assert (table["Rein"] <= table["Rein_hi68"]).all() and (table["Rein_sigma"] > 0).all()
