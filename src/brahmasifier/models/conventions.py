@@ -9,11 +9,11 @@ is); flips and quarter turns act on those the same way whatever the origin and s
 angle (PA → ±PA + k·90° only changes signs that cancel), so ``angle_origin``/``angle_towards``
 are recorded but enter no computation.
 
-:data:`SIMULATOR_CONVENTIONS` equals :data:`brahmasifier.simulation.truth.CONVENTIONS` (what both
-simulation engines write, ``docs/conventions.md``: ``ell`` = axis ratio, PA in degrees in
-[0, 180) from +y towards +x, positions in arcsec from the stamp centre with x along columns);
-a test keeps the two equal. It is repeated here, not imported, because model cards must be
-readable without lenstronomy, which importing ``brahmasifier.simulation`` requires.
+:data:`SIMULATOR_CONVENTIONS` is read from :data:`brahmasifier.bands.TRUTH_CONVENTIONS`, the one
+home of what both simulation engines write (``simulation.truth.CONVENTIONS`` is that dict;
+``docs/conventions.md``: ``ell`` = axis ratio, PA in degrees in [0, 180) from +y towards +x,
+positions in arcsec from the stamp centre with x along columns). It lives in the bottom layer
+because model cards must be readable without lenstronomy, which ``brahmasifier.simulation`` needs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from brahmasifier.bands import TRUTH_CONVENTIONS
 
 __all__ = ["ANGLE_UNITS", "AXES", "ELLIPTICITIES", "SIMULATOR_CONVENTIONS", "TruthConventions", "d4_frame_matrix"]
 
@@ -127,8 +129,8 @@ class TruthConventions:
         return cls(**values)
 
 
-#: What :mod:`brahmasifier.simulation` writes (= ``simulation.truth.CONVENTIONS``, test-pinned).
-SIMULATOR_CONVENTIONS = TruthConventions()
+#: What :mod:`brahmasifier.simulation` writes (``bands.TRUTH_CONVENTIONS`` = ``simulation.truth.CONVENTIONS``).
+SIMULATOR_CONVENTIONS = TruthConventions.from_dict(dict(TRUTH_CONVENTIONS))
 
 
 def d4_frame_matrix(element: int, conventions: TruthConventions) -> np.ndarray:
