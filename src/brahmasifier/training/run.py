@@ -6,8 +6,13 @@ Run directory layout::
     checkpoints/           top-k by val AUC + last.ckpt (also written every N steps mid-epoch)
     logs/csv/ logs/tensorboard/
     metrics.json           val AUC/accuracy/precision/recall, threshold (+ how), temperature
+                           (+ ``regression``: validation coverage and σ factors, for a ``targets`` run)
     val_predictions.csv    id,stem,label,domain,logit (best checkpoint)
     model/                 model.safetensors + model.json (best checkpoint, via save_model)
+
+With ``config.targets`` the run trains the multi-task model
+(:class:`~brahmasifier.training.multitask.LensMultiTaskTask`); the card then carries the fitted
+and recalibrated target spec (``regression``).
 
 Resume (``config.resume``) continues from ``checkpoints/last.ckpt`` with Lightning's own
 ``ckpt_path`` mechanism (our own run dir, so the full training state is restored; the file is
