@@ -1,4 +1,4 @@
-"""One place for the survey facts every module shares: band order, stamp size, pixel scale.
+"""One place for the survey facts every module shares: band order, stamp size, pixel scale, truth conventions.
 
 Per-band instrument settings (zero points, seeing, sky) live in
 :mod:`brahmasifier.simulation.instrument`, apart from the lensing physics.
@@ -7,8 +7,8 @@ Per-band instrument settings (zero points, seeing, sky) live in
 from __future__ import annotations
 
 __all__ = [
-    "BANDS", "CODE_BY_DOMAIN", "DOMAIN_BY_CODE", "MISSING_VALUE", "PIXEL_SCALE", "STAMP_SIZE", "UNKNOWN_DOMAIN",
-    "UNKNOWN_LABEL", "band_index",
+    "BANDS", "CODE_BY_DOMAIN", "DOMAIN_BY_CODE", "MISSING_VALUE", "PIXEL_SCALE", "STAMP_SIZE", "TRUTH_CONVENTIONS",
+    "UNKNOWN_DOMAIN", "UNKNOWN_LABEL", "band_index",
 ]
 
 #: Channel order of every image array in the package: (N, len(BANDS), STAMP_SIZE, STAMP_SIZE).
@@ -33,3 +33,20 @@ def band_index(band: str) -> int:
         return BANDS.index(band)
     except ValueError:
         raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None
+
+
+#: The geometric conventions of the truth columns both simulation engines write, as data (the one
+#: home: ``simulation.truth.CONVENTIONS`` is this dict, documented there and in docs/conventions.md;
+#: ``models.conventions.SIMULATOR_CONVENTIONS`` reads it). Here, in the bottom layer, so that a model
+#: card's target spec is readable without lenstronomy (which ``brahmasifier.simulation`` needs).
+TRUTH_CONVENTIONS: dict[str, object] = {
+    "ellipticity": "axis_ratio",
+    "angle_unit": "deg",
+    "angle_range": (0.0, 180.0),
+    "angle_origin": "+y",
+    "angle_towards": "+x",
+    "x_axis": "+col",
+    "y_axis": "+row",
+    "position_centre": 0.0,
+    "position_unit": "arcsec",
+}

@@ -53,5 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if j.get("n_duplicate_label_rows"):
         print(f"note: {j['n_duplicate_label_rows']} repeated label rows (same object, same label) were used once")
     print(format_table(result))
+    if result.get("parameters"):
+        from brahmasifier.evaluation.parameters import format_parameter_table
+
+        print(format_parameter_table(result["parameters"]))
     print(f"wrote {args.out}/{METRICS_FILE} and {args.out}/{REPORT_FILE}")
     return 0

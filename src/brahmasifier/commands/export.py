@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     model, card = load_model(args.model)
     path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
     message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"
+    if card.regression is not None:
+        message += ("\nnote: the graph holds the lens logit only; this model's lens parameters are predicted with PyTorch "
+                    "(brahmasifier predict does so)")
     if args.verify:
         diff = verify_onnx(model, path, tta=args.tta)
         message += f"; max |ONNX - PyTorch| logit difference {diff:.2e}"

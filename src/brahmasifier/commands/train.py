@@ -26,7 +26,7 @@ from brahmasifier.hardware import canonical_precision
 
 __all__ = ["HELP", "OPTIONS", "add_arguments", "run", "settings_from_args"]
 
-HELP = "train a lens classifier (Lightning; checkpoints, resume, DDP) and export the model"
+HELP = "train a lens classifier, optionally with lens parameters (Lightning; checkpoints, resume, DDP), and export it"
 
 
 def _limit(text: str) -> float | int:
@@ -86,6 +86,16 @@ OPTIONS: list[ConfigOption] = [
                  "survey augmentation: sky noise raised by up to FRACTION (0.5: up to 1.5x) by adding noise (0: off)"),
     ConfigOption(("--aug-probability",), "aug_probability", {"type": float},
                  "probability that each survey augmentation that is on is applied to a sample"),
+    ConfigOption(("--targets",), "targets", {"metavar": "NAMES"},
+                 "also learn lens parameters with calibrated uncertainties (a multi-task model): 'default' (every "
+                 "challenge parameter) or comma-separated names, e.g. Rein,zlens,vel_disp (default: classification only)"),
+    ConfigOption(("--regress",), "targets", {"action": "store_const", "const": "default"},
+                 "the same as --targets default"),
+    ConfigOption(("--regression-weight",), "regression_weight", {"type": float},
+                 "weight of the parameters' masked beta-NLL next to the BCE"),
+    ConfigOption(("--regression-beta",), "regression_beta", {"type": float},
+                 "beta of the beta-NLL (0: plain Gaussian NLL; 0.5 kept classification as good in the baseline)"),
+    ConfigOption(("--regression-hidden",), "regression_hidden", {"type": int}, "hidden width of the regression head"),
     ConfigOption(("--seed",), "seed", {"type": int}, "seed of the split, model init and augmentation"),
     ConfigOption(("--val-fraction",), "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
     ConfigOption(("--precision",), "precision", {"type": canonical_precision},

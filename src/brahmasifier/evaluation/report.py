@@ -102,7 +102,9 @@ def evaluate(
     if not 0 <= threshold <= 1:
         raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold}")
 
-    predictions = load_predictions(probs)
+    from brahmasifier.evaluation.parameters import estimate_columns
+
+    predictions, estimated = estimate_columns(load_predictions(probs))
     label_table = load_labels(labels)
     table, join = join_predictions(predictions, label_table)
     if table.empty:
@@ -133,6 +135,13 @@ def evaluate(
         block["figure"] = file
         figures[file] = f"Completeness vs {block['parameter']}"
 
+    parameters: dict[str, Any] = {}
+    if estimated:
+        from brahmasifier.evaluation.parameters import parameter_section
+
+        parameters, parameter_figures = parameter_section(table, estimated, out)
+        figures.update(parameter_figures)
+
     gallery: dict[str, Any] = {}
     if images is not None:
         from brahmasifier.evaluation.gallery import make_gallery
@@ -149,6 +158,7 @@ def evaluate(
         "calibration": calibration,
         "figures": figures,
         "gallery": gallery,
+        **({"parameters": parameters} if parameters else {}),
     }
     result = json_safe(result)
     write_json_atomic(out / METRICS_FILE, result)
@@ -215,7 +225,7 @@ def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
         parts.append("<ul class=warn>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
 
     figures = result["figures"]
-    main_figures = [f for f in figures if not f.startswith("completeness")]
+    main_figures = [f for f in figures if not f.startswith(("completeness", "parameters"))]
     parts.append("<h2>Figures</h2>" + "".join(_figure_html(out, f, figures[f]) for f in main_figures))
 
     cal = result["calibration"]
@@ -241,6 +251,11 @@ def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
             if block["n_lenses_without_value"]:
                 parts.append(f"<p class=note>{block['n_lenses_without_value']} lenses have no "
                              f"{html.escape(block['parameter'])} (-999).</p>")
+
+    if result.get("parameters"):
+        from brahmasifier.evaluation.parameters import parameter_html
+
+        parts.append(parameter_html(result["parameters"], lambda f: _figure_html(out, f, figures[f])))
 
     if result["gallery"]:
         parts.append("<h2>Gallery</h2><p class=note>Lupton asinh RGB (i, r, g), per-object robust scaling.</p>")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -23,7 +24,7 @@ from brahmasifier.errors import ConfigError
 from brahmasifier.models.card import WEIGHTS_FILENAME
 from brahmasifier.models.temperature import logit, sigmoid
 
-__all__ = ["LoadedModel", "ensemble_threshold", "load_models"]
+__all__ = ["LoadedModel", "ensemble_targets", "ensemble_threshold", "load_models"]
 
 
 @dataclass
@@ -37,6 +38,8 @@ class LoadedModel:
     temperature: float
     architecture: str
     fingerprint: str
+    #: The model's regression :class:`~brahmasifier.models.targets.TargetSet` (None: classification only).
+    targets: Any = None
 
 
 def _model_name(path: Path) -> str:
@@ -73,8 +76,26 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
             name = f"{name}_{used[name]}"
         digest = _file_digest(model_dir / WEIGHTS_FILENAME) + ":" + hashlib.sha256(card.to_json().encode()).hexdigest()[:16]
         loaded.append(LoadedModel(name, path, module, float(card.threshold), float(card.temperature),
-                                  card.architecture, digest))
+                                  card.architecture, digest, card.target_set()))
     return loaded
+
+
+def ensemble_targets(models: Sequence[LoadedModel]) -> Any:
+    """The target spec the ensemble's parameter estimates use (None if no model predicts parameters).
+
+    Every model with a regression head must predict the same targets (their standardisations and
+    σ factors may differ); classification-only models take part in the lens probability only.
+    """
+    specs = [(m.name, m.targets) for m in models if m.targets is not None]
+    if not specs:
+        return None
+    first_name, first = specs[0]
+    for name, spec in specs[1:]:
+        if spec.dim_names != first.dim_names:
+            raise ConfigError(f"models {first_name} and {name} predict different lens parameters "
+                              f"({', '.join(first.output_columns)} vs {', '.join(spec.output_columns)}); "
+                              "an ensemble combines estimates of the same parameters only")
+    return first
 
 
 def ensemble_threshold(models: Sequence[LoadedModel]) -> float:

@@ -5,6 +5,14 @@ Both are plain module-level classes (importable and testable on their own);
 :class:`~brahmasifier.inference.writer.PartWriter`. Precision: the module autocasts to
 bf16/fp16 itself for ``bf16-mixed``/``16-mixed`` and the Trainer runs at ``32-true``, because
 the ONNX Runtime engine (numpy in, numpy out) must not be wrapped in torch's autocast.
+
+Models with a regression head (PyTorch engine only) also give parameter estimates: each model's
+TTA-combined Gaussians become its calibrated
+:class:`~brahmasifier.models.target_decode.Predictive` (its own standardisation and σ factors), the
+models' predictives combine with the ensemble rule
+(:func:`~brahmasifier.inference.gaussian_ensemble.combine_predictives`), and the batch output's
+``parameters`` holds ``(B, 3·D)``: the means, variances and pair covariances in the encoded
+physical units (:func:`brahmasifier.inference.parameters.parameter_columns` names them in the part files).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import numpy as np
@@ -45,6 +53,8 @@ class EnsembleModule(pl.LightningModule):
         self.onnx_models = list(models) if engine == "onnx" else []
         self.sessions: list[Any] = []
         self.nets = nn.ModuleList([] if engine == "onnx" else [TTAModel(m.module, tta, channels_last) for m in models])
+        self.specs = [None if engine == "onnx" else m.targets for m in models]
+        self.ensemble_spec = next((spec for spec in self.specs if spec is not None), None)
         self.register_buffer("temperatures", torch.tensor([m.temperature for m in models], dtype=torch.float32),
                              persistent=False)
 
@@ -65,17 +75,37 @@ class EnsembleModule(pl.LightningModule):
 
     def raw_logits(self, images: torch.Tensor) -> torch.Tensor:
         """``(M, B)`` TTA-averaged logits of each model, before temperature."""
+        return self.raw_outputs(images)[0]
+
+    def raw_outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None]:
+        """``(M, B)`` TTA-averaged logits, and the ensemble's parameter predictive ``(B, 3·D)`` (None without heads)."""
         if self.engine == "onnx":
             x = images.detach().cpu().numpy()
-            return torch.from_numpy(np.stack([s(x) for s in self.sessions]))
+            return torch.from_numpy(np.stack([s(x) for s in self.sessions])), None
+        from brahmasifier.inference.gaussian_ensemble import combine_predictives
+        from brahmasifier.models.target_decode import predictive
+
+        logits, members = [], []
         with self._autocast():
-            return torch.stack([net(images).float() for net in self.nets])
+            for module, spec in zip(self.nets, self.specs, strict=True):
+                net = cast(TTAModel, module)
+                if spec is None:
+                    logits.append(net(images).float())
+                    continue
+                logit, mean, var = net.with_parameters(images, spec)
+                logits.append(logit.float())
+                members.append(predictive(spec, mean, var))
+        if not members:
+            return torch.stack(logits), None
+        assert self.ensemble_spec is not None
+        pred = combine_predictives(members, self.ensemble_spec)
+        return torch.stack(logits), np.concatenate([pred.mean, pred.var, pred.cov12], axis=1)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """Calibrated logits of each model and their mean, with the batch's object metadata."""
-        raw = self.raw_logits(batch["image"])
+        """Calibrated logits of each model and their mean (+ parameter predictive), with the batch's object metadata."""
+        raw, parameters = self.raw_outputs(batch["image"])
         calibrated = raw.to(self.temperatures.device) / self.temperatures[:, None]
-        return {
+        out = {
             "part": batch["part"],
             "position": batch["position"].cpu().numpy(),
             "n_nan": batch["n_nan"].cpu().numpy(),
@@ -85,6 +115,9 @@ class EnsembleModule(pl.LightningModule):
             "model_logits": calibrated.cpu().numpy(),
             "logit": calibrated.mean(dim=0).cpu().numpy(),
         }
+        if parameters is not None:
+            out["parameters"] = parameters
+        return out
 
 
 class PartsDataModule(pl.LightningDataModule):

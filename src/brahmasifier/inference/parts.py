@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from brahmasifier.errors import ConfigError, PartsError
 from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
 from brahmasifier.models.temperature import sigmoid
+
+if TYPE_CHECKING:
+    from brahmasifier.models.targets import TargetSet
 
 __all__ = [
     "PART_META_COLUMNS", "PLAN_FILE", "MergeResult", "ObjectCounts", "Part", "batches_of", "combine_duplicates",
@@ -249,11 +253,16 @@ def merge_parts(
     out: str | os.PathLike[str],
     probs_out: str | os.PathLike[str] | None,
     source_rejected: pd.DataFrame,
+    targets: TargetSet | None = None,
 ) -> MergeResult:
     """Merge the parts into ``submission`` (+ ``probs``) and ``rejected.csv`` next to ``out``.
 
     Objects that could not be read, and objects whose logit (ensemble or any model's) is not
     finite, go to ``rejected.csv`` with the reason: no probability is ever written as NaN.
+
+    With ``targets`` (the ensemble predicts lens parameters) the parts carry its predictive,
+    which is averaged over a duplicated ID's rows like the logits and decoded into the
+    submission's parameter columns and the probabilities file (:mod:`brahmasifier.inference.parameters`).
     """
     frame = read_parts(parts_dir, parts)
     logit_columns = ["logit", *model_columns]
@@ -269,20 +278,32 @@ def merge_parts(
                                  "reason": errors[~ok]})
     rejected = pd.concat([r for r in (source_rejected.loc[:, list(REJECTED_COLUMNS)].astype(str), read_rejects) if len(r)]
                          or [pd.DataFrame(columns=list(REJECTED_COLUMNS))], ignore_index=True)
-    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns]]
-    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, logit_columns)
+    param_columns: list[str] = []
+    if targets is not None:
+        from brahmasifier.inference.parameters import parameter_columns
+
+        param_columns = parameter_columns(targets)
+    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *param_columns]]
+    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *param_columns])
     prob = sigmoid(combined["logit"].to_numpy())
     probs = pd.DataFrame({"id": combined["id"].astype(str), "stem": combined["stem"].astype(str), "prob": prob})
     for column in logit_columns:
         probs[column] = combined[column].to_numpy(np.float64)
     probs["n_nan"] = combined["n_nan"].to_numpy(np.int64)
     preds = (prob >= threshold).astype(np.int64)
+    parameters = None
+    if targets is not None:
+        from brahmasifier.inference.parameters import decode_table, probability_columns, submission_parameters
+
+        decoded = decode_table(targets, combined)
+        parameters = submission_parameters(targets, decoded, preds)
+        probs = pd.concat([probs, probability_columns(decoded)], axis=1)
     out = Path(out)
     rejected_out = out.with_name("rejected.csv")
     write_table(printable_rejects(rejected), rejected_out)
     if probs_out is not None:
         write_table(probs, probs_out)
-    write_submission(out, probs["id"].tolist(), preds)
+    write_submission(out, probs["id"].tolist(), preds, parameters)
     # One rejects row per object that was found but not scored; rows without a stem are stray
     # files (not objects), listed for the user but not counted.
     n_rejected_objects = int((rejected["stem"].astype(str) != "").sum())

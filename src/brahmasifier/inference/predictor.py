@@ -11,6 +11,13 @@ Rule for combining (the reference system's, plus calibration):
 Threshold ``"auto"``: from the cards (:func:`~brahmasifier.inference.ensemble.ensemble_threshold`);
 a number is used as given on ``prob``. ``preds = prob >= threshold``.
 
+Lens parameters: where models have a regression head, the submission's lens columns are filled
+for objects predicted as lenses and its non-lens columns (``z_central``, ``mag_object_*``) for the
+others, -999 where no model predicts a column; the probabilities file carries every estimate with
+its uncertainty (:mod:`brahmasifier.inference.parameters`). The ONNX engine scores classifiers
+only: with a multi-task model prediction runs on PyTorch (a note says so; ``--onnx`` asked
+explicitly is an error).
+
 The loop is Lightning's prediction loop (``Trainer.predict``) over the module-level classes of
 :mod:`brahmasifier.inference.lightning`, with a per-rank
 :class:`~brahmasifier.inference.writer.PartWriter`: one code path for one CPU, one GPU or
@@ -31,8 +38,9 @@ from typing import Any
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier._outputs import check_free_space, check_output_files
+from brahmasifier.errors import ConfigError
 from brahmasifier.inference.config import PredictConfig
-from brahmasifier.inference.ensemble import LoadedModel, ensemble_threshold, load_models
+from brahmasifier.inference.ensemble import LoadedModel, ensemble_targets, ensemble_threshold, load_models
 from brahmasifier.inference.parts import (
     ObjectCounts,
     Part,
@@ -123,6 +131,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     from brahmasifier.hardware import resolve_device, resolve_precision
     from brahmasifier.inference.engine import default_channels_last, default_workers, resolve_engine
     from brahmasifier.inference.lightning import EnsembleModule, PartsDataModule
+    from brahmasifier.inference.parameters import parameter_columns
     from brahmasifier.inference.sources import open_source
     from brahmasifier.inference.writer import PartWriter
 
@@ -133,11 +142,19 @@ def predict(config: PredictConfig) -> PredictionSummary:
                         "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")})
     accelerator, device_label = resolve_device(config.device)
     precision = resolve_precision(config.precision, device_label)
+    loaded = load_models(config.models)
+    targets = ensemble_targets(loaded)
+    notes: list[str] = []
     engine = resolve_engine(config.onnx, device_label, precision)
+    if targets is not None and engine == "onnx":
+        if config.onnx:
+            raise ConfigError("--onnx: ONNX export covers classification models only; a model with a regression head "
+                              "(lens parameters) predicts with PyTorch: drop --onnx")
+        engine = "torch"
+        notes.append("note: lens-parameter models run on PyTorch (the ONNX engine scores classifiers only)")
     channels_last = default_channels_last(engine, device_label) if config.channels_last is None else config.channels_last
     workers = default_workers(device_label) if config.workers is None else int(config.workers)
-
-    loaded = load_models(config.models)
+    param_columns = parameter_columns(targets) if targets is not None else []
     model_columns = [f"logit_{m.name}" for m in loaded]
     threshold = ensemble_threshold(loaded) if config.threshold == "auto" else float(config.threshold)
 
@@ -160,7 +177,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     already = _reusable_parts(parts_dir, plan) if config.resume else set()
     if len(already) < len(parts):
         module = EnsembleModule(loaded, config.tta, precision, engine, channels_last, parts_dir / "onnx")
-        writer = PartWriter(parts_dir, parts, model_columns, progress=config.progress)
+        writer = PartWriter(parts_dir, parts, model_columns, progress=config.progress, parameter_columns=param_columns)
         datamodule = PartsDataModule(source, parts, plan, parts_dir, config.resume, config.batch_size, workers,
                                      config.max_parts, writer)
         distributed = str(config.devices) != "1" or config.num_nodes > 1
@@ -189,7 +206,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
         summary.parts_reused = len(already)
         summary.parts_scored = len(finished - already)
         return summary
-    result = merge_parts(parts_dir, parts, model_columns, threshold, out, config.probs_out, source.rejected)
+    result = merge_parts(parts_dir, parts, model_columns, threshold, out, config.probs_out, source.rejected, targets)
     if not config.keep_parts:
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
@@ -202,7 +219,9 @@ def predict(config: PredictConfig) -> PredictionSummary:
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
-        notes=[_stale_note(stale, parts)] if stale else [],
+        notes=notes + ([_stale_note(stale, parts)] if stale else [])
+        + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
+            "non-lens columns for the others)"] if targets is not None else []),
     )
 
 

@@ -12,13 +12,21 @@ training augmentation):
 Views are averaged in **logit** space (the reference's rule). :class:`TTAModel` runs all views
 of a batch in one forward pass (views stacked along the batch axis), which keeps the matrix
 products large, and is made of flips and transposes only, so it exports to ONNX as is.
+
+A multi-task model (:class:`~brahmasifier.models.regression.MultiTaskLensModel`) goes through
+:meth:`TTAModel.with_parameters`: the same stacked pass, the logits averaged as above and each
+view's parameter Gaussians first mapped back to the original image's frame
+(``TargetSet.d4_apply_targets(..., inverse=True)``), then combined with the ensemble rule
+(:func:`brahmasifier.inference.gaussian_ensemble.combine_gaussians`: the spread of the views'
+means adds to the mean variance).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -75,15 +83,15 @@ class TTAModel(nn.Module):
         self.model = model
         self.tta = tta
         self.views = tta_views(tta)
+        self.elements = TTA_ELEMENTS[tta]
         self.channels_last = channels_last
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw images ``(B, C, H, W)`` → mean logit over the views ``(B,)``."""
-        batch = x.shape[0]
+    def _stacked(self, x: torch.Tensor) -> Any:
+        """The model's output on all views stacked along the batch axis (prepared once where exact)."""
         model = self.model
-        score: Callable[[torch.Tensor], torch.Tensor] = model
+        score: Callable[[torch.Tensor], Any] = model
         if len(self.views) > 1 and isinstance(model, PreparedScorer) and model.view_invariant_prepare:
             # Normalise once, not once per view (exact: the statistics ignore pixel order).
             x = model.prepare(x)
@@ -91,7 +99,27 @@ class TTAModel(nn.Module):
         stacked = self.views[0](x) if len(self.views) == 1 else torch.cat([view(x) for view in self.views], dim=0)
         if self.channels_last:  # after stacking: flips/transposes would otherwise undo the layout
             stacked = stacked.contiguous(memory_format=torch.channels_last)
-        if len(self.views) == 1:
-            return score(stacked).reshape(-1)
-        logits = score(stacked).reshape(len(self.views), batch)
-        return logits.mean(dim=0)
+        return score(stacked)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw images ``(B, C, H, W)`` → mean logit over the views ``(B,)``."""
+        out = self._stacked(x)
+        if isinstance(out, tuple):  # a multi-task model: the logits only (see with_parameters)
+            out = out[0]
+        return out.reshape(len(self.views), x.shape[0]).mean(dim=0)
+
+    def with_parameters(self, x: torch.Tensor, spec: Any) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """A multi-task model's mean logit ``(B,)`` and its view-combined standardised means and variances ``(B, D)``.
+
+        ``spec`` is the model's :class:`~brahmasifier.models.targets.TargetSet` (its D4 action un-does each view).
+        """
+        from brahmasifier.inference.gaussian_ensemble import combine_gaussians
+
+        logits, mean, log_var = self._stacked(x)
+        n_views, batch = len(self.views), x.shape[0]
+        means = mean.float().reshape(n_views, batch, -1).detach().cpu().double().numpy()
+        variances = np.exp(log_var.float().reshape(n_views, batch, -1).detach().cpu().double().numpy())
+        back_means = [spec.d4_apply_targets(means[v], e, inverse=True) for v, e in enumerate(self.elements)]
+        back_vars = [spec.d4_apply_targets(variances[v], e, inverse=True, variance=True) for v, e in enumerate(self.elements)]
+        mu, var = combine_gaussians(np.stack(back_means), np.stack(back_vars))
+        return logits.float().reshape(n_views, batch).mean(dim=0), mu, var

@@ -22,8 +22,12 @@ from brahmasifier.inference.parts import Part, write_part
 __all__ = ["PartWriter", "part_frame"]
 
 
-def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) -> pd.DataFrame:
-    """A part's table from the batch outputs of ``predict_step`` (see predictor)."""
+def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str],
+               parameter_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A part's table from the batch outputs of ``predict_step`` (see predictor).
+
+    ``parameter_columns`` name the columns of its ``parameters`` (a multi-task ensemble's predictive).
+    """
     frame = pd.DataFrame({
         "position": np.concatenate([o["position"] for o in outputs]).astype(np.int64),
         "id": pd.array([i for o in outputs for i in o["id"]], dtype=object),
@@ -38,6 +42,9 @@ def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str]) 
     model_logits = np.concatenate([o["model_logits"] for o in outputs], axis=1)
     for k, column in enumerate(model_columns):
         frame[column] = model_logits[k].astype(np.float64)
+    if parameter_columns:
+        values = np.concatenate([o["parameters"] for o in outputs], axis=0)
+        frame = pd.concat([frame, pd.DataFrame(values.astype(np.float64), columns=list(parameter_columns))], axis=1)
     return frame
 
 
@@ -50,11 +57,13 @@ class PartWriter(BasePredictionWriter):
         parts: Sequence[Part],
         model_columns: Sequence[str],
         progress: bool = True,
+        parameter_columns: Sequence[str] = (),
     ) -> None:
         super().__init__(write_interval="batch")
         self.parts_dir = Path(parts_dir)
         self.parts = {p.number: p for p in parts}
         self.model_columns = list(model_columns)
+        self.parameter_columns = list(parameter_columns)
         self.progress = progress
         self.total_objects = 0  # set by the data module: this rank's objects to score
         self.written: list[int] = []
@@ -85,7 +94,7 @@ class PartWriter(BasePredictionWriter):
         self._buffered += n
         part = self.parts[number]
         if self._buffered == len(part):
-            write_part(self.parts_dir, number, part_frame(self._buffer, self.model_columns))
+            write_part(self.parts_dir, number, part_frame(self._buffer, self.model_columns, self.parameter_columns))
             self.written.append(number)
             self._buffer, self._buffered, self._part = [], 0, None
         elif self._buffered > len(part):

@@ -71,6 +71,10 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     brahmasifier_version: str = __version__
     format_version: int = FORMAT_VERSION
+    #: Optional parameter regression: ``{"targets": TargetSet.to_dict(), "head": {RegressionHead kwargs}}``
+    #: (models/targets.py, models/regression.py). Absent (None) for a classifier; then it is not written,
+    #: so classifier cards stay byte-for-byte what older versions write and read.
+    regression: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.bands = list(self.bands)
@@ -85,10 +89,32 @@ class ModelCard:
             raise ModelFormatError(f"card temperature {self.temperature!r} must be a finite number > 0")
         if not 0.0 <= _number(self.threshold) <= 1.0:
             raise ModelFormatError(f"card threshold {self.threshold!r} must be a probability in [0, 1]")
+        if self.regression is not None:
+            if not isinstance(self.regression, dict) or not isinstance(self.regression.get("head", {}), dict):
+                raise ModelFormatError("card regression must be an object with 'targets' (and optionally 'head')")
+            try:
+                self.target_set()
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelFormatError(f"card regression targets: {exc}") from None
+
+    def target_set(self) -> Any:
+        """The regression :class:`~brahmasifier.models.targets.TargetSet`, or None for a classifier."""
+        if self.regression is None:
+            return None
+        from brahmasifier.models.targets import TargetSet
+
+        return TargetSet.from_dict(self.regression["targets"])
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (undefined numbers, e.g. a NaN validation precision, become ``None``)."""
-        return json.loads(json.dumps(json_safe(asdict(self))))
+        """Plain JSON-serialisable dict.
+
+        Undefined numbers (e.g. a NaN validation precision) become ``None``; there is no
+        ``regression`` key when there is none.
+        """
+        data = json.loads(json.dumps(json_safe(asdict(self))))
+        if data["regression"] is None:
+            del data["regression"]
+        return data
 
     def to_json(self) -> str:
         """Pretty JSON text (what ``model.json`` holds)."""

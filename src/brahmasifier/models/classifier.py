@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,28 @@ class LensClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw ``(B, 5, 41, 41)`` → logits ``(B,)``."""
         return self.score_prepared(self.prepare(x))
+
+    # The pooled-feature path (timm's interface, which our compact net implements too):
+    # ``logit_from_features(features_prepared(x))`` equals ``score_prepared(x)``; a regression
+    # head (models/regression.py) reads the same features. ``forward`` does not use it, so the
+    # classification graph (and its ONNX export) is unchanged.
+    def features_prepared(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared images → pooled backbone features ``(B, num_features)`` (before the classifier)."""
+        if self.resize:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+        backbone: Any = self.backbone
+        return backbone.forward_head(backbone.forward_features(x), pre_logits=True)
+
+    def logit_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Pooled features → logits ``(B,)`` (the backbone's own classifier layer)."""
+        backbone: Any = self.backbone
+        return backbone.get_classifier()(features).reshape(-1)
+
+    @property
+    def num_features(self) -> int:
+        """Width of the pooled feature vector."""
+        backbone: Any = self.backbone
+        return int(backbone.num_features)
 
 
 def build_model(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier:

@@ -111,7 +111,21 @@ class CompactLensNet(nn.Module):
         self.head = nn.Linear(prev, num_classes)
         self.num_features = prev
 
+    # timm's feature interface (``forward_features`` / ``forward_head(pre_logits=)`` /
+    # ``get_classifier``), so a regression head can share the pooled features of any backbone.
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map ``(B, num_features, h, w)`` before pooling."""
+        return self.stages(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool + dropout (``pre_logits=True``: the ``(B, num_features)`` vector), then the linear head."""
+        x = self.drop(self.pool(x).flatten(1))
+        return x if pre_logits else self.head(x)
+
+    def get_classifier(self) -> nn.Module:
+        """The final linear layer (features → logits)."""
+        return self.head
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` → logits ``(B, num_classes)``."""
-        x = self.stages(self.stem(x))
-        return self.head(self.drop(self.pool(x).flatten(1)))
+        return self.forward_head(self.forward_features(x))

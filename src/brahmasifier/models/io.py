@@ -15,7 +15,8 @@ from torch import nn
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.errors import ModelFormatError
 from brahmasifier.models.card import CARD_FILENAME, WEIGHTS_FILENAME, ModelCard, read_card
-from brahmasifier.models.classifier import LensClassifier, build_model
+from brahmasifier.models.classifier import LensClassifier
+from brahmasifier.models.regression import MultiTaskLensModel, build_network
 
 __all__ = ["load_model", "load_state_into", "save_model"]
 
@@ -64,8 +65,12 @@ def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: st
     model.load_state_dict(state, strict=True)
 
 
-def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[LensClassifier, ModelCard]:
-    """Rebuild a saved model in eval mode, and its card. Never unpickles (safetensors only)."""
+def load_model(path: str | os.PathLike[str],
+               map_location: str | torch.device = "cpu") -> tuple[LensClassifier | MultiTaskLensModel, ModelCard]:
+    """Rebuild a saved model in eval mode, and its card. Never unpickles (safetensors only).
+
+    A card with ``regression`` gives the multi-task model (classifier + regression head, one weights file).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -78,7 +83,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFormatError(f"{weights}: unreadable safetensors file ({exc})") from None
     try:
-        model = build_model(card)
+        model = build_network(card)
     except (ValueError, TypeError) as exc:
         raise ModelFormatError(f"{card_path}: cannot build the model ({exc})") from None
     load_state_into(model, state, str(weights))

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.bands import BANDS, MISSING_VALUE, TRUTH_CONVENTIONS
 
 __all__ = [
     "CONVENTIONS",
@@ -72,18 +72,9 @@ SIM_COLUMNS: dict[str, str] = {
     **{f"sim_psf_fwhm_{b}": f"PSF FWHM in {b}, arcsec" for b in BANDS},
 }
 
-#: The conventions above as data (for code that must know them, e.g. target encoders).
-CONVENTIONS: dict[str, object] = {
-    "ellipticity": "axis_ratio",
-    "angle_unit": "deg",
-    "angle_range": (0.0, 180.0),
-    "angle_origin": "+y",
-    "angle_towards": "+x",
-    "x_axis": "+col",
-    "y_axis": "+row",
-    "position_centre": 0.0,
-    "position_unit": "arcsec",
-}
+#: The conventions above as data (for code that must know them, e.g. target encoders); the dict
+#: itself lives in the bottom layer (:data:`brahmasifier.bands.TRUTH_CONVENTIONS`), one home for both.
+CONVENTIONS: dict[str, object] = TRUTH_CONVENTIONS
 
 
 def position_angle(phi: float | np.ndarray) -> float | np.ndarray:

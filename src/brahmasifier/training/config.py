@@ -53,6 +53,12 @@ class TrainConfig:
     aug_sky: float = 0.0
     aug_noise: float = 0.0
     aug_probability: float = 0.5
+    # lens-parameter regression (models/targets.py): None = classification only; "default" = every
+    # challenge parameter; or comma-separated target names (e.g. "Rein,zlens,vel_disp")
+    targets: str | None = None
+    regression_weight: float = 1.0
+    regression_beta: float = 0.5
+    regression_hidden: int = 256
     seed: int = 0
     val_fraction: float = 0.1
     # hardware
@@ -87,6 +93,17 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not (self.regression_weight >= 0 and 0 <= self.regression_beta <= 1 and self.regression_hidden >= 0):
+            raise ConfigError(f"regression_weight must be >= 0, regression_beta in [0, 1] and regression_hidden >= 0 "
+                              f"(got {self.regression_weight}, {self.regression_beta}, {self.regression_hidden})")
+        if self.targets is not None:
+            from brahmasifier.models.targets import select_targets
+
+            select_targets(self.targets)  # a ConfigError naming an unknown target now, not after packing
+            if self.aug_flux > 0 or self.aug_shift > 0:
+                raise ConfigError("aug_flux and aug_shift change the magnitudes and positions the lens-parameter "
+                                  "regression learns (they are not applied to its targets); use them without --targets, "
+                                  "or use aug_seeing/aug_sky/aug_noise")
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")

@@ -6,8 +6,13 @@ Run directory layout::
     checkpoints/           top-k by val AUC + last.ckpt (also written every N steps mid-epoch)
     logs/csv/ logs/tensorboard/
     metrics.json           val AUC/accuracy/precision/recall, threshold (+ how), temperature
+                           (+ ``regression``: validation coverage and σ factors, for a ``targets`` run)
     val_predictions.csv    id,stem,label,domain,logit (best checkpoint)
     model/                 model.safetensors + model.json (best checkpoint, via save_model)
+
+With ``config.targets`` the run trains the multi-task model
+(:class:`~brahmasifier.training.multitask.LensMultiTaskTask`); the card then carries the fitted
+and recalibrated target spec (``regression``).
 
 Resume (``config.resume``) continues from ``checkpoints/last.ckpt`` with Lightning's own
 ``ckpt_path`` mechanism (our own run dir, so the full training state is restored; the file is
@@ -90,6 +95,19 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
     return card, None, f"{card.architecture} from {start}"
 
 
+def _load_initial_state(model: Any, state: dict[str, Any], source: str) -> None:
+    """``init_from`` weights into ``model``: all of them, or the classifier part of a multi-task model (either way)."""
+    from brahmasifier.models.io import load_state_into
+    from brahmasifier.models.regression import MultiTaskLensModel
+
+    prefix = "classifier."
+    if any(k.startswith(prefix) for k in state) and not isinstance(model, MultiTaskLensModel):
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # a multi-task model's classifier
+    if isinstance(model, MultiTaskLensModel) and not any(k.startswith(prefix) for k in state):
+        model = model.classifier  # a classifier's weights; the head starts fresh
+    load_state_into(model, state, source)
+
+
 def train(config: TrainConfig) -> RunResult:
     """Train, checkpoint, early-stop, export (see module docstring); returns a :class:`RunResult`."""
     with quiet_lightning(startup_lines=True):
@@ -106,7 +124,6 @@ def _train(config: TrainConfig) -> RunResult:
     from brahmasifier.data.datamodule import LensDataModule
     from brahmasifier.hardware import resolve_device, resolve_precision
     from brahmasifier.models import default_lr
-    from brahmasifier.models.io import load_state_into
     from brahmasifier.training.callbacks import DataSummaryReport
     from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state, refused_checkpoint
     from brahmasifier.training.export import finalize_run
@@ -142,17 +159,32 @@ def _train(config: TrainConfig) -> RunResult:
                                 pin_memory=torch.cuda.is_available(), progress=config.progress)
 
     card, init_state, description = _initial_card_and_state(config)
+    card.regression = None
+    if config.targets is not None:
+        from brahmasifier.models.regression import regression_card_entry
+        from brahmasifier.models.targets import select_targets
+
+        card.regression = regression_card_entry(select_targets(config.targets), hidden=config.regression_hidden)
+        description += f" + regression of {len(card.target_set().output_columns)} parameter columns"
     pretrained = bool(config.pretrained_file or config.init_from)
     lr = float(config.lr) if config.lr else default_lr(card.architecture, pretrained=pretrained)
     precision = resolve_precision(config.precision, resolve_device(config.accelerator)[1])
     resolved = TrainConfig.from_dict({**config.to_dict(), "lr": lr, "precision": precision, "resume": False})
 
-    task = LensClassificationTask(card.to_dict(), lr=lr, weight_decay=config.weight_decay, warmup_epochs=config.warmup_epochs,
-                                  augment=config.augment, survey_augment=config.survey_augment(),
-                                  channels_last=config.channels_last, seed=config.seed,
-                                  pretrained_file=config.pretrained_file if resume_from is None else None)
+    task_kwargs: dict[str, Any] = {
+        "lr": lr, "weight_decay": config.weight_decay, "warmup_epochs": config.warmup_epochs, "augment": config.augment,
+        "survey_augment": config.survey_augment(), "channels_last": config.channels_last, "seed": config.seed,
+        "pretrained_file": config.pretrained_file if resume_from is None else None}
+    task: LensClassificationTask
+    if card.regression is not None:
+        from brahmasifier.training.multitask import LensMultiTaskTask
+
+        task = LensMultiTaskTask(card.to_dict(), regression_weight=config.regression_weight,
+                                 regression_beta=config.regression_beta, **task_kwargs)
+    else:
+        task = LensClassificationTask(card.to_dict(), **task_kwargs)
     if init_state is not None and resume_from is None:
-        load_state_into(task.model, init_state, str(config.init_from))
+        _load_initial_state(task.model, init_state, str(config.init_from))
 
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="epoch{epoch:03d}-auc{val_auc:.4f}", auto_insert_metric_name=False,
                               enable_version_counter=False, monitor="val_auc", mode="max", save_top_k=config.top_k,
@@ -208,6 +240,10 @@ def _train(config: TrainConfig) -> RunResult:
     }
     state = read_checkpoint_model_state(best)
     assert datamodule.store is not None, "the trainer sets the data module up"
+    if card.regression is not None:  # the standardisation fitted on the training rows (LensMultiTaskTask.setup)
+        spec = getattr(task, "spec", None)
+        assert spec is not None
+        card.regression = {**card.regression, "targets": spec.to_dict()}
     metrics = finalize_run(run_dir, card, state, datamodule.store, datamodule.val_rows, summary)
     result.model_dir = run_dir / "model"
     result.metrics = metrics

@@ -1,0 +1,422 @@
+"""Regression targets: which parameters a model learns, in which form, and back to the challenge's columns.
+
+Contract:
+
+- A :class:`Target` is one learned quantity of one group (``lens`` rows: label 1,
+  ``nonlens`` rows: label 0). ``scalar`` targets are one column with an ``identity``,
+  ``log`` or ``log1p`` encoding; ``spin2`` targets are a magnitude and a position angle
+  (ellipticity, shear) learned as ``c1 = e cos 2φ, c2 = e sin 2φ`` — no wrap-around at
+  0°/180°, smooth through e = 0 — where ``e`` is the eccentricity ``(1 − q)/(1 + q)`` for an
+  ``ellipticity`` encoding (converted from what the conventions say ``ell_*`` holds, e.g. the
+  axis ratio q, whose round value 1 would otherwise sit on the rim) and the modulus itself for
+  ``modulus`` (the shear); ``vector`` targets are a position ``(x, y)``.
+- A :class:`TargetSet` (the spec stored in the model card) holds the targets, the truth
+  conventions (:mod:`brahmasifier.models.conventions`), the per-dimension standardisation
+  fitted on training rows (``(encoded - location) / scale``) and the per-dimension
+  ``sigma_scale`` of a post-hoc variance recalibration (:mod:`brahmasifier.models.recalibration`;
+  for a ``spin2`` pair its two entries scale the radial and the tangential direction).
+  It is plain JSON (:meth:`TargetSet.to_dict`).
+- :meth:`TargetSet.encode` maps a truth table to standardised values and a mask: -999, NaN,
+  non-positive values under a log and rows of the other group are masked (value 0, mask False).
+- The model predicts a mean and a log-variance per standardised dimension;
+  :func:`brahmasifier.models.target_decode.decode` turns them into the challenge's columns with intervals.
+- Pairs are standardised with location 0 and one shared scale, so a flip or quarter turn of
+  the image acts on the standardised targets as a signed permutation (:meth:`TargetSet.d4_action`):
+  augmentation and test-time augmentation transform targets exactly.
+
+Encodings (why): θ_E, σ_v, sizes and Sérsic indices are positive with errors that scale with the
+value, so they are learned in log (a Gaussian in log is a log-normal: median-unbiased, never
+negative). Redshifts use log1p: photometric-redshift errors scale as (1+z) (the usual
+Δz/(1+z) metric), which log1p makes constant, and it stays finite at z → 0.
+Magnitudes are already logarithmic and positions signed: identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.errors import ConfigError
+from brahmasifier.io.parameters import canonical_parameter_name
+from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
+
+__all__ = [
+    "ENCODINGS",
+    "GROUPS",
+    "KINDS",
+    "KIND_ENCODINGS",
+    "LENS",
+    "NONLENS",
+    "SPEC_FORMAT",
+    "Target",
+    "TargetSet",
+    "challenge_targets",
+    "default_target_set",
+    "select_targets",
+]
+
+LENS, NONLENS = "lens", "nonlens"
+#: Group → the label of the rows it is learned from.
+GROUPS: dict[str, int] = {LENS: 1, NONLENS: 0}
+KINDS: tuple[str, ...] = ("scalar", "spin2", "vector")
+ENCODINGS: tuple[str, ...] = ("identity", "log", "log1p")
+#: Encodings a kind accepts (the first is its default).
+KIND_ENCODINGS: dict[str, tuple[str, ...]] = {"scalar": ENCODINGS, "spin2": ("modulus", "ellipticity"), "vector": ("identity",)}
+#: Error kinds of output columns, used by the evaluation (``brahmasifier.evaluation.regression``).
+ERROR_KINDS: tuple[str, ...] = ("linear", "relative", "redshift", "angle")
+SPEC_FORMAT = "brahmasifier-targets"
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """One learned quantity (see module docstring).
+
+    Attributes:
+        name: identifier (the first output column).
+        group: ``lens`` or ``nonlens``.
+        kind: ``scalar``, ``spin2`` (magnitude, PA) or ``vector`` (x, y).
+        columns: canonical output columns, 1 (scalar) or 2.
+        encoding: scalars ``identity``/``log``/``log1p``; ``spin2`` ``modulus`` (the magnitude as it is) or
+            ``ellipticity`` (converted to the eccentricity by the conventions); vectors ``identity``.
+        aliases: per column, the truth-table names accepted, first present wins
+            (default: the column itself).
+        submission: per column, the submission columns it fills (default: the column itself).
+        errors: per column, the evaluation's error kind (:data:`ERROR_KINDS`).
+    """
+
+    name: str
+    group: str
+    kind: str
+    columns: tuple[str, ...]
+    encoding: str = ""
+    aliases: tuple[tuple[str, ...], ...] = ()
+    submission: tuple[tuple[str, ...], ...] = ()
+    errors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = 1 if self.kind == "scalar" else 2
+        if self.group not in GROUPS or self.kind not in KINDS or len(self.columns) != n:
+            raise ValueError(f"target {self.name!r}: group {self.group!r}, kind {self.kind!r}, columns {self.columns!r}")
+        if self.kind in KIND_ENCODINGS and not self.encoding:
+            object.__setattr__(self, "encoding", KIND_ENCODINGS[self.kind][0])
+        if self.encoding not in KIND_ENCODINGS.get(self.kind, ()):
+            allowed = KIND_ENCODINGS.get(self.kind)
+            raise ValueError(f"target {self.name!r}: encoding {self.encoding!r} is not one of {allowed} for {self.kind!r}")
+        columns = tuple(self.columns)
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "aliases", tuple(tuple(a) for a in self.aliases) or tuple((c,) for c in columns))
+        object.__setattr__(self, "submission", tuple(tuple(s) for s in self.submission) or tuple((c,) for c in columns))
+        default_errors = {"scalar": ("linear",), "spin2": ("linear", "angle"), "vector": ("linear", "linear")}[self.kind]
+        object.__setattr__(self, "errors", tuple(self.errors) or default_errors)
+        lengths_ok = len(self.aliases) == len(self.submission) == len(self.errors) == n
+        if not lengths_ok or any(e not in ERROR_KINDS for e in self.errors):
+            raise ValueError(f"target {self.name!r}: aliases/submission/errors must have one entry per column")
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        """Names of the learned (encoded) dimensions."""
+        if self.kind == "spin2":
+            return (f"{self.name}:c1", f"{self.name}:c2")
+        if self.kind == "vector":
+            return self.columns
+        return (self.name if self.encoding == "identity" else f"{self.encoding}({self.name})",)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict."""
+        return {"name": self.name, "group": self.group, "kind": self.kind, "columns": list(self.columns),
+                "encoding": self.encoding, "aliases": [list(a) for a in self.aliases],
+                "submission": [list(s) for s in self.submission], "errors": list(self.errors)}
+
+
+def _scalar(name: str, group: str, encoding: str = "identity", error: str = "linear", aliases: tuple[str, ...] = (),
+            submission: tuple[str, ...] = ()) -> Target:
+    return Target(name, group, "scalar", (name,), encoding, (aliases or (name,),), (submission or (name,),), (error,))
+
+
+def challenge_targets() -> tuple[Target, ...]:
+    """Every parameter of the challenge's ``parameters.fits`` a model can learn (issue 15's list).
+
+    Name mapping: column names are compared in their canonical store spelling (``vel disp`` is
+    ``vel_disp``, :mod:`brahmasifier.io.parameters`; the submission writer fills both template
+    columns from it); the non-lens
+    ``mag_object_{b}`` is read from ``mag_lens_{b}`` of non-lens rows (the non-lens
+    ``parameters.fits`` columns per the release note) and fills the template's ``mag_object_{b}``;
+    ``z_central`` is learned from non-lenses only.
+    """
+    lens: list[Target] = [
+        _scalar("Rein", LENS, "log"),
+        _scalar("zlens", LENS, "log1p", "redshift"),
+        _scalar("vel_disp", LENS, "log", "relative"),
+        *(_scalar(f"mag_lens_{b}", LENS) for b in BANDS),
+        Target("ell_l", LENS, "spin2", ("ell_l", "ell_l_PA"), "ellipticity"),
+        _scalar("Reff_l", LENS, "log", "relative"),
+        _scalar("n_l_sers", LENS, "log", "relative"),
+        Target("ell_m", LENS, "spin2", ("ell_m", "ell_m_PA"), "ellipticity"),
+        Target("sh", LENS, "spin2", ("sh", "sh_PA")),
+        _scalar("zsrc", LENS, "log1p", "redshift"),
+        *(_scalar(f"mag_src_{b}", LENS) for b in BANDS),
+        Target("srcx", LENS, "vector", ("srcx", "srcy")),
+        Target("ell_s", LENS, "spin2", ("ell_s", "ell_s_PA"), "ellipticity"),
+        _scalar("Reff_s", LENS, "log", "relative"),
+        _scalar("n_s_sers", LENS, "log", "relative"),
+    ]
+    nonlens: list[Target] = [
+        _scalar("z_central", NONLENS, "log1p", "redshift"),
+        *(_scalar(f"mag_object_{b}", NONLENS, aliases=(f"mag_object_{b}", f"mag_lens_{b}")) for b in BANDS),
+    ]
+    return (*lens, *nonlens)
+
+
+def _valid(values: np.ndarray) -> np.ndarray:
+    return np.isfinite(values) & (values != MISSING_VALUE)
+
+
+def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
+    """The first alias present in ``table`` as float64 (all NaN if none is).
+
+    Column names are compared by their canonical store spelling
+    (:func:`brahmasifier.io.parameters.canonical_parameter_name`: ``vel disp`` is ``vel_disp``).
+    """
+    names = {canonical_parameter_name(str(c)): c for c in table.columns}
+    for name in aliases:
+        column = names.get(canonical_parameter_name(name))
+        if column is not None:
+            return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    return np.full(len(table), np.nan)
+
+
+@dataclass
+class TargetSet:
+    """The regression spec of a model (see module docstring); ``from_dict(to_dict())`` round-trips exactly."""
+
+    targets: tuple[Target, ...]
+    conventions: TruthConventions = SIMULATOR_CONVENTIONS
+    #: Per learned dimension (empty: the defaults 0, 1, 1, 0).
+    location: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sigma_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n_fit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _dims: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.targets = tuple(self.targets)
+        names = [n for t in self.targets for n in t.dim_names]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"target names must be distinct and non-empty: {names}")
+        self._dims = [(k, c) for k, t in enumerate(self.targets) for c in range(len(t.dim_names))]
+        d = len(self._dims)
+        for attr, default in (("location", 0.0), ("scale", 1.0), ("sigma_scale", 1.0), ("n_fit", 0)):
+            arr = np.asarray(getattr(self, attr), dtype=np.float64).reshape(-1)
+            arr = np.full(d, default, dtype=np.float64) if arr.size == 0 else arr
+            if arr.shape != (d,):
+                raise ValueError(f"{attr}: expected {d} values, got {arr.size}")
+            setattr(self, attr, arr)
+        if not (np.all(self.scale > 0) and np.all(self.sigma_scale > 0)):
+            raise ValueError("scale and sigma_scale must be > 0")
+
+    # -- structure -----------------------------------------------------------------------------
+    @property
+    def n_dims(self) -> int:
+        """Number of learned dimensions (the head predicts a mean and a log-variance for each)."""
+        return len(self._dims)
+
+    @property
+    def dim_names(self) -> list[str]:
+        """Names of the learned dimensions, in order."""
+        return [n for t in self.targets for n in t.dim_names]
+
+    @property
+    def dim_groups(self) -> np.ndarray:
+        """Group of each learned dimension."""
+        return np.array([self.targets[k].group for k, _ in self._dims])
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Canonical output columns, in order."""
+        return [c for t in self.targets for c in t.columns]
+
+    def target_slices(self) -> list[tuple[Target, slice]]:
+        """Each target with the slice of its learned dimensions."""
+        out, start = [], 0
+        for t in self.targets:
+            out.append((t, slice(start, start + len(t.dim_names))))
+            start += len(t.dim_names)
+        return out
+
+    # -- encoding ------------------------------------------------------------------------------
+    def encode_raw(self, table: pd.DataFrame, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unstandardised encoded targets ``(N, D)`` float64 (0 where masked) and the mask ``(N, D)``."""
+        labels = np.asarray(labels).reshape(-1)
+        if labels.size != len(table):
+            raise ValueError(f"{labels.size} labels for {len(table)} table rows")
+        values = np.zeros((len(table), self.n_dims))
+        mask = np.zeros((len(table), self.n_dims), dtype=bool)
+        rad = self.conventions.radians_per_unit
+        for t, sl in self.target_slices():
+            in_group = labels == GROUPS[t.group]
+            cols = [_column(table, a) for a in t.aliases]
+            if t.kind == "scalar":
+                v = cols[0]
+                ok = in_group & _valid(v)
+                if t.encoding != "identity":
+                    ok &= v > (0.0 if t.encoding == "log" else -1.0)
+                safe = np.where(ok, v, 1.0)
+                enc = safe if t.encoding == "identity" else (np.log(safe) if t.encoding == "log" else np.log1p(safe))
+                values[:, sl] = np.where(ok, enc, 0.0)[:, None]
+                mask[:, sl] = ok[:, None]
+                continue
+            a, b = cols
+            ok = in_group & _valid(a) & _valid(b)
+            if t.kind == "spin2":
+                e = self.conventions.eccentricity(a) if t.encoding == "ellipticity" else np.where(a >= 0, a, np.nan)
+                ok &= np.isfinite(e)
+                e = np.where(ok, e, 0.0)
+                phi = np.where(ok, b, 0.0) * rad
+                pair = np.stack([e * np.cos(2 * phi), e * np.sin(2 * phi)], axis=1)
+            else:
+                pair = np.stack([a, b], axis=1) - self.conventions.position_centre
+            values[:, sl] = np.where(ok[:, None], pair, 0.0)
+            mask[:, sl] = ok[:, None]
+        return values, mask
+
+    def encode(self, table: pd.DataFrame, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised targets ``(N, D)`` float32 (0 where masked) and the mask ``(N, D)`` bool."""
+        values, mask = self.encode_raw(table, labels)
+        standard = (values - self.location) / self.scale
+        return np.where(mask, standard, 0.0).astype(np.float32), mask
+
+    def fit(self, table: pd.DataFrame, labels: np.ndarray) -> TargetSet:
+        """A copy standardised on these (training) rows; ``sigma_scale`` reset to 1.
+
+        Scalars: mean and standard deviation. Pairs: location 0 and the per-component RMS, shared
+        by both components (so D4 acts as a signed permutation).
+        """
+        values, mask = self.encode_raw(table, labels)
+        location = np.zeros(self.n_dims)
+        scale = np.ones(self.n_dims)
+        n_fit = mask.sum(axis=0).astype(np.float64)
+        for t, sl in self.target_slices():
+            v, m = values[:, sl], mask[:, sl]
+            if not m[:, 0].any():
+                continue
+            if t.kind == "scalar":
+                location[sl] = v[m[:, 0], 0].mean()
+                std = v[m[:, 0], 0].std()
+            else:
+                std = float(np.sqrt(np.mean(v[m[:, 0]] ** 2)))
+            scale[sl] = std if std > 1e-12 else 1.0
+        return replace(self, location=location, scale=scale, sigma_scale=np.ones(self.n_dims), n_fit=n_fit)
+
+    def missing_columns(self, table: pd.DataFrame) -> list[str]:
+        """Output columns none of whose aliases is in ``table`` (they are masked everywhere)."""
+        present = {canonical_parameter_name(str(c)) for c in table.columns}
+        return [c for t in self.targets for c, a in zip(t.columns, t.aliases, strict=True)
+                if not any(canonical_parameter_name(n) in present for n in a)]
+
+    def with_sigma_scale(self, sigma_scale: np.ndarray) -> TargetSet:
+        """A copy whose predicted standard deviations are multiplied by ``sigma_scale`` (per dimension)."""
+        return replace(self, sigma_scale=np.asarray(sigma_scale, dtype=np.float64))
+
+    def canonical_truth(self, table: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+        """The truth in the canonical output columns (aliases resolved), NaN where invalid or of the other group."""
+        labels = np.asarray(labels).reshape(-1)
+        out: dict[str, np.ndarray] = {}
+        for t in self.targets:
+            cols = [_column(table, a) for a in t.aliases]
+            ok = (labels == GROUPS[t.group]) & np.logical_and.reduce([_valid(c) for c in cols])
+            for name, c in zip(t.columns, cols, strict=True):
+                out[name] = np.where(ok, c, np.nan)
+        return pd.DataFrame(out, index=table.index)
+
+    # -- D4 --------------------------------------------------------------------------------------
+    def d4_action(self, element: int) -> tuple[np.ndarray, np.ndarray]:
+        """How D4 ``element`` acts on the standardised targets: ``(perm, sign)``.
+
+        ``element`` as :func:`brahmasifier.data.transforms.d4_apply` applies it to images;
+        ``new[:, i] = sign[i] * old[:, perm[i]]``, variances follow ``perm`` only. Pairs are
+        standardised isotropically, so this is exact.
+        """
+        m = d4_frame_matrix(element, self.conventions)
+        perm = np.arange(self.n_dims)
+        sign = np.ones(self.n_dims)
+        det = round(float(np.linalg.det(m)))
+        w = round(float(m[0, 0] ** 2 - m[1, 0] ** 2))  # Re (m00 + i m10)^2 = ±1 for quarter turns/axis flips
+        for t, sl in self.target_slices():
+            i, j = sl.start, sl.start + 1
+            if t.kind == "spin2":  # c → w c (rotations) or w conj(c) (reflections)
+                sign[i], sign[j] = w, w * det
+            elif t.kind == "vector":  # (x', y') = M (x, y), M a signed permutation
+                src_x, src_y = int(np.argmax(np.abs(m[0]))), int(np.argmax(np.abs(m[1])))
+                perm[i], perm[j] = i + src_x, i + src_y
+                sign[i], sign[j] = m[0, src_x], m[1, src_y]
+        return perm, sign
+
+    def d4_apply_targets(self, values: np.ndarray, element: int, inverse: bool = False, variance: bool = False) -> np.ndarray:
+        """Targets (or predictions) ``(N, D)`` of an image → those of its D4 ``element`` view.
+
+        ``inverse=True``: from the view back to the original. ``variance=True`` permutes without signs.
+        """
+        perm, sign = self.d4_action(element)
+        sign = np.ones_like(sign) if variance else sign
+        values = np.asarray(values)
+        if not inverse:
+            return values[:, perm] * sign
+        out = np.empty_like(values)
+        out[:, perm] = values * sign
+        return out
+
+    # -- JSON ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON dict (what the model card stores)."""
+        arrays = (self.location, self.scale, self.sigma_scale, self.n_fit)
+        dims = [{"name": n, "location": float(loc), "scale": float(s), "sigma_scale": float(ss), "n_fit": int(nf)}
+                for n, loc, s, ss, nf in zip(self.dim_names, *arrays, strict=True)]
+        return {"format": SPEC_FORMAT, "version": SPEC_VERSION, "conventions": self.conventions.to_dict(),
+                "targets": [t.to_dict() for t in self.targets], "dims": dims}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetSet:
+        """Inverse of :meth:`to_dict`; raises ``ValueError`` naming what is wrong."""
+        if not isinstance(data, dict) or data.get("format") != SPEC_FORMAT:
+            raise ValueError(f"not a regression target spec (format {data.get('format') if isinstance(data, dict) else data!r})")
+        if int(data.get("version", 0)) > SPEC_VERSION:
+            raise ValueError(f"target spec version {data['version']} is newer than this brahmasifier reads ({SPEC_VERSION})")
+        targets = tuple(Target(str(t["name"]), str(t["group"]), str(t["kind"]), tuple(t["columns"]), str(t.get("encoding", "")),
+                               tuple(tuple(a) for a in t.get("aliases", ())), tuple(tuple(a) for a in t.get("submission", ())),
+                               tuple(t.get("errors", ()))) for t in data["targets"])
+        spec = cls(targets, TruthConventions.from_dict(data.get("conventions", {})))
+        dims = data.get("dims", [])
+        if [d["name"] for d in dims] != spec.dim_names:
+            raise ValueError(f"target spec dims {[d.get('name') for d in dims]} do not match its targets {spec.dim_names}")
+        arrays = (np.array([d[k] for d in dims]) for k in ("location", "scale", "sigma_scale", "n_fit"))
+        return cls(targets, spec.conventions, *arrays)
+
+
+def default_target_set(conventions: TruthConventions = SIMULATOR_CONVENTIONS) -> TargetSet:
+    """All :func:`challenge_targets`, unfitted."""
+    return TargetSet(challenge_targets(), conventions)
+
+
+
+def select_targets(names: str, conventions: TruthConventions = SIMULATOR_CONVENTIONS) -> TargetSet:
+    """The unfitted spec of a ``--targets`` setting: ``default`` (all) or comma-separated names.
+
+    A name is a target's or one of its columns' (``ell_l_PA`` selects the ``ell_l`` pair); a
+    :class:`~brahmasifier.errors.ConfigError` names an unknown one.
+    """
+    available = challenge_targets()
+    wanted = [n.strip() for n in str(names).split(",") if n.strip()]
+    if wanted == ["default"]:
+        return TargetSet(available, conventions)
+    by_name = {canonical_parameter_name(c): t for t in available for c in (t.name, *t.columns)}
+    unknown = [n for n in wanted if canonical_parameter_name(n) not in by_name]
+    if unknown or not wanted:
+        raise ConfigError(f"unknown regression target(s) {unknown or names!r}; use 'default' or names among "
+                          f"{', '.join(t.name for t in available)}")
+    chosen = {by_name[canonical_parameter_name(n)].name for n in wanted}
+    return TargetSet(tuple(t for t in available if t.name in chosen), conventions)

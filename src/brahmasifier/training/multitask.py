@@ -1,0 +1,141 @@
+"""``LensMultiTaskTask``: the Lightning task that trains the lens logit and the lens parameters together.
+
+The network is :class:`~brahmasifier.models.regression.MultiTaskLensModel` (the classifier of
+the card, its pooled features also feeding a :class:`~brahmasifier.models.regression.RegressionHead`),
+built from a card whose ``regression`` entry holds the (unfitted) target spec and the head settings.
+
+Contract:
+
+- Truth comes from the store's index (``pack`` joins ``parameters.fits`` to it, one canonical name
+  per parameter). In :meth:`LensMultiTaskTask.setup` the spec's standardisation is fitted on the
+  training rows of the data module's split and every labelled row is encoded once
+  (``TargetSet.encode``: -999, NaN and the other group's columns are masked); a batch looks its
+  targets up by store row (``batch["index"]``). The fit is deterministic (same store, split,
+  spec), so a resumed run refits the same values.
+- Loss: :func:`~brahmasifier.training.losses.multitask_loss`, BCE + ``weight`` × masked β-NLL
+  (masked entries enter neither the loss nor its gradient).
+- Augmentation: the D4 element drawn for each image acts on its targets too
+  (``TargetSet.d4_action``: a signed permutation of the standardised targets), so flips and
+  quarter turns change ellipticity/shear components and source positions consistently. Of the
+  survey augmentations (:mod:`brahmasifier.data.augment`) seeing, sky and noise leave every
+  target as it is; flux scaling and shifts would change magnitudes and positions, so
+  :class:`~brahmasifier.training.config.TrainConfig` refuses them with ``targets``.
+- Validation logs ``val_auc`` (the checkpoint monitor, as for the classifier) and ``val_nll``.
+
+The classifier task's hooks (optimiser, schedule, metrics) are reused unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from brahmasifier.data.transforms import D4_SIZE, random_d4
+from brahmasifier.models.card import ModelCard
+from brahmasifier.models.regression import build_network
+from brahmasifier.models.targets import TargetSet
+from brahmasifier.training.losses import multitask_loss
+from brahmasifier.training.task import LensClassificationTask
+
+__all__ = ["LensMultiTaskTask", "d4_target_tables"]
+
+
+def d4_target_tables(spec: TargetSet) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per D4 element the signed permutation of the standardised targets: ``perm`` (8, D) long, ``sign`` (8, D)."""
+    actions = [spec.d4_action(e) for e in range(D4_SIZE)]
+    return (torch.tensor(np.stack([a[0] for a in actions]), dtype=torch.long),
+            torch.tensor(np.stack([a[1] for a in actions]), dtype=torch.float32))
+
+
+class LensMultiTaskTask(LensClassificationTask):
+    """Lens classifier + lens-parameter regression; ``card`` is a :class:`ModelCard` dict with ``regression``."""
+
+    def __init__(self, card: dict[str, Any], regression_weight: float = 1.0, regression_beta: float = 0.5,
+                 **kwargs: Any) -> None:
+        self.spec: TargetSet | None = None  # set by configure_models (called by the base __init__), fitted in setup
+        super().__init__(card, **kwargs)
+        self.save_hyperparameters()
+        self._targets = torch.zeros(0)
+        self._mask = torch.zeros(0, dtype=torch.bool)
+
+    def configure_models(self) -> None:
+        """The multi-task network of the card (same seeded initialisation of the classifier part)."""
+        card = ModelCard.from_dict(dict(self.hparams["card"]), source="training card")
+        if card.regression is None:
+            raise ValueError("LensMultiTaskTask needs a card with a 'regression' entry")
+        self.spec = card.target_set()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.hparams["seed"]))
+            self.model = build_network(card, pretrained_file=self._pretrained_file)  # type: ignore[assignment]
+        if self.hparams["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        assert self.spec is not None
+        self._perm, self._sign = d4_target_tables(self.spec)
+
+    def setup(self, stage: str) -> None:
+        """Fit the standardisation on the training rows and encode every row's targets (see module docstring)."""
+        trainer: Any = self._trainer
+        datamodule: Any = getattr(trainer, "datamodule", None)
+        if datamodule is None or getattr(datamodule, "store", None) is None or self.spec is None:
+            return
+        index = datamodule.store.index
+        labels = index["label"].to_numpy()
+        rows = datamodule.train_rows
+        self.spec = self.spec.fit(index.iloc[rows], labels[rows])
+        targets, mask = self.spec.encode(index, labels)
+        self._targets, self._mask = torch.from_numpy(targets), torch.from_numpy(mask)
+
+    def _batch_targets(self, batch: dict[str, Any], elements: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(batch["index"], dtype=torch.long).cpu()
+        target, mask = self._targets[rows], self._mask[rows]
+        if elements is not None:  # the image's D4 element acts on its targets (signed permutation)
+            perm = self._perm[elements]
+            target = torch.gather(target, 1, perm) * self._sign[elements]
+            mask = torch.gather(mask, 1, perm)
+        return target.to(self.device), mask.to(self.device)
+
+    def _outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.hparams["channels_last"]:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits, mean, log_var = self.model(x)
+        return logits.float(), mean.float(), log_var.float()
+
+    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """As the classifier task's ``_augment`` (same generator and order), also returning the D4 elements."""
+        seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
+        generator = torch.Generator().manual_seed(seed)
+        elements = None
+        if self.hparams["augment"]:
+            x, elements = random_d4(x, generator)
+        return self.survey_augment.apply(x, generator), elements
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """One step: D4 on images and targets (survey augmentations on the images), BCE + weighted masked β-NLL."""
+        x, y = batch["image"], batch["label"].float()
+        elements = None
+        if self.hparams["augment"] or self.survey_augment.active:
+            x, elements = self._augment_with_elements(x)
+        target, mask = self._batch_targets(batch, elements)
+        logits, mean, log_var = self._outputs(x)
+        loss, parts = multitask_loss(logits, y, mean, log_var, target, mask, weight=float(self.hparams["regression_weight"]),
+                                     beta=float(self.hparams["regression_beta"]))
+        self.train_accuracy(logits.detach(), y.long())
+        size = x.shape[0]
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=size)
+        self.log_dict({"train_bce": parts["bce"], "train_nll": parts["nll"]}, on_step=False, on_epoch=True, batch_size=size)
+        self.log("train_acc", self.train_accuracy, on_step=False, on_epoch=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """BCE and plain NLL (β = 0), and the logits kept for the epoch's AUC."""
+        x, y = batch["image"], batch["label"].float()
+        target, mask = self._batch_targets(batch, None)
+        logits, mean, log_var = self._outputs(x)
+        _, parts = multitask_loss(logits, y, mean, log_var, target, mask)
+        self.val_logits.update(logits)
+        self.val_labels.update(y)
+        size = x.shape[0]
+        self.log("val_loss", parts["bce"], prog_bar=True, on_epoch=True, sync_dist=True, batch_size=size)
+        self.log("val_nll", parts["nll"], prog_bar=True, on_epoch=True, sync_dist=True, batch_size=size)
