@@ -12,12 +12,13 @@ import math
 import numpy as np
 
 __all__ = [
-    "ARCSEC_PER_RAD", "SPEED_OF_LIGHT_KMS", "angular_diameter_distance", "comoving_distance", "distance_modulus",
-    "einstein_radius", "kpc_per_arcsec",
+    "ARCSEC_PER_RAD", "H0", "OMEGA_M", "SPEED_OF_LIGHT_KMS", "angular_diameter_distance", "comoving_distance",
+    "comoving_distances", "comoving_volume_element", "distance_modulus", "einstein_radius", "kpc_per_arcsec",
 ]
 
 SPEED_OF_LIGHT_KMS = 299_792.458
 ARCSEC_PER_RAD = 180.0 / math.pi * 3600.0
+H0, OMEGA_M = 70.0, 0.3
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,7 +27,7 @@ def _distance_table() -> tuple[np.ndarray, np.ndarray]:
     from astropy.cosmology import FlatLambdaCDM
 
     z = np.linspace(0.0, 6.0, 1201)
-    dc = FlatLambdaCDM(H0=70.0, Om0=0.3).comoving_distance(z).value
+    dc = FlatLambdaCDM(H0=H0, Om0=OMEGA_M).comoving_distance(z).value
     return z, np.asarray(dc, dtype=np.float64)
 
 
@@ -34,6 +35,19 @@ def comoving_distance(z: float) -> float:
     """Comoving distance to redshift ``z`` in Mpc."""
     zg, dc = _distance_table()
     return float(np.interp(z, zg, dc))
+
+
+def comoving_distances(z: np.ndarray) -> np.ndarray:
+    """Comoving distances (Mpc) of an array of redshifts."""
+    zg, dc = _distance_table()
+    return np.interp(np.asarray(z, dtype=np.float64), zg, dc)
+
+
+def comoving_volume_element(z: np.ndarray) -> np.ndarray:
+    """Comoving volume per unit redshift and steradian, dV/dz = D_C² c/H(z), in Mpc³."""
+    z = np.asarray(z, dtype=np.float64)
+    hubble = H0 * np.sqrt(OMEGA_M * (1.0 + z) ** 3 + 1.0 - OMEGA_M)
+    return comoving_distances(z) ** 2 * SPEED_OF_LIGHT_KMS / hubble
 
 
 def angular_diameter_distance(z1: float, z2: float | None = None) -> float:

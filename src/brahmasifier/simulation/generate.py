@@ -62,8 +62,14 @@ def object_rng(seed: int, domain: str, label: int, index: int) -> np.random.Gene
 
 
 def draw_detectable_lens(renderer: Renderer, rng: np.random.Generator, cfg: PopulationConfig) -> tuple[Scene, int]:
-    """Draw lens systems until the lensed source is detectable; returns (scene, attempts)."""
+    """A lens of the domain's population that passes its selection; returns (scene, attempts).
+
+    The ``skypy`` population is selected when drawn (SLSim's cuts, one attempt); the ``bright``
+    one is redrawn (source, then system) until the arc's S/N and magnification pass.
+    """
     seeing_i = renderer.lsst[2].seeing_fwhm
+    if cfg.lens_population[renderer.domain] == "skypy":
+        return draw_lens(rng, renderer.domain, cfg, seeing_i), 1
     attempts = 0
     for _ in range(MAX_LENS_SYSTEMS):
         scene = draw_lens(rng, renderer.domain, cfg, seeing_i)
@@ -112,8 +118,11 @@ def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[st
     model = renderer.render(scene, None, noise=False).image[i].astype(np.float64)
     band = renderer.lsst[i]
     variance = noise_variance(model, band.background_rms, band.poisson_njy_per_count)
-    n_images, separation = image_multiplicity(renderer._lens, scene.lens_kwargs, float(scene.row["srcx"]),  # type: ignore[arg-type]
-                                              float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]
+    if "sim_n_images" in scene.row:  # measured by the selection
+        n_images, separation = int(scene.row["sim_n_images"]), float(scene.row["sim_image_sep"])  # type: ignore[call-overload, arg-type]
+    else:
+        n_images, separation = image_multiplicity(renderer._lens, scene.lens_kwargs, float(scene.row["srcx"]),  # type: ignore[arg-type]
+                                                  float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]
     magnification = float(scene.row.get("sim_magnification", -1.0))  # type: ignore[arg-type]
     out.update({"sim_arc_snr_i": matched_filter_snr(arc, variance), "sim_n_images": float(n_images),
                 "sim_image_sep": separation,

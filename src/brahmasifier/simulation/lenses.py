@@ -1,5 +1,6 @@
-"""Lens systems: an elliptical deflector (SIE + external shear) and a blue, clumpy background source.
+"""Lens scenes: the ``skypy`` population (SLSim-like, :mod:`.lens_systems`) and the ``bright`` one.
 
+``bright``: an elliptical deflector (SIE + external shear) and a blue, clumpy background source.
 Sources follow a Schechter luminosity function with flat-f_ν blue colours (g−i < 1.5), a
 size–luminosity relation shrinking with (1+z) and optional star-forming clumps that are
 bluer still; they are placed where they are multiply imaged most of the time. Whether the
@@ -13,18 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from brahmasifier.bands import BANDS
+from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.simulation.colours import blue_colours, fluxes, mags_from_i_and_colours, mags_of
 from brahmasifier.simulation.cosmology import distance_modulus, einstein_radius, kpc_per_arcsec
 from brahmasifier.simulation.galaxies import draw_elliptical, elliptical_component
+from brahmasifier.simulation.lens_systems import LensSystem, draw_lens_system
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
 from brahmasifier.simulation.truth import position_angle, shear_from_gamma
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
 
-__all__ = ["MIN_REDSHIFT_GAP", "draw_lens", "draw_source", "draw_source_redshift", "mass_model", "redraw_source",
-           "source_position", "source_row"]
+__all__ = ["MIN_REDSHIFT_GAP", "deflector_component", "draw_lens", "draw_source", "draw_source_redshift", "mass_model",
+           "redraw_source", "skypy_lens", "source_position", "source_row"]
 
 #: A source is at least this much further in redshift than its deflector.
 MIN_REDSHIFT_GAP = 0.25
@@ -57,7 +59,14 @@ def mass_model(rng: np.random.Generator, rein: float, x0: float, y0: float, q_li
 
 
 def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seeing_i: float) -> Scene:
-    """One lens candidate (deflector + source); the caller checks detectability and may redraw."""
+    """One lens of the domain's population (``cfg.lens_population``).
+
+    ``skypy``: an SLSim-selected system (:func:`skypy_lens`), final. ``bright``: a candidate
+    whose detectability the caller checks (:func:`~brahmasifier.simulation.generate.draw_detectable_lens`),
+    redrawing the source or the system.
+    """
+    if cfg.lens_population[domain] == "skypy":
+        return skypy_lens(rng, domain, cfg)
     while True:
         deflector = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(240.0), 0.08), 150.0, 400.0)))
         z_src = draw_source_redshift(rng)
@@ -71,7 +80,7 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
     shear, sh_pa = shear_from_gamma(lens_kwargs[1]["gamma1"], lens_kwargs[1]["gamma2"])
     source = draw_source(rng, z_src, x0, y0, rein)
     components = [elliptical_component("deflector", deflector, x0, y0), *source["components"]]
-    psf_scale, beta = draw_psf(rng)
+    psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
     row: dict[str, object] = {
         "Rein": rein, "zlens": deflector.z, "vel_disp": deflector.sigma,
         "ell_m": q_m, "ell_m_PA": position_angle(phi_m), "sh": shear, "sh_PA": sh_pa,
@@ -82,6 +91,35 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
         **source_row(source),
     }
     return Scene(1, "lens", lens_kwargs, components, psf_scale, beta, row)
+
+
+def skypy_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
+    """A lens of SkyPy's galaxies selected like SLSim's ``LensPop`` (:func:`~.lens_systems.draw_lens_system`)."""
+    system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
+    d, s = system.deflector, system.source
+    xs, ys = system.source_xy
+    components = [deflector_component("deflector", system), sersic("source", xs, ys, float(s.r_eff[0]), 1.0, float(s.q[0]),
+                                                                    float(s.phi[0]), fluxes(s.mags[0]), lensed=True)]
+    psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
+    shear, sh_pa = shear_from_gamma(*system.gamma)
+    row: dict[str, object] = {
+        "Rein": system.theta_e, "zlens": float(d.z[0]), "vel_disp": system.sigma,
+        "ell_m": system.q_mass, "ell_m_PA": position_angle(system.phi_mass), "sh": shear, "sh_PA": sh_pa,
+        "ell_l": float(d.q[0]), "ell_l_PA": position_angle(float(d.phi[0])), "Reff_l": float(d.r_eff[0]), "n_l_sers": 4.0,
+        **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, d.mags[0], strict=True)},
+        "zsrc": float(s.z[0]), "srcx": xs, "srcy": ys,
+        **{f"mag_src_{b}": float(m) for b, m in zip(BANDS, s.mags[0], strict=True)},
+        "ell_s": float(s.q[0]), "ell_s_PA": position_angle(float(s.phi[0])), "Reff_s": float(s.r_eff[0]), "n_s_sers": 1.0,
+        "sim_arc_snr": MISSING_VALUE, "sim_magnification": system.magnification, "sim_n_images": float(system.n_images),
+        "sim_image_sep": system.image_separation,
+    }
+    return Scene(1, "lens", system.lens_kwargs(), components, psf_scale, beta, row)
+
+
+def deflector_component(role: str, system: LensSystem) -> LightComponent:
+    """The Sérsic (n = 4) light of a lens system's deflector, at its centre."""
+    d = system.deflector
+    return sersic(role, *system.centre, float(d.r_eff[0]), 4.0, float(d.q[0]), float(d.phi[0]), fluxes(d.mags[0]))
 
 
 def redraw_source(rng: np.random.Generator, scene: Scene) -> Scene:

@@ -1,8 +1,10 @@
 """Non-lenses: a registry of kinds, each a function drawing the light of one kind of cutout.
 
-Kinds: the lens-like elliptical population, ellipticals with blue unlensed companions where
-arcs would be, spirals, ring galaxies, edge-on discs, mergers with tidal arcs, and random
-faint galaxies. A domain's mix (:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
+Kinds: the SLSim engine's three (``deflector``: an SLSim-selected lens deflector alone;
+``false_positive``: one with 1–3 unlensed source-population galaxies in front of it;
+``blue``: a lone source-population galaxy as bright as a lens deflector), our own lens-like
+ellipticals (with or without blue companions where arcs would be), spirals, ring galaxies,
+edge-on discs, mergers with tidal arcs, and random faint galaxies. A domain's mix (:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
 kinds of :data:`NONLENS_KINDS`; adding a kind is one decorated function here, and a mix that
 names an unregistered kind is refused when the :class:`~brahmasifier.simulation.population.PopulationConfig`
 is made.
@@ -20,15 +22,19 @@ from brahmasifier.bands import BANDS
 from brahmasifier.simulation.colours import blue_colours, fluxes, intermediate_colours, mags_from_i_and_colours, mags_of
 from brahmasifier.simulation.galaxies import disc_galaxy, draw_elliptical, elliptical_component, random_galaxy
 from brahmasifier.simulation.instrument import mag_to_njy
+from brahmasifier.simulation.lens_systems import draw_lens_system, source_area_radius
+from brahmasifier.simulation.lenses import deflector_component
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
+from brahmasifier.simulation.skypy_galaxies import BLUE, Galaxies, draw_blue_with_magnitude, draw_sources
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
 
 __all__ = ["NONLENS_KINDS", "NonlensKind", "draw_nonlens", "nonlens_kind"]
 
-#: A kind draws ``(redshift of the central object, light components)`` around centre ``(x0, y0)``.
-NonlensKind = Callable[[np.random.Generator, float, float], tuple[float, list[LightComponent]]]
+#: A kind draws ``(redshift of the central object, light components)`` around centre ``(x0, y0)``
+#: (the SLSim-like kinds use their deflector's own centre) with the population settings.
+NonlensKind = Callable[[np.random.Generator, float, float, "PopulationConfig"], tuple[float, list[LightComponent]]]
 
 #: Registered non-lens kinds by name (the names a domain's mix uses).
 NONLENS_KINDS: dict[str, NonlensKind] = {}
@@ -54,29 +60,29 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     weights = np.array([mix[n] for n in names], dtype=float)
     subtype = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
-    z, comps = NONLENS_KINDS[subtype](rng, x0, y0)
+    z, comps = NONLENS_KINDS[subtype](rng, x0, y0, cfg)
     central_flux = np.asarray(sum(c.flux for c in comps if c.role in _CENTRAL_ROLES))
-    psf_scale, beta = draw_psf(rng)
+    psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
     row: dict[str, object] = {"z_central": z,
                               **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)}}
     return Scene(0, subtype, None, comps, psf_scale, beta, row)
 
 
-def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     e = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(245.0), 0.08), 150.0, 400.0)))
     return e.z, [elliptical_component("central", e, x0, y0)]
 
 
 @nonlens_kind("elliptical")
-def _elliptical(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """A massive elliptical like the deflectors, without a source behind it."""
-    return _lens_like_elliptical(rng, x0, y0)
+    return _lens_like_elliptical(rng, x0, y0, cfg)
 
 
 @nonlens_kind("elliptical_companion")
-def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """An elliptical with 1–3 blue, mostly tangentially aligned companions where arcs would be."""
-    z, comps = _lens_like_elliptical(rng, x0, y0)
+    z, comps = _lens_like_elliptical(rng, x0, y0, cfg)
     for _ in range(int(rng.integers(1, 4))):
         r = rng.uniform(0.7, 2.6)
         a = rng.uniform(0, 2 * math.pi)
@@ -91,7 +97,7 @@ def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float) -> tup
     return z, comps
 
 
-def _disc(rng: np.random.Generator, x0: float, y0: float, spiral: bool) -> tuple[float, list[LightComponent]]:
+def _disc(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig, spiral: bool) -> tuple[float, list[LightComponent]]:
     z = float(np.clip(rng.gamma(3.0, 0.12), 0.05, 1.2))
     mag_i = float(rng.uniform(18.5, 22.5))
     q = float(rng.uniform(0.35, 1.0)) if spiral else float(rng.uniform(0.08, 0.25))
@@ -99,19 +105,19 @@ def _disc(rng: np.random.Generator, x0: float, y0: float, spiral: bool) -> tuple
 
 
 @nonlens_kind("spiral")
-def _spiral(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _spiral(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """A bulge + disc galaxy with blue spiral arms, at any inclination."""
-    return _disc(rng, x0, y0, spiral=True)
+    return _disc(rng, x0, y0, cfg, spiral=True)
 
 
 @nonlens_kind("edge_on")
-def _edge_on(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _edge_on(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """A nearly edge-on bulge + disc galaxy (axis ratio 0.08–0.25)."""
-    return _disc(rng, x0, y0, spiral=False)
+    return _disc(rng, x0, y0, cfg, spiral=False)
 
 
 @nonlens_kind("ring")
-def _ring(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _ring(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """An elliptical inside a blue star-forming ring (a collisional ring galaxy)."""
     e = draw_elliptical(rng)
     comps = [elliptical_component("central", e, x0, y0)]
@@ -126,7 +132,7 @@ def _ring(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[L
 
 
 @nonlens_kind("merger")
-def _merger(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _merger(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """An elliptical, a merging partner and a curved tidal tail."""
     e = draw_elliptical(rng)
     z = e.z
@@ -144,7 +150,53 @@ def _merger(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list
 
 
 @nonlens_kind("random")
-def _random(rng: np.random.Generator, x0: float, y0: float) -> tuple[float, list[LightComponent]]:
+def _random(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """A random faint galaxy (red or blue)."""
     z = float(np.clip(rng.gamma(3.0, 0.2), 0.2, 2.0))
     return z, [random_galaxy(rng, "central", x0, y0, float(rng.uniform(19.5, 23.5)), z)]
+
+
+@nonlens_kind("deflector")
+def _deflector(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
+    """The deflector of an SLSim-selected lens system alone (its source removed): the hardest look-alike."""
+    system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
+    return float(system.deflector.z[0]), [deflector_component("central", system)]
+
+
+@nonlens_kind("false_positive")
+def _false_positive(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
+    """SLSim's ``FalsePositive``: a lens deflector with 1–3 unlensed source-population galaxies in front of it.
+
+    The companions are drawn from the source population below the deflector's redshift (+0.002,
+    SLSim's tolerance) and placed uniformly within SLSim's test area around it (1.5 θ_E∞). A
+    deflector with no source population in front of it (z < 0.1) is redrawn, as the SLSim engine does.
+    """
+    for _ in range(100):
+        system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
+        z = float(system.deflector.z[0])
+        if z + 0.002 > BLUE.z_min:
+            break
+    wanted = int(rng.integers(1, 4))
+    companions: list[tuple[Galaxies, int]] = []
+    for _ in range(25):
+        found = draw_sources(rng, 4 * wanted, z_max=z + 0.002)
+        companions += [(found, k) for k in range(len(found))]
+        if len(companions) >= wanted:
+            break
+    radius = float(source_area_radius(system.theta_e_inf))
+    comps = [deflector_component("central", system)]
+    for g, k in companions[:wanted]:
+        r, a = radius * math.sqrt(rng.uniform()), rng.uniform(0.0, 2.0 * math.pi)
+        comps.append(sersic("companion", system.centre[0] + r * math.cos(a), system.centre[1] + r * math.sin(a),
+                            float(g.r_eff[k]), 1.0, float(g.q[k]), float(g.phi[k]), fluxes(g.mags[k])))
+    return z, comps
+
+
+@nonlens_kind("blue")
+def _blue(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
+    """A lone source-population galaxy as bright in i as a lens deflector (SLSim engine's ``blue``, brightness-matched)."""
+    system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
+    target = float(system.deflector.mags[0, 2]) + float(rng.normal(0.0, 0.1))
+    g = draw_blue_with_magnitude(rng, target)
+    x, y = system.centre
+    return float(g.z[0]), [sersic("central", x, y, float(g.r_eff[0]), 1.0, float(g.q[0]), float(g.phi[0]), fluxes(g.mags[0]))]

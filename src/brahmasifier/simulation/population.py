@@ -2,7 +2,8 @@
 
 The draws live by job: :mod:`.cosmology` (distances, Einstein radius), :mod:`.colours`
 (colour tracks, magnitudes ↔ nJy), :mod:`.galaxies` (ellipticals, discs, random galaxies),
-:mod:`.lenses` (deflector + source), :mod:`.nonlenses` (the registry of non-lens kinds),
+:mod:`.skypy_galaxies` (SkyPy's red and blue galaxy models), :mod:`.lens_systems` (SLSim-like
+lens selection), :mod:`.lenses` (deflector + source), :mod:`.nonlenses` (the registry of non-lens kinds),
 :mod:`.field` (neighbours and stars) and :mod:`.scene` (what a draw returns). Here are the
 knobs (:class:`PopulationConfig`) and the non-lens mix of each domain; the ``parameters.fits``
 column names and their conventions live in :mod:`.truth` (re-exported here).
@@ -15,19 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from brahmasifier.errors import ConfigError
+from brahmasifier.simulation.lens_systems import LensCuts
 from brahmasifier.simulation.nonlenses import NONLENS_KINDS
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS
 
-__all__ = ["LENS_COLUMNS", "NONLENS_COLUMNS", "NONLENS_MIX", "PopulationConfig", "sky_position"]
+__all__ = ["LENS_COLUMNS", "LENS_POPULATIONS", "NONLENS_COLUMNS", "NONLENS_MIX", "LensCuts", "PopulationConfig", "sky_position"]
 
 #: Default non-lens mixes per domain (fractions of kinds of :data:`~.nonlenses.NONLENS_KINDS`;
 #: normalised when used). The HSC mix follows the data-release note (33% spirals, 30% LRGs incl.
-#: blue companions, 5% rings/mergers/features, 32% random galaxies); the SLSim mix leans on
-#: hard negatives.
+#: blue companions, 5% rings/mergers/features, 32% random galaxies). The SLSim mix is mostly the
+#: SLSim engine's three hard kinds (lone lens deflectors, deflectors with 1–3 unlensed blue
+#: companions, lone blue galaxies as bright as lens deflectors) with a few of the other kinds.
 NONLENS_MIX: dict[str, dict[str, float]] = {
     "slsim": {
-        "elliptical": 0.25, "elliptical_companion": 0.20, "spiral": 0.15, "ring": 0.06,
-        "edge_on": 0.09, "merger": 0.10, "random": 0.15,
+        "deflector": 0.26, "false_positive": 0.28, "blue": 0.26,
+        "elliptical_companion": 0.04, "spiral": 0.05, "ring": 0.03, "edge_on": 0.03, "merger": 0.03, "random": 0.02,
     },
     "hsc": {
         "elliptical": 0.15, "elliptical_companion": 0.15, "spiral": 0.33, "ring": 0.02,
@@ -36,10 +39,22 @@ NONLENS_MIX: dict[str, dict[str, float]] = {
 }
 
 
+#: Lens populations: ``skypy`` — SkyPy's galaxies selected like SLSim's ``LensPop``
+#: (:mod:`.lens_systems`); ``bright`` — our Faber–Jackson deflectors with clumpy sources, kept
+#: when the arc's S/N ≥ ``min_arc_snr`` (lenses found by eye in HSC imaging: SuGOHI-like).
+LENS_POPULATIONS: tuple[str, ...] = ("skypy", "bright")
+
+
 @dataclass(frozen=True)
 class PopulationConfig:
     """Knobs of the populations and the lens selection, as data."""
 
+    lens_population: dict[str, str] = field(default_factory=lambda: {"slsim": "skypy", "hsc": "bright"})
+    lens_cuts: LensCuts = field(default_factory=LensCuts)  # the skypy population's cuts (SLSim's)
+    skypy_shear_sigma: float = 0.02  # external shear per component of the skypy population (SLSim without LOS: 0)
+    seeing_scatter: dict[str, float] = field(default_factory=lambda: {"slsim": 0.07, "hsc": 0.10})
+    gaussian_psf_fraction: dict[str, float] = field(default_factory=lambda: {"slsim": 0.5, "hsc": 0.0})
+    # The bright population's selection:
     min_arc_snr: float = 40.0  # S/N of the lensed light over sky + deflector residuals (render.arc_statistics), g+r+i
     min_magnification: float = 2.5  # total magnification: multiple images / arcs, not weak lensing
     min_rein_over_seeing: float = 0.5  # θ_E ≥ this × i-band FWHM
@@ -50,6 +65,9 @@ class PopulationConfig:
     nonlens_mix: dict[str, dict[str, float]] = field(default_factory=lambda: {k: dict(v) for k, v in NONLENS_MIX.items()})
 
     def __post_init__(self) -> None:
+        bad = {d: p for d, p in self.lens_population.items() if p not in LENS_POPULATIONS}
+        if bad:
+            raise ConfigError(f"unknown lens populations {bad}; known: {', '.join(LENS_POPULATIONS)}")
         for domain, mix in self.nonlens_mix.items():
             unknown = sorted(set(mix) - set(NONLENS_KINDS))
             if unknown:

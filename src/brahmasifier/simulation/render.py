@@ -255,10 +255,12 @@ class Renderer:
     # ---------------------------------------------------------------- PSFs
     def _kernel(self, kind: str, band: int, fwhm: float, beta: float) -> np.ndarray:
         # Quantised (0.005″ in FWHM, 0.25 in β: far below what the data can tell) so kernels are reused.
-        key = (kind, band, round(fwhm * 200.0) / 200.0, round(beta * 4.0) / 4.0)
+        key = (kind, band, round(fwhm * 200.0) / 200.0, beta if math.isinf(beta) else round(beta * 4.0) / 4.0)
         kernel = self._psf_cache.get(key)
         if kernel is None:
-            if kind == "lsst":
+            if kind in ("lsst", "hsc") and math.isinf(key[3]):  # β = ∞: Gaussian
+                kernel = gaussian_kernel(key[2] / 2.3548 / (PIXEL_SCALE if kind == "lsst" else self.grid.pixel_scale))
+            elif kind == "lsst":
                 kernel = moffat_kernel(key[2], key[3], PIXEL_SCALE)
             elif kind == "hsc":
                 kernel = moffat_kernel(key[2], key[3], self.grid.pixel_scale, size=int(PSF_SIZE * 1.2) | 1)

@@ -49,7 +49,7 @@ class Scene:
     lens_kwargs: list[dict[str, float]] | None  # lenstronomy ['SIE', 'SHEAR'] kwargs
     components: list[LightComponent]
     psf_scale: np.ndarray  # (5,) multiplies the instrument's nominal seeing FWHM
-    psf_beta: float
+    psf_beta: float  # Moffat β; math.inf for a Gaussian PSF
     row: dict[str, object]  # catalogue row (challenge column names), without the ID
 
     @property
@@ -74,10 +74,18 @@ def sersic(role: str, x: float, y: float, r_eff: float, n: float, q: float, phi:
     return LightComponent(role, "sersic", params, flux, lensed)
 
 
-def draw_psf(rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Per-object seeing: a common factor (the night/coadd) and a small per-band jitter."""
-    common = math.exp(rng.normal(0.0, 0.10))
-    return common * np.exp(rng.normal(0.0, 0.03, N_BANDS)), float(rng.uniform(2.5, 4.5))
+def draw_psf(rng: np.random.Generator, scatter: float = 0.10, gaussian_fraction: float = 0.0) -> tuple[np.ndarray, float]:
+    """Per-object seeing: a common factor (the night/coadd, log-normal ``scatter``) and a small per-band jitter.
+
+    The PSF is a Moffat with β uniform in [2.5, 4.5], or, with probability ``gaussian_fraction``,
+    a Gaussian (β = ∞, the Moffat's limit; SLSim's LSST images use a Gaussian at the median seeing).
+    """
+    common = math.exp(rng.normal(0.0, scatter))
+    scale = common * np.exp(rng.normal(0.0, 0.03, N_BANDS))
+    beta = float(rng.uniform(2.5, 4.5))
+    if gaussian_fraction > 0 and rng.uniform() < gaussian_fraction:
+        beta = math.inf
+    return scale, beta
 
 
 def draw_centre(rng: np.random.Generator, max_offset: float) -> tuple[float, float]:
