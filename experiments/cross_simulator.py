@@ -8,7 +8,7 @@ Usage::
 
 For every training engine A in ``--train`` (default ``ours,slsim,ours+slsim``) the default
 model (``configs/cpu_default.yaml``: the compact net and its recipe; ``--epochs`` overrides
-the preset's epochs) is trained on ``--n-train`` objects of A (half lenses, half non-lenses;
+the preset's epochs, ``--arch`` the architecture, e.g. ``plain_cnn`` for the baseline) is trained on ``--n-train`` objects of A (half lenses, half non-lenses;
 ``ours+slsim``: half from each engine), every object of the slsim domain (LSST 1-year),
 then every test set B in ``--test`` (``ours``, ``slsim``, and ``ours+slsim``, their union) is
 scored. Everything goes through the package's own API — ``simulate_dataset`` → ``pack_fits``
@@ -124,7 +124,7 @@ def train_model(name: str, roots: list[Path], args: argparse.Namespace, work: Pa
     from brahmasifier.training.config import merge_settings, read_config_file
 
     tag = name.replace("+", "_")
-    run = work / f"run_{tag}_e{args.epochs}_seed{args.seed}"
+    run = work / f"run_{tag}_{args.arch}_e{args.epochs}_seed{args.seed}"
     if (run / "model" / "model.json").is_file():
         return run
     store = work / f"store_{tag}_n{args.n_train}"
@@ -132,7 +132,8 @@ def train_model(name: str, roots: list[Path], args: argparse.Namespace, work: Pa
         pack_fits([str(r) for r in roots], str(store), workers=args.workers, progress=False)
     settings = read_config_file(REPO / "configs" / "cpu_default.yaml")
     config = merge_settings(settings, {"data": [str(store)], "out": str(run), "seed": args.seed, "progress": False,
-                                       **({"epochs": args.epochs} if args.epochs else {})})
+                                       "arch": args.arch, **({"epochs": args.epochs} if args.epochs else {}),
+                                       **({"threads": args.threads} if args.threads else {})})
     start = time.perf_counter()
     result = train(config)
     log(work, f"trained {name} on {args.n_train} objects, {config.epochs} epochs: {time.perf_counter() - start:.0f} s, "
@@ -205,12 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-test", type=int, default=2000, help="test objects per engine for simulated test sets")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: configs/cpu_default.yaml's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arch", default="compact", help="architecture (default: the default model's); e.g. plain_cnn")
     parser.add_argument("--train", default=",".join(TRAIN_ENGINES))
     parser.add_argument("--test", default=",".join(TRAIN_ENGINES))
     parser.add_argument("--slsim-train", type=Path, default=None, help="existing SLSim-engine training folder (challenge layout)")
     parser.add_argument("--slsim-test", type=Path, default=None, help="existing SLSim-engine blind folder (test layout)")
     parser.add_argument("--n-bootstrap", type=int, default=200)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for training (default: torch's)")
     parser.add_argument("--work", type=Path, default=REPO / "experiments" / "_work" / "cross_simulator")
     parser.add_argument("--quick", action="store_true", help="tiny draws and 1 epoch (a smoke test; numbers mean nothing)")
     args = parser.parse_args(argv)
@@ -218,20 +221,21 @@ def main(argv: list[str] | None = None) -> int:
         args.n_train, args.n_test, args.epochs, args.n_bootstrap = 16, 16, 1, 10
     args.work.mkdir(parents=True, exist_ok=True)
     log(args.work, f"cross_simulator {' '.join(argv if argv is not None else sys.argv[1:])}")
+    results_name = "results" if args.arch == "compact" else f"results_{args.arch}"
     trains = {k: v for k, v in train_sets(args, args.work).items() if k in args.train.split(",")}
     tests = {k: v for k, v in test_sets(args, args.work).items() if k in args.test.split(",")}
     results: dict[str, dict[str, Any]] = {}
     for a, roots in trains.items():
         run = train_model(a, roots, args, args.work)
         for b, folders in tests.items():
-            parts = [scored(run, f, args.work, f"{a}_on_{f.name}".replace("+", "_")) for f in folders]
+            parts = [scored(run, f, args.work, f"{run.name}_on_{f.name}") for f in folders]
             table = pd.concat(parts, ignore_index=True)
             results[f"{a} → {b}"] = metrics(table, args.n_bootstrap, args.seed)
             log(args.work, f"{a} → {b}: AUC {fmt(results[f'{a} → {b}']['overall']['auc_roc'])}")
     text = table_markdown(results)
     print(text)
-    (args.work / "results.md").write_text(text + "\n")
-    (args.work / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+    (args.work / f"{results_name}.md").write_text(text + "\n")
+    (args.work / f"{results_name}.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
                                                        indent=2))
     return 0
 

@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--no-match-brightness", action="store_true",
                        help="lone blue galaxies drawn at random, not matched in i to lens deflectors")
     slsim.add_argument("--los-file", default=None, help="SLSim line-of-sight HDF5 table (default: none, zero kappa/shear)")
+    slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
+                       help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
     add_progress_option(parser)
 
 
@@ -63,6 +65,14 @@ def _slsim_config(args: argparse.Namespace) -> object:
             except ValueError:
                 raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
         kwargs["nonlens_mix"] = mix
+    if args.epl_gamma:
+        try:
+            values = [float(v) for v in args.epl_gamma.split(",")]
+        except ValueError:
+            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD") from None
+        if len(values) not in (1, 2):
+            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
+        kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
     return SlsimConfig(**kwargs)  # type: ignore[arg-type]
 
 

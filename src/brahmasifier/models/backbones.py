@@ -1,4 +1,4 @@
-"""Backbone factory: our compact net or any timm model, and per-architecture defaults."""
+"""Backbone factory: our compact net, the plain 4-block CNN baseline or any timm model, and per-architecture defaults."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from brahmasifier.models.card import ModelCard
 
 __all__ = [
-    "COMPACT", "DEFAULT_LR", "DEFAULT_LR_TIMM_PRETRAINED", "DEFAULT_LR_TIMM_SCRATCH", "PRESETS", "create_backbone",
+    "COMPACT", "DEFAULT_LR", "PLAIN_CNN", "DEFAULT_LR_TIMM_PRETRAINED", "DEFAULT_LR_TIMM_SCRATCH", "PRESETS", "create_backbone",
     "default_input_size", "default_lr", "preset_card", "resolve_preset",
 ]
 
 COMPACT = "compact"
+PLAIN_CNN = "plain_cnn"
 
 #: Short names for useful configurations: architecture, its kwargs and the input size.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -42,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 #: Learning rates used when ``--lr`` is not given: our compact net from scratch takes a high
 #: rate (the demo's recipe); timm backbones use the reference's 1e-4 when fine-tuning
 #: pretrained weights and a higher one from scratch.
-DEFAULT_LR: dict[str, float] = {COMPACT: 2e-3}
+DEFAULT_LR: dict[str, float] = {COMPACT: 2e-3, PLAIN_CNN: 1e-3}
 DEFAULT_LR_TIMM_PRETRAINED = 1e-4
 DEFAULT_LR_TIMM_SCRATCH = 1e-3
 
@@ -74,7 +75,7 @@ def default_input_size(architecture: str, model_kwargs: dict[str, Any]) -> int:
     if "img_size" in model_kwargs:
         size = model_kwargs["img_size"]
         return int(size[0] if isinstance(size, (list, tuple)) else size)
-    if architecture == COMPACT or not any(f in architecture for f in _FIXED_SIZE_FAMILIES):
+    if architecture in (COMPACT, PLAIN_CNN) or not any(f in architecture for f in _FIXED_SIZE_FAMILIES):
         return STAMP_SIZE
     import timm
 
@@ -107,11 +108,17 @@ def create_backbone(
         if pretrained_file is not None:
             raise ConfigError("the compact model has no ImageNet weights; start from one of ours with --init-from")
         return CompactLensNet(in_chans=in_chans, num_classes=1, **kwargs)
+    if architecture == PLAIN_CNN:
+        if pretrained_file is not None:
+            raise ConfigError("the plain CNN has no ImageNet weights; start from one of ours with --init-from")
+        from brahmasifier.models.plain_cnn import PlainCNN
+
+        return PlainCNN(in_chans=in_chans, num_classes=1, **kwargs)
     import timm
 
     if not timm.is_model(architecture):
         raise ConfigError(
-            f"unknown architecture {architecture!r}: not 'compact', a preset ({', '.join(PRESETS)}) or a timm model")
+            f"unknown architecture {architecture!r}: not 'compact', 'plain_cnn', a preset ({', '.join(PRESETS)}) or a timm model")
     if pretrained_file is not None:
         path = check_pretrained_file(pretrained_file)
         return timm.create_model(

@@ -31,7 +31,7 @@ from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.slsim_engine.config import SlsimConfig
 from brahmasifier.simulation.slsim_engine.skypy_config import write_skypy_config
 
-__all__ = ["Realisation", "fast_lens_pop_class", "quiet_slsim", "seeded"]
+__all__ = ["Realisation", "fast_lens_pop_class", "quiet_slsim", "seeded", "use_lenstronomy_profiles_without_jaxtronomy"]
 
 #: Warnings of SLSim 0.1.1 and its stack that say nothing about the result (matched by message start):
 #: SLSim's notes on catalogue units, SkyPy's import of astropy's deprecated test runner,
@@ -89,6 +89,22 @@ def fast_lens_pop_class() -> type:
     return FastLensPop
 
 
+def use_lenstronomy_profiles_without_jaxtronomy() -> None:
+    """Make SLSim evaluate its "JAX" mass profiles (EPL, NFW, ...) with lenstronomy when jaxtronomy is absent.
+
+    SLSim 0.1.1 asks lenstronomy for jaxtronomy's port of these profiles (``use_jax``, "for
+    significant speedup") and fails without it; jaxtronomy (and JAX) is not among SLSim's needs
+    we install. lenstronomy's own profiles are the same functions, so the list SLSim reads is
+    emptied in place (both modules share it). Only EPL deflectors with γ ≠ 2 (``gamma_pl``) need it.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("jaxtronomy") is None:
+        from slsim.Deflectors.deflector import JAX_PROFILES
+
+        JAX_PROFILES.clear()
+
+
 class Realisation:
     """SLSim populations on one SkyPy catalogue (use inside :func:`seeded` and :func:`quiet_slsim`)."""
 
@@ -103,6 +119,8 @@ class Realisation:
         from slsim.Sources.SourcePopulation.galaxies import Galaxies
 
         self.config = config
+        if config.gamma_pl is not None:
+            use_lenstronomy_profiles_without_jaxtronomy()
         self.cosmo = FlatLambdaCDM(H0=70.0, Om0=0.3)
         area = Quantity(config.catalogue_area_deg2, "deg2")
         with tempfile.TemporaryDirectory(prefix="brahmasifier-skypy-") as tmp:
@@ -110,8 +128,9 @@ class Realisation:
                                       blue_model=config.blue_model, resolution=config.kcorrect_resolution)
             pipeline = SkyPyPipeline(skypy_config=str(path))
         red, blue = pipeline.red_galaxies, pipeline.blue_galaxies
+        gamma_pl = dict(config.gamma_pl) if isinstance(config.gamma_pl, dict) else config.gamma_pl
         self.deflectors = EllipticalLensGalaxies(galaxy_list=red, kwargs_cut=dict(config.deflector_cut), kwargs_mass2light=None,
-                                                 cosmo=self.cosmo, sky_area=area)
+                                                 cosmo=self.cosmo, sky_area=area, gamma_pl=gamma_pl)
         self.sources = Galaxies(galaxy_list=blue, kwargs_cut=dict(config.source_cut), cosmo=self.cosmo, sky_area=area,
                                 catalog_type="skypy", extended_source_type="single_sersic")
         if self.deflectors.deflector_number() < 1 or self.sources.source_number_selected < 1:

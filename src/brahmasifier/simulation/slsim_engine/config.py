@@ -31,6 +31,9 @@ Defaults and why:
   draws any red galaxy, most of them far fainter than lens deflectors). With
   ``match_blue_brightness`` a lone blue galaxy is the catalogue galaxy closest in i-band
   magnitude to the deflector of a selected lens system.
+- ``gamma_pl=None``: deflectors are SLSim's default ``EPL_SERSIC`` with slope γ = 2 (an SIE); a
+  number or ``{"mean": m, "std_dev": s}`` draws other slopes (``EllipticalLensGalaxies(gamma_pl=...)``;
+  θ_E stays the SIS value of the velocity dispersion, SLSim's ``sis_convention``).
 - ``los_file=None``: the line-of-sight table SLSim reads (``data/glass/*.h5``) is not in the
   sdist, so external convergence and shear are **zero** unless a file is given
   (``simulation.json`` says so).
@@ -70,6 +73,7 @@ class SlsimConfig:
     blue_model: str = "dp0"
     kcorrect_resolution: int = 200
     los_file: str | None = None
+    gamma_pl: float | dict[str, float] | None = None  # EPL slope: fixed, or {"mean", "std_dev"}; None: 2 (SIE)
     max_population_draws: int = 40  # calls of draw_population per realisation before giving up
 
     def __post_init__(self) -> None:
@@ -85,6 +89,10 @@ class SlsimConfig:
             problems.append("coadd_years, catalogue_area_deg2 and lens_area_factor must be positive")
         if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
             problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
+        gamma = self.gamma_pl
+        if gamma is not None and not (isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0) and not (
+                isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0 and gamma["std_dev"] >= 0):
+            problems.append(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
         if problems:
             raise ConfigError("SlsimConfig: bad " + "; ".join(problems))
 
