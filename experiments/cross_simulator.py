@@ -97,13 +97,15 @@ def subset_tree(source: Path, out: Path, n_per_class: int) -> Path:
 def train_sets(args: argparse.Namespace, work: Path) -> dict[str, list[Path]]:
     """FITS roots of every training engine, ``n_train`` objects each."""
     per_class = args.n_train // 2
-    ours = simulate("ours", work / f"ours_train_n{per_class}_seed{args.seed}", per_class, args.seed, "challenge",
-                    args.quick, args.workers)
+    ours_full = args.ours_train or simulate("ours", work / f"ours_train_n{per_class}_seed{args.seed}", per_class,
+                                            args.seed, "challenge", args.quick, args.workers)
+    ours = subset_tree(ours_full, work / f"{ours_full.name}_subset{per_class}", per_class)
     slsim_full = args.slsim_train or simulate("slsim", work / f"slsim_train_n{per_class}_seed{args.seed + 100}", per_class,
                                               args.seed + 100, "challenge", args.quick, args.workers)
-    slsim = subset_tree(slsim_full, work / f"slsim_train_subset{per_class}", per_class)
+    slsim = subset_tree(slsim_full, work / f"{slsim_full.name}_subset{per_class}", per_class)
     half = per_class // 2
-    mixed = [subset_tree(ours, work / f"ours_train_subset{half}", half), subset_tree(slsim_full, work / f"slsim_train_subset{half}", half)]
+    mixed = [subset_tree(ours_full, work / f"{ours_full.name}_subset{half}", half),
+             subset_tree(slsim_full, work / f"{slsim_full.name}_subset{half}", half)]
     return {"ours": [ours], "slsim": [slsim], "ours+slsim": mixed}
 
 
@@ -124,7 +126,7 @@ def train_model(name: str, roots: list[Path], args: argparse.Namespace, work: Pa
     from brahmasifier.training.config import merge_settings, read_config_file
 
     tag = name.replace("+", "_")
-    run = work / f"run_{tag}_{args.arch}_e{args.epochs}_seed{args.seed}"
+    run = work / f"run_{tag}_n{args.n_train}_{args.arch}_e{args.epochs}_seed{args.seed}"
     if (run / "model" / "model.json").is_file():
         return run
     store = work / f"store_{tag}_n{args.n_train}"
@@ -209,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", default="compact", help="architecture (default: the default model's); e.g. plain_cnn")
     parser.add_argument("--train", default=",".join(TRAIN_ENGINES))
     parser.add_argument("--test", default=",".join(TRAIN_ENGINES))
+    parser.add_argument("--ours-train", type=Path, default=None, help="existing our-engine training folder (challenge layout)")
     parser.add_argument("--slsim-train", type=Path, default=None, help="existing SLSim-engine training folder (challenge layout)")
     parser.add_argument("--slsim-test", type=Path, default=None, help="existing SLSim-engine blind folder (test layout)")
     parser.add_argument("--n-bootstrap", type=int, default=200)

@@ -130,3 +130,18 @@ def test_gaussian_psf_option() -> None:
     yy, xx = np.indices(g.shape)
     outer = np.hypot(xx - c, yy - c) > 5
     assert images[2.5][2][outer].sum() > 3 * g[outer].sum()
+
+
+def test_population_draws_are_determined_by_the_seed() -> None:
+    """The same generator seed draws the same galaxies and lens systems; another seed draws others."""
+
+    def systems(seed: int) -> list[tuple[float, ...]]:
+        rng = np.random.default_rng(seed)
+        return [(s.theta_e, s.sigma, float(s.deflector.z[0]), float(s.source.z[0]), *s.source_xy, s.magnification)
+                for s in (draw_lens_system(rng, LensCuts(), shear_sigma=0.02) for _ in range(4))]
+
+    assert systems(7) == systems(7) and set(systems(7)).isdisjoint(systems(8))
+    a, b = sg.draw_sources(np.random.default_rng(5), 300), sg.draw_sources(np.random.default_rng(5), 300)
+    np.testing.assert_array_equal(a.mags, b.mags)
+    np.testing.assert_array_equal(a.z, b.z)
+    assert not np.array_equal(a.z, sg.draw_sources(np.random.default_rng(6), 300).z)
