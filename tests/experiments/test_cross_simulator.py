@@ -1,0 +1,46 @@
+"""experiments/cross_simulator.py --quick on tiny stand-ins (our engine plays SLSim here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lenstronomy")
+
+from brahmasifier.simulation import simulate_dataset
+
+SCRIPT = Path(__file__).parents[2] / "experiments" / "cross_simulator.py"
+
+
+def test_quick_mode_trains_each_kind_of_data_and_scores_each_test_set(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    slsim_test, slsim_train = tmp_path / "slsim_test", tmp_path / "slsim_train"
+    simulate_dataset(slsim_test, 8, seed=31, domains="slsim", layout="test", workers=1, progress=False, preview=False)
+    simulate_dataset(slsim_train, 20, seed=32, domains="slsim", workers=1, progress=False, preview=False)
+    spec = importlib.util.spec_from_file_location("cross_simulator", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    work = tmp_path / "work"
+    runs = ["ours+slsim", "inject", "slsim/plain_cnn", "ours/aug_noise"]
+    argv = ["--quick", "--work", str(work), "--slsim-test", str(slsim_test), "--slsim-train", str(slsim_train),
+            "--workers", "1", "--runs", *runs, "--tests", "ours", "slsim"]
+    results = module.main(argv)
+    assert [(r["run"], r["test"]) for r in results] == [(r, t) for r in runs for t in ("ours", "slsim")]
+    for r in results:
+        o = r["overall"]
+        assert o["n"] == 16 and 0.0 <= o["auc"]["value"] <= 1.0 and o["auc"]["ci68"] is not None
+        assert set(o) == {"auc", "tpr@1e-02", "tpr@1e-03", "n"} and r["kinds"]  # AUC per non-lens kind
+    config = (work / results[6]["folder"] / "config.yaml").read_text()
+    assert "aug_noise: 0.5" in config and "aug_noise: 0.0" in (work / results[0]["folder"] / "config.yaml").read_text()
+    assert "arch: plain_cnn" in (work / results[4]["folder"] / "config.yaml").read_text()
+    # Every training set has the same size: 32 objects, half lenses (the mix: 8 + 8 of each engine).
+    assert all(r["n_train"] == {"lenses": 16, "nonlenses": 16} for r in results)
+    assert json.loads((work / "results.json").read_text())["results"] == results
+    assert "| inject → slsim |" in (work / "results.md").read_text() and "| ours/aug_noise → slsim |" in capsys.readouterr().out
+    assert module.main(argv) == results  # everything kept: a rerun only re-reads the results
+    with pytest.raises(SystemExit, match="expected DATA"):
+        module.main(["--runs", "ours/nonsense"])
