@@ -197,3 +197,19 @@ def test_activation_is_a_setting_with_gelu_by_default() -> None:
     assert not any(isinstance(m, torch.nn.GELU) for m in relu.modules())
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         build_model(ModelCard(model_kwargs={"act": "swish"}))
+
+
+def test_plain_cnn_baseline_builds_saves_and_is_as_large_as_the_compact_net(tmp_path: Path) -> None:
+    """``plain_cnn``: four conv blocks (41 → 2 px), one logit per image, about as many parameters as ``compact``."""
+    card = ModelCard(architecture="plain_cnn")
+    model = build_model(card).eval()
+    x = _batch(2)
+    out = model(x)
+    assert out.shape == (4,) and torch.isfinite(out).all()
+    n_plain = sum(p.numel() for p in model.parameters())
+    n_compact = sum(p.numel() for p in build_model(ModelCard()).parameters())
+    assert 0.8 < n_plain / n_compact < 1.25
+    save_model(model, card, tmp_path / "model")
+    loaded, loaded_card = load_model(tmp_path / "model")
+    assert loaded_card.architecture == "plain_cnn"
+    torch.testing.assert_close(loaded(x), out)

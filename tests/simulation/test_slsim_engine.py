@@ -131,6 +131,9 @@ def test_engine_selection_errors(slsim_tiny: SlsimConfig, tmp_path: Path, capsys
     assert "slsim domain only" in capsys.readouterr().err
     assert main([*argv, "--nonlens-mix", "lone=1"]) == 2
     assert "nonlens_mix" in capsys.readouterr().err
+    for bad in ("steep", "2.0,0.1,3"):
+        assert main([*argv, "--epl-gamma", bad]) == 2
+        assert "--epl-gamma" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown engine"):
         simulate_dataset(tmp_path / "y", 1, engine="pyautolens")
     with pytest.raises(ConfigError, match="takes a PopulationConfig"):

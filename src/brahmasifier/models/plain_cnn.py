@@ -5,7 +5,7 @@ Four blocks of 3×3 conv → batch norm → ReLU → 2×2 max-pool (widths 32, 6
 comparisons (e.g. issue 13's reference, 0.98 AUC on SLSim test data with ~5k training objects),
 with about as many parameters as our compact net (0.39M vs 0.40M). Not a default: it exists so
 that the default model can be compared with it on the same data and recipe
-(``experiments/cross_simulator.py --arch plain_cnn``).
+(``experiments/cross_simulator.py --runs slsim/plain_cnn``).
 """
 
 from __future__ import annotations
