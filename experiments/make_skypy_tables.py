@@ -36,8 +36,8 @@ LOG_MSTAR = np.round(np.arange(8.0, 12.81, 0.05), 2)
 
 def template_tables() -> tuple[np.ndarray, np.ndarray]:
     """(maggies (nz, 5, 5) of every template in every LSST band at every grid redshift, rest-frame B maggies (5,))."""
-    from speclite.filters import load_filters
     from skypy.galaxies.spectrum import kcorrect
+    from speclite.filters import load_filters
 
     from brahmasifier.simulation.slsim_engine.skypy_config import LSST_FILTERS
 
@@ -68,7 +68,8 @@ def velocity_dispersion_tables(realisations: int, area_deg2: float) -> np.ndarra
             red = SkyPyPipeline(skypy_config=str(path)).red_galaxies
             f = vel_disp_abundance_matching(red, z_max=0.5, sky_area=Quantity(area_deg2, "deg2"), cosmo=cosmo)
             curves.append(np.log10(np.clip(f(LOG_MSTAR), 1.0, None)))
-            print(f"realisation {r}: {len(red)} red galaxies, sigma(10^11) = {10 ** np.interp(11.0, LOG_MSTAR, curves[-1]):.0f} km/s")
+            sigma_11 = 10 ** np.interp(11.0, LOG_MSTAR, curves[-1])
+            print(f"realisation {r}: {len(red)} red galaxies, sigma(10^11) = {sigma_11:.0f} km/s")
     return np.array(curves)
 
 

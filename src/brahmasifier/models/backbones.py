@@ -16,8 +16,17 @@ if TYPE_CHECKING:
     from brahmasifier.models.card import ModelCard
 
 __all__ = [
-    "COMPACT", "DEFAULT_LR", "PLAIN_CNN", "DEFAULT_LR_TIMM_PRETRAINED", "DEFAULT_LR_TIMM_SCRATCH", "PRESETS", "create_backbone",
-    "default_input_size", "default_lr", "preset_card", "resolve_preset",
+    "COMPACT",
+    "DEFAULT_LR",
+    "DEFAULT_LR_TIMM_PRETRAINED",
+    "DEFAULT_LR_TIMM_SCRATCH",
+    "PLAIN_CNN",
+    "PRESETS",
+    "create_backbone",
+    "default_input_size",
+    "default_lr",
+    "preset_card",
+    "resolve_preset",
 ]
 
 COMPACT = "compact"

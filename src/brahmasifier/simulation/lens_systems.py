@@ -164,7 +164,8 @@ def draw_lens_system(rng: np.random.Generator, cuts: LensCuts | None = None, she
             e1, e2, _ = ellipticity(float(s.q[0]), float(s.phi[0]))
             source_kwargs = {"R_sersic": float(s.r_eff[0]), "n_sersic": 1.0, "e1": e1, "e2": e2, "center_x": xs, "center_y": ys}
             mu = extended_magnification(lens_model, kwargs, light_model, source_kwargs, float(theta_e[k]))
-            if mu <= 0 or not any(float(s.mags[0, BANDS.index(b)]) - 2.5 * math.log10(mu) < limit for b, limit in cuts.mag_arc_limit):
+            if mu <= 0 or not any(float(s.mags[0, BANDS.index(b)]) - 2.5 * math.log10(mu) < limit
+                                  for b, limit in cuts.mag_arc_limit):
                 continue
             return LensSystem(d, float(sigmas[k]), c, q_m, phi_m, gamma, float(theta_e[k]), float(theta_inf[k]), s, (xs, ys),
                               mu, n_images, separation)

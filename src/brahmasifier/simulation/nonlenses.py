@@ -4,7 +4,8 @@ Kinds: the SLSim engine's three (``deflector``: an SLSim-selected lens deflector
 ``false_positive``: one with 1–3 unlensed source-population galaxies in front of it;
 ``blue``: a lone source-population galaxy as bright as a lens deflector), our own lens-like
 ellipticals (with or without blue companions where arcs would be), spirals, ring galaxies,
-edge-on discs, mergers with tidal arcs, and random faint galaxies. A domain's mix (:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
+edge-on discs, mergers with tidal arcs, and random faint galaxies. A domain's mix
+(:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
 kinds of :data:`NONLENS_KINDS`; adding a kind is one decorated function here, and a mix that
 names an unregistered kind is refused when the :class:`~brahmasifier.simulation.population.PopulationConfig`
 is made.
@@ -68,7 +69,8 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     return Scene(0, subtype, None, comps, psf_scale, beta, row)
 
 
-def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
+def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig
+                          ) -> tuple[float, list[LightComponent]]:
     e = draw_elliptical(rng, sigma=float(np.clip(10 ** rng.normal(math.log10(245.0), 0.08), 150.0, 400.0)))
     return e.z, [elliptical_component("central", e, x0, y0)]
 
@@ -80,7 +82,8 @@ def _elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationC
 
 
 @nonlens_kind("elliptical_companion")
-def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
+def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig
+                          ) -> tuple[float, list[LightComponent]]:
     """An elliptical with 1–3 blue, mostly tangentially aligned companions where arcs would be."""
     z, comps = _lens_like_elliptical(rng, x0, y0, cfg)
     for _ in range(int(rng.integers(1, 4))):
@@ -97,7 +100,8 @@ def _elliptical_companion(rng: np.random.Generator, x0: float, y0: float, cfg: P
     return z, comps
 
 
-def _disc(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig, spiral: bool) -> tuple[float, list[LightComponent]]:
+def _disc(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig, spiral: bool
+          ) -> tuple[float, list[LightComponent]]:
     z = float(np.clip(rng.gamma(3.0, 0.12), 0.05, 1.2))
     mag_i = float(rng.uniform(18.5, 22.5))
     q = float(rng.uniform(0.35, 1.0)) if spiral else float(rng.uniform(0.08, 0.25))

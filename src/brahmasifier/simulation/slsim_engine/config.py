@@ -90,8 +90,10 @@ class SlsimConfig:
         if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
             problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
         gamma = self.gamma_pl
-        if gamma is not None and not (isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0) and not (
-                isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0 and gamma["std_dev"] >= 0):
+        fixed_ok = isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0
+        gaussian_ok = (isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0
+                       and gamma["std_dev"] >= 0)
+        if gamma is not None and not fixed_ok and not gaussian_ok:
             problems.append(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
         if problems:
             raise ConfigError("SlsimConfig: bad " + "; ".join(problems))
