@@ -260,16 +260,20 @@ def fmt(entry: dict[str, Any]) -> str:
 
 
 def table_markdown(results: list[dict[str, Any]]) -> str:
-    """The results as one Markdown table (68 % intervals in brackets)."""
-    kinds = sorted({k for r in results for k in r["kinds"]})
-    head = ["train → test", "AUC", "TPR @ FPR 1e-2", "TPR @ FPR 1e-3", *[f"AUC vs {k}" for k in kinds]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
-        o = r["overall"]
-        cells = [f"{r['run']} → {r['test']}", fmt(o["auc"]), fmt(o["tpr@1e-02"]), fmt(o["tpr@1e-03"])]
-        cells += [f"{r['kinds'][k]['value']:.3f}" if r["kinds"].get(k, {}).get("value") is not None else "–" for k in kinds]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The results as Markdown, one table per test set (68 % intervals in brackets; AUC per non-lens kind)."""
+    tables = []
+    for test in dict.fromkeys(r["test"] for r in results):
+        rows = [r for r in results if r["test"] == test]
+        kinds = sorted({k for r in rows for k in r["kinds"]})
+        head = ["train → test", "AUC", "TPR @ FPR 1e-2", "TPR @ FPR 1e-3", *[f"AUC vs {k}" for k in kinds]]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            o = r["overall"]
+            cells = [f"{r['run']} → {r['test']}", fmt(o["auc"]), fmt(o["tpr@1e-02"]), fmt(o["tpr@1e-03"])]
+            cells += [f"{r['kinds'][k]['value']:.3f}" if r["kinds"].get(k, {}).get("value") is not None else "–" for k in kinds]
+            lines.append("| " + " | ".join(cells) + " |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
