@@ -25,7 +25,7 @@ from brahmasifier.simulation.inject.output import lens_id
 from brahmasifier.simulation.inject.paint import Host, Injection, inject_into_host
 from brahmasifier.simulation.inject.sources import OurSources
 from brahmasifier.simulation.instrument import LSST_1YR
-from brahmasifier.simulation.render import Renderer, moffat_kernel
+from brahmasifier.simulation.render import SUPERSAMPLING, Renderer, moffat_kernel
 from brahmasifier.simulation.scene import Scene, sersic
 from brahmasifier.simulation.truth import e1e2_from_ellipticity, position_angle
 from brahmasifier.sky import sky_stats
@@ -99,7 +99,7 @@ def test_injected_arc_matches_lenstronomy_image_of_the_truth(injection: tuple[Ho
         fwhm = float(row[f"sim_psf_fwhm_{band}"])
         psf = PSF(psf_type="PIXEL", kernel_point_source=moffat_kernel(round(fwhm * 200) / 200, 3.5, PIXEL_SCALE))
         model = ImageModel(data, psf, lens_model_class=LensModel(["SIE", "SHEAR"]), source_model_class=light,
-                           kwargs_numerics={"supersampling_factor": 5, "supersampling_convolution": False})
+                           kwargs_numerics={"supersampling_factor": SUPERSAMPLING, "supersampling_convolution": False})
         kwargs = []
         for c in sources:
             if c.profile == "sersic":
@@ -109,8 +109,10 @@ def test_injected_arc_matches_lenstronomy_image_of_the_truth(injection: tuple[Ho
                 kwargs.append({"amp": c.flux[b], "sigma": c.params["sigma"], "center_x": c.params["center_x"],
                                "center_y": c.params["center_y"]})
         reference = model.image(lens, kwargs)
-        assert inj.arc[b].sum() == pytest.approx(reference.sum(), rel=0.01), band
-        assert np.abs(inj.arc[b] - reference).max() <= 0.03 * reference.max(), band
+        # Same sampling as our renderer (SUPERSAMPLING), so this checks the implementation, not the sampling: at
+        # 3x a highly magnified compact arc can lose ~2 % of its flux against lenstronomy's converged (15x) image.
+        assert inj.arc[b].sum() == pytest.approx(reference.sum(), rel=0.002), band
+        assert np.abs(inj.arc[b] - reference).max() <= 0.01 * reference.max(), band
 
 
 def test_host_pixels_unchanged_where_the_arc_is_zero(injection: tuple[Host, Injection]) -> None:
