@@ -4,10 +4,13 @@
 per-object render (median ms per class) and the band-file writer: our byte-identical template
 writer vs ``write_band_fits`` (astropy). ``--engine slsim`` times the SLSim engine end to end
 (slsim domain, default settings: realisations of 25 lenses + 25 non-lenses, so use a multiple
-of 50 per worker).
+of 50 per worker). ``--lens-populations`` times our engine's ``slsim`` domain with its
+``skypy`` lens population (the default) and the ``bright`` one (the default before) with the
+non-lens mix of each, side by side on one worker, interleaved ``--repeats`` times.
 
     python benchmarks/bench_simulate.py --n-per-class 50 --workers 1,2
     python benchmarks/bench_simulate.py --engine slsim --n-per-class 100 --workers 1,2
+    python benchmarks/bench_simulate.py --lens-populations --n-per-class 60 --repeats 3
 
 The machine may be shared: compare the numbers within one run (ratios), not across runs.
 """
@@ -29,7 +32,11 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--engine", choices=("ours", "slsim"), default="ours")
+    parser.add_argument("--lens-populations", action="store_true", help="skypy vs bright lens population (slsim domain)")
     args = parser.parse_args()
+    if args.lens_populations:
+        lens_populations(args)
+        return
     if args.engine == "slsim":
         end_to_end(args)
         return
@@ -68,6 +75,34 @@ def main() -> None:
             print(f"write one band file, {name:24s}: median {1e3 * timings[name]:.3f} ms")
         print(f"writer speed-up: {timings['astropy write_band_fits'] / timings['template writer']:.1f}x")
     end_to_end(args)
+
+
+#: The slsim domain's non-lens mix before the skypy population (the bright population's companion).
+BRIGHT_ERA_MIX = {"elliptical": 0.25, "elliptical_companion": 0.20, "spiral": 0.15, "ring": 0.06, "edge_on": 0.09,
+                  "merger": 0.10, "random": 0.15}
+
+
+def lens_populations(args: argparse.Namespace) -> None:
+    """objects/s of the slsim domain with each lens population, one worker, interleaved repeats."""
+    from brahmasifier.simulation import simulate_dataset
+    from brahmasifier.simulation.population import PopulationConfig
+
+    default = PopulationConfig()
+    configs = {"skypy (default)": default,
+               "bright (before)": PopulationConfig(lens_population={"slsim": "bright", "hsc": "bright"},
+                                                   nonlens_mix={**default.nonlens_mix, "slsim": BRIGHT_ERA_MIX})}
+    rates: dict[str, list[float]] = {k: [] for k in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeats):
+            for name, config in configs.items():
+                summary = simulate_dataset(Path(tmp) / f"{rep}_{len(rates[name])}_{name[:5]}", args.n_per_class, seed=100 + rep,
+                                           domains="slsim", workers=1, progress=False, preview=False, config=config)
+                rates[name].append(summary.objects_per_second)
+                print(f"{name}: {summary.objects_per_second:.1f} objects/s")
+    medians = {k: statistics.median(v) for k, v in rates.items()}
+    for k, v in medians.items():
+        print(f"{k}: median {v:.1f} objects/s")
+    print(f"skypy / bright: x{medians['skypy (default)'] / medians['bright (before)']:.2f}")
 
 
 def end_to_end(args: argparse.Namespace) -> None:
