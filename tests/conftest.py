@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401  (see below)
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +18,11 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io.fits import write_band_fits, write_parameters_fits
 from brahmasifier.io.naming import band_filename, labelled_stem
 from brahmasifier.io.release import CLASS_FOLDERS
+
+# Lightning binds a logging StreamHandler to the sys.stderr of the moment it is first imported.
+# Imported here, that is the session's stream; imported first inside a test that captures
+# stderr (capsys), it would be that test's stream, closed afterwards, and every later
+# Lightning log line would print "--- Logging error ---" tracebacks into other tests' stderr.
 
 
 def blob_image(rng: np.random.Generator, lens: bool) -> np.ndarray:

@@ -25,6 +25,7 @@ from brahmasifier.cli import main  # noqa: E402
 from brahmasifier.errors import ConfigError, OutputExistsError  # noqa: E402
 from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits  # noqa: E402
 from brahmasifier.simulation import simulate_dataset  # noqa: E402
+from brahmasifier.simulation.runs import RunLock  # noqa: E402
 from brahmasifier.simulation.slsim_engine import NONLENS_KINDS, SlsimConfig  # noqa: E402
 from brahmasifier.simulation.slsim_engine import run as slsim_run  # noqa: E402
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS  # noqa: E402
@@ -177,12 +178,12 @@ def test_a_second_live_run_into_the_same_folder_is_refused(tmp_path: Path) -> No
     import sys
 
     lock = tmp_path / "lock"
-    with slsim_run.RunLock(lock):
+    with RunLock(lock):
         assert lock.read_text() == str(os.getpid())
         with pytest.raises(OutputExistsError, match="another simulation"):
-            slsim_run.RunLock(lock).__enter__()
+            RunLock(lock).__enter__()
     assert not lock.exists()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     lock.write_text(dead.stdout.strip())  # a run that was killed: its lock is taken over
-    with slsim_run.RunLock(lock):
+    with RunLock(lock):
         assert lock.read_text() == str(os.getpid())

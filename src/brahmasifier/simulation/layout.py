@@ -43,11 +43,12 @@ from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier._outputs import check_output_folder
 from brahmasifier.bands import BANDS, MISSING_VALUE
-from brahmasifier.errors import ConfigError, OutputExistsError
+from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
 from brahmasifier.io.release import class_folder
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.population import PopulationConfig
+from brahmasifier.simulation.runs import MANIFEST, check_resume
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS
 from brahmasifier.simulation.writer import FITS_HEADER, LAYOUTS, OWN_ENTRIES, DatasetWriter
 
@@ -63,7 +64,6 @@ __all__ = [
 ]
 
 ENGINES: tuple[str, ...] = ("ours", "slsim")
-MANIFEST = "simulation.json"
 PREVIEW = "preview.png"
 PREVIEW_PER_CLASS = 4
 EXTRA_COLUMNS: tuple[str, ...] = tuple(SIM_COLUMNS)
@@ -227,15 +227,10 @@ def simulate_dataset(
     cfg = config or PopulationConfig()
     out = Path(out)
     settings = _settings(n_per_class, seed, domains, layout, cfg)
+    previous = check_resume(out, settings)
+    if previous is not None:
+        return _summary_from_manifest(out, previous)
     manifest_path = out / MANIFEST
-    if manifest_path.is_file():
-        previous = json.loads(manifest_path.read_text())
-        if previous.get("settings") == json.loads(json.dumps(settings)):
-            return _summary_from_manifest(out, previous)
-        raise OutputExistsError(
-            f"{out}: already holds a simulation with different settings ({manifest_path}); choose another --out "
-            "or delete the folder"
-        )
     start = time.perf_counter()
     classes = [(d, lab) for d in domains for lab in (1, 0)]
     n_total = len(classes) * n_per_class

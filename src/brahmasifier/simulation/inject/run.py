@@ -10,7 +10,7 @@ success are discarded, whatever ``workers`` is.
 A finished chunk leaves ``OUT/.inject_chunks/chunk-NNNNN.npy`` (its injected images) and
 ``chunk-NNNNN.json`` (truth rows, or each failed host's reason), written atomically; a rerun
 with the same settings resumes from them, other settings are refused, a second live run is
-refused (:class:`~brahmasifier.simulation.slsim_engine.run.RunLock`). At the end the band
+refused (:class:`~brahmasifier.simulation.runs.RunLock`). At the end the band
 files, catalogues, ``preview.png`` and ``simulation.json`` are written through
 :mod:`brahmasifier.simulation.layout` (the writers of every engine), then ``rejected.csv``
 (hosts that could not be read or may not host, with the reason) and ``hosts_unused.csv``
@@ -39,14 +39,14 @@ import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN
-from brahmasifier.errors import ConfigError, OutputExistsError
+from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
 from brahmasifier.simulation import layout
 from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import HostTable, load_catalog, open_hosts, select_hosts
 from brahmasifier.simulation.inject.output import InjectionSummary, write_outputs
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.slsim_engine.run import RunLock
+from brahmasifier.simulation.runs import RunLock, check_resume
 
 __all__ = ["CHUNK_FOLDER", "HOST_COLUMNS", "inject_dataset"]
 
@@ -183,18 +183,11 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
     catalog_path = Path(catalog) if catalog is not None else None
     catalog_frame = load_catalog(catalog_path) if catalog_path is not None else None
     settings = json.loads(json.dumps(_settings(hosts, catalog_path, n, seed, layout_name, domain, cfg)))
-    manifest_path = out / layout.MANIFEST
-    if manifest_path.is_file():
-        previous = json.loads(manifest_path.read_text())
-        if previous.get("settings") == settings:
-            return InjectionSummary.from_manifest(out, previous)
-        raise OutputExistsError(f"{out}: already holds a data set with different settings ({manifest_path}); "
-                                "choose another --out or delete the folder")
     folder = out / CHUNK_FOLDER
+    previous = check_resume(out, settings, folder=folder, what="data set")
+    if previous is not None:
+        return InjectionSummary.from_manifest(out, previous)
     settings_path = folder / "settings.json"
-    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-        raise OutputExistsError(f"{out}: holds an unfinished injection with different settings ({settings_path}); "
-                                "rerun it with its own settings, or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
     with RunLock(folder / "lock"):
         write_text_atomic(settings_path, json.dumps(settings, indent=2))

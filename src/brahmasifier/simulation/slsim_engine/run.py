@@ -31,12 +31,14 @@ import numpy as np
 from brahmasifier import __version__
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import BANDS
-from brahmasifier.errors import ConfigError, OutputExistsError
+from brahmasifier.errors import ConfigError
+from brahmasifier.hardware import usable_cpus
 from brahmasifier.simulation import layout
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
+from brahmasifier.simulation.runs import RunLock, check_resume
 from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
 
-__all__ = ["CHUNK_FOLDER", "RunLock", "simulate_slsim"]
+__all__ = ["CHUNK_FOLDER", "simulate_slsim"]
 
 CHUNK_FOLDER = ".slsim_chunks"
 DOMAIN = "slsim"
@@ -146,57 +148,17 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
     cfg = config or SlsimConfig()
     out = Path(out)
     settings = json.loads(json.dumps(_settings(n_per_class, seed, layout_name, cfg)))
-    manifest_path = out / layout.MANIFEST
-    if manifest_path.is_file():
-        previous = json.loads(manifest_path.read_text())
-        if previous.get("settings") == settings:
-            return layout._summary_from_manifest(out, previous)
-        raise OutputExistsError(f"{out}: already holds a simulation with different settings ({manifest_path}); "
-                              "choose another --out or delete the folder")
     folder = out / CHUNK_FOLDER
+    previous = check_resume(out, settings, folder=folder)
+    if previous is not None:
+        return layout._summary_from_manifest(out, previous)
     settings_path = folder / "settings.json"
-    if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-        raise OutputExistsError(f"{out}: holds an unfinished simulation with different settings ({settings_path}); "
-                              "rerun it with its own settings, or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
     with RunLock(folder / "lock"):
         write_text_atomic(settings_path, json.dumps(settings, indent=2))
         summary = _run(out, folder, n_per_class, seed, layout_name, workers, progress, preview, cfg, settings)
     folder.rmdir()  # emptied by _run once simulation.json is written
     return summary
-
-
-class RunLock:
-    """A lock file (``OUT/.slsim_chunks/lock``, ``OUT/.inject_chunks/lock``) holds the PID of the run writing ``OUT``.
-
-    A second live run is refused; the lock of a run that died is taken over.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> RunLock:
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                    os.kill(pid, 0)  # raises if no such process
-                except (ValueError, ProcessLookupError, FileNotFoundError):
-                    self.path.unlink(missing_ok=True)  # a run that died: take over
-                    continue
-                except PermissionError:
-                    pass
-                raise OutputExistsError(f"{self.path.parent.parent}: another simulation (PID {pid}) is writing here; "
-                                      "wait for it or choose another --out") from None
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
-            return self
-        raise OutputExistsError(f"{self.path}: cannot take the run lock")
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str, workers: int | None, progress: bool,
@@ -208,7 +170,7 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
     size = cfg.objects_per_realisation
     chunks = [(r, lo, min(lo + size, n_per_class)) for r, lo in enumerate(range(0, n_per_class, size))]
     pending = [c for c in chunks if not (folder / f"chunk-{c[0]:05d}.json").is_file()]
-    n_workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(pending) or 1))
+    n_workers = max(1, min(workers or min(usable_cpus(), 8), len(pending) or 1))
     config_dict = cfg.to_dict()
     args = [(r, lo, hi, seed, n_per_class, layout_name, str(out), config_dict, preview) for r, lo, hi in pending]
     bar = tqdm(total=2 * n_per_class, initial=2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),

@@ -1,0 +1,86 @@
+"""The bookkeeping every resumable simulation run shares: settings checks and the run lock.
+
+A run writing ``OUT`` records its settings twice: ``OUT/<chunk folder>/settings.json`` when it
+starts (its chunks live beside it until the end) and the ``settings`` of
+``OUT/simulation.json`` when it has finished (:data:`brahmasifier.simulation.layout.MANIFEST`).
+:func:`check_resume` is the one rule for a rerun into ``OUT``: the same settings resume (or,
+when finished, return the finished run's manifest), other settings are refused with a one-line
+error naming the file. :class:`RunLock` keeps a second live run out. Our engine
+(:mod:`~brahmasifier.simulation.layout`), the SLSim engine and the injection use both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from brahmasifier.errors import OutputExistsError
+
+__all__ = ["MANIFEST", "RunLock", "check_resume"]
+
+#: Written last by every run: the engine, its settings and what was made.
+MANIFEST = "simulation.json"
+
+
+def check_resume(out: Path, settings: dict[str, Any], *, folder: Path | None = None,
+                 what: str = "simulation") -> dict[str, Any] | None:
+    """The finished run's manifest if ``out`` holds this run; ``None`` if it is to be (re)started.
+
+    Args:
+        out: the run's output folder.
+        settings: the run's settings, JSON-serialisable (compared after a JSON round trip).
+        folder: the run's chunk folder (holding ``settings.json`` while unfinished), if any.
+        what: the kind of run, for the messages ("simulation", "injection").
+
+    Raises:
+        OutputExistsError: ``out`` holds a finished or unfinished run with other settings.
+    """
+    settings = json.loads(json.dumps(settings))
+    manifest_path = out / MANIFEST
+    if manifest_path.is_file():
+        previous = json.loads(manifest_path.read_text())
+        if previous.get("settings") == settings:
+            return dict(previous)
+        raise OutputExistsError(f"{out}: already holds a {what} with different settings ({manifest_path}); "
+                                "choose another --out or delete the folder")
+    if folder is not None:
+        settings_path = folder / "settings.json"
+        if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
+            raise OutputExistsError(f"{out}: holds an unfinished {what} with different settings ({settings_path}); "
+                                    "rerun it with its own settings, or choose another --out")
+    return None
+
+
+class RunLock:
+    """A lock file (``OUT/.slsim_chunks/lock``, ``OUT/.inject_chunks/lock``) holds the PID of the run writing ``OUT``.
+
+    A second live run is refused; the lock of a run that died is taken over.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> RunLock:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                    os.kill(pid, 0)  # raises if no such process
+                except (ValueError, ProcessLookupError, FileNotFoundError):
+                    self.path.unlink(missing_ok=True)  # a run that died: take over
+                    continue
+                except PermissionError:
+                    pass
+                raise OutputExistsError(f"{self.path.parent.parent}: another simulation (PID {pid}) is writing here; "
+                                        "wait for it or choose another --out") from None
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return self
+        raise OutputExistsError(f"{self.path}: cannot take the run lock")
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
