@@ -25,6 +25,8 @@ is the level's quantile of ``|truth − value| / half-width`` (the half-width on
 so the scaled intervals hold exactly that fraction of the validation rows (normalised split
 conformal calibration); the decoder keeps the ends in the column's domain, which never
 excludes a truth. They are ``TargetSet.interval_scale`` and do not touch the point values.
+Measured (README "Lens parameters"): the test coverage of the 4-epoch model's eight e/PA
+columns went from 0.48–0.79 to 0.65–0.70.
 
 Residuals: scalars and vectors ``(target − μ)/(σ · sigma_scale)``; spin2 pairs the radial and
 tangential components of ``target − μ`` divided by the calibrated σ in those directions.
