@@ -92,3 +92,16 @@ def test_models_predicting_different_parameters_do_not_combine(tmp_path: Path) -
     b = save_model(build_network(card), card, tmp_path / "b" / "model")
     with pytest.raises(ValueError, match="predict different lens parameters"):
         ensemble_targets(load_models([a, b]))
+
+
+def test_ensemble_interval_factors_are_the_members_geometric_mean() -> None:
+    from brahmasifier.inference.ensemble import LoadedModel
+
+    spec = select_targets("Rein,ell_l")
+    lv = 0.6827
+    specs = [spec.with_interval_scale({"ell_l": {lv: 2.0}, "ell_l_PA": {lv: 0.5}}),
+             spec.with_interval_scale({"ell_l": {lv: 0.5}}), None]
+    members = [LoadedModel(f"m{k}", Path("."), torch.nn.Identity(), 0.5, 1.0, "compact", "", s) for k, s in enumerate(specs)]
+    assert ensemble_targets(members[:1]).interval_scale == specs[0].interval_scale  # one model: its own
+    merged = ensemble_targets(members).interval_scale  # the classification-only member takes no part
+    assert merged["ell_l"][lv] == pytest.approx(1.0) and merged["ell_l_PA"][lv] == pytest.approx(0.5**0.5)

@@ -85,6 +85,9 @@ def ensemble_targets(models: Sequence[LoadedModel]) -> Any:
 
     Every model with a regression head must predict the same targets (their standardisations and
     σ factors may differ); classification-only models take part in the lens probability only.
+    The decoded-interval factors (``interval_scale``, fitted per model on its own validation
+    split) of the combined predictive are the geometric mean of the members' (an approximation:
+    nothing is fitted on the ensemble itself; a column or level a member lacks counts as 1).
     """
     specs = [(m.name, m.targets) for m in models if m.targets is not None]
     if not specs:
@@ -95,7 +98,14 @@ def ensemble_targets(models: Sequence[LoadedModel]) -> Any:
             raise ConfigError(f"models {first_name} and {name} predict different lens parameters "
                               f"({', '.join(first.output_columns)} vs {', '.join(spec.output_columns)}); "
                               "an ensemble combines estimates of the same parameters only")
-    return first
+    if len(specs) == 1:
+        return first
+    keys = {(c, lv) for _, spec in specs for c, fs in spec.interval_scale.items() for lv in fs}
+    merged: dict[str, dict[float, float]] = {}
+    for c, lv in sorted(keys):
+        logs = [np.log(spec.interval_scale.get(c, {}).get(lv, 1.0)) for _, spec in specs]
+        merged.setdefault(c, {})[lv] = float(np.exp(np.mean(logs)))
+    return first.with_interval_scale(merged)
 
 
 def ensemble_threshold(models: Sequence[LoadedModel]) -> float:

@@ -22,7 +22,10 @@ in :data:`LEVELS` the distances ``minus``/``plus`` from the value to the interva
   the shear and source ellipticity in the phase-1 baseline experiment,
   ``experiments/regression_baseline.py`` in the git history); the angle is
   ``½ atan2(c2, c1)`` of the mean with the quantile of the angular deviation as a symmetric
-  half-width (at most 90°: an unconstrained PA). Angles are written in the spec's unit and
+  half-width (at most 90°: an unconstrained PA). Then each level's half-widths of the magnitude
+  and of the PA are multiplied by the spec's ``interval_scale`` factors (fitted on validation,
+  :mod:`brahmasifier.models.recalibration`) and kept within the column's domain (e ≥ 0, an axis
+  ratio in [0, 1], a PA half-width ≤ 90°). Angles are written in the spec's unit and
   range, ellipticities in its definition (e.g. the axis ratio; the quantiles of e map to its
   quantiles), see :class:`~brahmasifier.models.conventions.TruthConventions`.
 - Vectors: component-wise Gaussians.
@@ -120,7 +123,7 @@ def decode(spec: TargetSet, mean: np.ndarray, var: np.ndarray, index: pd.Index |
 
 
 def decode_predictive(spec: TargetSet, pred: Predictive, index: pd.Index | None = None) -> Decoded:
-    """A calibrated :class:`Predictive` → :class:`Decoded` (``spec`` gives the targets and conventions only)."""
+    """A calibrated :class:`Predictive` → :class:`Decoded` (``spec``: the targets, conventions and ``interval_scale``)."""
     if pred.mean.ndim != 2 or pred.mean.shape[1] != spec.n_dims:
         raise ValueError(f"decode: expected predictions of shape (N, {spec.n_dims}), got {pred.mean.shape}")
     values: dict[str, np.ndarray] = {}
@@ -152,16 +155,20 @@ def decode_predictive(spec: TargetSet, pred: Predictive, index: pd.Index | None 
         if t.encoding == "ellipticity":  # quantiles map through the monotone e → ell (decreasing for an axis ratio)
             to_ell = conv.ellipticity_from_eccentricity
             values[mag_col] = to_ell(e)
+            bounds = tuple(sorted(float(b) for b in to_ell(np.array([0.0, 1.0]))))
             for lv in LEVELS:
                 low, high = to_ell(e_lo[lv]), to_ell(e_hi[lv])
                 ends = (high, low) if conv.ellipticity_decreasing else (low, high)
                 minus[lv][mag_col], plus[lv][mag_col] = values[mag_col] - ends[0], ends[1] - values[mag_col]
         else:
-            values[mag_col] = e
+            values[mag_col], bounds = e, (0.0, math.inf)
             for lv in LEVELS:
                 minus[lv][mag_col], plus[lv][mag_col] = e - e_lo[lv], e_hi[lv] - e
-        for lv in LEVELS:
-            minus[lv][pa_col] = plus[lv][pa_col] = pa_half[lv] / conv.radians_per_unit
+        for lv in LEVELS:  # the validation-fitted interval factors, within the column's domain
+            f_mag, f_pa = (spec.interval_scale.get(c, {}).get(lv, 1.0) for c in (mag_col, pa_col))
+            minus[lv][mag_col] = np.minimum(f_mag * minus[lv][mag_col], values[mag_col] - bounds[0])
+            plus[lv][mag_col] = np.minimum(f_mag * plus[lv][mag_col], bounds[1] - values[mag_col])
+            minus[lv][pa_col] = plus[lv][pa_col] = np.minimum(f_pa * pa_half[lv], math.pi / 2) / conv.radians_per_unit
     columns = spec.output_columns
 
     def frame(d: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -14,8 +14,9 @@ Contract:
   conventions (:mod:`brahmasifier.models.conventions`), the per-dimension standardisation
   fitted on training rows (``(encoded - location) / scale``) and the per-dimension
   ``sigma_scale`` of a post-hoc variance recalibration (:mod:`brahmasifier.models.recalibration`;
-  for a ``spin2`` pair its two entries scale the radial and the tangential direction).
-  It is plain JSON (:meth:`TargetSet.to_dict`).
+  for a ``spin2`` pair its two entries scale the radial and the tangential direction), and
+  ``interval_scale``: per decoded magnitude / PA column and interval level, the factor on that
+  decoded interval's half-widths (also fitted on validation; absent: 1). It is plain JSON (:meth:`TargetSet.to_dict`).
 - :meth:`TargetSet.encode` maps a truth table to standardised values and a mask: -999, NaN,
   non-positive values under a log and rows of the other group are masked (value 0, mask False).
 - The model predicts a mean and a log-variance per standardised dimension;
@@ -69,7 +70,7 @@ KIND_ENCODINGS: dict[str, tuple[str, ...]] = {"scalar": ENCODINGS, "spin2": ("mo
 #: Error kinds of output columns, used by the evaluation (``brahmasifier.evaluation.regression``).
 ERROR_KINDS: tuple[str, ...] = ("linear", "relative", "redshift", "angle")
 SPEC_FORMAT = "brahmasifier-targets"
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: ``intervals`` (TargetSet.interval_scale); version-1 specs read as before
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,8 @@ class TargetSet:
     scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     sigma_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n_fit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Output column → {interval level: factor on its decoded half-widths} (``spin2`` columns; absent: 1).
+    interval_scale: dict[str, dict[float, float]] = field(default_factory=dict)
     _dims: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -291,7 +294,7 @@ class TargetSet:
         return np.where(mask, standard, 0.0).astype(np.float32), mask
 
     def fit(self, table: pd.DataFrame, labels: np.ndarray) -> TargetSet:
-        """A copy standardised on these (training) rows; ``sigma_scale`` reset to 1.
+        """A copy standardised on these (training) rows; ``sigma_scale`` reset to 1, ``interval_scale`` cleared.
 
         Scalars: mean and standard deviation. Pairs: location 0 and the per-component RMS, shared
         by both components (so D4 acts as a signed permutation).
@@ -310,7 +313,8 @@ class TargetSet:
             else:
                 std = float(np.sqrt(np.mean(v[m[:, 0]] ** 2)))
             scale[sl] = std if std > 1e-12 else 1.0
-        return replace(self, location=location, scale=scale, sigma_scale=np.ones(self.n_dims), n_fit=n_fit)
+        return replace(self, location=location, scale=scale, sigma_scale=np.ones(self.n_dims), n_fit=n_fit,
+                       interval_scale={})
 
     def missing_columns(self, table: pd.DataFrame) -> list[str]:
         """Output columns none of whose aliases is in ``table`` (they are masked everywhere)."""
@@ -321,6 +325,11 @@ class TargetSet:
     def with_sigma_scale(self, sigma_scale: np.ndarray) -> TargetSet:
         """A copy whose predicted standard deviations are multiplied by ``sigma_scale`` (per dimension)."""
         return replace(self, sigma_scale=np.asarray(sigma_scale, dtype=np.float64))
+
+    def with_interval_scale(self, interval_scale: dict[str, dict[float, float]]) -> TargetSet:
+        """A copy whose decoded intervals of these columns are widened by these factors (per level)."""
+        return replace(self, interval_scale={str(c): {float(lv): float(f) for lv, f in fs.items()}
+                                             for c, fs in interval_scale.items()})
 
     def canonical_truth(self, table: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
         """The truth in the canonical output columns (aliases resolved), NaN where invalid or of the other group."""
@@ -377,7 +386,8 @@ class TargetSet:
         dims = [{"name": n, "location": float(loc), "scale": float(s), "sigma_scale": float(ss), "n_fit": int(nf)}
                 for n, loc, s, ss, nf in zip(self.dim_names, *arrays, strict=True)]
         return {"format": SPEC_FORMAT, "version": SPEC_VERSION, "conventions": self.conventions.to_dict(),
-                "targets": [t.to_dict() for t in self.targets], "dims": dims}
+                "targets": [t.to_dict() for t in self.targets], "dims": dims,
+                "intervals": {c: {repr(lv): f for lv, f in fs.items()} for c, fs in self.interval_scale.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TargetSet:
@@ -393,8 +403,12 @@ class TargetSet:
         dims = data.get("dims", [])
         if [d["name"] for d in dims] != spec.dim_names:
             raise ValueError(f"target spec dims {[d.get('name') for d in dims]} do not match its targets {spec.dim_names}")
-        arrays = (np.array([d[k] for d in dims]) for k in ("location", "scale", "sigma_scale", "n_fit"))
-        return cls(targets, spec.conventions, *arrays)
+        location, scale, sigma_scale, n_fit = (np.array([d[k] for d in dims])
+                                               for k in ("location", "scale", "sigma_scale", "n_fit"))
+        intervals = {str(c): {float(lv): float(f) for lv, f in fs.items()} for c, fs in data.get("intervals", {}).items()}
+        if not set(intervals) <= set(spec.output_columns) or not all(f > 0 for fs in intervals.values() for f in fs.values()):
+            raise ValueError(f"target spec intervals {intervals} name unknown columns or non-positive factors")
+        return cls(targets, spec.conventions, location, scale, sigma_scale, n_fit, interval_scale=intervals)
 
 
 def default_target_set(conventions: TruthConventions = SIMULATOR_CONVENTIONS) -> TargetSet:

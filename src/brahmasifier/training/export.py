@@ -30,7 +30,7 @@ from brahmasifier.models.regression import build_network
 from brahmasifier.models.temperature import apply_temperature, fit_temperature
 
 __all__ = ["RECALIBRATION_TTA", "choose_threshold", "finalize_run", "fit_temperature_or_none", "predict_logits",
-           "predict_parameters"]
+           "predict_parameters", "recalibrate_card"]
 
 #: Test-time augmentation the σ recalibration is fitted with (``predict``'s default).
 RECALIBRATION_TTA = "flips"
@@ -69,9 +69,13 @@ def predict_parameters(model: torch.nn.Module, spec: Any, store: CutoutStore, ro
     return (np.concatenate(means) if means else empty), (np.concatenate(variances) if variances else empty)
 
 
-def _recalibrate(model: torch.nn.Module, card: ModelCard, store: CutoutStore, val_rows: np.ndarray,
-                 batch_size: int) -> dict[str, Any]:
-    """Fit the σ factors on validation into ``card.regression``; returns the ``regression`` metrics block."""
+def recalibrate_card(model: torch.nn.Module, card: ModelCard, store: CutoutStore, val_rows: np.ndarray,
+                     batch_size: int = 512) -> dict[str, Any]:
+    """Fit the σ and interval factors on validation into ``card.regression``; returns the ``regression`` metrics block.
+
+    The card's spec is the start (a fresh run's: factors 1); ``experiments/refit_recalibration.py``
+    refits a saved model's card on its own validation split after resetting them.
+    """
     from brahmasifier.evaluation.regression import regression_metrics
     from brahmasifier.models.recalibration import recalibrate
     from brahmasifier.models.target_decode import decode
@@ -92,10 +96,13 @@ def _recalibrate(model: torch.nn.Module, card: ModelCard, store: CutoutStore, va
     card.regression = {**card.regression, "targets": calibrated.to_dict(),
                        "recalibration": {"tta": RECALIBRATION_TTA, "n_val": len(val_rows),
                                          "how": "per learned dimension, sigma times the 68.27% quantile of |residual| "
-                                                "on the validation split (models/recalibration.py)"}}
+                                                "on the validation split; per e/PA column and level, the decoded "
+                                                "half-widths times that level's quantile of |error| / half-width "
+                                                "(models/recalibration.py)"}}
     return {"val_coverage_68_before_recalibration": coverage["before"],
             "val_coverage_68_after_recalibration": coverage["after"],
             "sigma_scale": dict(zip(spec.dim_names, map(float, calibrated.sigma_scale), strict=True)),
+            "interval_scale": {c: {str(lv): f for lv, f in fs.items()} for c, fs in calibrated.interval_scale.items()},
             "recalibration_tta": RECALIBRATION_TTA}
 
 
@@ -161,7 +168,7 @@ def finalize_run(
             metrics["val_auc_by_domain"][str(domain)] = by_domain["auc"]
     metrics.update({k: v for k, v in training_summary.items() if k not in metrics})
     if card.regression is not None:
-        metrics["regression"] = _recalibrate(model, card, store, val_rows, batch_size)
+        metrics["regression"] = recalibrate_card(model, card, store, val_rows, batch_size)
     write_json_atomic(run_dir / "metrics.json", metrics)
 
     card.threshold = threshold
