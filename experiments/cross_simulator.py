@@ -17,7 +17,15 @@ LSST-rendered ``slsim`` domain):
 - ``slsim``: SLSim-engine data (``--slsim-train``, else drawn with the SLSim engine, seed + 100);
 - ``ours+slsim``: half of each;
 - ``inject``: lenses injected (``inject_dataset``, our source population, seed + 3) into our
-  engine's simulated non-lenses (seed + 2) with the untouched hosts as the non-lenses (paired).
+  engine's simulated non-lenses of every kind (seed + 2) with the untouched hosts as the
+  non-lenses (paired);
+- ``inject_lrg``: the way lens searches build injection sets: lenses injected (seed + 5) only
+  into lens-like hosts, our engine's lone massive red deflectors (a simulation whose non-lens
+  mix is ``deflector`` only, seed + 4), and as non-lenses the full non-lens population
+  (``inject``'s host simulation, seed + 2: deflectors, blue galaxies, false positives, ...).
+
+``--min-arc-snr`` sets the injections' detectability cut (default :class:`InjectConfig`'s 20; another
+value names its data ``inject[_lrg]_snr<v>``).
 
 ``MOD``: ``plain_cnn`` (the architecture: the small-CNN baseline) or ``aug_<name>`` (one survey
 augmentation of :mod:`brahmasifier.data.augment` on, at ``--aug-<name>``'s strength). Everything
@@ -47,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = ("ours", "slsim", "ours+slsim", "inject")
+DATA = ("ours", "slsim", "ours+slsim", "inject", "inject_lrg")
 ARCHS = ("plain_cnn",)
 AUG_STRENGTHS = {"flux": 0.5, "seeing": 0.4, "shift": 0.5, "sky": 1.0, "noise": 0.5}
 TESTS = ("ours", "slsim")
@@ -71,11 +79,11 @@ def parse_run(name: str) -> tuple[str, str | None]:
 
 
 # ----------------------------------------------------------------------------------------- data
-def simulate(engine: str, out: Path, n_per_class: int, seed: int, layout: str, args: argparse.Namespace) -> Path:
-    """A finished simulation (reused if already there) in the slsim domain."""
+def simulate(engine: str, out: Path, n_per_class: int, seed: int, layout: str, args: argparse.Namespace,
+             config: Any = None) -> Path:
+    """A finished simulation (reused if already there) in the slsim domain (``config``: the engine's, or default)."""
     from brahmasifier.simulation import simulate_dataset
 
-    config = None
     if engine == "slsim" and args.quick:
         from brahmasifier.simulation.slsim_engine import SlsimConfig
 
@@ -86,8 +94,10 @@ def simulate(engine: str, out: Path, n_per_class: int, seed: int, layout: str, a
     return out
 
 
-def subset_tree(source: Path, out: Path, n_per_class: int) -> Path:
+def subset_tree(source: Path, out: Path, n_per_class: int, folders: tuple[str, ...] | None = None) -> Path:
     """A tree with the first ``n_per_class`` objects of each class folder of ``source`` (links, same layout).
+
+    ``folders``: only these class folders (names relative to ``source``); default all.
 
     The objects are those :func:`brahmasifier.io.scan.scan_fits_tree` finds, grouped by folder and
     sorted by stem; their band files are linked and each folder's ``parameters.fits`` with them.
@@ -100,6 +110,8 @@ def subset_tree(source: Path, out: Path, n_per_class: int) -> Path:
     for obj in scan_fits_tree([source]).objects:
         by_folder.setdefault(Path(obj.files["g"]).parent, []).append(obj)
     for folder, objects in by_folder.items():
+        if folders is not None and folder.relative_to(source).parts[0] not in folders:
+            continue
         objects.sort(key=lambda o: o.stem)
         if len(objects) < n_per_class:
             raise SystemExit(f"{folder}: only {len(objects)} objects, {n_per_class} wanted")
@@ -117,16 +129,33 @@ def subset_tree(source: Path, out: Path, n_per_class: int) -> Path:
     return out
 
 
-def injected(args: argparse.Namespace, per_class: int) -> Path:
-    """``per_class`` lenses injected into our simulated non-lenses, with the hosts themselves as non-lenses."""
-    from brahmasifier.simulation.inject import inject_dataset
+def host_simulation(args: argparse.Namespace, per_class: int, kinds: str) -> Path:
+    """Our engine's simulation whose non-lenses host the injections: every kind (``all``) or ``deflector`` only."""
+    from brahmasifier.simulation.population import NONLENS_MIX, PopulationConfig
 
-    n_hosts = int(1.15 * per_class) + 8  # acceptance on these hosts is ~95 % (the injection's detectability cut)
-    hosts = simulate("ours", args.work / f"ours_hosts_n{n_hosts}_seed{args.seed + 2}", n_hosts, args.seed + 2,
-                     "challenge", args)
-    out = args.work / f"inject_n{per_class}_seed{args.seed + 3}"
-    summary = inject_dataset(hosts / "slsim_nonlenses", out, per_class, seed=args.seed + 3, workers=args.workers,
-                             progress=False, preview=False, cache_dir=args.work / f"ours_hosts_n{n_hosts}_store")
+    n_hosts = int(1.15 * per_class) + 8  # acceptance on these hosts is ~94 % (the injection's detectability cut)
+    if kinds == "all":
+        return simulate("ours", args.work / f"ours_hosts_n{n_hosts}_seed{args.seed + 2}", n_hosts, args.seed + 2,
+                        "challenge", args)
+    config = PopulationConfig(nonlens_mix={**NONLENS_MIX, "slsim": {"deflector": 1.0}})
+    return simulate("ours", args.work / f"ours_lrg_hosts_n{n_hosts}_seed{args.seed + 4}", n_hosts, args.seed + 4,
+                    "challenge", args, config)
+
+
+def injected(args: argparse.Namespace, per_class: int, kinds: str = "all") -> Path:
+    """``per_class`` lenses injected into our simulated non-lenses (see :func:`host_simulation`).
+
+    ``all``: with the untouched hosts as non-lenses (paired); ``deflector``: lenses only.
+    """
+    from brahmasifier.simulation.inject import InjectConfig, inject_dataset
+
+    hosts = host_simulation(args, per_class, kinds)
+    seed = args.seed + (3 if kinds == "all" else 5)
+    name = data_tag("inject" if kinds == "all" else "inject_lrg", args)
+    out = args.work / f"{name}_n{per_class}_seed{seed}"
+    config = InjectConfig(nonlenses="paired" if kinds == "all" else "none", min_arc_snr=args.min_arc_snr)
+    summary = inject_dataset(hosts / "slsim_nonlenses", out, per_class, seed=seed, config=config, workers=args.workers,
+                             progress=False, preview=False, cache_dir=args.work / f"{hosts.name.rsplit('_seed', 1)[0]}_store")
     if summary.n_lenses < per_class:
         raise SystemExit(f"inject made only {summary.n_lenses} of {per_class} lenses; raise the host count")
     return out
@@ -143,6 +172,12 @@ def training_roots(data: str, args: argparse.Namespace) -> list[Path]:
 
     if data == "ours+slsim":
         return [subset_tree(full(e), work / f"{full(e).name}_subset{per_class // 2}", per_class // 2) for e in ("ours", "slsim")]
+    if data == "inject_lrg":  # lenses in deflector hosts; non-lenses: the first of the every-kind host simulation
+        lenses = injected(args, per_class, "deflector")
+        population = host_simulation(args, per_class, "all")
+        return [subset_tree(lenses, work / f"{lenses.name}_subset{per_class}", per_class),
+                subset_tree(population, work / f"{population.name}_nonlenses_subset{per_class}", per_class,
+                            ("slsim_nonlenses",))]
     source = injected(args, per_class) if data == "inject" else full(data)
     return [subset_tree(source, work / f"{source.name}_subset{per_class}", per_class)]
 
@@ -157,12 +192,20 @@ def test_folders(test: str, args: argparse.Namespace) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- runs
+def data_tag(data: str, args: argparse.Namespace) -> str:
+    """``data`` in file names (``+`` → ``_``; an injection's ``--min-arc-snr`` where not the default)."""
+    from brahmasifier.simulation.inject import InjectConfig
+
+    snr = f"_snr{args.min_arc_snr:g}" if data.startswith("inject") and args.min_arc_snr != InjectConfig.min_arc_snr else ""
+    return data.replace("+", "_") + snr
+
+
 def run_folder(name: str, args: argparse.Namespace) -> Path:
     """Where run ``name`` trains (named by everything that sets it)."""
     data, mod = parse_run(name)
     arch = mod if mod in ARCHS else "compact"
     aug = f"_{mod}{getattr(args, 'aug_' + mod.removeprefix('aug_'))}" if mod and mod.startswith("aug_") else ""
-    return args.work / f"run_{data.replace('+', '_')}_n{args.n_train}_{arch}{aug}_e{args.epochs}_seed{args.seed}"
+    return args.work / f"run_{data_tag(data, args)}_n{args.n_train}_{arch}{aug}_e{args.epochs}_seed{args.seed}"
 
 
 def train_run(name: str, args: argparse.Namespace) -> Path:
@@ -175,7 +218,7 @@ def train_run(name: str, args: argparse.Namespace) -> Path:
     run = run_folder(name, args)
     if (run / "model" / "model.json").is_file():
         return run
-    store = args.work / f"store_{data.replace('+', '_')}_n{args.n_train}"
+    store = args.work / f"store_{data_tag(data, args)}_n{args.n_train}"
     if not (store / "manifest.json").is_file():
         pack_fits([str(r) for r in training_roots(data, args)], str(store), workers=args.workers, progress=False)
     overrides: dict[str, Any] = {"data": [str(store)], "out": str(run), "seed": args.seed, "progress": False,
@@ -241,7 +284,7 @@ def evaluate(name: str, test: str, args: argparse.Namespace) -> dict[str, Any]:
     from brahmasifier.io.store import open_store
 
     folder = test_folders(test, args)
-    train_index = open_store(args.work / f"store_{parse_run(name)[0].replace('+', '_')}_n{args.n_train}").index
+    train_index = open_store(args.work / f"store_{data_tag(parse_run(name)[0], args)}_n{args.n_train}").index
     result = {"run": name, "test": test, "test_set": str(folder), "folder": run.name,
               "n_train": {"lenses": int((train_index["label"] == 1).sum()), "nonlenses": int((train_index["label"] == 0).sum())},
               "val_auc": json.loads((run / "metrics.json").read_text()).get("val_auc"),
@@ -287,6 +330,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "cpu_default.yaml")
     for name, value in AUG_STRENGTHS.items():
         parser.add_argument(f"--aug-{name}", type=float, default=value, help=f"strength in the ours/aug_{name} run")
+    parser.add_argument("--min-arc-snr", type=float, default=20.0,
+                        help="the injections' detectability cut (InjectConfig.min_arc_snr; its default 20)")
     parser.add_argument("--ours-train", type=Path, default=None, help="existing our-engine training folder (challenge layout)")
     parser.add_argument("--slsim-train", type=Path, default=None, help="existing SLSim-engine training folder (challenge layout)")
     parser.add_argument("--slsim-test", type=Path, default=None, help="existing SLSim-engine blind folder (test layout)")
