@@ -29,9 +29,10 @@ def test_ctrl_c_while_predict_is_scoring(tmp_path: Path, model: Path, monkeypatc
     data.mkdir()
     write_blind(data, 2)
     monkeypatch.setattr(EnsembleModule, "predict_step", _interrupt)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler; SIG_IGN where the suite runs in the background
     ran = predict(data, model, tmp_path / "out")
     assert ran.rc == 130 and "interrupted; rerun" in ran.err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works again afterwards (Lightning left SIG_IGN)
 
 
 def test_ctrl_c_while_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,10 +40,11 @@ def test_ctrl_c_while_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     store = labelled_store(tmp_path / "store", n=32)
     monkeypatch.setattr(LensClassificationTask, "training_step", _interrupt)
+    before = signal.getsignal(signal.SIGINT)
     ran = cli("train", "--data", store, "--out", tmp_path / "run", "--epochs", "1", "--batch-size", "8",
               "--model-kwargs", '{"widths": [8, 16], "depths": [0, 1]}', "--val-fraction", "0.25", "--no-progress")
     assert ran.rc == 130 and "interrupted; rerun" in ran.err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 # -- a pickle-based checkpoint for --init-from / --resume: blocked, in one line ----------------
