@@ -24,18 +24,12 @@ from .tiny import (
     image,
     predict,
     read_csv_text,
-    saved_model,
     write_blind,
     write_blind_object,
     write_labelled,
 )
 
 N = STAMP_SIZE * STAMP_SIZE
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return saved_model(tmp_path_factory.mktemp("model") / "run")
 
 
 def _table_file(path: Path, columns: list[fits.Column]) -> None:

@@ -8,12 +8,7 @@ from typing import Any
 
 import pytest
 
-from .tiny import cli, labelled_store, predict, saved_model, write_blind
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return saved_model(tmp_path_factory.mktemp("model") / "run")
+from .tiny import cli, labelled_store, predict, write_blind
 
 
 def _interrupt(*args: object, **kwargs: object) -> None:

@@ -9,15 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from .tiny import predict, saved_model, write_blind
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_blind(folder, 2)
-    return folder
+from .tiny import predict, saved_model
 
 
 @pytest.mark.parametrize(("key", "text", "message"), [

@@ -6,22 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
-
-from .tiny import predict, saved_model, write_blind
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return saved_model(tmp_path_factory.mktemp("model") / "run")
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_blind(folder, 2)
-    return folder
+from .tiny import predict
 
 
 def _read_only_folder(tmp_path: Path) -> Path:

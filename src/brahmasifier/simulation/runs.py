@@ -11,14 +11,17 @@ error naming the file. :class:`RunLock` keeps a second live run out. Our engine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from brahmasifier._atomic import write_text_atomic
 from brahmasifier.errors import OutputExistsError
 
-__all__ = ["MANIFEST", "RunLock", "check_resume"]
+__all__ = ["MANIFEST", "RunLock", "check_resume", "locked_run"]
 
 #: Written last by every run: the engine, its settings and what was made.
 MANIFEST = "simulation.json"
@@ -51,6 +54,20 @@ def check_resume(out: Path, settings: dict[str, Any], *, folder: Path | None = N
             raise OutputExistsError(f"{out}: holds an unfinished {what} with different settings ({settings_path}); "
                                     "rerun it with its own settings, or choose another --out")
     return None
+
+
+@contextlib.contextmanager
+def locked_run(folder: Path, settings: dict[str, Any]) -> Iterator[None]:
+    """Inside the block this process alone writes the run: ``folder`` exists, is locked, and holds ``settings.json``.
+
+    Args:
+        folder: the run's chunk folder (created if absent).
+        settings: the run's settings (what :func:`check_resume` compares on a rerun).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with RunLock(folder / "lock"):
+        write_text_atomic(folder / "settings.json", json.dumps(settings, indent=2))
+        yield
 
 
 class RunLock:

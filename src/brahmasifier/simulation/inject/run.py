@@ -46,7 +46,7 @@ from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import HostTable, load_catalog, open_hosts, select_hosts
 from brahmasifier.simulation.inject.output import InjectionSummary, write_outputs
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import RunLock, check_resume
+from brahmasifier.simulation.runs import check_resume, locked_run
 
 __all__ = ["CHUNK_FOLDER", "HOST_COLUMNS", "inject_dataset"]
 
@@ -187,10 +187,7 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
     previous = check_resume(out, settings, folder=folder, what="data set")
     if previous is not None:
         return InjectionSummary.from_manifest(out, previous)
-    settings_path = folder / "settings.json"
-    folder.mkdir(parents=True, exist_ok=True)
-    with RunLock(folder / "lock"):
-        write_text_atomic(settings_path, json.dumps(settings, indent=2))
+    with locked_run(folder, settings):
         started = time.perf_counter()
         store = open_hosts(hosts, Path(cache_dir) if cache_dir else folder / "hosts", workers, progress)
         table = select_hosts(store, catalog_frame, cfg.max_nan_pixels, cfg.host_query)

@@ -35,7 +35,7 @@ from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
 from brahmasifier.simulation import layout
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import RunLock, check_resume
+from brahmasifier.simulation.runs import check_resume, locked_run
 from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
 
 __all__ = ["CHUNK_FOLDER", "simulate_slsim"]
@@ -152,10 +152,7 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
     previous = check_resume(out, settings, folder=folder)
     if previous is not None:
         return layout._summary_from_manifest(out, previous)
-    settings_path = folder / "settings.json"
-    folder.mkdir(parents=True, exist_ok=True)
-    with RunLock(folder / "lock"):
-        write_text_atomic(settings_path, json.dumps(settings, indent=2))
+    with locked_run(folder, settings):
         summary = _run(out, folder, n_per_class, seed, layout_name, workers, progress, preview, cfg, settings)
     folder.rmdir()  # emptied by _run once simulation.json is written
     return summary
