@@ -53,7 +53,8 @@ def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LU
     if not np.isfinite(scale) or scale <= 0:
         scale = float(np.max(np.abs(np.stack(channels)))) or 1.0
     r, g, b = (c / scale for c in channels)
-    return make_lupton_rgb(r, g, b, minimum=0.0, stretch=stretch, Q=q)
+    with np.errstate(invalid="ignore", divide="ignore"):  # an all-zero cutout: Lupton's I is 0 everywhere
+        return make_lupton_rgb(r, g, b, minimum=0.0, stretch=stretch, Q=q)
 
 
 def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray,
@@ -76,4 +77,5 @@ def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray
         scaled = scaled * 3
     # Lupton's f(I) = asinh(Q (I - min) / stretch) / Q reaches 1 at I - min = stretch sinh(Q) / Q.
     stretch = (saturation - HARD_MINIMUM) * _HARD_Q / math.sinh(_HARD_Q)
-    return make_lupton_rgb(*scaled, minimum=HARD_MINIMUM, stretch=stretch, Q=_HARD_Q)
+    with np.errstate(invalid="ignore", divide="ignore"):  # pixels at the minimum: Lupton's I is 0 there
+        return make_lupton_rgb(*scaled, minimum=HARD_MINIMUM, stretch=stretch, Q=_HARD_Q)

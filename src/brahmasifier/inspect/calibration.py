@@ -59,7 +59,8 @@ def draw_calibration(path: str | os.PathLike[str], n: int, rng: np.random.Genera
     for label, count in ((1, n_lens), (0, n_non)):
         pool = table[table["label"] == label]
         if len(pool) < count:
-            raise InputError(f"--calibration-data {path}: {count} known {CALIBRATION_KINDS[label]}s wanted, "
+            kind = "lenses" if label == 1 else "non-lenses"
+            raise InputError(f"--calibration-data {path}: {count} known {kind} wanted, "
                              f"{len(pool)} found (lower --calibration-fraction or add labelled data)")
         chosen.append(pool.iloc[np.sort(rng.choice(len(pool), size=count, replace=False))])
     picked = pd.concat(chosen, ignore_index=True)
