@@ -13,9 +13,9 @@ from brahmasifier.evaluation.panels import PANELS, candidate_panels, panel_png, 
 
 pytest.importorskip("lenstronomy")
 
-from brahmasifier.simulation.generate import make_object, object_rng  # noqa: E402
-from brahmasifier.simulation.render import Renderer  # noqa: E402
-from brahmasifier.sky import sky_stats  # noqa: E402
+from brahmasifier.simulation.generate import make_object, object_rng
+from brahmasifier.simulation.render import Renderer
+from brahmasifier.sky import sky_stats
 
 GRI = [BANDS.index(b) for b in "gri"]
 
