@@ -3,8 +3,10 @@
 Two stretches, both with i, r, g as R, G, B and each band's sky level subtracted first:
 
 - :func:`lupton_rgb` (the **galaxy** stretch): the three bands divided by one common robust
-  scale (their 99.5th percentile together), so colours are kept and objects of any depth look
-  alike; the lens galaxy is not saturated, and a faint arc next to it is usually invisible.
+  scale (their 99.5th percentile together, in the central 21 × 21 pixels where the candidate
+  sits, so that a bright neighbour at the edge does not darken it), so colours are kept and
+  objects of any depth look alike; the lens galaxy is not saturated, and a faint arc next to it
+  is usually invisible.
 - :func:`noise_rgb` (the **hard** stretch): the bands in units of their sky noise σ, black at
   :data:`HARD_MINIMUM` σ and saturating at about :data:`HARD_SATURATION` σ, so that features a
   few σ above the sky are bright and the galaxy's core burns out. The same function draws
@@ -22,13 +24,15 @@ import numpy as np
 
 from brahmasifier.bands import band_index
 
-__all__ = ["HARD_MINIMUM", "HARD_SATURATION", "LUPTON_Q", "LUPTON_STRETCH", "SCALE_PERCENTILE", "lupton_rgb",
-           "noise_rgb"]
+__all__ = ["HARD_MINIMUM", "HARD_SATURATION", "LUPTON_Q", "LUPTON_STRETCH", "SCALE_BOX", "SCALE_PERCENTILE",
+           "lupton_rgb", "noise_rgb"]
 
 #: Galaxy stretch: Lupton stretch and softening for bands scaled so their 99.5th percentile is 1.
 LUPTON_STRETCH: float = 0.4
 LUPTON_Q: float = 8.0
 SCALE_PERCENTILE: float = 99.5
+#: Side of the central box (pixels) in which the galaxy stretch's percentile is taken.
+SCALE_BOX: int = 21
 #: Hard stretch, in units of the sky noise σ: black below ``HARD_MINIMUM``, white from about ``HARD_SATURATION``.
 HARD_MINIMUM: float = 0.5
 HARD_SATURATION: float = 12.0
@@ -44,12 +48,16 @@ def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LU
 
     Each band's sky level (median) is subtracted, then all three are divided by one common
     robust scale (the 99.5th percentile of the three bands together), so that colours are
-    preserved and objects of any depth or zero point look alike.
+    preserved and objects of any depth or zero point look alike. The percentile is taken in
+    the central :data:`SCALE_BOX` × :data:`SCALE_BOX` pixels (the whole cutout if smaller).
     """
     from astropy.visualization import make_lupton_rgb
 
     channels = [np.nan_to_num(c - np.nanmedian(c), nan=0.0, posinf=0.0, neginf=0.0) for c in _gri(image)]
-    scale = float(np.percentile(np.stack(channels), SCALE_PERCENTILE))
+    h, w = channels[0].shape
+    top, left = max((h - SCALE_BOX) // 2, 0), max((w - SCALE_BOX) // 2, 0)
+    centre = np.stack(channels)[:, top : top + SCALE_BOX, left : left + SCALE_BOX]
+    scale = float(np.percentile(centre, SCALE_PERCENTILE))
     if not np.isfinite(scale) or scale <= 0:
         scale = float(np.max(np.abs(np.stack(channels)))) or 1.0
     r, g, b = (c / scale for c in channels)

@@ -13,7 +13,7 @@ Per cutout, four ``(H, W, 3)`` uint8 images (:data:`PANELS`), each with a 1″ s
 Why these: at the gallery's old (galaxy) stretch the demo's top-scored true lenses looked
 like plain red galaxies (issue 24). The hard stretch shows features a few σ above the sky, at
 the cost of a burnt-out galaxy; the residual removes the galaxy, and on simulated lenses its
-arc contrast is a median 3–4× that of the plain image (``experiments/inspect_panels.py``,
+arc contrast is a median 5–12× that of the plain image (``experiments/inspect_panels.py``,
 the numbers in ``docs/inspect.md``).
 """
 

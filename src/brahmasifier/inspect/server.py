@@ -18,6 +18,7 @@ answer when instant feedback is on.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import threading
 from importlib.resources import files
@@ -107,4 +108,5 @@ def start_server(app: Flask, port: int) -> BaseWSGIServer:
             except OSError as exc:
                 reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
                 raise ConfigError(f"--port {port}: {reason} on {HOST}; pick another port (or 0 for any free one)") from exc
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per panel request would drown the terminal
     return make_server(HOST, port, app, threaded=True)
