@@ -10,6 +10,12 @@ opens nothing by itself: it prints the address (http://127.0.0.1:PORT/) to open 
 Merging (consensus grade, Fleiss' kappa, disagreements, inspectors' calibration)::
 
     brahmasifier inspect --merge grades/*.csv --out merged.csv
+
+The false positives (graded X) as an HTML atlas with the panels, and the grades back into
+training::
+
+    brahmasifier inspect --atlas merged.csv --images blind/ --out false_positives.html
+    brahmasifier train --init-from runs/r1 --data store/ --extra-labels merged.csv --extra-images blind/ --out runs/r2
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration draw and placement")
     parser.add_argument("--feedback", choices=("on", "off"), default="off",
                         help="say after each grade of a calibration object whether it was a known lens")
+    parser.add_argument("--atlas", default=None, metavar="GRADES",
+                        help="write the false-positive atlas (candidates graded X, with panels) of a grade or merged "
+                             "file to --out (HTML); needs --images")
     parser.add_argument("--merge", nargs="+", default=None, metavar="GRADES",
                         help="merge these grade files instead of grading (consensus, Fleiss' kappa, disagreements)")
 
@@ -66,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
     """Start the grading app (or merge grade files)."""
     from brahmasifier.errors import ConfigError
 
+    if args.atlas:
+        if not args.images or not args.out:
+            raise ConfigError("--atlas GRADES needs --images DATA and --out ATLAS.html")
+        from brahmasifier.inspect.retrain import write_atlas
+
+        n = write_atlas(args.atlas, args.images, args.out)
+        print(f"wrote {args.out}: {n} candidates graded X")
+        return 0
     if args.merge:
         if args.probs:
             raise ConfigError("give either PROBS (grade) or --merge GRADES (merge), not both")
