@@ -66,13 +66,14 @@ def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LU
 
 
 def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray,
-              saturation: float = HARD_SATURATION) -> np.ndarray:
+              saturation: float = HARD_SATURATION, minimum: float = HARD_MINIMUM) -> np.ndarray:
     """An ``(H, W, 3)`` uint8 RGB of sky-subtracted ``channels`` (R, G, B; one plane gives grey) in σ units.
 
     Args:
         channels: one 2-D plane (grey) or three (R, G, B), sky level already subtracted.
         sigma: the sky noise of each channel (one number or one per channel).
         saturation: the brightness in σ at which a pixel turns white.
+        minimum: the brightness in σ shown black.
     """
     from astropy.visualization import make_lupton_rgb
 
@@ -84,6 +85,6 @@ def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray
     if len(scaled) == 1:
         scaled = scaled * 3
     # Lupton's f(I) = asinh(Q (I - min) / stretch) / Q reaches 1 at I - min = stretch sinh(Q) / Q.
-    stretch = (saturation - HARD_MINIMUM) * _HARD_Q / math.sinh(_HARD_Q)
+    stretch = (saturation - minimum) * _HARD_Q / math.sinh(_HARD_Q)
     with np.errstate(invalid="ignore", divide="ignore"):  # pixels at the minimum: Lupton's I is 0 there
-        return make_lupton_rgb(*scaled, minimum=HARD_MINIMUM, stretch=stretch, Q=_HARD_Q)
+        return make_lupton_rgb(*scaled, minimum=minimum, stretch=stretch, Q=_HARD_Q)
