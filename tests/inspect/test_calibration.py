@@ -52,6 +52,8 @@ def test_calibration_objects_mixed_in_and_scored(tmp_path: Path, tiny_challenge_
     assert client.get(f"/api/panel/{int(cal.index[0])}/residual.png").data.startswith(b"\x89PNG")
     assert client.get("/api/panel/99/residual.png").status_code == 404
     assert client.post("/api/grade", json={"position": 0, "grade": "Q"}).status_code == 400
+    assert client.post("/api/grade", data="position=0&grade=A").status_code == 400  # a form post (cross-site) is no grade
+    assert client.get("/api/state", headers={"Host": "evil.example:8765"}).status_code == 403
     expected = table["calibration"].map({"lens": "A", "non-lens": "B", "": "C"}).tolist()
     assert read_grade_file(tmp_path / "ana.csv")["grade"].tolist() == expected  # every grade on disk at once
     assert main(["inspect", "--merge", str(tmp_path / "ana.csv"), "--out", str(tmp_path / "m.csv")]) == 0

@@ -108,6 +108,6 @@ def plot_candidate(axes: list[Axes], image: np.ndarray | None, score: float | No
         ax.text(2 + bar / 2, 3, f"{SCALE_BAR_ARCSEC:g}″", color="white", fontsize=5, ha="center", va="bottom")
         ax.set_xlim(-0.5, n - 0.5)
         ax.set_ylim(-0.5, n - 0.5)
-    text = label if score is None else f"p={score:.4f} {label}".strip()
+    text = label if score is None or not np.isfinite(score) else f"p={score:.4f} {label}".strip()
     axes[0].text(1, n - 2, text, color="white", fontsize=5, ha="left", va="top",
                  bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})

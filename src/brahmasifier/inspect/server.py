@@ -12,7 +12,9 @@ are mixed in, grades, notes, where to start); ``GET /api/panel/<position>/<panel
 panel (:mod:`brahmasifier.evaluation.panels`, computed on first request and cached);
 ``POST /api/grade`` ``{position, grade, note}``, saved to the grade file before the answer
 (:class:`~brahmasifier.inspect.grades.GradeBook`), with the truth of a calibration object in the
-answer when instant feedback is on.
+answer when instant feedback is on. Requests naming another host than 127.0.0.1 / localhost are
+refused (DNS rebinding), and a grade is only read from a JSON body (a cross-site form post cannot
+send one without a CORS preflight, which this app does not answer).
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def create_app(book: GradeBook, images: dict[int, np.ndarray], *, feedback: bool
                     cache.pop(next(iter(cache)))
                 cache[position] = {k: panel_png(v) for k, v in candidate_panels(images[position]).items()}
             return cache[position]
+
+    @app.before_request
+    def local_only() -> Any:
+        # DNS rebinding: a page of another site resolving its name to 127.0.0.1 still sends its own Host.
+        if request.host.rsplit(":", 1)[0] not in ("127.0.0.1", "localhost"):
+            return jsonify({"error": "this server answers requests for 127.0.0.1 only"}), 403
+        return None
 
     @app.get("/")
     def index() -> Response:
