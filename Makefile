@@ -17,8 +17,9 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/brahmasifier demo --out $(DEMO_OUT)
 
-# The report's browser test (tests/evaluation/test_report.py) needs Chromium: install Debian's
-# `chromium` where it is missing and apt-get is usable (root); otherwise say why the test is skipped.
+# The browser tests (tests/evaluation/test_report.py: the report; tests/inspect/test_app.py: the grading
+# app, driven by key events over the DevTools pipe, so no chromedriver) need Chromium: install Debian's
+# `chromium` where it is missing and apt-get is usable (root); otherwise say why the tests are skipped.
 BROWSERS := chromium chromium-browser google-chrome
 browser:
 	@if (for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; exit 1); then \

@@ -4,11 +4,17 @@
 events on fd 4, one JSON object per message, each ending in a NUL byte: no websocket client is
 needed. :func:`render` opens the page, waits for its load event and returns what the page
 reported (console messages, uncaught exceptions, log entries such as failed resource loads)
-and the state of each ``<img>`` (loaded, natural size).
+and the state of each ``<img>`` (loaded, natural size). :class:`Session` keeps a page open to
+drive it: real key presses (``Input.dispatchKeyEvent``), script evaluation, reloads and
+screenshots (the inspection app's tests, ``tests/inspect/``).
+
+The browser runs with a fresh user-data-dir and with background networking, component
+updates and sync off: it fetches nothing but the pages it is sent to.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -40,8 +46,10 @@ class _Pipe:
     def __init__(self, browser: str, timeout: float) -> None:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe",
-                "about:blank"]
+        self._profile = tempfile.TemporaryDirectory(prefix="brahmasifier-chromium-")
+        args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", f"--user-data-dir={self._profile.name}",
+                "--remote-debugging-pipe", "about:blank"]
         def on_fds_3_and_4() -> None:  # in the child, before exec: the pipe ends where Chromium expects them
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
@@ -103,6 +111,7 @@ class _Pipe:
         self._stderr.close()
         os.close(self._to_browser)
         os.close(self._from_browser)
+        self._profile.cleanup()
 
 
 _IMAGES = ("JSON.stringify(Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
@@ -140,3 +149,88 @@ def render(url: str, browser: str, timeout: float = 60.0) -> Rendered:
             if entry.get("level") in ("error", "warning"):
                 rendered.problems.append(rendered.messages[-1])
     return rendered
+
+
+#: DevTools key descriptions of the non-character keys the tests press.
+_SPECIAL_KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "Enter": 13, "Escape": 27, "Tab": 9}
+
+
+class Session:
+    """One open page in headless Chromium: ``open``, ``press``, ``evaluate``, ``wait_until``, ``reload``, ``screenshot``."""
+
+    def __init__(self, browser: str, timeout: float = 60.0, width: int = 1400, height: int = 900) -> None:
+        self.pipe = _Pipe(browser, timeout)
+        self.timeout = timeout
+        target = self.pipe.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Runtime", "Log", "Page"):
+            self.send(f"{domain}.enable")
+        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                         "mobile": False})
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.pipe.deadline = time.monotonic() + self.timeout
+        return self.pipe.send(method, params, session=self.session)
+
+    def _load(self, method: str, params: dict[str, Any]) -> None:
+        self.pipe.events = [e for e in self.pipe.events if e.get("method") != "Page.loadEventFired"]
+        self.send(method, params)
+        self.pipe.wait_for("Page.loadEventFired", self.session)
+
+    def open(self, url: str) -> None:
+        """Navigate to ``url`` and wait for its load event."""
+        self._load("Page.navigate", {"url": url})
+
+    def reload(self) -> None:
+        """Reload the page (bypassing the cache) and wait for its load event."""
+        self._load("Page.reload", {"ignoreCache": True})
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression (promises awaited)."""
+        reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in reply:
+            raise RuntimeError(f"{expression}: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def wait_until(self, expression: str, timeout: float = 30.0) -> Any:
+        """Poll a JavaScript expression until it is truthy; its value."""
+        end = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > end:
+                raise TimeoutError(f"still false after {timeout} s: {expression}")
+            time.sleep(0.05)
+
+    def press(self, key: str) -> None:
+        """A real key press (down, up) on the focused element: one character or a name in ``_SPECIAL_KEYS``."""
+        if key in _SPECIAL_KEYS:
+            code = _SPECIAL_KEYS[key]
+            down = {"type": "rawKeyDown", "key": key, "code": key, "windowsVirtualKeyCode": code}
+        else:
+            code = ord(key.upper())
+            down = {"type": "keyDown", "key": key, "text": key, "code": f"Key{key.upper()}" if key.isalpha() else "",
+                    "windowsVirtualKeyCode": code}
+        self.send("Input.dispatchKeyEvent", down)
+        self.send("Input.dispatchKeyEvent", {**{k: v for k, v in down.items() if k != "text"}, "type": "keyUp"})
+
+    def screenshot(self) -> bytes:
+        """A PNG of the viewport."""
+        return base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
+
+    def problems(self) -> list[str]:
+        """Console errors/warnings, uncaught exceptions and error log entries seen so far."""
+        found = []
+        for event in self.pipe.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
+                found.append(f"console.{params.get('type')}: {params.get('args')}")
+            elif method == "Runtime.exceptionThrown":
+                found.append(f"exception: {params.get('exceptionDetails', {})}")
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
+                found.append(f"log: {params['entry'].get('text')} ({params['entry'].get('url', '')})")
+        return found
+
+    def close(self) -> None:
+        self.pipe.close()

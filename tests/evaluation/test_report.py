@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from brahmasifier.display import lupton_rgb
 from brahmasifier.errors import EvaluationInputError, ModelFormatError
 from brahmasifier.evaluation.bootstrap import MetricSettings
-from brahmasifier.evaluation.gallery import load_cutouts, lupton_rgb, select_gallery
+from brahmasifier.evaluation.gallery import load_cutouts, select_gallery
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
 from brahmasifier.evaluation.metrics import compute_metrics
 from brahmasifier.evaluation.plots import plot_roc

@@ -129,6 +129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", default=argparse.SUPPRESS,
                         help="continue RUN_DIR from checkpoints/last.ckpt (settings from RUN_DIR/config.yaml unless given)")
     add_config_options(parser, OPTIONS, TrainConfig().to_dict())
+    graded = parser.add_argument_group("grades back into training (`brahmasifier inspect`)")
+    graded.add_argument("--extra-labels", metavar="GRADES", default=argparse.SUPPRESS,
+                        help="grade file or merged grades: A/B train as lenses, X as non-lenses (with --init-from: fine-tune)")
+    graded.add_argument("--extra-images", metavar="DATA", default=argparse.SUPPRESS,
+                        help="store or FITS folder holding the graded candidates (needed with --extra-labels)")
+    graded.add_argument("--extra-c", choices=("leave-out", "lens", "non-lens"), default=argparse.SUPPRESS,
+                        help="what grade C (possible) trains as (default: left out)")
     add_progress_option(parser, default=argparse.SUPPRESS)
     parser.add_argument("--progress", dest="progress", action=DeprecatedAlias, nargs=0, const=True,
                         default=argparse.SUPPRESS, deprecated={"--progress": "nothing (progress bars are on by default)"},
@@ -141,7 +148,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
     from brahmasifier.training.config import merge_settings, read_config_file
 
-    given = given_settings(args, exclude=("config",))
+    given = given_settings(args, exclude=("config", "extra_labels", "extra_images", "extra_c"))
     layers: list[dict[str, Any]] = []
     if getattr(args, "config", None):
         layers.append(read_config_file(args.config))
@@ -154,6 +161,31 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     return merge_settings(*layers, given)
 
 
+def _graded_store(args: argparse.Namespace, out: str, data: list[str]) -> str:
+    """``--extra-labels``: the graded candidates as one store beside the run folder (``OUT_graded``); its path.
+
+    The ``--data`` store's objects, if given, come first in it (training reads one store).
+    """
+    from pathlib import Path
+
+    from brahmasifier.errors import ConfigError
+    from brahmasifier.inspect.retrain import graded_store
+    from brahmasifier.io.store import is_store_folder
+
+    if not getattr(args, "extra_images", None):
+        raise ConfigError("--extra-labels needs --extra-images DATA (the store or FITS folder the candidates came from)")
+    if len(data) > 1 or (data and not is_store_folder(data[0])):
+        raise ConfigError("--extra-labels trains on one store: give --data as a packed store (`brahmasifier pack`), "
+                          "or no --data to fine-tune on the graded candidates alone")
+    c_label = {"leave-out": None, "lens": 1, "non-lens": 0}[getattr(args, "extra_c", "leave-out")]
+    run_dir = Path(out)
+    store, counts = graded_store(args.extra_labels, args.extra_images, run_dir.with_name(run_dir.name + "_graded"),
+                                 c_label=c_label, base=data[0] if data else None)
+    print(f"graded candidates from {args.extra_labels}: {counts['lens']} lenses, {counts['non-lens']} non-lenses "
+          f"-> {store} (added to --data)")
+    return str(store)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train and print the summary."""
     from brahmasifier.errors import ConfigError
@@ -162,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
     config = settings_from_args(args)
     if not config.out:
         raise ConfigError("--out RUN_DIR is required")
+    if getattr(args, "extra_labels", None):
+        config.data = [_graded_store(args, config.out, config.data)]
     if not config.data:
         raise ConfigError("--data STORE_OR_FITS_ROOTS is required")
     result = train(config)

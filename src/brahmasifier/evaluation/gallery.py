@@ -2,8 +2,9 @@
 
 Numbers say how often a classifier errs; the gallery says *how*: whether the false
 positives are spirals, rings or artefacts, and whether the misses are faint or compact
-lenses. Each cutout is a Lupton et al. (2004) asinh RGB image (astropy ``make_lupton_rgb``)
-with i, r, g as R, G, B.
+lenses. Each cutout is drawn as the candidate panels of :mod:`brahmasifier.evaluation.panels`
+(gri Lupton RGB at the galaxy and the hard stretch, the g band, the lens-light residual), the
+same pictures as in the inspection tool, two candidates per row.
 
 Images come from a packed store (rows looked up by ``id``) or from a FITS tree, where only
 the objects shown are read (matched by ``stem`` when the predictions carry it).
@@ -21,45 +22,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brahmasifier._atomic import atomic_path
-from brahmasifier.bands import band_index
 from brahmasifier.errors import FitsFormatError, GalleryError
 from brahmasifier.evaluation.metrics import ranking_scores
+from brahmasifier.evaluation.panels import PANELS, plot_candidate
 from brahmasifier.io.store import is_store_folder, open_store
 
-__all__ = [
-    "LUPTON_Q", "LUPTON_STRETCH", "SCALE_PERCENTILE", "SECTIONS", "load_cutouts", "lupton_rgb", "make_gallery",
-    "plot_gallery_section", "select_gallery",
-]
-
-#: Lupton stretch and softening for cutouts scaled so that their 99.5th percentile is 1:
-#: faint arcs near the noise stay visible while a bright lens galaxy is not saturated.
-LUPTON_STRETCH: float = 0.4
-LUPTON_Q: float = 8.0
-SCALE_PERCENTILE: float = 99.5
+__all__ = ["SECTIONS", "load_cutouts", "make_gallery", "plot_gallery_section", "select_gallery"]
 
 SECTIONS: dict[str, str] = {
     "top": "Top-scored candidates",
     "false_positives": "Highest-scored non-lenses (false positives)",
     "misses": "Lowest-scored lenses (misses)",
 }
-
-
-def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LUPTON_Q) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 RGB of a 5-band cutout in raw units (i, r, g as R, G, B).
-
-    Each band's sky level (median) is subtracted, then all three are divided by one common
-    robust scale (the 99.5th percentile of the three bands together), so that colours are
-    preserved and objects of any depth or zero point look alike.
-    """
-    from astropy.visualization import make_lupton_rgb
-
-    channels = [np.asarray(image[band_index(b)], dtype=np.float64) for b in ("i", "r", "g")]
-    channels = [np.nan_to_num(c - np.nanmedian(c), nan=0.0, posinf=0.0, neginf=0.0) for c in channels]
-    scale = float(np.percentile(np.stack(channels), SCALE_PERCENTILE))
-    if not np.isfinite(scale) or scale <= 0:
-        scale = float(np.max(np.abs(np.stack(channels)))) or 1.0
-    r, g, b = (c / scale for c in channels)
-    return make_lupton_rgb(r, g, b, minimum=0.0, stretch=stretch, Q=q)
 
 
 def select_gallery(table: pd.DataFrame, n: int = 8) -> dict[str, pd.DataFrame]:
@@ -150,31 +124,34 @@ def plot_gallery_section(
     cutouts: dict[tuple[str, str | None], np.ndarray],
     path: str | os.PathLike[str],
     title: str,
-    n_columns: int = 4,
+    per_row: int = 2,
 ) -> Path:
-    """One PNG grid of Lupton RGB cutouts, each titled with ID, probability, class and domain."""
+    """One PNG of candidate panels (``per_row`` candidates per row), each labelled with ID, probability, class, domain."""
     n = max(len(rows), 1)
-    n_rows = int(np.ceil(n / n_columns))
-    fig = Figure(figsize=(2.3 * n_columns, 2.55 * n_rows + 0.4))
-    axes = np.atleast_1d(fig.subplots(n_rows, n_columns, squeeze=False)).ravel()
-    for ax in axes:
-        ax.set_axis_off()
-    for ax, (_, row) in zip(axes, rows.iterrows(), strict=False):
-        image = cutouts.get(_key(row))
+    n_rows = int(np.ceil(n / per_row))
+    n_panels = len(PANELS)
+    fig = Figure(figsize=(1.45 * n_panels * per_row + 0.2 * (per_row - 1), 1.75 * n_rows + 0.4))
+    grid = fig.add_gridspec(n_rows, per_row, wspace=0.06, hspace=0.3)
+    for k in range(n_rows * per_row):
+        cell = grid[k // per_row, k % per_row].subgridspec(1, n_panels, wspace=0.03)
+        axes = [fig.add_subplot(cell[0, j]) for j in range(n_panels)]
+        if k >= len(rows):
+            for ax in axes:
+                ax.set_axis_off()
+            if k == 0:
+                axes[0].text(0.5, 0.5, "no objects in this section", ha="left", va="center", transform=axes[0].transAxes)
+            continue
+        row = rows.iloc[k]
         object_id = str(row["id"])
-        short_id = object_id if len(object_id) <= 26 else object_id[:12] + "…" + object_id[-12:]
+        short_id = object_id if len(object_id) <= 34 else object_id[:16] + "…" + object_id[-16:]
         kind = "lens" if int(row["label"]) == 1 else "non-lens"
-        ax.set_title(f"{short_id}\np={row['prob']:.4f} {kind} {row.get('domain', '')}", fontsize=7)
-        if image is None:
-            ax.text(0.5, 0.5, "image not found", ha="center", va="center", fontsize=8, transform=ax.transAxes)
-        else:
-            ax.imshow(lupton_rgb(image), origin="lower", interpolation="nearest")
-    if rows.empty:
-        axes[0].text(0.5, 0.5, "no objects in this section", ha="center", va="center", transform=axes[0].transAxes)
+        plot_candidate(axes, cutouts.get(_key(row)), float(row["prob"]), kind)
+        axes[0].annotate(f"{short_id}  {kind} {row.get('domain', '')}", (0, 1.22), xycoords="axes fraction",
+                         fontsize=6.5, ha="left", va="bottom")
     fig.suptitle(title, fontsize=10)
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
     return path
 
 

@@ -258,7 +258,9 @@ def render_html(result: dict[str, Any], out: Path, join_text: str) -> str:
         parts.append(parameter_html(result["parameters"], lambda f: _figure_html(out, f, figures[f])))
 
     if result["gallery"]:
-        parts.append("<h2>Gallery</h2><p class=note>Lupton asinh RGB (i, r, g), per-object robust scaling.</p>")
+        parts.append("<h2>Gallery</h2><p class=note>Per candidate: Lupton asinh RGB (i, r, g) at the galaxy stretch "
+                     "and at a hard stretch (sky noise units), the g band, and g, r, i minus a fitted model of the "
+                     "central galaxy (where arcs show); the bar is 1″.</p>")
         for section in result["gallery"].values():
             parts.append(_figure_html(out, section["file"], section["title"]))
             if section["n_missing_images"]:

@@ -325,12 +325,13 @@ def _write_catalogues(out: Path, layout: str, classes: list[tuple[str, int]],
 
 
 def write_preview(path: Path, results: list[dict[str, Any]]) -> Path:
-    """A grid of Lupton RGB (i, r, g) cutouts: lenses on top, non-lenses below."""
+    """A grid of Lupton RGB (i, r, g; :func:`brahmasifier.display.lupton_rgb`) cutouts: lenses on top, non-lenses below."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from astropy.visualization import make_lupton_rgb
+
+    from brahmasifier.display import lupton_rgb
 
     shown = [r for r in results if r["preview"] is not None]
     lenses = [r for r in shown if r["label"] == 1]
@@ -342,11 +343,7 @@ def write_preview(path: Path, results: list[dict[str, Any]]) -> Path:
             ax.set_axis_off()
             if r is None:
                 continue
-            image = np.asarray(r["preview"], dtype=np.float64)
-            # Per-cutout stretch: faint arcs stay visible next to a bright deflector.
-            stretch = max(30.0, 0.25 * float(np.percentile(image[2], 99.5)))
-            rgb = make_lupton_rgb(image[2], image[1], image[0] * 1.3, minimum=0.0, stretch=stretch, Q=6.0)
-            ax.imshow(rgb, origin="lower")
+            ax.imshow(lupton_rgb(np.asarray(r["preview"], dtype=np.float64)), origin="lower")
             row = r["row"]
             assert isinstance(row, dict)
             rein = float(row.get("Rein", MISSING_VALUE))

@@ -1,0 +1,90 @@
+"""Colour pictures of cutouts: the one home of the Lupton et al. (2004) asinh RGB (astropy ``make_lupton_rgb``).
+
+Two stretches, both with i, r, g as R, G, B and each band's sky level subtracted first:
+
+- :func:`lupton_rgb` (the **galaxy** stretch): the three bands divided by one common robust
+  scale (their 99.5th percentile together, in the central 21 × 21 pixels where the candidate
+  sits, so that a bright neighbour at the edge does not darken it), so colours are kept and
+  objects of any depth look alike; the lens galaxy is not saturated, and a faint arc next to it
+  is usually invisible.
+- :func:`noise_rgb` (the **hard** stretch): the bands in units of their sky noise σ, black at
+  :data:`HARD_MINIMUM` σ and saturating at about :data:`HARD_SATURATION` σ, so that features a
+  few σ above the sky are bright and the galaxy's core burns out. The same function draws
+  single bands (grey) and lens-light residuals (:mod:`brahmasifier.evaluation.panels`).
+
+Used by the simulator's preview (``simulation/layout.py``), the report's gallery and the
+inspection tool's panels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from brahmasifier.bands import band_index
+
+__all__ = ["HARD_MINIMUM", "HARD_SATURATION", "LUPTON_Q", "LUPTON_STRETCH", "SCALE_BOX", "SCALE_PERCENTILE",
+           "lupton_rgb", "noise_rgb"]
+
+#: Galaxy stretch: Lupton stretch and softening for bands scaled so their 99.5th percentile is 1.
+LUPTON_STRETCH: float = 0.4
+LUPTON_Q: float = 8.0
+SCALE_PERCENTILE: float = 99.5
+#: Side of the central box (pixels) in which the galaxy stretch's percentile is taken.
+SCALE_BOX: int = 21
+#: Hard stretch, in units of the sky noise σ: black below ``HARD_MINIMUM``, white from about ``HARD_SATURATION``.
+HARD_MINIMUM: float = 0.5
+HARD_SATURATION: float = 12.0
+_HARD_Q: float = 3.0
+
+
+def _gri(image: np.ndarray) -> list[np.ndarray]:
+    return [np.asarray(image[band_index(b)], dtype=np.float64) for b in ("i", "r", "g")]
+
+
+def lupton_rgb(image: np.ndarray, stretch: float = LUPTON_STRETCH, q: float = LUPTON_Q) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB of a 5-band cutout in raw units (i, r, g as R, G, B), galaxy stretch.
+
+    Each band's sky level (median) is subtracted, then all three are divided by one common
+    robust scale (the 99.5th percentile of the three bands together), so that colours are
+    preserved and objects of any depth or zero point look alike. The percentile is taken in
+    the central :data:`SCALE_BOX` × :data:`SCALE_BOX` pixels (the whole cutout if smaller).
+    """
+    from astropy.visualization import make_lupton_rgb
+
+    channels = [np.nan_to_num(c - np.nanmedian(c), nan=0.0, posinf=0.0, neginf=0.0) for c in _gri(image)]
+    h, w = channels[0].shape
+    top, left = max((h - SCALE_BOX) // 2, 0), max((w - SCALE_BOX) // 2, 0)
+    centre = np.stack(channels)[:, top : top + SCALE_BOX, left : left + SCALE_BOX]
+    scale = float(np.percentile(centre, SCALE_PERCENTILE))
+    if not np.isfinite(scale) or scale <= 0:
+        scale = float(np.max(np.abs(np.stack(channels)))) or 1.0
+    r, g, b = (c / scale for c in channels)
+    with np.errstate(invalid="ignore", divide="ignore"):  # an all-zero cutout: Lupton's I is 0 everywhere
+        return make_lupton_rgb(r, g, b, minimum=0.0, stretch=stretch, Q=q)
+
+
+def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray,
+              saturation: float = HARD_SATURATION, minimum: float = HARD_MINIMUM) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB of sky-subtracted ``channels`` (R, G, B; one plane gives grey) in σ units.
+
+    Args:
+        channels: one 2-D plane (grey) or three (R, G, B), sky level already subtracted.
+        sigma: the sky noise of each channel (one number or one per channel).
+        saturation: the brightness in σ at which a pixel turns white.
+        minimum: the brightness in σ shown black.
+    """
+    from astropy.visualization import make_lupton_rgb
+
+    planes = [np.asarray(channels, dtype=np.float64)] if np.ndim(channels) == 2 else [np.asarray(c, dtype=np.float64)
+                                                                                   for c in channels]
+    sigmas = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (len(planes),))
+    scaled = [np.nan_to_num(p / s if np.isfinite(s) and s > 0 else p, nan=0.0, posinf=0.0, neginf=0.0)
+              for p, s in zip(planes, sigmas, strict=True)]
+    if len(scaled) == 1:
+        scaled = scaled * 3
+    # Lupton's f(I) = asinh(Q (I - min) / stretch) / Q reaches 1 at I - min = stretch sinh(Q) / Q.
+    stretch = (saturation - minimum) * _HARD_Q / math.sinh(_HARD_Q)
+    with np.errstate(invalid="ignore", divide="ignore"):  # pixels at the minimum: Lupton's I is 0 there
+        return make_lupton_rgb(*scaled, minimum=minimum, stretch=stretch, Q=_HARD_Q)
