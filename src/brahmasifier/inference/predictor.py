@@ -141,7 +141,8 @@ def predict(config: PredictConfig) -> PredictionSummary:
     check_output_files({"--out": out, "--probs": config.probs_out,
                         "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")})
     accelerator, device_label = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device_label)
+    # --onnx with precision auto: the ONNX path is fp32 (auto would pick bf16 on a CPU with bf16 units)
+    precision = resolve_precision("32-true" if config.onnx and config.precision == "auto" else config.precision, device_label)
     loaded = load_models(config.models)
     targets = ensemble_targets(loaded)
     notes: list[str] = []
