@@ -220,7 +220,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
-        notes=notes + ([_stale_note(stale, parts)] if stale else [])
+        notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),
     )

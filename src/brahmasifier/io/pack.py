@@ -45,7 +45,7 @@ from brahmasifier.io._pack_chunks import (
     load_part,
 )
 from brahmasifier.io._pack_workers import run_chunks
-from brahmasifier.io.parameters import join_parameters, load_parameters
+from brahmasifier.io.parameters import join_parameters, load_parameters, n_with_parameters
 from brahmasifier.io.reader import ID_FROM_STEM
 from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.scan import ScanResult, scan_fits_tree
@@ -235,6 +235,8 @@ def _finalize(
         "n_stem_ids": int((index["id_source"].astype(str) == ID_FROM_STEM).sum()),
         "shard_size": shard_size,
         "parameter_files": [str(p) for p in scan.parameter_files],
+        "n_with_parameters": n_with_parameters(index),
+        "parameter_problems": [{"file": f, "reason": reason} for f, reason in parameter_problems],
         "pack_seconds": round(seconds, 3),
         "objects_packed_this_run": n_packed_now,
         **scan.input_report(),

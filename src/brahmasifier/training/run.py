@@ -51,7 +51,7 @@ class RunResult:
 
 #: What a run writes directly in its folder (``store`` is where FITS inputs are packed by default).
 RUN_ENTRIES: frozenset[str] = frozenset(
-    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store"})
+    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store", "truth_rejected.csv"})
 
 
 def _devices(value: str | int) -> str | int:
