@@ -3,7 +3,7 @@
 A named pipe called ``object_00003_g.fits`` blocks ``open()`` until a writer comes (``pack``
 hung forever); a band file linked to ``/dev/zero`` or a valid header padded to a 2 GB sparse
 file is read without end or into memory. Every reader of a user's input file asks
-:func:`check_input_file` first: it ``stat``\\ s the path (which never blocks, also not on a
+:func:`check_input_file` first: it calls ``stat`` on the path (which never blocks, also not on a
 pipe), refuses anything but a regular file (after following links) with the file type named,
 and refuses a file larger than ``max_bytes``.
 
@@ -58,7 +58,6 @@ def check_input_file(path: str | os.PathLike[str], max_bytes: int | None = None,
     """
     reason, size = input_problem(path, max_bytes)
     if reason:
-        if hasattr(error, "at"):
-            raise error.at(path, reason)  # type: ignore[attr-defined]
-        raise error(f"{path}: {reason}")
+        at = getattr(error, "at", None)
+        raise at(path, reason) if at is not None else error(f"{path}: {reason}")
     return size

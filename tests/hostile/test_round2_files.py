@@ -157,7 +157,8 @@ def test_a_primary_image_followed_by_a_band_table_is_refused_as_ambiguous(tmp_pa
                                                        ("1681L", np.ones((1, N), dtype=bool), "logical")])
 def test_complex_and_logical_pixel_columns_are_refused(tmp_path: Path, code: str, values: np.ndarray, words: str) -> None:
     path = tmp_path / "D1_L_00000001_g.fits"
-    columns = [fits.Column(name="Lens ID", format="9A", array=["GG-LENS_1"]), fits.Column(name="band_g", format=code, array=values)]
+    columns = [fits.Column(name="Lens ID", format="9A", array=["GG-LENS_1"]),
+               fits.Column(name="band_g", format=code, array=values)]
     fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(columns)]).writeto(path)
     for reader in (read_band_fits_fast, read_band_fits_astropy):
         with pytest.raises(FitsFormatError, match=words):

@@ -107,7 +107,8 @@ FAST = {"writer_tdim_str_id", "writer_no_tdim_int_id", "writer_header_cards", "v
 def test_a_41x41_image_and_a_band_table_in_one_file_is_ambiguous(tmp_path: Path) -> None:
     path = tmp_path / "obj_g.fits"
     fits.HDUList([fits.PrimaryHDU(np.zeros((41, 41), np.float32)),
-                  fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8]), _img_col(_image(3))])]).writeto(path)
+                  fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8]), _img_col(_image(3))]),
+                  ]).writeto(path)
     for reader in (read_band_fits_fast, read_band_fits_astropy):
         with pytest.raises(FitsFormatError, match="ambiguous"):
             reader(path, "g")

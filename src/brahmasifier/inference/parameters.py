@@ -33,7 +33,9 @@ from brahmasifier.models.target_decode import LEVELS, Decoded, Predictive, decod
 from brahmasifier.models.target_ranges import clip_to_ranges
 from brahmasifier.models.targets import GROUPS, TargetSet
 
-__all__ = ["INTERVAL_SUFFIXES", "decode_table", "guard_decoded", "parameter_columns", "probability_columns", "submission_parameters"]
+__all__ = [
+    "INTERVAL_SUFFIXES", "decode_table", "guard_decoded", "parameter_columns", "probability_columns", "submission_parameters",
+]
 
 #: Suffixes of the interval columns in the probabilities file, per level of :data:`LEVELS`.
 INTERVAL_SUFFIXES: dict[float, tuple[str, str]] = {LEVELS[0]: ("_lo68", "_hi68"), LEVELS[1]: ("_lo95", "_hi95")}

@@ -13,9 +13,9 @@ on read; the submission writes both template columns from the canonical value
 
 Tables of one class folder: where ``parameters.fits`` and ``parameters_updated.fits`` lie in the
 same folder, the updated table wins for the columns it has, for the IDs it has; the other
-columns and IDs come from ``parameters.fits``. An ID with several rows that differ inside one table
-is reported (a problem row of ``pack``'s ``rejected.csv`` naming the table); the first row is used. :func:`describe_parameter_sources` says which
-files were used (``brahmasifier info`` prints it).
+columns and IDs come from ``parameters.fits``. An ID with several rows that differ inside one
+table is reported (a problem row of ``pack``'s ``rejected.csv`` naming the table); the first row
+is used. :func:`describe_parameter_sources` says which files were used (``brahmasifier info`` prints it).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ from brahmasifier.io.parameters import describe_parameter_sources
 from brahmasifier.io.release import PARAMETERS_FILE, ManifestCheck, ManifestTracker, non_image_kind
 
 __all__ = [
-    "COMPRESSED_SUFFIXES", "PARAMETERS_FILE", "REASON_HIDDEN", "REASON_HIDDEN_FOLDER", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "object_stamp", "scan_fits_tree",
+    "COMPRESSED_SUFFIXES", "PARAMETERS_FILE", "REASON_HIDDEN", "REASON_HIDDEN_FOLDER", "REASON_UNRECOGNISED",
+    "ObjectFiles", "ScanResult", "StandardBandFiles", "object_stamp", "scan_fits_tree",
 ]
 
 REASON_UNRECOGNISED = "unrecognised file name"
@@ -260,8 +261,9 @@ def _object_problem(stem: str, found: dict[str, list[str]]) -> str | None:
 
 
 def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _StemFiles], list[str], list[tuple[str, bool]]]]:
-    """Depth-first, name-sorted walk yielding (folder, {stem: ((label, domain), {band: file name})}, other names,
-    hidden entries as (name, is a folder)).
+    """Depth-first, name-sorted walk: (folder, {stem: ((label, domain), {band: names})}, other names, hidden).
+
+    Hidden entries are ``(name, is a folder)``.
 
     ``seen_dirs`` (real paths) stops symlink loops and double scans of nested roots.
     """
