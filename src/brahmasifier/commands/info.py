@@ -11,6 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from brahmasifier.commands._options import non_negative
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "summarise a packed store (counts, rejects, duplicates, size)"
@@ -20,14 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The store and the output format."""
     parser.add_argument("store", metavar="STORE", help="store folder written by `brahmasifier pack`")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
-    parser.add_argument("--top", type=_count, default=5, help="how many reject reasons to list (0 or more)")
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    parser.add_argument("--top", type=non_negative, default=5, help="how many reject reasons to list (0 or more)")
 
 
 def run(args: argparse.Namespace) -> int:

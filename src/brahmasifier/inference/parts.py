@@ -301,6 +301,10 @@ def merge_parts(
         notes = guard_decoded(targets, decoded)
         parameters = submission_parameters(targets, decoded, preds)
         probs = pd.concat([probs, probability_columns(decoded)], axis=1)
+    escaped = int(probs["id"].str.contains(r"\\(?:x[0-9a-f]{2}|[ntr]|u[0-9a-f]{4})", regex=True).sum())
+    if escaped:
+        notes.append(f"{escaped} ID{'s' if escaped != 1 else ''} held bytes that are not UTF-8 or control characters: "
+                     "written with backslash escapes (\\xNN, \\n), as file names are")
     out = Path(out)
     rejected_out = out.with_name("rejected.csv")
     write_table(printable_rejects(rejected), rejected_out)

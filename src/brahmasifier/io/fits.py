@@ -28,6 +28,7 @@ from brahmasifier._atomic import atomic_path
 from brahmasifier._inputs import MAX_BAND_FILE_BYTES, check_input_file
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
+from brahmasifier.io.naming import printable_name
 
 __all__ = [
     "ID_COLUMNS",
@@ -58,9 +59,16 @@ class BandRecord:
 
 
 def id_to_str(value: object) -> str:
-    """Canonical string form of an ID cell: integers without ``.0``, bytes decoded, stripped."""
+    r"""Canonical string form of an ID cell: integers without ``.0``, bytes decoded, stripped, escaped.
+
+    Bytes that are not UTF-8 become ``\xNN`` and control characters (a newline) backslash
+    escapes, as file names are (:func:`brahmasifier.io.naming.printable_name`): an ID is one
+    line of UTF-8 in every table, never U+FFFD or a raw newline in the submission.
+    """
     if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
+        value = value.rstrip(b"\0").decode("utf-8", errors="surrogateescape")
+    if isinstance(value, str):
+        return printable_name(value.strip())
     if isinstance(value, (np.integer, int)):
         return str(int(value))
     if isinstance(value, (np.floating, float)):
@@ -263,7 +271,10 @@ def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> B
         image = image.reshape(STAMP_SIZE, STAMP_SIZE)
     _check_shape(path, image)
     id_column = _pick_id_column(names, image_column)
-    oid = None if id_column is None else id_to_str(hdu.data[id_column][0])
+    oid = None
+    if id_column is not None:
+        raw = np.asarray(hdu.data)[id_column]  # text as its raw bytes (astropy's decoding writes U+FFFD)
+        oid = id_to_str(raw[0] if raw.dtype.kind == "S" else hdu.data[id_column][0])
     return BandRecord(oid, image)
 
 
