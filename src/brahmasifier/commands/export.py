@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.inference.onnx import export_onnx, verify_onnx
     from brahmasifier.models import load_model
 
-    check_output_files({"--out": args.out})
+    check_output_files({"--out": args.out}, inputs=[args.model])
     model, card = load_model(args.model)
     path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
     message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"

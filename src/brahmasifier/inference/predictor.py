@@ -28,7 +28,9 @@ DDP over several devices/nodes; rank 0 merges the parts by ID at the end. Settin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -38,6 +40,7 @@ from typing import Any
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier._outputs import check_free_space, check_output_files
+from brahmasifier._runlock import RunLock
 from brahmasifier.errors import ConfigError
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_targets, ensemble_threshold, load_models
@@ -126,6 +129,22 @@ def predict(config: PredictConfig) -> PredictionSummary:
     parts on each rank (for time-limited jobs; the summary then has ``complete=False``).
     ``devices``/``num_nodes`` > 1 runs DDP (one process per device).
     """
+    started = time.perf_counter()
+    config.check_complete()
+    out = Path(config.out)
+    check_output_files({"--out": out, "--probs": config.probs_out,
+                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv"),
+                        "the parts folder (beside --out)": parts_dir_for(out)}, inputs=[*config.data, *config.models])
+    lock: Any = contextlib.nullcontext()
+    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:  # the launching process
+        lock = RunLock(out.with_name(f".{out.name}.lock"), f"{out}: another `brahmasifier predict` (PID {{pid}}) is writing "
+                       "this output right now; wait for it or choose another --out")
+    with lock:
+        return _predict(config, out, started)
+
+
+def _predict(config: PredictConfig, out: Path, started: float) -> PredictionSummary:
+    """:func:`predict` once the outputs are checked and locked."""
     import lightning.pytorch as pl
 
     from brahmasifier.hardware import resolve_device, resolve_precision
@@ -135,11 +154,6 @@ def predict(config: PredictConfig) -> PredictionSummary:
     from brahmasifier.inference.sources import open_source
     from brahmasifier.inference.writer import PartWriter
 
-    started = time.perf_counter()
-    config.check_complete()
-    out = Path(config.out)
-    check_output_files({"--out": out, "--probs": config.probs_out,
-                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")})
     accelerator, device_label = resolve_device(config.device)
     # --onnx with precision auto: the ONNX path is fp32 (auto would pick bf16 on a CPU with bf16 units)
     precision = resolve_precision("32-true" if config.onnx and config.precision == "auto" else config.precision, device_label)

@@ -26,13 +26,14 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from brahmasifier._outputs import check_free_space, check_output_folder
+from brahmasifier._runlock import RunLock
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io._pack_chunks import (
@@ -116,7 +117,8 @@ def pack_fits(
     chunks = chunks_of(scan.objects, shard_size)
     parts_dir = out / PARTS_DIR
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(parts_dir / ".lock", out):
+    with RunLock(parts_dir / ".lock", f"{out}: another `brahmasifier pack` (PID {{pid}}) is writing this store right now",
+                 StoreError):
         _remove_stale_parts(parts_dir, {c.number for c in chunks})
         done = {c.number: part for c in chunks if (part := load_part(out, c)) is not None}
         todo = [c for c in chunks if c.number not in done]
@@ -167,25 +169,6 @@ def _remove_stale_parts(parts_dir: Path, numbers: set[int]) -> None:
     for entry in os.scandir(parts_dir):
         if _PART_NAME.match(entry.name) and int(entry.name[5:10]) not in numbers:
             os.unlink(entry.path)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path, out: Path) -> Iterator[None]:
-    """Hold an exclusive lock so that two packs into the same ``out`` cannot interleave."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    with open(lock_path, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(f"{out}: another `brahmasifier pack` is writing this store right now") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 # -- the end: one index, one reject list, the manifest ---------------------------------------

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._outputs import check_outside_inputs
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
@@ -181,6 +182,7 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
             raise DependencyNotFoundError(str(available()))
     out, hosts = Path(out), Path(hosts)
     catalog_path = Path(catalog) if catalog is not None else None
+    check_outside_inputs({"--out": out}, [hosts, *([catalog_path] if catalog_path else [])])
     catalog_frame = load_catalog(catalog_path) if catalog_path is not None else None
     settings = json.loads(json.dumps(_settings(hosts, catalog_path, n, seed, layout_name, domain, cfg)))
     folder = out / CHUNK_FOLDER
