@@ -68,8 +68,8 @@ def test_thin_and_invalid_truth_is_counted_and_listed(tmp_path: Path, model: Pat
 def test_predict_writes_no_value_outside_its_physical_range_and_counts_the_clipped(tmp_path: Path) -> None:
     from brahmasifier.inference.parameters import guard_decoded, probability_columns
     from brahmasifier.models.target_decode import LEVELS, Decoded
-    from brahmasifier.models.target_ranges import PHYSICAL_RANGES
     from brahmasifier.models.targets import select_targets
+    from brahmasifier.ranges import PHYSICAL_RANGES
 
     spec = select_targets("Rein,zsrc,vel_disp,sh,z_central")
     spec.n_fit[:] = 10

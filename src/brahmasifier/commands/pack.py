@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{store.path}: already packed from identical inputs ({len(store):,} objects); nothing to do")
         return 0
     n_now = int(m.get("objects_packed_this_run", 0))
-    rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} packed in this run)" if n_now != len(store) else "")
+    rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} objects read in this run, stored or rejected)"
+                                                  if n_now != len(store) else "")
     print(f"packed {len(store):,} objects into {store.path} ({len(m['shards'])} shards)")
     n_file_rows = sum(int(m.get(k, 0)) for k in ("n_stray_files", "n_listed_missing", "n_unlisted"))
     n_stray = int(m.get("n_stray_files", 0))

@@ -20,7 +20,7 @@ the 0/1 predictions. It is decoded with
 
 Nothing invented (:func:`guard_decoded`, issue 25): before either is written, the columns of a
 target the model had no training truth for become -999, and values outside a column's physical
-range (:mod:`brahmasifier.models.target_ranges`) are clipped to it, with a count per column in
+range (:mod:`brahmasifier.ranges`) are clipped to it, with a count per column in
 ``predict``'s summary.
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier.models.target_decode import LEVELS, Decoded, Predictive, decode_predictive, submission_values
-from brahmasifier.models.target_ranges import clip_to_ranges
 from brahmasifier.models.targets import GROUPS, TargetSet
+from brahmasifier.ranges import clip_to_ranges
 
 __all__ = [
     "INTERVAL_SUFFIXES", "decode_table", "guard_decoded", "parameter_columns", "probability_columns", "submission_parameters",
@@ -63,7 +63,7 @@ def guard_decoded(spec: TargetSet, decoded: Decoded) -> list[str]:
       hand) is written as missing: its columns become NaN (-999 in the submission, empty in the
       probabilities file);
     - a value or interval end outside its column's physical range
-      (:data:`brahmasifier.models.target_ranges.PHYSICAL_RANGES`) is clipped to the range, and
+      (:data:`brahmasifier.ranges.PHYSICAL_RANGES`) is clipped to the range, and
       the number of clipped point values per column is reported.
     """
     lines: list[str] = []
@@ -87,7 +87,7 @@ def guard_decoded(spec: TargetSet, decoded: Decoded) -> list[str]:
         decoded.plus[level][value_columns] = np.maximum(hi - decoded.values[value_columns], 0.0)
     if clipped:
         lines.append(f"lens parameters: clipped {sum(clipped.values())} values into their physical range ("
-                     + ", ".join(f"{c} {n}" for c, n in clipped.items()) + "; ranges: brahmasifier.models.target_ranges)")
+                     + ", ".join(f"{c} {n}" for c, n in clipped.items()) + "; ranges: brahmasifier.ranges)")
     return lines
 
 

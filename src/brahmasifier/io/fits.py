@@ -215,7 +215,8 @@ def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None
         except FitsFormatError:
             raise
         except Exception as exc:  # astropy raises many types for truncated/corrupt files
-            detail = "".join(f"; {w.message}" for w in caught if "truncated" in str(w.message))
+            detail = "".join(f"; {m}" for m in dict.fromkeys(str(w.message) for w in caught if "truncated" in str(w.message))
+                             if m not in str(exc))  # each warning once (astropy repeats it per HDU)
             raise FitsFormatError.at(path, f"unreadable FITS ({type(exc).__name__}: {exc}{detail})") from exc
     truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
     if truncated:

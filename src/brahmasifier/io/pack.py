@@ -120,6 +120,7 @@ def pack_fits(
     with RunLock(parts_dir / ".lock", f"{out}: another `brahmasifier pack` (PID {{pid}}) is writing this store right now",
                  StoreError):
         _remove_stale_parts(parts_dir, {c.number for c in chunks})
+        _remove_temp_files(out)
         done = {c.number: part for c in chunks if (part := load_part(out, c)) is not None}
         todo = [c for c in chunks if c.number not in done]
         n_todo = sum(len(c.objects) for c in todo)
@@ -162,6 +163,18 @@ def _remove_store_files(out: Path) -> None:
             if _SHARD_NAME.match(entry.name):
                 os.unlink(entry.path)
     shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
+
+
+_TEMP_NAME = re.compile(r"^\.(images-\d{5}\.npy|part-\d{5}\.parquet|manifest\.json|index\.parquet|rejected\.csv)\.tmp-")
+
+
+def _remove_temp_files(out: Path) -> None:
+    """Drop the temporary files of an interrupted pack's atomic writes (orphan ``.images-NNNNN.npy.tmp-*`` shards)."""
+    for folder in (out, out / SHARD_DIR, out / PARTS_DIR):
+        if folder.is_dir():
+            for entry in os.scandir(folder):
+                if _TEMP_NAME.match(entry.name):
+                    os.unlink(entry.path)
 
 
 def _remove_stale_parts(parts_dir: Path, numbers: set[int]) -> None:

@@ -19,7 +19,7 @@ Contract:
   decoded interval's half-widths (also fitted on validation; absent: 1). It is plain JSON (:meth:`TargetSet.to_dict`).
 - :meth:`TargetSet.encode` maps a truth table to standardised values and a mask: -999, NaN,
   non-positive values under a log, values outside the column's physical range
-  (:mod:`brahmasifier.models.target_ranges`, which also bounds what is written) and rows of the
+  (:mod:`brahmasifier.ranges`, which also bounds what is written) and rows of the
   other group are masked (value 0, mask False).
 - The model predicts a mean and a log-variance per standardised dimension;
   :func:`brahmasifier.models.target_decode.decode` turns them into the challenge's columns with intervals.
@@ -46,7 +46,7 @@ from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
-from brahmasifier.models.target_ranges import invalid_truth
+from brahmasifier.ranges import invalid_truth
 
 __all__ = [
     "ENCODINGS",
@@ -195,7 +195,7 @@ def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
 
 
 def _checked_columns(table: pd.DataFrame, target: Target) -> list[np.ndarray]:
-    """The target's truth columns with invalid values (:func:`~brahmasifier.models.target_ranges.invalid_truth`) as NaN."""
+    """The target's truth columns with invalid values (:func:`~brahmasifier.ranges.invalid_truth`) as NaN."""
     cols = [_column(table, a) for a in target.aliases]
     return [np.where(invalid_truth(c, name)[0], np.nan, c) for c, name in zip(cols, target.columns, strict=True)]
 

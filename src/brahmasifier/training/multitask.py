@@ -15,7 +15,7 @@ Contract:
 - Truth is checked first (:func:`check_truth`, issue 25): a target no training object has valid
   truth for is refused in one line (all -999, NaN, text, missing columns, IDs that join no
   image), one with fewer than :data:`MIN_TRUTH` is warned about, and every present but invalid
-  value (outside :mod:`brahmasifier.models.target_ranges`) is listed in ``RUN/truth_rejected.csv``.
+  value (outside :mod:`brahmasifier.ranges`) is listed in ``RUN/truth_rejected.csv``.
 - Loss: :func:`~brahmasifier.training.losses.multitask_loss`, BCE + ``weight`` × masked β-NLL
   (masked entries enter neither the loss nor its gradient).
 - Augmentation: the D4 element drawn for each image acts on its targets too
@@ -46,8 +46,8 @@ from brahmasifier.errors import DataProblem
 from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.regression import build_network
-from brahmasifier.models.target_ranges import invalid_truth
 from brahmasifier.models.targets import GROUPS, LENS, NONLENS, TargetSet
+from brahmasifier.ranges import invalid_truth
 from brahmasifier.training.losses import multitask_loss
 from brahmasifier.training.task import LensClassificationTask
 
@@ -67,7 +67,7 @@ def check_truth(spec: TargetSet, index: pd.DataFrame, labels: np.ndarray, rows: 
     ``spec`` is fitted on ``rows`` (its ``n_fit`` counts the training objects with valid truth per
     learned dimension). A target with none is refused (:class:`~brahmasifier.errors.DataProblem`
     naming it and the targets that do have truth); below :data:`MIN_TRUTH` a warning says how many;
-    truth that is present but invalid (:func:`~brahmasifier.models.target_ranges.invalid_truth`) is
+    truth that is present but invalid (:func:`~brahmasifier.ranges.invalid_truth`) is
     masked and written to ``run_dir/truth_rejected.csv`` (``id, column, value, reason``).
     """
     train_labels = np.asarray(labels)[rows]

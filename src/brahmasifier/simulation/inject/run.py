@@ -47,7 +47,7 @@ from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import HostTable, load_catalog, open_hosts, select_hosts
 from brahmasifier.simulation.inject.output import InjectionSummary, write_outputs
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import check_resume, locked_run
+from brahmasifier.simulation.runs import RunLock, check_resume, locked_run
 
 __all__ = ["CHUNK_FOLDER", "HOST_COLUMNS", "inject_dataset"]
 
@@ -188,6 +188,10 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
     folder = out / CHUNK_FOLDER
     previous = check_resume(out, settings, folder=folder, what="data set")
     if previous is not None:
+        if folder.is_dir():  # a finished run killed before it removed its chunks: remove them now (under the lock)
+            with RunLock(folder / "lock"):
+                pass
+            shutil.rmtree(folder)
         return InjectionSummary.from_manifest(out, previous)
     with locked_run(folder, settings):
         started = time.perf_counter()
