@@ -1,4 +1,4 @@
-"""Issue 25: leftovers removed, messages that name the path and add up, free space checked by simulate, catalogue values checked."""
+"""Issue 25: leftovers removed, messages name the path and add up, simulate checks free space, catalogue values checked."""
 
 from __future__ import annotations
 
