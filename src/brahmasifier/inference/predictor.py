@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
-from brahmasifier._outputs import check_free_space, check_output_files
+from brahmasifier._outputs import check_free_space, check_output_files, check_outside_inputs
 from brahmasifier._runlock import RunLock
 from brahmasifier.errors import ConfigError
 from brahmasifier.inference.config import PredictConfig
@@ -132,19 +132,24 @@ def predict(config: PredictConfig) -> PredictionSummary:
     started = time.perf_counter()
     config.check_complete()
     out = Path(config.out)
+    inputs = [*config.data, *config.models]
     check_output_files({"--out": out, "--probs": config.probs_out,
-                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv"),
-                        "the parts folder (beside --out)": parts_dir_for(out)}, inputs=[*config.data, *config.models])
-    lock: Any = contextlib.nullcontext()
-    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:  # the launching process
-        lock = RunLock(out.with_name(f".{out.name}.lock"), f"{out}: another `brahmasifier predict` (PID {{pid}}) is writing "
-                       "this output right now; wait for it or choose another --out")
-    with lock:
-        return _predict(config, out, started)
+                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")}, inputs=inputs)
+    check_outside_inputs({"the parts folder (beside --out)": parts_dir_for(out)}, inputs)
+    with contextlib.ExitStack() as stack:
+        return _predict(config, out, started, stack)
 
 
-def _predict(config: PredictConfig, out: Path, started: float) -> PredictionSummary:
-    """:func:`predict` once the outputs are checked and locked."""
+def _output_lock(out: Path) -> Any:
+    """The run lock of ``--out`` (``.NAME.lock`` beside it), taken by the launching process only (not by DDP ranks)."""
+    if int(os.environ.get("LOCAL_RANK", 0)) != 0 or int(os.environ.get("NODE_RANK", 0)) != 0:
+        return contextlib.nullcontext()
+    return RunLock(out.with_name(f".{out.name}.lock"), f"{out}: another `brahmasifier predict` (PID {{pid}}) is writing "
+                   "this output right now; wait for it or choose another --out")
+
+
+def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib.ExitStack) -> PredictionSummary:
+    """:func:`predict` once the outputs are checked; ``stack`` holds the output's lock from before the first write."""
     import lightning.pytorch as pl
 
     from brahmasifier.hardware import resolve_device, resolve_precision
@@ -173,6 +178,7 @@ def _predict(config: PredictConfig, out: Path, started: float) -> PredictionSumm
     model_columns = [f"logit_{m.name}" for m in loaded]
     threshold = ensemble_threshold(loaded) if config.threshold == "auto" else float(config.threshold)
 
+    stack.enter_context(_output_lock(out))  # models loaded, settings checked: from here on this run writes --out
     source = open_source(config.data)
     per_object = SUBMISSION_BYTES_PER_OBJECT + 2 * (TABLE_BYTES_PER_OBJECT + LOGIT_BYTES * len(loaded))  # probs + parts
     check_free_space(out.parent, len(source) * per_object, "--out",
