@@ -86,7 +86,10 @@ def evaluate(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputPathError(f"--out {out}: exists and is not a folder (the report is a folder)")
-    check_outside_inputs({"--out": out}, [p for p in (probs, labels, images, model) if p is not None])
+    from brahmasifier.models.card import resolve_model_dir
+
+    model_folder = resolve_model_dir(model) if model is not None else None  # a run dir's model/: reports may go beside it
+    check_outside_inputs({"--out": out}, [p for p in (probs, labels, images, model_folder) if p is not None])
     check_writable_folder(out, "--out")
     if not 0 < prevalence < 1:
         raise ConfigError(f"prevalence must be in (0, 1), got {prevalence}")

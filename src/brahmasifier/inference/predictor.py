@@ -132,12 +132,23 @@ def predict(config: PredictConfig) -> PredictionSummary:
     started = time.perf_counter()
     config.check_complete()
     out = Path(config.out)
-    inputs = [*config.data, *config.models]
+    inputs = [*config.data, *(_model_folder(m) for m in config.models)]
     check_output_files({"--out": out, "--probs": config.probs_out,
                         "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")}, inputs=inputs)
     check_outside_inputs({"the parts folder (beside --out)": parts_dir_for(out)}, inputs)
     with contextlib.ExitStack() as stack:
         return _predict(config, out, started, stack)
+
+
+def _model_folder(model: str) -> str:
+    """The folder a model is read from (a run dir's ``model/``): outputs may go beside it, into the run dir."""
+    from brahmasifier.errors import ModelFormatError
+    from brahmasifier.models.card import resolve_model_dir
+
+    try:
+        return str(resolve_model_dir(model))
+    except ModelFormatError:
+        return model  # not a model: load_models says so in its own words
 
 
 def _output_lock(out: Path) -> Any:
