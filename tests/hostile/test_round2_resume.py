@@ -32,9 +32,10 @@ def _args(store: Path, run: Path) -> list[str]:
 
 
 def _weights(run: Path) -> dict[str, object]:
-    from safetensors.torch import load_file
+    """The weights at the end of training (``last.ckpt``; the exported model is the best epoch's, maybe an earlier one)."""
+    import torch
 
-    return load_file(str(run / "model" / "model.safetensors"))
+    return dict(torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"])
 
 
 @pytest.mark.parametrize("kill_at", [6])  # mid epoch 1 (4 batches per epoch): after an epoch boundary and a mid-epoch checkpoint
