@@ -9,7 +9,8 @@ the path; the folder is probed by creating (and removing) a temporary file, whic
 read-only file systems and works for root, for whom permission bits do not apply.
 :func:`check_output_folder` is the same for commands that write a folder (``pack``, ``train``,
 ``simulate``): it refuses a folder that holds anything but that command's own entries, so a
-mistyped ``--out`` never mixes results into an unrelated folder. :func:`check_free_space` refuses
+mistyped ``--out`` never mixes results into an unrelated folder. :func:`check_outside_inputs`
+refuses an output that is an input or lies inside an input folder or store. :func:`check_free_space` refuses
 a run whose estimated output (``pack``: 33.6 kB of float32 pixels per object; ``predict``: its
 CSVs and parts) does not fit on the output's file system, before the first byte is written.
 """
@@ -19,12 +20,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from brahmasifier.errors import OutputExistsError, OutputPathError
 
-__all__ = ["check_free_space", "check_output_files", "check_output_folder", "check_writable_folder"]
+__all__ = ["check_free_space", "check_output_files", "check_output_folder", "check_outside_inputs", "check_writable_folder"]
 
 #: Room kept free beyond an estimate (file-system metadata, logs, the estimate's error).
 FREE_SPACE_MARGIN = 1.10
@@ -32,16 +33,42 @@ FREE_SPACE_MARGIN = 1.10
 PathLike = str | os.PathLike[str]
 
 
-def check_output_files(outputs: Mapping[str, PathLike | None]) -> None:
-    """Refuse outputs that collide, that are folders, or whose folder cannot be written.
+def check_outside_inputs(outputs: Mapping[str, PathLike | None], inputs: Iterable[PathLike]) -> None:
+    """Refuse an output that is an input or lies inside an input folder or store (issue 25).
+
+    ``--out`` naming a band file or ``--probs`` naming a store's ``index.parquet`` overwrote it;
+    an output inside a FITS tree is read back as input by the next run. Links are resolved, so
+    a link into an input is caught too. (``pack`` is the one exception, by design: its store
+    may sit inside a root, which the scan then skips; it never holds input files.)
+
+    Raises:
+        OutputPathError: naming the option, the output and the input.
+    """
+    roots = [(str(p), Path(os.path.abspath(p)).resolve()) for p in inputs]
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(os.path.abspath(path)).resolve()
+        for given, root in roots:
+            if target == root:
+                raise OutputPathError(f"{what} {path} is the input {given}; it would be overwritten: give another path")
+            if root in target.parents:
+                raise OutputPathError(f"{what} {path} is inside the input {given}; write outputs outside the input "
+                                      "folders and stores (inputs would be overwritten or read back as input)")
+
+
+def check_output_files(outputs: Mapping[str, PathLike | None], inputs: Iterable[PathLike] = ()) -> None:
+    """Refuse outputs that collide, that are folders, that are or lie inside an input, or whose folder cannot be written.
 
     Args:
         outputs: what each output is (``"--out"``, ``"the reject list"``) → the file it will
             be written to; ``None`` entries (an optional output not asked for) are skipped.
+        inputs: the command's input files, folders and stores (:func:`check_outside_inputs`).
 
     Raises:
         OutputPathError: naming the option(s) and the path.
     """
+    check_outside_inputs(outputs, inputs)
     seen: dict[Path, str] = {}
     for what, path in outputs.items():
         if path is None:

@@ -81,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Anything else is a bug in brahmasifier and propagates with its traceback.
         if os.environ.get("BRAHMASIFIER_DEBUG") == "1":
             raise
-        print(f"brahmasifier {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        out = getattr(args, "out", None)
+        if isinstance(exc, OSError) and not exc.filename and out and str(out) not in message:
+            # an OSError without a path (disk full in a worker's write, a lost mount): say where it wrote
+            message += f" (while writing {out}; free space or fix it there, then rerun the same command to resume)"
+        print(f"brahmasifier {args.command}: error: {message}", file=sys.stderr)
         print("(set BRAHMASIFIER_DEBUG=1 for the full traceback)", file=sys.stderr)
         return 2
 

@@ -22,7 +22,13 @@ from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError
 
 __all__ = [
-    "DEPRECATED_PRECISIONS", "PRECISIONS", "canonical_precision", "resolve_device", "resolve_precision", "usable_cpus",
+    "DEPRECATED_PRECISIONS",
+    "PRECISIONS",
+    "canonical_precision",
+    "check_devices",
+    "resolve_device",
+    "resolve_precision",
+    "usable_cpus",
 ]
 
 #: The precisions every command accepts (prediction supports exactly these).
@@ -88,3 +94,16 @@ def resolve_precision(precision: str, device: str) -> str:
     if device == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return "bf16-mixed"
     return "32-true"
+
+
+def check_devices(devices: object, what: str = "devices") -> None:
+    """Refuse a device count Lightning cannot use (0, negatives other than -1 = all): one line, not its traceback."""
+    text = str(devices).strip()
+    if text == "auto" or "," in text or text.endswith(","):
+        return
+    try:
+        count = int(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be 'auto', a count >= 1, -1 (all) or a list like 0,1; got {devices!r}") from None
+    if count == 0 or count < -1:
+        raise ConfigError(f"{what} must be 'auto', a count >= 1, -1 (all) or a list like 0,1; got {devices!r}")

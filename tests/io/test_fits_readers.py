@@ -81,9 +81,8 @@ LAYOUTS: dict[str, Callable[[Path, np.ndarray], None]] = {
                                                   header={"TSCAL2": 0.5, "TZERO2": 10.0}),
     "primary_with_id_keyword": lambda p, im: fits.PrimaryHDU(im, header=fits.Header([("ID", "00042")])).writeto(p),
     "primary_scaled_BZERO": lambda p, im: fits.PrimaryHDU(np.clip(im + 100, 0, 6e4).astype(np.uint16)).writeto(p),
-    "primary_then_table": lambda p, im: fits.HDUList(
-        [fits.PrimaryHDU(np.zeros((41, 41), np.float32)),
-         fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8]), _img_col(im)])]).writeto(p),
+    "primary_then_catalogue": lambda p, im: fits.HDUList(
+        [fits.PrimaryHDU(im), fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8])])]).writeto(p),
     "primary_3d_cube": lambda p, im: fits.HDUList(
         [fits.PrimaryHDU(im[None]),
          fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[9]), _img_col(im)])]).writeto(p),
@@ -103,6 +102,16 @@ FAST = {"writer_tdim_str_id", "writer_no_tdim_int_id", "writer_header_cards", "v
         "two_other_columns", "extra_columns_before", "quote_in_id",
         "header_comments_history", "published_string_id_1681D", "image_in_primary", "primary_float64_writer",
         "primary_float64", "primary_int16", "primary_uint8", "primary_int64", "image_extension_alone"}
+
+
+def test_a_41x41_image_and_a_band_table_in_one_file_is_ambiguous(tmp_path: Path) -> None:
+    path = tmp_path / "obj_g.fits"
+    fits.HDUList([fits.PrimaryHDU(np.zeros((41, 41), np.float32)),
+                  fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[8]), _img_col(_image(3))]),
+                  ]).writeto(path)
+    for reader in (read_band_fits_fast, read_band_fits_astropy):
+        with pytest.raises(FitsFormatError, match="ambiguous"):
+            reader(path, "g")
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -265,5 +274,5 @@ def test_layout_cache_for_primary_images_keys_on_the_one_header_block(tmp_path: 
     table = fits.BinTableHDU.from_columns([fits.Column(name="ID", format="J", array=[5]), _img_col(_image(2))])
     fits.HDUList([fits.PrimaryHDU(_image(1).astype(np.float64)), table]).writeto(longer)
     assert longer.read_bytes()[:2880] == paths[0].read_bytes()[:2880]
-    record = read_band_fits_fast(longer, "g")
-    assert record.object_id == "5" and record.image.tobytes() == _image(2).tobytes()
+    with pytest.raises(FitsFormatError, match="ambiguous"):  # a 41×41 image and a band table: which is the cutout?
+        read_band_fits_fast(longer, "g")

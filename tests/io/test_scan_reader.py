@@ -58,7 +58,7 @@ def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object:
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "cutout.fits").write_bytes(b"x")
     (tmp_path / "x_q.fits").write_bytes(b"x")
-    (tmp_path / ".D1_L0000009_g.fits.tmp-ab_g.fits").write_bytes(b"")  # hidden temp file: skipped
+    (tmp_path / ".D1_L0000009_g.fits.tmp-ab_g.fits").write_bytes(b"")  # hidden temp file: skipped, listed
     sub = tmp_path / "deeper" / "still"
     sub.mkdir(parents=True)
     make_object(sub, "neutral-7", 7)
@@ -72,7 +72,8 @@ def test_scan_rejects_missing_bands_and_stray_files(tmp_path: Path, make_object:
     for stray in ("notes.txt", "cutout.fits", "x_q.fits"):
         assert rejected.loc[str(tmp_path / stray), "reason"] == "unrecognised file name"
         assert rejected.loc[str(tmp_path / stray), "stem"] == ""
-    assert len(scan.rejected) == 4 and scan.n_incomplete == 1 and scan.n_found == 3
+    assert rejected.loc[str(tmp_path / ".D1_L0000009_g.fits.tmp-ab_g.fits"), "reason"].startswith("hidden name")
+    assert len(scan.rejected) == 5 and scan.n_incomplete == 1 and scan.n_found == 3
 
 
 def test_same_stem_in_two_roots_or_folders_is_two_objects(tmp_path: Path, make_object: Callable[..., np.ndarray]) -> None:

@@ -21,6 +21,9 @@ from .release_tree import IDS, PublishedRelease
 ROOTS = ("data/slsim_lenses", "data/slsim_nonlenses", "data/hsc_lenses", "data/hsc_nonlenses")
 
 
+#: Pixels that are not blank (an object whose every band is one constant value is rejected as "no data").
+_RAMP = np.arange(41 * 41, dtype=np.float32).reshape(41, 41) * 1e-3
+
 def test_both_name_forms_parse_to_the_same_truth() -> None:
     for name, stem in (("D1_L_00032155_g.fits", "D1_L_00032155"), ("D1_L0000668_g.fits", "D1_L0000668")):
         parsed = parse_band_filename(name)
@@ -99,7 +102,7 @@ def test_manifest_reports_missing_and_unlisted_files(published_release: Publishe
     gone.unlink()  # a download that lost one file: the object is incomplete AND the manifest says so
     extra = labelled_stem("hsc", 0, 99)
     for band in BANDS:  # an object the manifest does not name: packed, but noted
-        write_band_fits(inner / band_filename(extra, band), "extra-object", band, np.zeros((41, 41)), id_column="Object ID")
+        write_band_fits(inner / band_filename(extra, band), "extra-object", band, _RAMP, id_column="Object ID")
     store = pack_fits([data / "hsc_nonlenses"], tmp_path / "store", workers=1, progress=False)
     rejected = store.rejected
     missing = rejected[rejected["reason"].str.startswith(REASON_LISTED_MISSING)]
@@ -139,7 +142,7 @@ def test_mixed_tree_published_legacy_and_blind(published_release: PublishedRelea
     for k in range(2):
         for band in BANDS:
             write_band_fits(legacy / band_filename(labelled_stem("slsim", 1, k, form="legacy"), band), 10**16 + k, band,
-                            np.full((41, 41), k, np.float32), id_column="Lens ID", with_tdim=bool(k))
+                            np.full((41, 41), k, np.float32) + _RAMP, id_column="Lens ID", with_tdim=bool(k))
     data = published_release.root / "data"
     store = pack_fits([data, tmp_path / "legacy"], tmp_path / "store", workers=1, progress=False)
     index = store.index.set_index("stem")

@@ -191,8 +191,11 @@ def test_inject_dataset_deterministic_and_joined_by_id_after_pack(host_tree: Pat
     assert len(lens_files) == 4 * len(BANDS) and {k: h1[k] for k in lens_files} == {k: h2[k] for k in lens_files}
     assert {k: h1[k] for k in lens_files} != {k: v for k, v in _hashes(other.out).items() if k in lens_files}
     assert not (one.out / ".inject_chunks").exists()
+    leftover = one.out / ".inject_chunks"  # a run killed after writing its outputs, before removing its chunks
+    leftover.mkdir()
+    (leftover / "chunk-00000.json").write_text("{}")
     again = inject_dataset(host_tree, tmp_path / "one", 4, seed=3, workers=1, progress=False)
-    assert again.skipped and _hashes(one.out) == h1
+    assert again.skipped and _hashes(one.out) == h1 and not leftover.exists()
 
     packed = pack_fits([one.out], out=tmp_path / "packed", workers=1, progress=False)
     index = packed.index

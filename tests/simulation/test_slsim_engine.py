@@ -121,6 +121,8 @@ def test_blind_layout_and_another_seed(slsim_tree: Path, slsim_tiny: SlsimConfig
     assert sorted(truth["label"]) == [0, 0, 1, 1] and set(truth["domain"]) == {"slsim"}
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{s}_{b}.fits" for s in truth["stem"] for b in BANDS)
     assert (truth.loc[truth["label"] == 0, "Rein"] == -999).all() and (truth.loc[truth["label"] == 1, "Rein"] > 0).all()
+    slopes = truth.loc[truth["label"] == 1, "sim_gamma_pl"]  # the EPL slope of every lens (2: an SIE), issue 25
+    assert ((slopes > 1) & (slopes < 3)).all()
     other = read_band_fits_astropy(out / "images" / f"{truth['stem'].iloc[0]}_g.fits").image
     same_place = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_g.fits").image
     assert not np.array_equal(other, same_place)

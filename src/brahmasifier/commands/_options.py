@@ -19,7 +19,10 @@ from typing import Any
 
 from brahmasifier._deprecation import note_deprecated
 
-__all__ = ["ConfigOption", "DeprecatedAlias", "add_config_options", "add_progress_option", "given_settings"]
+__all__ = [
+    "ConfigOption", "DeprecatedAlias", "add_config_options", "add_progress_option", "given_settings", "non_negative",
+    "seed_value",
+]
 
 
 class DeprecatedAlias(argparse.Action):
@@ -71,3 +74,19 @@ def add_progress_option(parser: argparse.ArgumentParser, default: Any = True) ->
 def given_settings(args: argparse.Namespace, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The settings the user gave (options added with ``SUPPRESS`` are absent unless typed)."""
     return {k: v for k, v in vars(args).items() if k not in {"command", "_run", *exclude}}
+
+
+def seed_value(text: str) -> int:
+    """The argparse type of ``--seed``: an integer in [0, 2^32) (NumPy's seeds; -1 raised a traceback)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2^32), got {value}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """The argparse type of a count (``--gallery-size``, ``--top``): an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import add_progress_option, non_negative
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prevalence", type=float, default=1e-3, help="lens fraction at which purity is predicted")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the 68%% intervals (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--gallery-size", type=int, default=8, help="cutouts per gallery section")
+    parser.add_argument("--gallery-size", type=non_negative, default=8, help="cutouts per gallery section")
     add_progress_option(parser)
 
 

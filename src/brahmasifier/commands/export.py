@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier._outputs import check_output_files
     from brahmasifier.inference.onnx import export_onnx, verify_onnx
     from brahmasifier.models import load_model
+    from brahmasifier.models.card import resolve_model_dir
 
-    check_output_files({"--out": args.out})
+    check_output_files({"--out": args.out}, inputs=[resolve_model_dir(args.model)])
     model, card = load_model(args.model)
     path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
     message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"

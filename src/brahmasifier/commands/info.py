@@ -11,6 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from brahmasifier.commands._options import non_negative
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "summarise a packed store (counts, rejects, duplicates, size)"
@@ -20,11 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The store and the output format."""
     parser.add_argument("store", metavar="STORE", help="store folder written by `brahmasifier pack`")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
-    parser.add_argument("--top", type=int, default=5, help="how many reject reasons to list")
+    parser.add_argument("--top", type=non_negative, default=5, help="how many reject reasons to list (0 or more)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of ``args.store``."""
+    from brahmasifier.io.parameters import parameters_line
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.summary import summarize_store
 
@@ -46,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
           f"({summary['n_nan_pixels']:,} pixels)")
     if summary["n_stem_ids"]:
         print(stem_id_line(summary["n_stem_ids"]))
+    line = parameters_line(summary["n_with_parameters"], summary["n_objects"], summary["n_parameter_files"])
+    if line:
+        print(line)
     _print_inputs(summary)
     return 0
 

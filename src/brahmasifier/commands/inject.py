@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import add_progress_option, seed_value
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="host cutouts: a packed store or a FITS tree")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--n", type=int, required=True, help="lenses to make (each with its untouched host as a non-lens)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (output depends only on it and the settings)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (output depends only on it and the settings)")
     parser.add_argument("--catalog", metavar="CSV", default=None,
                         help="host columns by id: z_central, mag_lens_<b>, center_x, center_y, psf_fwhm_<b>")
     parser.add_argument("--layout", choices=("challenge", "test"), default="challenge", help="output layout")

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from brahmasifier.io import pack_fits
+    from brahmasifier.io.parameters import parameters_line
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.store import MANIFEST
 
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{store.path}: already packed from identical inputs ({len(store):,} objects); nothing to do")
         return 0
     n_now = int(m.get("objects_packed_this_run", 0))
-    rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} packed in this run)" if n_now != len(store) else "")
+    rate = f"{n_now / seconds:,.0f} objects/s" + (f" ({n_now:,} objects read in this run, stored or rejected)"
+                                                  if n_now != len(store) else "")
     print(f"packed {len(store):,} objects into {store.path} ({len(m['shards'])} shards)")
     n_file_rows = sum(int(m.get(k, 0)) for k in ("n_stray_files", "n_listed_missing", "n_unlisted"))
     n_stray = int(m.get("n_stray_files", 0))
@@ -63,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
         note = f"; {check['note']}" if check.get("note") else ""
         print(f"  {check['manifest']}: {check['n_listed']:,} listed, {check['n_missing']:,} missing, "
               f"{check['n_unlisted']:,} band files not listed{note}")
+    line = parameters_line(int(m.get("n_with_parameters", 0)), len(store), len(m.get("parameter_files", [])))
+    if line:
+        print(f"  {line}")
+    for problem in m.get("parameter_problems", []):
+        print(f"  parameter table {problem['file']}: {problem['reason']}")
     print(f"  duplicate IDs: {m.get('n_duplicate_ids', 0):,} objects; with NaN/Inf pixels: {m.get('n_with_nan', 0):,}")
     print(f"  {seconds:.1f} s, {rate}")
     return 0

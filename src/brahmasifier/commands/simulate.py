@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import add_progress_option, seed_value
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `brahmasifier simulate`."""
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--n-per-class", type=int, required=True, help="objects per class and domain")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (output depends only on it and the settings)")
+    parser.add_argument("--seed", type=seed_value, default=0,
+                        help="random seed, 0 to 2^32-1 (output depends only on it and the settings)")
     parser.add_argument("--engine", choices=("ours", "slsim"), default="ours", help="simulation engine")
     parser.add_argument("--domains", default=None,
                         help="comma-separated subset of slsim,hsc (default: both for ours, slsim for slsim)")
@@ -64,6 +65,10 @@ def _slsim_config(args: argparse.Namespace) -> object:
                 mix[name.strip()] = float(value)
             except ValueError:
                 raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
+        total = sum(mix.values())
+        if not abs(total - 1.0) <= 1e-6:  # NaN fails too
+            raise ConfigError(f"--nonlens-mix {args.nonlens_mix}: the fractions sum to {total:g}, not 1; give fractions "
+                              "that sum to 1 (they are not renormalised silently)")
         kwargs["nonlens_mix"] = mix
     if args.epl_gamma:
         try:

@@ -19,6 +19,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from brahmasifier.data.dataset import StoreDataset
+from brahmasifier.data.sampler import EpochSampler
 from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, UnbalancedDataWarning, stratified_split
 from brahmasifier.errors import DataProblem, InputNotFoundError
 from brahmasifier.io.store import CutoutStore, is_complete_store, is_store_folder, open_store
@@ -102,6 +103,8 @@ class LensDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.store: CutoutStore | None = None
         self.train_rows = np.empty(0, dtype=np.int64)
+        #: Batches of the current epoch a resumed run has already trained on (set from the checkpoint).
+        self.resume_skip = 0
         self.val_rows = np.empty(0, dtype=np.int64)
         self.summary: dict[str, Any] = {}
 
@@ -153,8 +156,12 @@ class LensDataModule(pl.LightningDataModule):
 
     def _loader(self, rows: np.ndarray, batch_size: int, shuffle: bool) -> DataLoader[dict[str, Any]]:
         assert self.store is not None, "call setup() first"
+        sampler = None
+        if shuffle:  # the order depends on (seed, epoch) only, and a resumed epoch skips what it did (data/sampler.py)
+            sampler = EpochSampler(len(rows), self.seed)
+            sampler.skip, self.resume_skip = self.resume_skip * batch_size, 0
         return DataLoader(
-            StoreDataset(self.store, rows), batch_size=batch_size, shuffle=shuffle, num_workers=self.workers,
+            StoreDataset(self.store, rows), batch_size=batch_size, sampler=sampler, num_workers=self.workers,
             persistent_workers=self.workers > 0, pin_memory=self.pin_memory, drop_last=False,
         )
 

@@ -74,6 +74,12 @@ def load_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise EvaluationInputError(f"{path}: 'prob' values must lie in [0, 1]")
     if (table["id"] == "").any():
         raise EvaluationInputError(f"{path}: {int((table['id'] == '').sum())} rows have an empty id")
+    key = ["id", "stem"] if "stem" in table.columns else ["id"]
+    repeated = table.duplicated(subset=key, keep="first")
+    if repeated.any() and "stem" in table.columns:  # without stems, repeated IDs are counted as ambiguous by the join
+        first = table.loc[repeated, "id"].head(3).tolist()
+        raise EvaluationInputError(f"{path}: {int(repeated.sum())} rows repeat an object already listed (same id and stem, "
+                                   f"e.g. ids {first}); a probabilities file has one row per object, as predict writes it")
     return table
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import json_safe, write_json_atomic, write_text_atomic
-from brahmasifier._outputs import check_writable_folder
+from brahmasifier._outputs import check_outside_inputs, check_writable_folder
 from brahmasifier.errors import ConfigError, EvaluationInputError, OutputPathError
 from brahmasifier.evaluation.bootstrap import MetricSettings
 from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
@@ -86,6 +86,10 @@ def evaluate(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputPathError(f"--out {out}: exists and is not a folder (the report is a folder)")
+    from brahmasifier.models.card import resolve_model_dir
+
+    model_folder = resolve_model_dir(model) if model is not None else None  # a run dir's model/: reports may go beside it
+    check_outside_inputs({"--out": out}, [p for p in (probs, labels, images, model_folder) if p is not None])
     check_writable_folder(out, "--out")
     if not 0 < prevalence < 1:
         raise ConfigError(f"prevalence must be in (0, 1), got {prevalence}")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from brahmasifier.errors import ConfigError
-from brahmasifier.hardware import PRECISIONS, canonical_precision
+from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
 
 __all__ = ["DEFAULT_PART_SIZE", "TTA_ELEMENTS", "PredictConfig"]
 
@@ -89,6 +89,7 @@ class PredictConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_parts is not None and self.max_parts < 1:
             raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
+        check_devices(self.devices)
         if self.workers is not None and self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
 

@@ -19,12 +19,12 @@ from torch import nn
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
-from brahmasifier.errors import ConfigError
+from brahmasifier.errors import ConfigError, ModelFormatError
 from brahmasifier.inference.tta import TTAModel
 
 __all__ = [
     "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAME", "OnnxLogits", "cached_export", "export_cache_key", "export_onnx",
-    "onnx_cache_dir", "verify_onnx",
+    "graph_sources", "onnx_cache_dir", "verify_onnx",
 ]
 
 #: Lowest opset we export: LayerNorm (ConvNeXt) is a native op from 17 on.
@@ -93,7 +93,11 @@ class OnnxLogits:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...) for a damaged file
+            raise ModelFormatError(f"{self.path}: not a loadable ONNX graph ({type(exc).__name__}); delete it or "
+                                   "export it again") from None
 
     def __call__(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
         """Logits ``(B,)`` of raw images ``(B, 5, 41, 41)``."""
@@ -107,12 +111,30 @@ class OnnxLogits:
         raise TypeError("OnnxLogits holds an ONNX Runtime session; create it in each process")
 
 
-#: Package files whose code shapes an exported graph; their bytes are part of the cache key,
-#: so an upgrade (or a local edit) never reuses a graph exported by other code.
-_GRAPH_SOURCES: tuple[str, ...] = (
-    "models/classifier.py", "models/normalization.py", "models/compact.py", "models/backbones.py",
-    "data/transforms.py", "inference/tta.py", "inference/onnx.py", "pixels.py",
-)
+#: Package files that shape every exported graph besides the model's own modules (the TTA views,
+#: the exporter, the pixel rule). The model's modules are found from the model itself
+#: (:func:`graph_sources`), so a new architecture file (``models/plain_cnn.py`` was missing from
+#: the hand list this replaced) is always part of the cache key.
+_GRAPH_SOURCES: tuple[str, ...] = ("data/transforms.py", "inference/tta.py", "inference/onnx.py", "pixels.py",
+                                   "models/backbones.py")
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def graph_sources(model: nn.Module | None = None) -> list[Path]:
+    """This package's source files whose code shapes ``model``'s exported graph (sorted, no repeats).
+
+    Those of the classes of every submodule of ``model`` that live in this package, plus
+    :data:`_GRAPH_SOURCES`.
+    """
+    import sys
+
+    files = {(_PACKAGE / name).resolve() for name in _GRAPH_SOURCES}
+    for module in (model.modules() if model is not None else ()):
+        for cls in type(module).__mro__:
+            source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+            if source and Path(source).resolve().is_relative_to(_PACKAGE):
+                files.add(Path(source).resolve())
+    return sorted(files)
 
 
 def onnx_cache_dir() -> Path:
@@ -128,19 +150,44 @@ def onnx_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "brahmasifier" / "onnx"
 
 
-def export_cache_key(model_fingerprint: str, tta: str, opset: int = MIN_OPSET) -> str:
+def export_cache_key(model_fingerprint: str, tta: str, opset: int = MIN_OPSET, model: nn.Module | None = None) -> str:
     """A digest of everything the exported graph depends on.
 
-    That is: weights + card (the model's fingerprint), TTA views, opset, torch version and
-    this package's graph-shaping code.
+    That is: weights + card (the model's fingerprint), TTA views, opset, torch and timm
+    versions and this package's graph-shaping code (:func:`graph_sources` of ``model``).
     """
     import hashlib
 
-    h = hashlib.sha256(f"{model_fingerprint}|{tta}|{opset}|{torch.__version__}".encode())
-    package = Path(__file__).resolve().parents[1]
-    for name in _GRAPH_SOURCES:
-        h.update((package / name).read_bytes())
+    try:
+        import timm
+
+        timm_version = timm.__version__
+    except ImportError:  # pragma: no cover - timm is a dependency
+        timm_version = "none"
+    h = hashlib.sha256(f"{model_fingerprint}|{tta}|{opset}|{torch.__version__}|{timm_version}".encode())
+    for path in graph_sources(model):
+        h.update(path.relative_to(_PACKAGE).as_posix().encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:24]
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(path: Path) -> bool:
+    """Whether a cached graph is the one exported: its SHA-256 equals the one written beside it at export."""
+    sidecar = path.with_name(path.name + ".sha256")
+    try:
+        return path.is_file() and sidecar.read_text().strip() == _digest(path)
+    except OSError:
+        return False
 
 
 def cached_export(model: nn.Module, model_fingerprint: str, tta: str, fallback_dir: Path,
@@ -151,14 +198,22 @@ def cached_export(model: nn.Module, model_fingerprint: str, tta: str, fallback_d
     before this cache. Files are written atomically, so concurrent ranks or jobs exporting the
     same model at once both succeed. When the cache folder is not writable the file goes to
     ``fallback_dir`` (e.g. the run's scratch folder) instead.
+
+    Verified before use (issue 25: a tampered cached graph was used unchecked, a corrupt one
+    gave a traceback): the file name is the content key of what the graph depends on
+    (:func:`export_cache_key`), and its SHA-256, written beside it (``.sha256``) at export, must
+    match the file's; otherwise it is exported again.
     """
-    filename = f"{name}-{export_cache_key(model_fingerprint, tta)}.onnx"
+    filename = f"{name}-{export_cache_key(model_fingerprint, tta, model=model)}.onnx"
     for folder in (onnx_cache_dir(), fallback_dir):
         path = folder / filename
-        if path.is_file():
+        if _verified(path):
             return path
         try:
-            return export_onnx(model, path, tta=tta)
+            export_onnx(model, path, tta=tta)
+            with atomic_path(path.with_name(path.name + ".sha256")) as tmp:
+                tmp.write_text(_digest(path) + "\n")
+            return path
         except OSError:
             continue  # cache not writable: try the fallback folder
     raise OSError(f"cannot write an ONNX export to {onnx_cache_dir()} or {fallback_dir}")

@@ -17,6 +17,11 @@ the 0/1 predictions. It is decoded with
   ``X_lo95``/``X_hi95`` (the interval ends; for a position angle ``value ∓ half-width``, not
   wrapped). ``evaluate`` scores these against the truth of true lenses and non-lenses,
   whatever the classification.
+
+Nothing invented (:func:`guard_decoded`, issue 25): before either is written, the columns of a
+target the model had no training truth for become -999, and values outside a column's physical
+range (:mod:`brahmasifier.ranges`) are clipped to it, with a count per column in
+``predict``'s summary.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ import pandas as pd
 
 from brahmasifier.models.target_decode import LEVELS, Decoded, Predictive, decode_predictive, submission_values
 from brahmasifier.models.targets import GROUPS, TargetSet
+from brahmasifier.ranges import clip_to_ranges
 
-__all__ = ["INTERVAL_SUFFIXES", "decode_table", "parameter_columns", "probability_columns", "submission_parameters"]
+__all__ = [
+    "INTERVAL_SUFFIXES", "decode_table", "guard_decoded", "parameter_columns", "probability_columns", "submission_parameters",
+]
 
 #: Suffixes of the interval columns in the probabilities file, per level of :data:`LEVELS`.
 INTERVAL_SUFFIXES: dict[float, tuple[str, str]] = {LEVELS[0]: ("_lo68", "_hi68"), LEVELS[1]: ("_lo95", "_hi95")}
@@ -46,6 +54,41 @@ def decode_table(spec: TargetSet, table: pd.DataFrame) -> Decoded:
         return table[[f"{kind}_{k}" for k in range(d)]].to_numpy(np.float64)
 
     return decode_predictive(spec, Predictive(block("pmean"), block("pvar"), block("pcov")))
+
+
+def guard_decoded(spec: TargetSet, decoded: Decoded) -> list[str]:
+    """Never write an invented or impossible value (issue 25); returns the summary lines saying what was changed.
+
+    - a target no training object had truth for (``n_fit`` 0: an old card, or a model built by
+      hand) is written as missing: its columns become NaN (-999 in the submission, empty in the
+      probabilities file);
+    - a value or interval end outside its column's physical range
+      (:data:`brahmasifier.ranges.PHYSICAL_RANGES`) is clipped to the range, and
+      the number of clipped point values per column is reported.
+    """
+    lines: list[str] = []
+    untrained = [c for t, sl in spec.target_slices() if not np.any(spec.n_fit[sl] > 0) for c in t.columns]
+    for column in untrained:
+        for frame in (decoded.values, *decoded.minus.values(), *decoded.plus.values()):
+            frame[column] = np.nan
+    if untrained:
+        lines.append(f"lens parameters: no training truth for {', '.join(untrained)}: written as -999 (missing)")
+    value_columns = [c for c in decoded.values.columns if c not in untrained]
+    ends = {}
+    for level in decoded.minus:
+        lo = decoded.values[value_columns] - decoded.minus[level][value_columns]
+        hi = decoded.values[value_columns] + decoded.plus[level][value_columns]
+        clip_to_ranges(lo, {c: c for c in value_columns})
+        clip_to_ranges(hi, {c: c for c in value_columns})
+        ends[level] = (lo, hi)
+    clipped = clip_to_ranges(decoded.values, {c: c for c in value_columns})
+    for level, (lo, hi) in ends.items():
+        decoded.minus[level][value_columns] = np.maximum(decoded.values[value_columns] - lo, 0.0)
+        decoded.plus[level][value_columns] = np.maximum(hi - decoded.values[value_columns], 0.0)
+    if clipped:
+        lines.append(f"lens parameters: clipped {sum(clipped.values())} values into their physical range ("
+                     + ", ".join(f"{c} {n}" for c, n in clipped.items()) + "; ranges: brahmasifier.ranges)")
+    return lines
 
 
 def submission_parameters(spec: TargetSet, decoded: Decoded, preds: np.ndarray) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -223,6 +223,7 @@ class MergeResult(ObjectCounts):
     """Counts of a merge (see :func:`merge_parts`) and where its rejects went."""
 
     rejected_out: Path
+    notes: list[str] = field(default_factory=list)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -292,12 +293,18 @@ def merge_parts(
     probs["n_nan"] = combined["n_nan"].to_numpy(np.int64)
     preds = (prob >= threshold).astype(np.int64)
     parameters = None
+    notes: list[str] = []
     if targets is not None:
-        from brahmasifier.inference.parameters import decode_table, probability_columns, submission_parameters
+        from brahmasifier.inference.parameters import decode_table, guard_decoded, probability_columns, submission_parameters
 
         decoded = decode_table(targets, combined)
+        notes = guard_decoded(targets, decoded)
         parameters = submission_parameters(targets, decoded, preds)
         probs = pd.concat([probs, probability_columns(decoded)], axis=1)
+    escaped = int(probs["id"].str.contains(r"\\(?:x[0-9a-f]{2}|[ntr]|u[0-9a-f]{4})", regex=True).sum())
+    if escaped:
+        notes.append(f"{escaped} ID{'s' if escaped != 1 else ''} held bytes that are not UTF-8 or control characters: "
+                     "written with backslash escapes (\\xNN, \\n), as file names are")
     out = Path(out)
     rejected_out = out.with_name("rejected.csv")
     write_table(printable_rejects(rejected), rejected_out)
@@ -318,4 +325,5 @@ def merge_parts(
         n_stray_files=len(rejected) - n_rejected_objects,
         n_stem_ids=int((ok & (frame["id_source"].astype(str) == "stem")).sum()) if "id_source" in frame else 0,
         rejected_out=rejected_out,
+        notes=notes,
     )

@@ -28,7 +28,9 @@ DDP over several devices/nodes; rank 0 merges the parts by ID at the end. Settin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -37,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
-from brahmasifier._outputs import check_free_space, check_output_files
+from brahmasifier._outputs import check_free_space, check_output_files, check_outside_inputs
+from brahmasifier._runlock import RunLock
 from brahmasifier.errors import ConfigError
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_targets, ensemble_threshold, load_models
@@ -126,6 +129,38 @@ def predict(config: PredictConfig) -> PredictionSummary:
     parts on each rank (for time-limited jobs; the summary then has ``complete=False``).
     ``devices``/``num_nodes`` > 1 runs DDP (one process per device).
     """
+    started = time.perf_counter()
+    config.check_complete()
+    out = Path(config.out)
+    inputs = [*config.data, *(_model_folder(m) for m in config.models)]
+    check_output_files({"--out": out, "--probs": config.probs_out,
+                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")}, inputs=inputs)
+    check_outside_inputs({"the parts folder (beside --out)": parts_dir_for(out)}, inputs)
+    with contextlib.ExitStack() as stack:
+        return _predict(config, out, started, stack)
+
+
+def _model_folder(model: str) -> str:
+    """The folder a model is read from (a run dir's ``model/``): outputs may go beside it, into the run dir."""
+    from brahmasifier.errors import ModelFormatError
+    from brahmasifier.models.card import resolve_model_dir
+
+    try:
+        return str(resolve_model_dir(model))
+    except ModelFormatError:
+        return model  # not a model: load_models says so in its own words
+
+
+def _output_lock(out: Path) -> Any:
+    """The run lock of ``--out`` (``.NAME.lock`` beside it), taken by the launching process only (not by DDP ranks)."""
+    if int(os.environ.get("LOCAL_RANK", 0)) != 0 or int(os.environ.get("NODE_RANK", 0)) != 0:
+        return contextlib.nullcontext()
+    return RunLock(out.with_name(f".{out.name}.lock"), f"{out}: another `brahmasifier predict` (PID {{pid}}) is writing "
+                   "this output right now; wait for it or choose another --out")
+
+
+def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib.ExitStack) -> PredictionSummary:
+    """:func:`predict` once the outputs are checked; ``stack`` holds the output's lock from before the first write."""
     import lightning.pytorch as pl
 
     from brahmasifier.hardware import resolve_device, resolve_precision
@@ -135,13 +170,9 @@ def predict(config: PredictConfig) -> PredictionSummary:
     from brahmasifier.inference.sources import open_source
     from brahmasifier.inference.writer import PartWriter
 
-    started = time.perf_counter()
-    config.check_complete()
-    out = Path(config.out)
-    check_output_files({"--out": out, "--probs": config.probs_out,
-                        "the reject list (rejected.csv beside --out)": out.with_name("rejected.csv")})
     accelerator, device_label = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device_label)
+    # --onnx with precision auto: the ONNX path is fp32 (auto would pick bf16 on a CPU with bf16 units)
+    precision = resolve_precision("32-true" if config.onnx and config.precision == "auto" else config.precision, device_label)
     loaded = load_models(config.models)
     targets = ensemble_targets(loaded)
     notes: list[str] = []
@@ -158,6 +189,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
     model_columns = [f"logit_{m.name}" for m in loaded]
     threshold = ensemble_threshold(loaded) if config.threshold == "auto" else float(config.threshold)
 
+    stack.enter_context(_output_lock(out))  # models loaded, settings checked: from here on this run writes --out
     source = open_source(config.data)
     per_object = SUBMISSION_BYTES_PER_OBJECT + 2 * (TABLE_BYTES_PER_OBJECT + LOGIT_BYTES * len(loaded))  # probs + parts
     check_free_space(out.parent, len(source) * per_object, "--out",
@@ -219,7 +251,7 @@ def predict(config: PredictConfig) -> PredictionSummary:
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
-        notes=notes + ([_stale_note(stale, parts)] if stale else [])
+        notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),
     )

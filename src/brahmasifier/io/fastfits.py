@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from brahmasifier._inputs import MAX_BAND_FILE_BYTES, check_input_file
 from brahmasifier.bands import STAMP_SIZE
 from brahmasifier.io.fits import (
     ID_COLUMNS,
@@ -69,6 +70,7 @@ def read_band_fits_fast(path: str | os.PathLike[str], band: str | None = None) -
     refused); without it the first ``band_*`` column is used, as the astropy reader does.
     """
     path = path if isinstance(path, Path) else Path(path)
+    check_input_file(path, MAX_BAND_FILE_BYTES, FitsFormatError)  # no pipes, devices or 2 GB files (brahmasifier._inputs)
     try:
         data = _read_all(path)
     except OSError as exc:
@@ -81,11 +83,13 @@ def read_band_fits_fast(path: str | os.PathLike[str], band: str | None = None) -
 
 def _read_all(path: Path) -> bytes:
     """The whole file, with as few system calls as possible (files are ~14 kB)."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe swapped in after the check: no wait
     try:
         chunks = [os.read(fd, 1 << 16)]
-        while chunks[-1]:
+        total = len(chunks[0])
+        while chunks[-1] and total <= MAX_BAND_FILE_BYTES:  # a file grown after the check is still capped
             chunks.append(os.read(fd, 1 << 20))
+            total += len(chunks[-1])
     finally:
         os.close(fd)
     return b"".join(chunks)

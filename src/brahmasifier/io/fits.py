@@ -25,8 +25,10 @@ import pandas as pd
 from astropy.io import fits
 
 from brahmasifier._atomic import atomic_path
+from brahmasifier._inputs import MAX_BAND_FILE_BYTES, check_input_file
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import FitsFormatError
+from brahmasifier.io.naming import printable_name
 
 __all__ = [
     "ID_COLUMNS",
@@ -57,9 +59,16 @@ class BandRecord:
 
 
 def id_to_str(value: object) -> str:
-    """Canonical string form of an ID cell: integers without ``.0``, bytes decoded, stripped."""
+    r"""Canonical string form of an ID cell: integers without ``.0``, bytes decoded, stripped, escaped.
+
+    Bytes that are not UTF-8 become ``\xNN`` and control characters (a newline) backslash
+    escapes, as file names are (:func:`brahmasifier.io.naming.printable_name`): an ID is one
+    line of UTF-8 in every table, never U+FFFD or a raw newline in the submission.
+    """
     if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
+        value = value.rstrip(b"\0").decode("utf-8", errors="surrogateescape")
+    if isinstance(value, str):
+        return printable_name(value.strip())
     if isinstance(value, (np.integer, int)):
         return str(int(value))
     if isinstance(value, (np.floating, float)):
@@ -196,6 +205,7 @@ def check_row_count(path: Path, n_rows: int) -> None:
 def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None) -> BandRecord:
     """Read one band file with astropy (the reference reader); raise :class:`FitsFormatError`."""
     path = Path(path)
+    check_input_file(path, MAX_BAND_FILE_BYTES, FitsFormatError)  # no pipes, devices or 2 GB files (brahmasifier._inputs)
     # astropy reports truncation and header repairs as warnings; collect them here so that a
     # million-file read does not print a million lines, and so that truncation becomes an error.
     with warnings.catch_warnings(record=True) as caught:
@@ -205,7 +215,8 @@ def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None
         except FitsFormatError:
             raise
         except Exception as exc:  # astropy raises many types for truncated/corrupt files
-            detail = "".join(f"; {w.message}" for w in caught if "truncated" in str(w.message))
+            detail = "".join(f"; {m}" for m in dict.fromkeys(str(w.message) for w in caught if "truncated" in str(w.message))
+                             if m not in str(exc))  # each warning once (astropy repeats it per HDU)
             raise FitsFormatError.at(path, f"unreadable FITS ({type(exc).__name__}: {exc}{detail})") from exc
     truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
     if truncated:
@@ -214,29 +225,57 @@ def read_band_fits_astropy(path: str | os.PathLike[str], band: str | None = None
 
 
 def _read_hdul_astropy(path: Path, band: str | None) -> BandRecord:
+    """The band's table (a BinTable with a ``band_<b>`` column) or the one 2-D image; both present is ambiguous.
+
+    A table without any ``band_*`` column (a catalogue written after a valid primary image) is
+    not an image and is passed over; a 41×41 image and a ``band_*`` table in one file is refused
+    (issue 25: the table's zeros were scored and the image ignored).
+    """
     with fits.open(path, memmap=False) as hdul:
-        for hdu in hdul:
-            if isinstance(hdu, fits.BinTableHDU):
-                return _record_from_table(path, hdu, band)
-        for hdu in hdul:
-            if hdu.data is not None and getattr(hdu.data, "ndim", 0) == 2:
-                image = np.asarray(hdu.data, dtype=np.float32)
-                _check_shape(path, image)
-                oid = next((hdu.header[k] for k in ID_COLUMNS if k in hdu.header), None)
-                return BandRecord(None if oid is None else id_to_str(oid), image)
+        tables = [(k, hdu) for k, hdu in enumerate(hdul) if isinstance(hdu, fits.BinTableHDU)]
+        band_tables = [(k, hdu) for k, hdu in tables if any(str(n).lower().startswith("band_") for n in hdu.columns.names)]
+        images = [(k, hdu) for k, hdu in enumerate(hdul)
+                  if not isinstance(hdu, fits.BinTableHDU) and hdu.header.get("NAXIS", 0) == 2 and hdu.data is not None]
+        stamps = [(k, hdu) for k, hdu in images if hdu.data.shape == (STAMP_SIZE, STAMP_SIZE)]
+        if band_tables and stamps:
+            raise FitsFormatError.at(path, f"holds both a 2-D image (HDU {stamps[0][0]}) and a band table "
+                                           f"(HDU {band_tables[0][0]}); which one is the cutout is ambiguous")
+        if band_tables or (tables and not images):
+            return _record_from_table(path, (band_tables or tables)[0][1], band)
+        for _, hdu in images:
+            _check_pixel_kind(path, hdu.data.dtype)
+            image = np.asarray(hdu.data, dtype=np.float32)
+            _check_shape(path, image)
+            oid = next((hdu.header[k] for k in ID_COLUMNS if k in hdu.header), None)
+            return BandRecord(None if oid is None else id_to_str(oid), image)
     raise FitsFormatError.at(path, "no BinTable or 2-D image HDU found")
+
+
+def _check_pixel_kind(path: Path, dtype: np.dtype) -> None:
+    """Refuse pixels that are not real numbers: complex (the imaginary part would be lost) and logical."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise FitsFormatError.at(path, f"image column holds complex numbers ({dtype}); pixels must be real")
+    if kind == "b":
+        raise FitsFormatError.at(path, "image column holds logical (true/false) values; pixels must be numbers")
+    if kind not in "iuf":
+        raise FitsFormatError.at(path, f"image column holds {dtype} values; pixels must be numbers")
 
 
 def _record_from_table(path: Path, hdu: fits.BinTableHDU, band: str | None) -> BandRecord:
     names = list(hdu.columns.names)
     image_column = pick_image_column(path, names, band)
     check_row_count(path, 0 if hdu.data is None else len(hdu.data))
+    _check_pixel_kind(path, hdu.data[image_column].dtype)
     image = np.asarray(hdu.data[image_column][0], dtype=np.float32)
     if image.ndim == 1 and image.size == STAMP_SIZE * STAMP_SIZE:
         image = image.reshape(STAMP_SIZE, STAMP_SIZE)
     _check_shape(path, image)
     id_column = _pick_id_column(names, image_column)
-    oid = None if id_column is None else id_to_str(hdu.data[id_column][0])
+    oid = None
+    if id_column is not None:
+        raw = np.asarray(hdu.data)[id_column]  # text as its raw bytes (astropy's decoding writes U+FFFD)
+        oid = id_to_str(raw[0] if raw.dtype.kind == "S" else hdu.data[id_column][0])
     return BandRecord(oid, image)
 
 

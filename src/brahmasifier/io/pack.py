@@ -26,13 +26,14 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from brahmasifier._outputs import check_free_space, check_output_folder
+from brahmasifier._runlock import RunLock
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io._pack_chunks import (
@@ -45,7 +46,7 @@ from brahmasifier.io._pack_chunks import (
     load_part,
 )
 from brahmasifier.io._pack_workers import run_chunks
-from brahmasifier.io.parameters import join_parameters, load_parameters
+from brahmasifier.io.parameters import join_parameters, load_parameters, n_with_parameters
 from brahmasifier.io.reader import ID_FROM_STEM
 from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.scan import ScanResult, scan_fits_tree
@@ -116,8 +117,10 @@ def pack_fits(
     chunks = chunks_of(scan.objects, shard_size)
     parts_dir = out / PARTS_DIR
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(parts_dir / ".lock", out):
+    with RunLock(parts_dir / ".lock", f"{out}: another `brahmasifier pack` (PID {{pid}}) is writing this store right now",
+                 StoreError):
         _remove_stale_parts(parts_dir, {c.number for c in chunks})
+        _remove_temp_files(out)
         done = {c.number: part for c in chunks if (part := load_part(out, c)) is not None}
         todo = [c for c in chunks if c.number not in done]
         n_todo = sum(len(c.objects) for c in todo)
@@ -162,30 +165,23 @@ def _remove_store_files(out: Path) -> None:
     shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
 
 
+_TEMP_NAME = re.compile(r"^\.(images-\d{5}\.npy|part-\d{5}\.parquet|manifest\.json|index\.parquet|rejected\.csv)\.tmp-")
+
+
+def _remove_temp_files(out: Path) -> None:
+    """Drop the temporary files of an interrupted pack's atomic writes (orphan ``.images-NNNNN.npy.tmp-*`` shards)."""
+    for folder in (out, out / SHARD_DIR, out / PARTS_DIR):
+        if folder.is_dir():
+            for entry in os.scandir(folder):
+                if _TEMP_NAME.match(entry.name):
+                    os.unlink(entry.path)
+
+
 def _remove_stale_parts(parts_dir: Path, numbers: set[int]) -> None:
     """Drop parts of chunks that no longer exist (the inputs shrank since the interrupted run)."""
     for entry in os.scandir(parts_dir):
         if _PART_NAME.match(entry.name) and int(entry.name[5:10]) not in numbers:
             os.unlink(entry.path)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path, out: Path) -> Iterator[None]:
-    """Hold an exclusive lock so that two packs into the same ``out`` cannot interleave."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    with open(lock_path, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(f"{out}: another `brahmasifier pack` is writing this store right now") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 # -- the end: one index, one reject list, the manifest ---------------------------------------
@@ -235,6 +231,8 @@ def _finalize(
         "n_stem_ids": int((index["id_source"].astype(str) == ID_FROM_STEM).sum()),
         "shard_size": shard_size,
         "parameter_files": [str(p) for p in scan.parameter_files],
+        "n_with_parameters": n_with_parameters(index),
+        "parameter_problems": [{"file": f, "reason": reason} for f, reason in parameter_problems],
         "pack_seconds": round(seconds, 3),
         "objects_packed_this_run": n_packed_now,
         **scan.input_report(),

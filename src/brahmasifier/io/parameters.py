@@ -13,8 +13,9 @@ on read; the submission writes both template columns from the canonical value
 
 Tables of one class folder: where ``parameters.fits`` and ``parameters_updated.fits`` lie in the
 same folder, the updated table wins for the columns it has, for the IDs it has; the other
-columns and IDs come from ``parameters.fits``. :func:`describe_parameter_sources` says which
-files were used (``brahmasifier info`` prints it).
+columns and IDs come from ``parameters.fits``. An ID with several rows that differ inside one
+table is reported (a problem row of ``pack``'s ``rejected.csv`` naming the table); the first row
+is used. :func:`describe_parameter_sources` says which files were used (``brahmasifier info`` prints it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from brahmasifier.io.fits import FitsFormatError, read_parameters_fits
+from brahmasifier.io.naming import printable_name
 from brahmasifier.io.release import PARAMETERS_FILE, UPDATED_PARAMETERS_FILE
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "describe_parameter_sources",
     "join_parameters",
     "load_parameters",
+    "n_with_parameters",
+    "parameters_line",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,10 +80,29 @@ def _canonical_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return frame.rename(columns=renames)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, problems: list[tuple[str, str]]) -> pd.DataFrame:
     frame = _canonical_columns(read_parameters_fits(path), path)
     frame["parameters_file"] = str(path)
+    conflict = _conflicting_ids(frame)
+    if conflict:
+        log.warning("%s: %s", path, conflict)
+        problems.append((str(path), conflict))
     return frame.drop_duplicates("id", keep="first")
+
+
+def _conflicting_ids(frame: pd.DataFrame) -> str:
+    """The problem of IDs with several rows that differ (empty if none): which row is right cannot be known."""
+    repeated = frame.loc[frame["id"].duplicated(keep=False)]
+    if repeated.empty:
+        return ""
+    distinct = repeated.astype(str).drop_duplicates()
+    counts = distinct["id"].value_counts()
+    conflicting = sorted(counts.index[counts > 1])
+    if not conflicting:
+        return ""
+    shown = ", ".join(printable_name(str(i)) for i in conflicting[:3]) + (", …" if len(conflicting) > 3 else "")
+    return (f"{len(conflicting)} ID{'s' if len(conflicting) != 1 else ''} with conflicting rows ({shown}); "
+            "the first row of each is used")
 
 
 def _overlay(base: pd.DataFrame, updated: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +160,7 @@ def load_parameters(files: Sequence[str | os.PathLike[str]]) -> tuple[pd.DataFra
         tables = []
         for path in group:
             try:
-                tables.append(_read_table(path))
+                tables.append(_read_table(path, problems))
             except FitsFormatError as exc:
                 log.warning("%s", exc)
                 problems.append((str(path), exc.reason))
@@ -191,3 +214,26 @@ def join_parameters(index: pd.DataFrame, parameters: pd.DataFrame) -> pd.DataFra
     if len(joined) != len(index):  # pragma: no cover - guarded by validate + dedup above
         raise RuntimeError("parameter join changed the number of rows")
     return joined
+
+
+def n_with_parameters(index: pd.DataFrame) -> int:
+    """How many objects of a joined index got a parameter row (``parameters_file`` set)."""
+    if "parameters_file" not in index.columns:
+        return 0
+    return int(index["parameters_file"].notna().sum())
+
+
+def parameters_line(n_with: int, n_objects: int, n_tables: int) -> str:
+    """The one summary line (``pack``, ``info``) of how many objects got parameters; loud when none did.
+
+    Returns:
+        ``""`` without parameter tables; ``"WARNING: 0 of N objects got parameters ..."`` when
+        tables exist but no ID joined (so ``train --regress`` would have no truth); else
+        ``"parameters: K of N objects got parameters"``.
+    """
+    if n_tables == 0:
+        return ""
+    if n_with == 0 and n_objects:
+        return (f"WARNING: 0 of {n_objects:,} objects got parameters: no object ID is in the "
+                f"{n_tables} parameter table{'s' if n_tables != 1 else ''} (IDs must match exactly)")
+    return f"parameters: {n_with:,} of {n_objects:,} objects got parameters"

@@ -1,4 +1,9 @@
-"""Read one object's five band files into a (5, 41, 41) float32 cutout."""
+"""Read one object's five band files into a (5, 41, 41) float32 cutout.
+
+An object whose every band is blank (all NaN/Inf, or one constant value) is refused with
+:data:`REASON_BLANK`: ``pack`` and ``predict`` list it in ``rejected.csv`` instead of storing or
+scoring it.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ from brahmasifier.io.fits import BandRecord, FitsFormatError
 from brahmasifier.io.scan import ObjectFiles
 from brahmasifier.pixels import clean_pixels
 
-__all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "BandReader", "ObjectImage", "read_object", "stem_id_line"]
+__all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "REASON_BLANK", "BandReader", "ObjectImage", "read_object", "stem_id_line"]
 
+#: Why an object with no data is not scored: a model's score of a blank image is meaningless (issue 25:
+#: all-NaN and all-zero objects were scored as confident lenses).
+REASON_BLANK = "no data: every band is blank (all pixels NaN/Inf, or one constant value such as 0)"
 #: ``ObjectImage.id_source`` values.
 ID_FROM_TABLE = "table"
 ID_FROM_STEM = "stem"
@@ -87,6 +95,9 @@ def read_object(obj: ObjectFiles, *, band_reader: BandReader = read_band_fits_fa
         )
     object_id = distinct.pop()
     n_nan = int(clean_pixels(image)[0])
+    if not np.any(image.max(axis=(1, 2)) > image.min(axis=(1, 2))):
+        raise FitsFormatError(f"{obj.files[BANDS[0]].parent}: {obj.stem}: {REASON_BLANK}", path=obj.files[BANDS[0]],
+                              reason=REASON_BLANK)
     if object_id is None:
         return ObjectImage(id=obj.stem, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_STEM)
     return ObjectImage(id=object_id, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_TABLE)

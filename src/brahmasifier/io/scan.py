@@ -13,7 +13,11 @@ a control character (a newline): their rows name them with backslash escapes
 UTF-8. A ``_manifest.txt``
 adds rows for the files it names that are missing and the band files it does not name. Known
 non-image files are counted in ``ScanResult.known_files``. Hidden entries (names starting with
-``.``, e.g. the temporary files of an interrupted atomic write) are skipped.
+``.``: files and folders, e.g. the temporary files of an interrupted atomic write) are skipped
+and each listed as a rejected file row saying so (issue 25: a dot-prefixed band file was a
+silent loss); only this package's own resume folders (``.slsim_chunks``, ``.inject_chunks``) are
+skipped without a row. Compressed FITS (``.fits.gz``, ``.fits.fz``, ...) is not read; its row
+says so and how to decompress it.
 
 The walk uses ``os.scandir`` and does not ``stat`` files, so it stays fast on 10^6 files. A found
 object holds its folder (one shared ``Path`` per folder) and its stem, not five paths: ~0.2 kB per
@@ -36,10 +40,18 @@ from brahmasifier.io.parameters import describe_parameter_sources
 from brahmasifier.io.release import PARAMETERS_FILE, ManifestCheck, ManifestTracker, non_image_kind
 
 __all__ = [
-    "PARAMETERS_FILE", "REASON_UNRECOGNISED", "ObjectFiles", "ScanResult", "StandardBandFiles", "object_stamp", "scan_fits_tree",
+    "COMPRESSED_SUFFIXES", "PARAMETERS_FILE", "REASON_HIDDEN", "REASON_HIDDEN_FOLDER", "REASON_UNRECOGNISED",
+    "ObjectFiles", "ScanResult", "StandardBandFiles", "object_stamp", "scan_fits_tree",
 ]
 
 REASON_UNRECOGNISED = "unrecognised file name"
+REASON_HIDDEN = "hidden name (starts with '.'): skipped; rename it without the dot to include it"
+REASON_HIDDEN_FOLDER = "hidden folder (name starts with '.'): not entered; rename it without the dot to include it"
+#: Hidden names this package itself writes (resume state of a simulation run, write probes): skipped without a row.
+_OWN_HIDDEN = (".slsim_chunks", ".inject_chunks", ".brahmasifier-")
+#: Compressed FITS: the extension → what to do (these are not read; a clear reason instead of "unrecognised").
+COMPRESSED_SUFFIXES: dict[str, str] = {
+    ".gz": "gunzip", ".fz": "funpack", ".bz2": "bunzip2", ".xz": "unxz", ".zst": "unzstd", ".z": "uncompress"}
 #: Known non-image kinds whose files are parameter tables to join (see io/parameters.py).
 _JOINED_KINDS = frozenset({"parameters", "parameters_updated"})
 
@@ -188,13 +200,15 @@ def scan_fits_tree(
         kept_roots.append(root)
         n_band_files = 0
         n_before = len(parameter_files)
-        for folder, band_files, others in _walk(root, seen_dirs):
+        for folder, band_files, others, hidden in _walk(root, seen_dirs):
             n_band_files += sum(len(v) for v in band_files.values())
             tracker.visit(folder, (n for _, found in band_files.values() for names in found.values() for n in names), others)
+            rejected.extend(("", printable_name(str(folder / name)), REASON_HIDDEN_FOLDER if is_dir else REASON_HIDDEN)
+                            for name, is_dir in hidden)
             for name in others:
                 kind = non_image_kind(name)
                 if kind is None:
-                    rejected.append(("", printable_name(str(folder / name)), REASON_UNRECOGNISED))
+                    rejected.append(("", printable_name(str(folder / name)), _unrecognised_reason(name)))
                     continue
                 known_files.setdefault(kind, []).append(folder / name)
                 if kind in _JOINED_KINDS:
@@ -220,6 +234,15 @@ def scan_fits_tree(
 _StemFiles = tuple[tuple[int, str], dict[str, list[str]]]  # ((label, domain), {band: file names})
 
 
+def _unrecognised_reason(name: str) -> str:
+    """Why a file is not an object's band file: compressed FITS named as such, else "unrecognised file name"."""
+    base, dot, suffix = name.rpartition(".")
+    tool = COMPRESSED_SUFFIXES.get(f".{suffix.lower()}") if dot else None
+    if tool is not None and parse_band_filename(base) is not None:
+        return f"compressed FITS (.{suffix}) is not read; decompress it first ({tool} {name})"
+    return REASON_UNRECOGNISED
+
+
 def _object_problem(stem: str, found: dict[str, list[str]]) -> str | None:
     """Why the band files of ``stem`` in one folder do not make an object (``None`` if they do)."""
     for names in found.values():
@@ -237,8 +260,10 @@ def _object_problem(stem: str, found: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _StemFiles], list[str]]]:
-    """Depth-first, name-sorted walk yielding (folder, {stem: ((label, domain), {band: file name})}, other names).
+def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _StemFiles], list[str], list[tuple[str, bool]]]]:
+    """Depth-first, name-sorted walk: (folder, {stem: ((label, domain), {band: names})}, other names, hidden).
+
+    Hidden entries are ``(name, is a folder)``.
 
     ``seen_dirs`` (real paths) stops symlink loops and double scans of nested roots.
     """
@@ -251,6 +276,7 @@ def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _St
         seen_dirs.add(real)
         band_files: dict[str, _StemFiles] = {}
         others: list[str] = []
+        hidden: list[tuple[str, bool]] = []
         subdirs: list[Path] = []
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -259,6 +285,8 @@ def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _St
         for entry in entries:
             name = entry.name
             if name.startswith("."):
+                if not name.startswith(_OWN_HIDDEN):
+                    hidden.append((name, entry.is_dir()))
                 continue
             if entry.is_dir():
                 subdirs.append(Path(entry.path))
@@ -268,5 +296,5 @@ def _walk(root: Path, seen_dirs: set[str]) -> Iterator[tuple[Path, dict[str, _St
                 others.append(name)
                 continue
             band_files.setdefault(parsed.stem, ((parsed.label, parsed.domain), {}))[1].setdefault(parsed.band, []).append(name)
-        yield folder, band_files, others
+        yield folder, band_files, others, hidden
         stack.extend(reversed(subdirs))  # pop order = name order

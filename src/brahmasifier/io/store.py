@@ -137,6 +137,10 @@ class CutoutStore:
                 raise StoreError(f"{self.path / INDEX}: unreadable store index ({exc}); rerun `brahmasifier pack`") from None
             if len(index) != len(self):
                 raise StoreError(f"{self.path}: index has {len(index)} rows but shards hold {len(self)} images")
+            missing = [c for c in ("id", "stem", "label", "domain", "n_nan") if c not in index.columns]
+            if missing:
+                raise StoreError(f"{self.path / INDEX}: store index lacks the column(s) {', '.join(missing)}; "
+                                 "rerun `brahmasifier pack`")
             self._index = index
         return self._index
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, cast
 
+from brahmasifier.io.parameters import n_with_parameters
 from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.store import open_store
 
@@ -49,6 +50,8 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         "n_stem_ids": int((index["id_source"].astype(str) == "stem").sum()) if "id_source" in index else 0,
         "known_files": store.manifest.get("known_files", {}),
         "parameter_tables": store.manifest.get("parameter_tables", []),
+        "n_with_parameters": n_with_parameters(index),
+        "n_parameter_files": len(store.manifest.get("parameter_files", [])),
         "release_manifests": store.manifest.get("release_manifests", []),
         "roots": store.manifest.get("roots", []),
         "created_by": store.manifest.get("created_by"),

@@ -21,8 +21,20 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ModelFormatError
 
 __all__ = [
-    "CARD_FILENAME", "DEFAULT_NORMALIZATION", "FORMAT_VERSION", "RUN_MODEL_DIR", "WEIGHTS_FILENAME", "ModelCard",
-    "read_card", "resolve_card_path", "resolve_model_dir",
+    "CARD_FILENAME",
+    "DEFAULT_NORMALIZATION",
+    "FILE_KWARGS",
+    "FORMAT_VERSION",
+    "MAX_INPUT_SIZE",
+    "MIN_INPUT_SIZE",
+    "RUN_MODEL_DIR",
+    "TEMPERATURE_RANGE",
+    "WEIGHTS_FILENAME",
+    "ModelCard",
+    "normalization_problem",
+    "read_card",
+    "resolve_card_path",
+    "resolve_model_dir",
 ]
 
 #: Version of the on-disk model format; bump when a card can no longer be read the old way.
@@ -39,6 +51,24 @@ DEFAULT_NORMALIZATION: dict[str, Any] = {"name": "asinh_mad"}
 
 def _default_normalization() -> dict[str, Any]:
     return dict(DEFAULT_NORMALIZATION)
+
+
+#: Input sizes a card may ask for: the stamp is 41 px; ViTs take 224 (a 1024² × 5 batch of 256 is 5 GB).
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 8, 1024
+#: Temperatures a card may hold: fitted ones are ~0.5–3; beyond these bounds ``logit / T`` saturates
+#: every probability (1e-300 overflowed to ±inf, and every object was rejected).
+TEMPERATURE_RANGE = (1e-2, 1e2)
+#: ``model_kwargs`` keys that make timm read a file or fetch weights (``checkpoint_path`` loaded a
+#: file outside the model folder): refused, a model's weights are its ``model.safetensors``.
+FILE_KWARGS = frozenset({"checkpoint_path", "pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "file"})
+
+
+def normalization_problem(spec: dict[str, Any]) -> str:
+    """Why a card's ``normalization`` cannot be used (``""`` if it can): ``softening``/``eps`` must be finite and > 0."""
+    for key in ("softening", "eps"):
+        if key in spec and not (math.isfinite(_number(spec[key])) and _number(spec[key]) > 0):
+            return f"{key} {spec[key]!r} must be a finite number > 0 (≤ 0 inverts or divides by zero)"
+    return ""
 
 
 def _number(value: Any) -> float:
@@ -83,10 +113,23 @@ class ModelCard:
             raise ModelFormatError(f"card bands {self.bands}: must be distinct bands among {list(BANDS)}")
         if "name" not in self.normalization:
             raise ModelFormatError(f"card normalization {self.normalization!r} has no 'name'")
-        if int(self.input_size) < 8:
-            raise ModelFormatError(f"card input_size {self.input_size} is too small")
+        if not MIN_INPUT_SIZE <= _number(self.input_size) <= MAX_INPUT_SIZE:
+            raise ModelFormatError(f"card input_size {self.input_size!r} must be an integer in "
+                                   f"[{MIN_INPUT_SIZE}, {MAX_INPUT_SIZE}]")
         if not _number(self.temperature) > 0 or not math.isfinite(_number(self.temperature)):
             raise ModelFormatError(f"card temperature {self.temperature!r} must be a finite number > 0")
+        if not TEMPERATURE_RANGE[0] <= _number(self.temperature) <= TEMPERATURE_RANGE[1]:
+            raise ModelFormatError(f"card temperature {self.temperature!r} is outside [{TEMPERATURE_RANGE[0]:g}, "
+                                   f"{TEMPERATURE_RANGE[1]:g}]: every probability would be 0, 1 or 0.5")
+        if not isinstance(self.model_kwargs, dict):
+            raise ModelFormatError(f"card model_kwargs {self.model_kwargs!r} must be an object")
+        files = sorted(k for k in self.model_kwargs if str(k) in FILE_KWARGS)
+        if files:
+            raise ModelFormatError(f"card model_kwargs {files} would load files or weights from outside the model "
+                                   "folder; a model's weights are its model.safetensors only")
+        problem = normalization_problem(self.normalization)
+        if problem:
+            raise ModelFormatError(f"card normalization {self.normalization!r}: {problem}")
         if not 0.0 <= _number(self.threshold) <= 1.0:
             raise ModelFormatError(f"card threshold {self.threshold!r} must be a probability in [0, 1]")
         if self.regression is not None:

@@ -58,6 +58,12 @@ def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: st
         if mismatched:
             parts.append(f"{len(mismatched)} with other shapes (e.g. {mismatched[:3]})")
         raise ModelFormatError(f"{source}: weights do not match the model card's architecture: " + "; ".join(parts))
+    wrong_type = [f"{k} ({str(state[k].dtype).replace('torch.', '')})" for k in own
+                  if own[k].is_floating_point() != state[k].is_floating_point()
+                  or (state[k].dtype == torch.bool) != (own[k].dtype == torch.bool)]
+    if wrong_type:
+        raise ModelFormatError(f"{source}: {len(wrong_type)} weight tensor(s) have a type the model does not use "
+                               f"(e.g. {wrong_type[:3]}); weights are floating point (re-export the model)")
     broken = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if broken:
         raise ModelFormatError(f"{source}: {len(broken)} weight tensor(s) hold NaN or Inf (e.g. {broken[:3]}); "

@@ -18,7 +18,9 @@ Contract:
   ``interval_scale``: per decoded magnitude / PA column and interval level, the factor on that
   decoded interval's half-widths (also fitted on validation; absent: 1). It is plain JSON (:meth:`TargetSet.to_dict`).
 - :meth:`TargetSet.encode` maps a truth table to standardised values and a mask: -999, NaN,
-  non-positive values under a log and rows of the other group are masked (value 0, mask False).
+  non-positive values under a log, values outside the column's physical range
+  (:mod:`brahmasifier.ranges`, which also bounds what is written) and rows of the
+  other group are masked (value 0, mask False).
 - The model predicts a mean and a log-variance per standardised dimension;
   :func:`brahmasifier.models.target_decode.decode` turns them into the challenge's columns with intervals.
 - Pairs are standardised with location 0 and one shared scale, so a flip or quarter turn of
@@ -44,6 +46,7 @@ from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
+from brahmasifier.ranges import invalid_truth
 
 __all__ = [
     "ENCODINGS",
@@ -191,6 +194,12 @@ def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
     return np.full(len(table), np.nan)
 
 
+def _checked_columns(table: pd.DataFrame, target: Target) -> list[np.ndarray]:
+    """The target's truth columns with invalid values (:func:`~brahmasifier.ranges.invalid_truth`) as NaN."""
+    cols = [_column(table, a) for a in target.aliases]
+    return [np.where(invalid_truth(c, name)[0], np.nan, c) for c, name in zip(cols, target.columns, strict=True)]
+
+
 @dataclass
 class TargetSet:
     """The regression spec of a model (see module docstring); ``from_dict(to_dict())`` round-trips exactly."""
@@ -262,7 +271,7 @@ class TargetSet:
         rad = self.conventions.radians_per_unit
         for t, sl in self.target_slices():
             in_group = labels == GROUPS[t.group]
-            cols = [_column(table, a) for a in t.aliases]
+            cols = _checked_columns(table, t)
             if t.kind == "scalar":
                 v = cols[0]
                 ok = in_group & _valid(v)
@@ -336,7 +345,7 @@ class TargetSet:
         labels = np.asarray(labels).reshape(-1)
         out: dict[str, np.ndarray] = {}
         for t in self.targets:
-            cols = [_column(table, a) for a in t.aliases]
+            cols = _checked_columns(table, t)
             ok = (labels == GROUPS[t.group]) & np.logical_and.reduce([_valid(c) for c in cols])
             for name, c in zip(t.columns, cols, strict=True):
                 out[name] = np.where(ok, c, np.nan)

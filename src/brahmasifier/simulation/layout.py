@@ -41,7 +41,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
-from brahmasifier._outputs import check_output_folder
+from brahmasifier._outputs import check_free_space, check_output_folder
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
@@ -101,6 +101,9 @@ class _Task:
 # ----------------------------------------------------------------------------- worker side
 _RENDERERS: dict[str, Renderer] = {}
 
+
+#: Disk use of one simulated object: five float64 band files of the published form (20,160 bytes each).
+BYTES_PER_OBJECT = 5 * 20_160
 
 def _renderer(domain: str) -> Renderer:
     """One Renderer per domain per process (lenstronomy objects are built once)."""
@@ -213,6 +216,10 @@ def simulate_dataset(
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be positive, got {workers}")  # as pack says; 0 must not mean "some"
     check_output_folder(out, OWN_ENTRIES, "a simulation")
+    n_domains = len(domains.split(",") if isinstance(domains, str) else domains) if domains else (1 if engine == "slsim" else 2)
+    n_objects = max(int(n_per_class), 0) * 2 * n_domains
+    check_free_space(out, n_objects * BYTES_PER_OBJECT, "--out",
+                     f"{n_objects:,} objects × {BYTES_PER_OBJECT:,} bytes of band files")
     if engine == "slsim":
         return _simulate_with_slsim(out, n_per_class, seed, domains, layout, workers, progress, preview, config)
     if domains is None:

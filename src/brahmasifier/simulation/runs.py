@@ -5,7 +5,8 @@ starts (its chunks live beside it until the end) and the ``settings`` of
 ``OUT/simulation.json`` when it has finished (:data:`brahmasifier.simulation.layout.MANIFEST`).
 :func:`check_resume` is the one rule for a rerun into ``OUT``: the same settings resume (or,
 when finished, return the finished run's manifest), other settings are refused with a one-line
-error naming the file. :class:`RunLock` keeps a second live run out. Our engine
+error naming the file. :class:`RunLock` (the package's one lock, :mod:`brahmasifier._runlock`)
+keeps a second live run out. Our engine
 (:mod:`~brahmasifier.simulation.layout`), the SLSim engine and the injection use both.
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from brahmasifier._atomic import write_text_atomic
+from brahmasifier._runlock import RunLock as _RunLock
 from brahmasifier.errors import OutputExistsError
 
 __all__ = ["MANIFEST", "RunLock", "check_resume", "locked_run"]
@@ -70,34 +71,12 @@ def locked_run(folder: Path, settings: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-class RunLock:
-    """A lock file (``OUT/.slsim_chunks/lock``, ``OUT/.inject_chunks/lock``) holds the PID of the run writing ``OUT``.
+class RunLock(_RunLock):
+    """The run lock of a simulation (``OUT/.slsim_chunks/lock``, ``OUT/.inject_chunks/lock``).
 
-    A second live run is refused; the lock of a run that died is taken over.
+    The one lock mechanism of the package (:class:`brahmasifier._runlock.RunLock`, an ``flock``
+    the kernel releases when its holder dies); a second live run is refused.
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> RunLock:
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                    os.kill(pid, 0)  # raises if no such process
-                except (ValueError, ProcessLookupError, FileNotFoundError):
-                    self.path.unlink(missing_ok=True)  # a run that died: take over
-                    continue
-                except PermissionError:
-                    pass
-                raise OutputExistsError(f"{self.path.parent.parent}: another simulation (PID {pid}) is writing here; "
-                                        "wait for it or choose another --out") from None
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
-            return self
-        raise OutputExistsError(f"{self.path}: cannot take the run lock")
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
+        super().__init__(path, "{path}: another simulation (PID {pid}) is writing here; wait for it or choose another --out")

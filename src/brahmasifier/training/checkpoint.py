@@ -21,7 +21,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from brahmasifier._atomic import atomic_path
 from brahmasifier.errors import ModelFormatError
 
-__all__ = ["AtomicCheckpointIO", "load_checkpoint", "read_checkpoint_card", "read_checkpoint_model_state", "refused_checkpoint"]
+__all__ = [
+    "AtomicCheckpointIO", "batches_done_in_epoch", "describe_resume", "load_checkpoint", "read_checkpoint_card",
+    "read_checkpoint_model_state", "refused_checkpoint",
+]
 
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
@@ -87,3 +90,32 @@ def read_checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(card, dict):
         raise ModelFormatError(f"{path}: checkpoint has no model card (not made by brahmasifier train)")
     return card
+
+
+def _progress(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """``(epoch, batches done in it, global step)`` of a Lightning checkpoint (0s where its loop state is absent)."""
+    checkpoint = load_checkpoint(path)
+    loop = checkpoint.get("loops", {}).get("fit_loop", {}) if isinstance(checkpoint, dict) else {}
+    epoch = int(checkpoint.get("epoch", 0))
+    # "processed": the batches trained on (Lightning counts one more "completed" after on_train_batch_end,
+    # where mid-epoch checkpoints are written); an epoch already processed is finished: nothing to skip
+    finished = int(loop.get("epoch_progress", {}).get("current", {}).get("processed", 0)) > epoch
+    done = 0 if finished else int(loop.get("epoch_loop.batch_progress", {}).get("current", {}).get("processed", 0) or 0)
+    return epoch + int(finished), done, int(checkpoint.get("global_step", 0))
+
+
+def batches_done_in_epoch(path: str | os.PathLike[str]) -> int:
+    """Training batches of its current epoch a checkpoint was written after (0 at an epoch boundary).
+
+    A mid-epoch checkpoint (``checkpoint_every_steps``) resumes exactly: the data module skips
+    these batches of the epoch's (seed, epoch)-determined order (:mod:`brahmasifier.data.sampler`).
+    """
+    return _progress(path)[1]
+
+
+def describe_resume(path: str | os.PathLike[str]) -> str:
+    """The line ``train --resume`` prints: where the run continues."""
+    epoch, done, step = _progress(path)
+    where = f"batch {done} of epoch {epoch}" if done else f"the start of epoch {epoch}"
+    return (f"--resume: continuing {path} (step {step}) from {where}; the same batches in the same order as an "
+            "uninterrupted run (one device)")

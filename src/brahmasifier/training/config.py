@@ -16,13 +16,26 @@ import yaml
 
 from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError, InputNotFoundError
+from brahmasifier.hardware import check_devices
 
-__all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "merge_settings", "read_config_file"]
+__all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time", "merge_settings", "read_config_file"]
 
 #: ``aug_<name>`` settings → :class:`brahmasifier.data.augment.SurveyAugment` fields (a test keeps them in step).
 SURVEY_AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "probability")
 #: Old setting names still read (with a deprecation note) → their names now.
 LEGACY_KEYS: dict[str, str] = {"model": "arch"}
+
+
+def check_max_time(text: str) -> None:
+    """Refuse a ``max_time`` that is not ``DD:HH:MM:SS`` with hours < 24 and minutes, seconds < 60."""
+    fields = str(text).split(":")
+    ok = len(fields) == 4 and all(f.isdigit() for f in fields)
+    if ok:
+        _, hours, minutes, seconds = (int(f) for f in fields)
+        ok = hours < 24 and minutes < 60 and seconds < 60 and any(int(f) for f in fields)
+    if not ok:
+        raise ConfigError(f"max_time {text!r}: expected DD:HH:MM:SS (e.g. 00:12:00:00), hours < 24, minutes and "
+                          "seconds < 60, not all zero")
 
 
 @dataclass
@@ -104,6 +117,13 @@ class TrainConfig:
                 raise ConfigError("aug_flux and aug_shift change the magnitudes and positions the lens-parameter "
                                   "regression learns (they are not applied to its targets); use them without --targets, "
                                   "or use aug_seeing/aug_sky/aug_noise")
+        if self.input_size is not None and not 8 <= int(self.input_size) <= 1024:
+            raise ConfigError(f"input_size must be in [8, 1024] pixels, got {self.input_size}")
+        if not 0 <= int(self.seed) < 2**32:
+            raise ConfigError(f"seed must be in [0, 2^32), got {self.seed}")
+        check_devices(self.devices)
+        if self.max_time is not None:
+            check_max_time(self.max_time)
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")

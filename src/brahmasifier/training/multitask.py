@@ -12,6 +12,10 @@ Contract:
   (``TargetSet.encode``: -999, NaN and the other group's columns are masked); a batch looks its
   targets up by store row (``batch["index"]``). The fit is deterministic (same store, split,
   spec), so a resumed run refits the same values.
+- Truth is checked first (:func:`check_truth`, issue 25): a target no training object has valid
+  truth for is refused in one line (all -999, NaN, text, missing columns, IDs that join no
+  image), one with fewer than :data:`MIN_TRUTH` is warned about, and every present but invalid
+  value (outside :mod:`brahmasifier.ranges`) is listed in ``RUN/truth_rejected.csv``.
 - Loss: :func:`~brahmasifier.training.losses.multitask_loss`, BCE + ``weight`` × masked β-NLL
   (masked entries enter neither the loss nor its gradient).
 - Augmentation: the D4 element drawn for each image acts on its targets too
@@ -27,19 +31,96 @@ The classifier task's hooks (optimiser, schedule, metrics) are reused unchanged.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+from brahmasifier._atomic import atomic_path
 from brahmasifier.data.transforms import D4_SIZE, random_d4
+from brahmasifier.errors import DataProblem
+from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.regression import build_network
-from brahmasifier.models.targets import TargetSet
+from brahmasifier.models.targets import GROUPS, LENS, NONLENS, TargetSet
+from brahmasifier.ranges import invalid_truth
 from brahmasifier.training.losses import multitask_loss
 from brahmasifier.training.task import LensClassificationTask
 
-__all__ = ["LensMultiTaskTask", "d4_target_tables"]
+__all__ = ["MIN_TRUTH", "TRUTH_REJECTED", "LensMultiTaskTask", "check_truth", "d4_target_tables"]
+
+
+#: Below this many training objects with truth, a target is trained with a warning (its estimates are weak).
+MIN_TRUTH = 20
+#: What ``train`` writes into the run folder: every present but invalid truth value, with the reason.
+TRUTH_REJECTED = "truth_rejected.csv"
+
+
+def check_truth(spec: TargetSet, index: pd.DataFrame, labels: np.ndarray, rows: np.ndarray,
+                run_dir: str | os.PathLike[str] | None = None, announce: bool = True) -> list[str]:
+    """Refuse targets without truth, warn about thin ones, list invalid truth (issue 25); returns the printed lines.
+
+    ``spec`` is fitted on ``rows`` (its ``n_fit`` counts the training objects with valid truth per
+    learned dimension). A target with none is refused (:class:`~brahmasifier.errors.DataProblem`
+    naming it and the targets that do have truth); below :data:`MIN_TRUTH` a warning says how many;
+    truth that is present but invalid (:func:`~brahmasifier.ranges.invalid_truth`) is
+    masked and written to ``run_dir/truth_rejected.csv`` (``id, column, value, reason``).
+    """
+    train_labels = np.asarray(labels)[rows]
+    counts = [(t, int(spec.n_fit[sl.start]), int((train_labels == GROUPS[t.group]).sum())) for t, sl in spec.target_slices()]
+    group_word = {LENS: "lenses", NONLENS: "non-lenses"}
+    none = [f"{t.name} (0 of {n_group} {group_word[t.group]})" for t, n, n_group in counts if n == 0]
+    if none:
+        have = [t.name for t, n, _ in counts if n > 0]
+        raise DataProblem(f"regression: no training object has valid truth for {', '.join(none)}; the parameter "
+                          "tables (parameters.fits) must join by ID with numbers in range. "
+                          + (f"Train only those with truth: --targets {','.join(have)}" if have
+                             else "No target has truth: train without --regress/--targets"))
+    lines = ["regression truth (training split): " + ", ".join(f"{t.name} {n}/{g}" for t, n, g in counts)]
+    thin = [f"{t.name} ({n})" for t, n, _ in counts if n < MIN_TRUTH]
+    if thin:
+        lines.append(f"warning: fewer than {MIN_TRUTH} training objects with truth for {', '.join(thin)}: "
+                     "their estimates will be poor")
+    invalid = []
+    ids = index["id"].astype(str).to_numpy() if "id" in index else index.index.astype(str).to_numpy()
+    for t in spec.targets:
+        in_group = np.asarray(labels) == GROUPS[t.group]
+        for column, aliases in zip(t.columns, t.aliases, strict=True):
+            values = _truth_column(index, aliases)
+            found, found_reasons = invalid_truth(values, column)
+            bad = found & in_group
+            reasons = [r for r, keep in zip(found_reasons, in_group[found], strict=True) if keep]
+            invalid.append(pd.DataFrame({"id": ids[bad], "column": column, "value": values[bad], "reason": reasons}))
+    table = pd.concat(invalid, ignore_index=True) if invalid else pd.DataFrame()
+    if len(table):
+        where = ""
+        if run_dir is not None:
+            path = Path(run_dir) / TRUTH_REJECTED
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False)
+            where = f" (listed in {path})"
+        per_column = table.groupby("column", sort=False).size()
+        lines.append(f"warning: {len(table)} truth values are invalid and were not used{where}: "
+                     + ", ".join(f"{c} {n}" for c, n in per_column.items()))
+    if announce:
+        for line in lines:
+            print(line, file=sys.stderr)
+    return lines
+
+
+def _truth_column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
+    """The first alias present, as float (text that is not a number: NaN; none present: all NaN)."""
+    names = {canonical_parameter_name(str(c)): c for c in table.columns}
+    for name in aliases:
+        column = names.get(canonical_parameter_name(name))
+        if column is not None:
+            return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    return np.full(len(table), np.nan)
 
 
 def d4_target_tables(spec: TargetSet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,6 +165,8 @@ class LensMultiTaskTask(LensClassificationTask):
         labels = index["label"].to_numpy()
         rows = datamodule.train_rows
         self.spec = self.spec.fit(index.iloc[rows], labels[rows])
+        check_truth(self.spec, index, labels, rows, getattr(trainer, "default_root_dir", None),
+                    announce=int(getattr(trainer, "global_rank", 0)) == 0)
         targets, mask = self.spec.encode(index, labels)
         self._targets, self._mask = torch.from_numpy(targets), torch.from_numpy(mask)
 

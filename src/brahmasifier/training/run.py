@@ -51,7 +51,7 @@ class RunResult:
 
 #: What a run writes directly in its folder (``store`` is where FITS inputs are packed by default).
 RUN_ENTRIES: frozenset[str] = frozenset(
-    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store"})
+    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store", "truth_rejected.csv"})
 
 
 def _devices(value: str | int) -> str | int:
@@ -125,7 +125,13 @@ def _train(config: TrainConfig) -> RunResult:
     from brahmasifier.hardware import resolve_device, resolve_precision
     from brahmasifier.models import default_lr
     from brahmasifier.training.callbacks import DataSummaryReport
-    from brahmasifier.training.checkpoint import AtomicCheckpointIO, read_checkpoint_model_state, refused_checkpoint
+    from brahmasifier.training.checkpoint import (
+        AtomicCheckpointIO,
+        batches_done_in_epoch,
+        describe_resume,
+        read_checkpoint_model_state,
+        refused_checkpoint,
+    )
     from brahmasifier.training.export import finalize_run
     from brahmasifier.training.task import LensClassificationTask
 
@@ -139,6 +145,7 @@ def _train(config: TrainConfig) -> RunResult:
     if config.resume:
         if last_ckpt.is_file():
             resume_from = last_ckpt
+            rank_zero_info(describe_resume(last_ckpt))
         else:
             rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
@@ -213,6 +220,8 @@ def _train(config: TrainConfig) -> RunResult:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", resolved.to_yaml())
+    if resume_from is not None:
+        datamodule.resume_skip = batches_done_in_epoch(resume_from)
     try:
         with interrupt_as_keyboard_interrupt(trainer):
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)

@@ -94,6 +94,10 @@ class LensClassificationTask(pl.LightningModule):
             x = random_d4(x, generator)[0]
         return self.survey_augment.apply(x, generator)
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Seed torch's generator (dropout) by (seed, step, rank): a resumed run draws what the uninterrupted one did."""
+        torch.manual_seed(hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank), 1)) & 0x7FFFFFFF)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         """One optimisation step: augment, BCE loss, training accuracy and throughput."""
         x, y = batch["image"], batch["label"].float()

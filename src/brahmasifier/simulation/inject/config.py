@@ -34,7 +34,8 @@ Defaults and why:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError
@@ -89,6 +90,12 @@ class InjectConfig:
             problems.append("max_rein, centre_radius and slsim_catalogue_deg2 must be positive, psf_beta > 1")
         if self.attempts_per_host < 1 or self.hosts_per_chunk < 1 or self.chunks_per_catalogue < 1 or self.max_nan_pixels < 0:
             problems.append("attempts_per_host, hosts_per_chunk and chunks_per_catalogue must be >= 1, max_nan_pixels >= 0")
+        not_finite = [f.name for f in fields(self) if isinstance(getattr(self, f.name), float)
+                      and not math.isfinite(getattr(self, f.name))]
+        if not_finite:
+            problems.append(f"{', '.join(not_finite)}: must be finite numbers (NaN would disable a cut)")
+        if not self.min_arc_snr >= 0:
+            problems.append(f"min_arc_snr {self.min_arc_snr!r} must be >= 0")
         if problems:
             raise ConfigError("InjectConfig: bad " + "; ".join(problems))
 

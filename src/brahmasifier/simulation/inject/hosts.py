@@ -26,6 +26,7 @@ import pandas as pd
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
 from brahmasifier.io.store import CutoutStore, is_store_folder, open_store
+from brahmasifier.ranges import invalid_truth, physical_range
 
 __all__ = ["CATALOG_COLUMNS", "REJECT_COLUMNS", "HostTable", "load_catalog", "open_hosts", "select_hosts"]
 
@@ -77,6 +78,14 @@ def load_catalog(path: str | os.PathLike[str]) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column])
         except ValueError:
             raise InputError(f"{path}: column {column!r} must be numeric") from None
+    for column in known:
+        bad, _ = invalid_truth(frame[column].to_numpy(np.float64), column)
+        if bad.any():
+            low, high = physical_range(column) or (float("nan"), float("nan"))
+            examples = ", ".join(f"{i}: {v:g}" for i, v in zip(frame.loc[bad, "id"].head(3), frame.loc[bad, column].head(3),
+                                                               strict=True))
+            raise InputError(f"{path}: column {column!r} has {int(bad.sum())} value(s) outside its physical range "
+                             f"{low:g}..{high:g} or not finite (e.g. {examples}); fix them or write -999 (unknown)")
     repeated = frame["id"].duplicated()
     if repeated.any():
         raise InputError(f"{path}: IDs repeat in the host catalogue (e.g. {frame.loc[repeated, 'id'].iloc[0]!r})")

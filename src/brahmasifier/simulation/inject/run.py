@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._outputs import check_outside_inputs
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
@@ -46,7 +47,7 @@ from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import HostTable, load_catalog, open_hosts, select_hosts
 from brahmasifier.simulation.inject.output import InjectionSummary, write_outputs
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import check_resume, locked_run
+from brahmasifier.simulation.runs import RunLock, check_resume, locked_run
 
 __all__ = ["CHUNK_FOLDER", "HOST_COLUMNS", "inject_dataset"]
 
@@ -181,11 +182,16 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
             raise DependencyNotFoundError(str(available()))
     out, hosts = Path(out), Path(hosts)
     catalog_path = Path(catalog) if catalog is not None else None
+    check_outside_inputs({"--out": out}, [hosts, *([catalog_path] if catalog_path else [])])
     catalog_frame = load_catalog(catalog_path) if catalog_path is not None else None
     settings = json.loads(json.dumps(_settings(hosts, catalog_path, n, seed, layout_name, domain, cfg)))
     folder = out / CHUNK_FOLDER
     previous = check_resume(out, settings, folder=folder, what="data set")
     if previous is not None:
+        if folder.is_dir():  # a finished run killed before it removed its chunks: remove them now (under the lock)
+            with RunLock(folder / "lock"):
+                pass
+            shutil.rmtree(folder)
         return InjectionSummary.from_manifest(out, previous)
     with locked_run(folder, settings):
         started = time.perf_counter()

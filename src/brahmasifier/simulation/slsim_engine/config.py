@@ -41,6 +41,7 @@ Defaults and why:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from brahmasifier.errors import ConfigError
@@ -83,16 +84,21 @@ class SlsimConfig:
         if self.blue_model not in BLUE_MODELS:
             problems.append(f"blue_model {self.blue_model!r} (expected one of {', '.join(BLUE_MODELS)})")
         bad_kinds = sorted(set(self.nonlens_mix) - set(NONLENS_KINDS))
-        if bad_kinds or not self.nonlens_mix or min(self.nonlens_mix.values()) < 0 or sum(self.nonlens_mix.values()) <= 0:
+        fractions = [float(v) for v in self.nonlens_mix.values()]
+        if bad_kinds or not fractions or not all(math.isfinite(v) and v >= 0 for v in fractions):
             problems.append(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(NONLENS_KINDS)})")
-        if not (self.coadd_years > 0 and self.catalogue_area_deg2 > 0 and self.lens_area_factor > 0):
-            problems.append("coadd_years, catalogue_area_deg2 and lens_area_factor must be positive")
+        if not (isinstance(self.coadd_years, (int, float)) and float(self.coadd_years).is_integer()
+                and 1 <= self.coadd_years <= 10):
+            problems.append(f"coadd_years {self.coadd_years!r} (an integer from 1 to 10: lenstronomy's LSST depths)")
+        if not (self.catalogue_area_deg2 > 0 and self.lens_area_factor > 0):
+            problems.append("catalogue_area_deg2 and lens_area_factor must be positive")
         if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
             problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
         gamma = self.gamma_pl
         fixed_ok = isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0
         gaussian_ok = (isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0
-                       and gamma["std_dev"] >= 0)
+                       and gamma["std_dev"] >= 0 and 1.0 < gamma["mean"] - 3 * gamma["std_dev"]
+                       and gamma["mean"] + 3 * gamma["std_dev"] < 3.0)  # draws stay inside (1, 3): ±3σ inside
         if gamma is not None and not fixed_ok and not gaussian_ok:
             problems.append(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
         if problems:

@@ -148,5 +148,6 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
         "sim_arc_mag_i": lensed_magnitude(mag_src["mag_src_i"], magnification),
         "sim_arc_snr_i": matched_filter_snr(rendered.arc[i], rendered.variance[i]),
         "sim_n_images": float(n_images), "sim_image_sep": separation,
+        "sim_gamma_pl": float(mass.get("gamma", 2.0)),  # EPL slope (2: the SIE); an engine column (slsim run.py)
     })
     return row

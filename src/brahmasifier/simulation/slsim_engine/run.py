@@ -30,7 +30,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import write_text_atomic
-from brahmasifier.bands import BANDS
+from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
 from brahmasifier.simulation import layout
@@ -91,8 +91,9 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
             position = int(numbers[(0 if label == 1 else n_per_class) + index])
             stem = layout.write_object_files(Path(out), layout_name, DOMAIN, label, index, position, object_id, rendered.image)
             row = {"RA": ra, "Dec": dec, **truth_row(obj, kind, rendered)}
+            gamma = row.pop("sim_gamma_pl", MISSING_VALUE)  # the lens's EPL slope, per object (issue 25)
             results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
-                            "subtype": kind, "row": row})
+                            "subtype": kind, "row": row, "extra_columns": {"sim_gamma_pl": float(gamma)}})  # type: ignore[arg-type]
             if preview and index < layout.PREVIEW_PER_CLASS:
                 previews[f"{label}_{index}"] = rendered.image
     folder = Path(out) / CHUNK_FOLDER
