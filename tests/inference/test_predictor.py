@@ -44,7 +44,8 @@ def baseline(tiny_challenge_tree: tuple[Path, pd.DataFrame], two_models: list[Pa
     root, _ = tiny_challenge_tree
     out = tmp_path_factory.mktemp("baseline")
     summary = predict(PredictConfig(models=two_models, data=root, out=out / "submission.csv", probs_out=out / "probs.csv",
-                                    tta="flips", onnx=False, progress=False, workers=0, batch_size=7, part_size=10))
+                                    tta="flips", onnx=False, progress=False, workers=0, batch_size=7, part_size=10,
+                                    precision="32-true"))  # fp32 whatever the CPU (auto is bf16 where it has bf16 units)
     probs = pd.read_csv(out / "probs.csv", dtype={"id": str, "stem": str})
     return summary, probs, out
 
@@ -79,7 +80,7 @@ def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree,
     write_store(tmp_path / "store", np.stack([r.image for r in records]), index, shard_size=10)
     summary = predict(PredictConfig(models=two_models, data=tmp_path / "store", out=tmp_path / "s.csv",
                                     probs_out=tmp_path / "p.parquet", onnx=False, progress=False, workers=0, batch_size=5,
-                                    part_size=8, threshold=0.5))
+                                    part_size=8, threshold=0.5, precision="32-true"))
     from_store = pd.read_parquet(tmp_path / "p.parquet")
     assert summary.n_scored == 24 and summary.threshold == 0.5
     pd.testing.assert_frame_equal(from_store.reset_index(drop=True), probs, check_exact=False, rtol=1e-5, atol=1e-5)
@@ -116,7 +117,7 @@ def test_interrupted_run_resumes_to_the_same_result(baseline, tiny_challenge_tre
     _, probs, base_out = baseline
     root, _ = tiny_challenge_tree
     kwargs = {"probs_out": tmp_path / "probs.csv", "tta": "flips", "onnx": False, "progress": False, "workers": 0,
-              "batch_size": 7, "part_size": 10}
+              "batch_size": 7, "part_size": 10, "precision": "32-true"}
     first = predict(PredictConfig(models=two_models, data=root, out=tmp_path / "submission.csv", max_parts=2, **kwargs))
     assert not first.complete and first.parts_scored == 2
     assert not (tmp_path / "submission.csv").exists()
@@ -157,7 +158,7 @@ def test_two_process_ddp_matches_single_process(baseline, tiny_challenge_tree, t
     root, _ = tiny_challenge_tree
     cmd = [sys.executable, "-m", "brahmasifier", "predict", "--model", *map(str, two_models), "--data", str(root),
            "--out", str(tmp_path / "s.csv"), "--probs", str(tmp_path / "p.csv"), "--device", "cpu", "--devices", "2",
-           "--no-onnx", "--workers", "0", "--batch-size", "7", "--part-size", "10", "--no-progress"]
+           "--no-onnx", "--precision", "32-true", "--workers", "0", "--batch-size", "7", "--part-size", "10", "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "x2" in done.stdout and done.stdout.count("found 24 objects") == 1
