@@ -54,7 +54,8 @@ from pathlib import Path
 
 from brahmasifier.errors import ConfigError
 
-__all__ = ["BLUE_MODELS", "LSST_FILTERS", "SLSIM_COSMOLOGY_LINE", "SLSIM_FSKY_LINE", "check_skypy_file", "skypy_yaml", "write_skypy_config"]
+__all__ = ["BLUE_MODELS", "LSST_FILTERS", "SLSIM_COSMOLOGY_LINE", "SLSIM_FSKY_LINE", "check_skypy_file", "skypy_yaml",
+           "write_skypy_config"]
 
 LSST_FILTERS: tuple[str, ...] = tuple(f"lsst2016-{b}" for b in "grizy")
 #: The text SLSim's ``SkyPyPipeline`` replaces to set a catalogue's sky area.
