@@ -55,7 +55,7 @@ def test_run_directory_contract(trained_run) -> None:
 def test_exported_model_reproduces_val_predictions(trained_run) -> None:
     tmp, config, result = trained_run
     preds = pd.read_csv(Path(config.out) / "val_predictions.csv", dtype={"id": str})
-    assert list(preds.columns) == ["id", "stem", "label", "domain", "logit"] and len(preds) == 16
+    assert list(preds.columns) == ["id", "stem", "label", "domain", "logit", "logit_tta"] and len(preds) == 16
     model, card = load_model(config.out)
     assert card.training["val_auc"] == pytest.approx(result.metrics["val_auc"])
     assert card.threshold == pytest.approx(result.metrics["threshold"]) and card.temperature > 0
@@ -63,9 +63,27 @@ def test_exported_model_reproduces_val_predictions(trained_run) -> None:
 
     store = open_store(tmp / "store")
     rows = store.index.reset_index().set_index("id").loc[preds["id"], "index"].to_numpy()
+    from brahmasifier.inference.tta import TTAModel
+
     with torch.no_grad():
         logits = model(torch.from_numpy(store.read(rows))).numpy()
+        logits_tta = TTAModel(model, card.training["calibration_tta"])(torch.from_numpy(store.read(rows))).numpy()
     np.testing.assert_allclose(logits, preds["logit"].to_numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(logits_tta, preds["logit_tta"].to_numpy(), rtol=1e-4, atol=1e-4)
+    assert card.training["calibration_tta"] == "flips" and not np.allclose(logits, logits_tta)
+
+
+def test_temperature_and_threshold_are_fitted_on_the_tta_logits(trained_run) -> None:
+    """Issue 22: calibration on the views predict averages (predict's default TTA), not on single-view logits."""
+    from brahmasifier.training.export import choose_threshold, fit_temperature_or_none
+
+    _, config, result = trained_run
+    preds = pd.read_csv(Path(config.out) / "val_predictions.csv", dtype={"id": str})
+    temperature, _ = fit_temperature_or_none(preds["logit_tta"].to_numpy(), preds["label"].to_numpy())
+    assert result.metrics["temperature"] == pytest.approx(temperature, rel=1e-3)
+    probs = 1 / (1 + np.exp(-preds["logit_tta"].to_numpy() / temperature))
+    assert result.metrics["threshold"] == pytest.approx(choose_threshold(probs, preds["label"].to_numpy()), abs=1e-3)
+    assert result.metrics["calibration_tta"] == "flips"
 
 
 def test_init_from_fine_tunes_and_refuses_to_overwrite(trained_run) -> None:

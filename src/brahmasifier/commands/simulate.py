@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--no-match-brightness", action="store_true",
                        help="lone blue galaxies drawn at random, not matched in i to lens deflectors")
     slsim.add_argument("--los-file", default=None, help="SLSim line-of-sight HDF5 table (default: none, zero kappa/shear)")
+    slsim.add_argument("--skypy-config", default=None, metavar="FILE",
+                       help="SkyPy YAML of the galaxy catalogues, e.g. SLSim's own data/SkyPy/lsst-like_triple_SF.yml "
+                            "(SLSim's repository, tag v0.1.1) (default: ours)")
+    slsim.add_argument("--scene-offset", type=float, default=0.0, metavar="PIX",
+                       help="shift each scene by a uniform random offset up to ±PIX pixels per axis, recorded as "
+                            "sim_offset_x/y (default: 0, centred)")
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
                        help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
     add_progress_option(parser)
@@ -56,7 +62,8 @@ def _slsim_config(args: argparse.Namespace) -> object:
     from brahmasifier.simulation.slsim_engine import SlsimConfig
 
     kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
-                                 "match_blue_brightness": not args.no_match_brightness}
+                                 "match_blue_brightness": not args.no_match_brightness, "skypy_config": args.skypy_config,
+                                 "scene_offset": args.scene_offset}
     if args.nonlens_mix:
         mix = {}
         for item in args.nonlens_mix.split(","):
@@ -86,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.simulation import simulate_dataset
 
     config = None
+    if args.engine != "slsim":
+        from brahmasifier.errors import ConfigError
+
+        given = [flag for flag, value in (("--skypy-config", args.skypy_config), ("--scene-offset", args.scene_offset))
+                 if value not in (None, 0.0)]
+        if given:
+            raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
     if args.engine == "slsim":
         from brahmasifier.errors import DependencyNotFoundError
         from brahmasifier.simulation.slsim_engine import available

@@ -40,6 +40,8 @@ class LoadedModel:
     fingerprint: str
     #: The model's regression :class:`~brahmasifier.models.targets.TargetSet` (None: classification only).
     targets: Any = None
+    #: The TTA views its temperature and threshold were fitted on (``none``: cards written before that was recorded).
+    calibration_tta: str = "none"
 
 
 def _model_name(path: Path) -> str:
@@ -76,7 +78,8 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
             name = f"{name}_{used[name]}"
         digest = _file_digest(model_dir / WEIGHTS_FILENAME) + ":" + hashlib.sha256(card.to_json().encode()).hexdigest()[:16]
         loaded.append(LoadedModel(name, path, module, float(card.threshold), float(card.temperature),
-                                  card.architecture, digest, card.target_set()))
+                                  card.architecture, digest, card.target_set(),
+                                  str(card.training.get("calibration_tta", "none"))))
     return loaded
 
 

@@ -183,6 +183,10 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
                               "(lens parameters) predicts with PyTorch: drop --onnx")
         engine = "torch"
         notes.append("note: lens-parameter models run on PyTorch (the ONNX engine scores classifiers only)")
+    off_views = sorted({m.calibration_tta for m in loaded if m.calibration_tta != config.tta})
+    if off_views:
+        notes.append(f"note: temperature and threshold were fitted on --tta {'/'.join(off_views)} views; scored with "
+                     f"--tta {config.tta}, the probabilities are calibrated less well (retrain, or score with those views)")
     channels_last = default_channels_last(engine, device_label) if config.channels_last is None else config.channels_last
     workers = default_workers(device_label) if config.workers is None else int(config.workers)
     param_columns = parameter_columns(targets) if targets is not None else []

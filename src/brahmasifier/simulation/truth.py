@@ -70,6 +70,10 @@ SIM_COLUMNS: dict[str, str] = {
     "sim_n_images": "number of images of the source centre (lens equation)",
     "sim_image_sep": "largest separation between two images of the source centre, arcsec",
     **{f"sim_psf_fwhm_{b}": f"PSF FWHM in {b}, arcsec" for b in BANDS},
+    "sim_offset_x": "x (along columns) of the scene's centre from the stamp centre, arcsec (SLSim engine's scene_offset)",
+    "sim_offset_y": "y (along rows) of the scene's centre from the stamp centre, arcsec",
+    "sim_gamma_pl": "power-law slope of the deflector's mass profile (2: isothermal)",
+    "sim_kappa_ext": "external (line-of-sight) convergence at the lens",
 }
 
 #: The conventions above as data (for code that must know them, e.g. target encoders); the dict

@@ -1,8 +1,12 @@
 """End of a run: score the validation split with the best checkpoint, calibrate, choose the threshold.
 
-Writes ``metrics.json`` / ``val_predictions.csv`` and exports ``RUN/model/``. The metrics are
-:func:`brahmasifier.binary_metrics.validation_metrics`, the definition training logs every
-epoch and ``evaluate`` reports (NaN where undefined, ``null`` in the JSON files).
+The validation split is scored twice: as trained (one view, the logits each epoch's log
+measured: ``val_auc`` and the accuracy at 0.5 match that log) and with ``predict``'s default
+test-time augmentation (:data:`RECALIBRATION_TTA`, ``flips``). The temperature and the
+threshold are fitted on the view-averaged logits, the ones they are applied to at prediction
+time (before, they were fitted on single-view logits and applied to TTA logits); the metrics at
+the threshold and ``val_auc_tta`` come from them. ``val_predictions.csv`` has both (``logit``,
+``logit_tta``); the card records the views in ``training.calibration_tta``.
 
 A multi-task model (card with ``regression``) is also recalibrated here: its parameter
 Gaussians on the validation split, with ``predict``'s default test-time augmentation
@@ -32,7 +36,7 @@ from brahmasifier.models.temperature import apply_temperature, fit_temperature
 __all__ = ["RECALIBRATION_TTA", "choose_threshold", "finalize_run", "fit_temperature_or_none", "predict_logits",
            "predict_parameters", "recalibrate_card"]
 
-#: Test-time augmentation the σ recalibration is fitted with (``predict``'s default).
+#: Test-time augmentation the temperature, threshold and σ recalibration are fitted with (``predict``'s default).
 RECALIBRATION_TTA = "flips"
 
 #: What the end of a run reports at a threshold (``validation_metrics`` without the AUC).
@@ -137,27 +141,33 @@ def finalize_run(
     """Write val predictions, metrics and the exported model; returns the metrics dict (NaN where undefined)."""
     model = build_network(card)
     load_state_into(model, checkpoint_state, training_summary.get("best_checkpoint", "checkpoint"))
+    from brahmasifier.inference.tta import TTAModel
+
     logits = predict_logits(model, store, val_rows, batch_size=batch_size)
+    logits_tta = predict_logits(TTAModel(model.eval(), RECALIBRATION_TTA), store, val_rows, batch_size=batch_size)
     index = store.index.iloc[val_rows]
     labels = index["label"].to_numpy().astype(np.int64)
     frame = pd.DataFrame({"id": index["id"].astype(str).to_numpy(), "stem": index["stem"].astype(str).to_numpy(),
-                          "label": labels, "domain": index["domain"].astype(str).to_numpy(), "logit": logits})
+                          "label": labels, "domain": index["domain"].astype(str).to_numpy(), "logit": logits,
+                          "logit_tta": logits_tta})
     with atomic_path(run_dir / "val_predictions.csv") as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
-    temperature, temperature_how = fit_temperature_or_none(logits, labels)
-    probs = apply_temperature(logits, temperature)
+    temperature, temperature_how = fit_temperature_or_none(logits_tta, labels)
+    probs = apply_temperature(logits_tta, temperature)
     threshold = choose_threshold(probs, labels)
-    chosen = validation_metrics(logits, labels, threshold, temperature)
+    chosen = validation_metrics(logits_tta, labels, threshold, temperature)
     plain = validation_metrics(logits, labels, 0.5, 1.0)
     metrics: dict[str, Any] = {
-        "val_auc": chosen["auc"],
+        "val_auc": plain["auc"],
+        "val_auc_tta": chosen["auc"],
         **{f"val_{k}": chosen[k] for k in _AT_THRESHOLD},
         "threshold": threshold,
         "threshold_method": ("maximises Youden's J (TPR - FPR) on the validation split, "
-                             "on probabilities sigmoid(logit / temperature)"),
+                             f"on probabilities sigmoid(logit / temperature) of the '{RECALIBRATION_TTA}' TTA logits"),
         "temperature": temperature,
         "temperature_method": temperature_how,
+        "calibration_tta": RECALIBRATION_TTA,
         "at_threshold_0.5": {k: plain[k] for k in _AT_THRESHOLD},
         "n_val": len(labels),
         "val_auc_by_domain": {},
@@ -175,6 +185,6 @@ def finalize_run(
     card.temperature = temperature
     card.training = {**card.training, **training_summary, "val_auc": metrics["val_auc"],
                      "val_accuracy": metrics["val_accuracy"], "val_precision": metrics["val_precision"],
-                     "val_recall": metrics["val_recall"]}
+                     "val_recall": metrics["val_recall"], "calibration_tta": RECALIBRATION_TTA}
     save_model(model, card, run_dir / "model")
     return metrics

@@ -29,7 +29,7 @@ import numpy as np
 
 from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.slsim_engine.config import SlsimConfig
-from brahmasifier.simulation.slsim_engine.skypy_config import write_skypy_config
+from brahmasifier.simulation.slsim_engine.skypy_config import check_skypy_file, write_skypy_config
 
 __all__ = ["Realisation", "fast_lens_pop_class", "quiet_slsim", "seeded", "use_lenstronomy_profiles_without_jaxtronomy"]
 
@@ -123,10 +123,13 @@ class Realisation:
             use_lenstronomy_profiles_without_jaxtronomy()
         self.cosmo = FlatLambdaCDM(H0=70.0, Om0=0.3)
         area = Quantity(config.catalogue_area_deg2, "deg2")
-        with tempfile.TemporaryDirectory(prefix="brahmasifier-skypy-") as tmp:
-            path = write_skypy_config(Path(tmp) / "skypy.yml", sky_area_deg2=config.catalogue_area_deg2,
-                                      blue_model=config.blue_model, resolution=config.kcorrect_resolution)
-            pipeline = SkyPyPipeline(skypy_config=str(path))
+        if config.skypy_config is not None:  # the user's file (checked by SlsimConfig); SLSim sets area and cosmology
+            pipeline = SkyPyPipeline(skypy_config=str(check_skypy_file(config.skypy_config)), sky_area=area, cosmo=self.cosmo)
+        else:
+            with tempfile.TemporaryDirectory(prefix="brahmasifier-skypy-") as tmp:
+                path = write_skypy_config(Path(tmp) / "skypy.yml", sky_area_deg2=config.catalogue_area_deg2,
+                                          blue_model=config.blue_model, resolution=config.kcorrect_resolution)
+                pipeline = SkyPyPipeline(skypy_config=str(path))
         red, blue = pipeline.red_galaxies, pipeline.blue_galaxies
         gamma_pl = dict(config.gamma_pl) if isinstance(config.gamma_pl, dict) else config.gamma_pl
         self.deflectors = EllipticalLensGalaxies(galaxy_list=red, kwargs_cut=dict(config.deflector_cut), kwargs_mass2light=None,

@@ -37,6 +37,17 @@ Defaults and why:
 - ``los_file=None``: the line-of-sight table SLSim reads (``data/glass/*.h5``) is not in the
   sdist, so external convergence and shear are **zero** unless a file is given
   (``simulation.json`` says so).
+- ``skypy_config=None``: the galaxy catalogues come from our SkyPy configuration
+  (:mod:`.skypy_config`); a path uses that file instead — SLSim's own
+  ``lsst-like_triple_SF.yml`` is the challenge's (it adds a faint red population that ours
+  lacks). Its magnitude grid is SkyPy's default (1000 redshifts): slower per realisation.
+- ``scene_offset=0``: the scene (deflector, sources, companions; a lone galaxy) sits at the
+  stamp centre; ``> 0`` shifts each object's whole scene by a uniform random offset in
+  ``[−scene_offset, scene_offset]`` pixels per axis (catalogue centres are not lens centres;
+  SLSim-own-configuration sets used ±2 px). The offset is rendered exactly (every profile
+  centre moved, no resampling) and recorded as ``sim_offset_x``/``sim_offset_y`` (arcsec);
+  ``srcx``/``srcy`` stay positions from the stamp centre. At 0 nothing is drawn, so the
+  bytes of a seed are those of earlier versions.
 """
 
 from __future__ import annotations
@@ -45,12 +56,14 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from brahmasifier.errors import ConfigError
-from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS
+from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS, check_skypy_file
 
-__all__ = ["NONLENS_KINDS", "SAMPLINGS", "SlsimConfig"]
+__all__ = ["MAX_SCENE_OFFSET", "NONLENS_KINDS", "SAMPLINGS", "SlsimConfig"]
 
 NONLENS_KINDS: tuple[str, ...] = ("deflector", "false_positive", "blue")
 SAMPLINGS: tuple[str, ...] = ("population", "random")
+#: Largest ``scene_offset`` (pixels): beyond a quarter of the 41-pixel stamp the object is no longer "the central one".
+MAX_SCENE_OFFSET: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class SlsimConfig:
     los_file: str | None = None
     gamma_pl: float | dict[str, float] | None = None  # EPL slope: fixed, or {"mean", "std_dev"}; None: 2 (SIE)
     max_population_draws: int = 40  # calls of draw_population per realisation before giving up
+    skypy_config: str | None = None  # a SkyPy YAML of the user's (e.g. SLSim's own); None: ours
+    scene_offset: float = 0.0  # largest scene offset per axis, pixels (uniform); 0: centred
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,6 +109,8 @@ class SlsimConfig:
             problems.append("catalogue_area_deg2 and lens_area_factor must be positive")
         if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
             problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
+        if not (math.isfinite(self.scene_offset) and 0.0 <= self.scene_offset <= MAX_SCENE_OFFSET):
+            problems.append(f"scene_offset {self.scene_offset!r} (pixels, 0 to {MAX_SCENE_OFFSET:g})")
         gamma = self.gamma_pl
         fixed_ok = isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0
         gaussian_ok = (isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0
@@ -103,6 +120,8 @@ class SlsimConfig:
             problems.append(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
         if problems:
             raise ConfigError("SlsimConfig: bad " + "; ".join(problems))
+        if self.skypy_config is not None:
+            check_skypy_file(self.skypy_config)
 
     @property
     def lens_cuts(self) -> dict[str, object]:

@@ -13,10 +13,16 @@ What is rendered per kind: ``lens`` — deflector + lensed source; ``deflector``
 deflector of a lens system alone; ``false_positive`` — ``FalsePositive``: deflector and its
 unlensed companions (all lens light in lenstronomy's terms); ``blue`` — a lone ``Source``,
 unlensed.
+
+A scene offset (``SlsimConfig.scene_offset``) is rendered exactly: :func:`shift_scene` moves
+every profile centre of a copy of the lenstronomy keywords (SLSim caches its own), and the
+constant external shear and convergence are translation-invariant, so the image is the
+centred scene translated, with no resampling.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 
@@ -27,7 +33,7 @@ from brahmasifier.simulation.instrument import NJY_ZERO_POINT
 from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr
 from brahmasifier.simulation.truth import ellipticity_from_e1e2, lensed_magnitude, shear_from_gamma
 
-__all__ = ["KINDS", "RenderedObject", "band_settings", "render_object", "truth_row"]
+__all__ = ["KINDS", "RenderedObject", "band_settings", "render_object", "shift_scene", "truth_row"]
 
 KINDS: tuple[str, ...] = ("lens", "deflector", "false_positive", "blue")
 #: ``simulate_image``'s default numerics.
@@ -51,6 +57,7 @@ class RenderedObject:
     arc: np.ndarray  # lensed source alone (zeros for non-lenses)
     variance: np.ndarray  # per-pixel noise variance of ``image``, nJy²
     psf_fwhm: np.ndarray  # (5,) arcsec
+    offset: tuple[float, float] = (0.0, 0.0)  # scene offset from the stamp centre (x, y), arcsec
 
 
 def _lenstronomy_kwargs(obj: object, kind: str, band: str) -> tuple[dict[str, object], dict[str, object]]:
@@ -60,7 +67,36 @@ def _lenstronomy_kwargs(obj: object, kind: str, band: str) -> tuple[dict[str, ob
     return obj.lenstronomy_kwargs(band)  # type: ignore[attr-defined]
 
 
-def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.ndarray) -> RenderedObject:
+#: Position keys of lenstronomy's keyword dicts, as (x, y) pairs; values are numbers or arrays.
+_POSITION_KEYS: tuple[tuple[str, str], ...] = (("center_x", "center_y"), ("ra_0", "dec_0"), ("ra_source", "dec_source"),
+                                               ("ra_image", "dec_image"))
+
+
+def shift_scene(params: dict[str, object], dx: float, dy: float) -> dict[str, object]:
+    """A deep copy of lenstronomy ``kwargs_*`` lists with every position moved by ``(dx, dy)`` arcsec.
+
+    Args:
+        params: ``{"kwargs_lens": [...], "kwargs_source": [...], ...}`` (``None`` entries kept).
+        dx: shift along x (columns), arcsec.
+        dy: shift along y (rows), arcsec.
+
+    Returns:
+        The shifted copy; ``params`` is not changed.
+    """
+    shifted = copy.deepcopy(params)
+    if dx == 0.0 and dy == 0.0:
+        return shifted
+    for entries in shifted.values():
+        for entry in entries or []:  # type: ignore[attr-defined]
+            for kx, ky in _POSITION_KEYS:
+                if kx in entry and ky in entry:
+                    entry[kx] = np.asarray(entry[kx]) + dx if np.ndim(entry[kx]) else float(entry[kx]) + dx
+                    entry[ky] = np.asarray(entry[ky]) + dy if np.ndim(entry[ky]) else float(entry[ky]) + dy
+    return shifted
+
+
+def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.ndarray,
+                  offset: tuple[float, float] = (0.0, 0.0)) -> RenderedObject:
     """Render ``obj`` (an SLSim ``Lens``, ``FalsePositive`` or ``Source``) in the five bands.
 
     Args:
@@ -68,6 +104,7 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
         kind: one of :data:`KINDS`.
         coadd_years: LSST coadd depth.
         noise_seeds: one integer seed per band for ``SimAPI.noise_for_model``.
+        offset: ``(dx, dy)`` of the whole scene from the stamp centre, arcsec (x along columns).
 
     Returns:
         The noisy image and its noiseless parts.
@@ -82,6 +119,7 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
     for b, band in enumerate(BANDS):
         settings = band_settings(band, coadd_years)
         kwargs_model, params = _lenstronomy_kwargs(obj, kind, band)
+        params = shift_scene(params, *offset)
         sim = SimAPI(numpix=STAMP_SIZE, kwargs_single_band=settings, kwargs_model=kwargs_model)
         lens_light, source, ps = sim.magnitude2amplitude(kwargs_lens_light_mag=params.get("kwargs_lens_light"),
                                                          kwargs_source_mag=params.get("kwargs_source"),
@@ -98,7 +136,7 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
         image[b] = (total + noise) * to_njy
         variance[b] = (sim.background_noise**2 + sim.flux_noise(total) ** 2) * to_njy**2
         fwhm[b] = float(settings["seeing"])  # type: ignore[arg-type]
-    return RenderedObject(image.astype(np.float32), model, arc, variance, fwhm)
+    return RenderedObject(image.astype(np.float32), model, arc, variance, fwhm, (float(offset[0]), float(offset[1])))
 
 
 def _shape(kwargs: dict[str, float]) -> tuple[float, float]:
@@ -117,7 +155,9 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
     Returns:
         The row, without ID/RA/Dec.
     """
+    dx, dy = rendered.offset
     row: dict[str, object] = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, rendered.psf_fwhm, strict=True)}
+    row.update({"sim_offset_x": dx, "sim_offset_y": dy})
     if kind == "blue":
         return {"z_central": float(obj.redshift),  # type: ignore[attr-defined]
                 **{f"mag_lens_{b}": float(obj.extended_source_magnitude(b)) for b in BANDS}, **row}  # type: ignore[attr-defined]
@@ -127,6 +167,7 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
         return {"z_central": float(deflector.redshift), **mags, **row}
     _, params = obj.lenstronomy_kwargs("i")  # type: ignore[attr-defined]
     mass, shear = params["kwargs_lens"][0], params["kwargs_lens"][1]
+    kappa_ext = float(params["kwargs_lens"][2]["kappa"]) if len(params["kwargs_lens"]) > 2 else 0.0
     light, source = params["kwargs_lens_light"][0], params["kwargs_source"][0]
     q_m, pa_m = _shape(mass)
     q_l, pa_l = _shape(light)
@@ -142,12 +183,13 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
         "Rein": rein, "zlens": float(deflector.redshift), "vel_disp": float(obj.deflector_velocity_dispersion()),  # type: ignore[attr-defined]
         "ell_m": q_m, "ell_m_PA": pa_m, "sh": sh, "sh_PA": sh_pa, "ell_l": q_l, "ell_l_PA": pa_l,
         "Reff_l": float(light["R_sersic"]), "n_l_sers": float(light["n_sersic"]), **mags,
-        "zsrc": float(obj.source_redshift_list[0]), "srcx": float(source["center_x"]), "srcy": float(source["center_y"]),  # type: ignore[attr-defined]
+        "zsrc": float(obj.source_redshift_list[0]),  # type: ignore[attr-defined]
+        "srcx": float(source["center_x"]) + dx, "srcy": float(source["center_y"]) + dy,
         **mag_src, "ell_s": q_s, "ell_s_PA": pa_s, "Reff_s": float(source["R_sersic"]), "n_s_sers": float(source["n_sersic"]),
         "sim_arc_snr": MISSING_VALUE, "sim_magnification": magnification,
         "sim_arc_mag_i": lensed_magnitude(mag_src["mag_src_i"], magnification),
         "sim_arc_snr_i": matched_filter_snr(rendered.arc[i], rendered.variance[i]),
         "sim_n_images": float(n_images), "sim_image_sep": separation,
-        "sim_gamma_pl": float(mass.get("gamma", 2.0)),  # EPL slope (2: the SIE); an engine column (slsim run.py)
+        "sim_gamma_pl": float(mass.get("gamma", 2.0)), "sim_kappa_ext": kappa_ext,  # EPL slope (2: the SIE), LOS κ
     })
     return row

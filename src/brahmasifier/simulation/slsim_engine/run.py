@@ -18,6 +18,7 @@ are removed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -30,7 +31,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import write_text_atomic
-from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.bands import BANDS, PIXEL_SCALE
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import usable_cpus
 from brahmasifier.simulation import layout
@@ -51,9 +52,27 @@ def _versions() -> dict[str, str]:
     return {name: version(name) for name in ("slsim", "lenstronomy", "skypy", "numpy", "astropy")}
 
 
+def _file_digests(cfg: SlsimConfig) -> dict[str, str]:
+    """SHA-256 of the input files a run reads (a resumed run refuses a file changed since)."""
+    files = {"skypy_config": cfg.skypy_config, "los_file": cfg.los_file}
+    out = {}
+    for name, path in files.items():
+        if path is not None:
+            try:
+                out[name] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            except OSError as exc:
+                raise ConfigError(f"{name} {path}: cannot be read ({exc.strerror or exc})") from None
+    return out
+
+
 def _settings(n_per_class: int, seed: int, layout_name: str, cfg: SlsimConfig) -> dict[str, object]:
-    return {"engine": "slsim", "n_per_class": n_per_class, "seed": seed, "domains": [DOMAIN], "layout": layout_name,
-            "slsim": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
+    settings: dict[str, object] = {
+        "engine": "slsim", "n_per_class": n_per_class, "seed": seed, "domains": [DOMAIN], "layout": layout_name,
+        "slsim": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
+    digests = _file_digests(cfg)
+    if digests:  # only when a file is read, so the settings of runs without one are unchanged
+        settings["file_sha256"] = digests
+    return settings
 
 
 def _numbers(seed: int, n_per_class: int) -> np.ndarray:
@@ -86,14 +105,18 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
             objects.append((0, i, obj, kind))
         for label, index, obj, kind in objects:
             ra, dec = sky_position(rng, DOMAIN)
-            rendered = render_object(obj, kind, cfg.coadd_years, rng.integers(0, 2**31 - 1, len(BANDS)))
+            noise_seeds = rng.integers(0, 2**31 - 1, len(BANDS))
+            offset = (0.0, 0.0)
+            if cfg.scene_offset > 0:  # drawn only when asked: a centred run keeps its bytes
+                dx, dy = rng.uniform(-cfg.scene_offset, cfg.scene_offset, 2) * PIXEL_SCALE
+                offset = (float(dx), float(dy))
+            rendered = render_object(obj, kind, cfg.coadd_years, noise_seeds, offset)
             object_id = slsim_object_id(ra, dec)
             position = int(numbers[(0 if label == 1 else n_per_class) + index])
             stem = layout.write_object_files(Path(out), layout_name, DOMAIN, label, index, position, object_id, rendered.image)
             row = {"RA": ra, "Dec": dec, **truth_row(obj, kind, rendered)}
-            gamma = row.pop("sim_gamma_pl", MISSING_VALUE)  # the lens's EPL slope, per object (issue 25)
             results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
-                            "subtype": kind, "row": row, "extra_columns": {"sim_gamma_pl": float(gamma)}})  # type: ignore[arg-type]
+                            "subtype": kind, "row": row})
             if preview and index < layout.PREVIEW_PER_CLASS:
                 previews[f"{label}_{index}"] = rendered.image
     folder = Path(out) / CHUNK_FOLDER
@@ -214,7 +237,7 @@ def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str,
         "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
         "engine": {"name": "slsim", "versions": _versions(), "line_of_sight": los, "realisations": len(chunks),
                    "population_draws": sum(int(r["population_draws"]) for r in records),  # type: ignore[call-overload]
-                   "skypy_config": "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"},
+                   "skypy_config": cfg.skypy_config or "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"},
     }
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
     for path in folder.iterdir():  # the records; the lock goes when the run returns, then the folder
