@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["FILL_MIN_PIXELS", "PIXEL_LIMIT", "bad_pixel_mask", "clean_pixels", "fill_mask", "invalid_mask",
-           "masked_fraction"]
+           "masked_fraction", "masked_line", "masked_summary", "nan_where_filled"]
 
 #: Largest pixel magnitude accepted as data; beyond it (and NaN/±Inf) a pixel is bad (see the module docstring).
 PIXEL_LIMIT: float = 1e15
@@ -124,9 +124,46 @@ def fill_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarr
     return out.reshape(arr.shape)
 
 
-def invalid_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarray:
-    """``True`` where a pixel carries no data: bad (:func:`bad_pixel_mask`) or filled (:func:`fill_mask`)."""
-    return bad_pixel_mask(images) | fill_mask(images, min_pixels)
+def invalid_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS, *, user_mask: np.ndarray | None = None) -> np.ndarray:
+    """``True`` where a pixel carries no data: bad (:func:`bad_pixel_mask`), filled (:func:`fill_mask`) or in ``user_mask``.
+
+    ``user_mask`` (optional, boolean, broadcastable to ``images``: e.g. ``(H, W)`` for every
+    band, or one ``(bands, H, W)`` per object) marks pixels the user knows to be bad (a
+    survey's own mask plane).
+    """
+    mask = bad_pixel_mask(images) | fill_mask(images, min_pixels)
+    if user_mask is not None:
+        mask |= np.broadcast_to(np.asarray(user_mask, dtype=bool), mask.shape)
+    return mask
+
+
+def nan_where_filled(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarray:
+    """Set the filled pixels (:func:`fill_mask`) of ``images`` to NaN in place and return the mask.
+
+    Models whose normalisation is ``valid_only`` (:mod:`brahmasifier.models.normalization`) then
+    compute their statistics over the valid pixels alone and give the invalid ones a neutral 0,
+    so a filled pixel's value cannot change the logit; other models read NaN as 0, as always.
+    """
+    mask = fill_mask(images, min_pixels)
+    if mask.any():
+        images[mask] = np.nan
+    return mask
+
+
+def masked_summary(fractions: np.ndarray) -> dict[str, float | int]:
+    """How many objects have invalid pixels and their median fraction (``n_with_masked``, ``median_masked_fraction``)."""
+    f = np.asarray(fractions, dtype=np.float64)
+    f = f[np.isfinite(f)]
+    hit = f[f > 0]
+    return {"n_with_masked": int(hit.size), "median_masked_fraction": float(np.median(hit)) if hit.size else 0.0}
+
+
+def masked_line(n_with_masked: int, median_fraction: float) -> str:
+    """The one summary line (``pack``, ``info``, ``predict``) about objects with masked pixels."""
+    if n_with_masked == 0:
+        return "no object has masked pixels"
+    noun = "object has" if n_with_masked == 1 else "objects have"
+    return f"{n_with_masked:,} {noun} masked pixels (median fraction {median_fraction:.3f})"
 
 
 def masked_fraction(mask: np.ndarray) -> np.ndarray:

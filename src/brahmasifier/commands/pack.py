@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io import pack_fits
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.store import MANIFEST
+    from brahmasifier.pixels import masked_line
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     manifest_path = Path(args.out) / MANIFEST
@@ -64,5 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {check['manifest']}: {check['n_listed']:,} listed, {check['n_missing']:,} missing, "
               f"{check['n_unlisted']:,} band files not listed{note}")
     print(f"  duplicate IDs: {m.get('n_duplicate_ids', 0):,} objects; with NaN/Inf pixels: {m.get('n_with_nan', 0):,}")
+    if "n_with_masked" in m:
+        print(f"  {masked_line(int(m['n_with_masked']), float(m['median_masked_fraction']))}")
     print(f"  {seconds:.1f} s, {rate}")
     return 0
