@@ -137,11 +137,10 @@ def shift_image(image: np.ndarray, dy: float, dx: float, order: int = 3) -> np.n
     return ndimage.shift(image.astype(np.float64), (0.0, dy, dx), order=order, mode="mirror").astype(np.float32)
 
 
-def _lanczos_weights(shift: float, a: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Taps (integer offsets) and normalised weights of a Lanczos-``a`` kernel sampling at ``x − shift``."""
-    taps = np.arange(-a + 1, a + 1) - math.floor(shift)  # integer offsets k: value at i + k, 2a taps
-    frac = shift - math.floor(shift)
-    x = taps + frac  # distance from the sample point (i - shift) to pixel i + k
+def _lanczos_weights(d: float, a: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Taps ``k`` and normalised weights ``L(k + d)`` of a Lanczos-``a`` kernel: ``out[i] = Σ_k w_k in[i + k]`` samples ``in`` at ``i − d``."""
+    taps = math.floor(-d) + np.arange(-a + 1, a + 1)
+    x = taps + d  # distance of pixel i + k from the sample point i - d
     weights = np.sinc(x) * np.sinc(x / a)
     weights[np.abs(x) >= a] = 0.0
     return taps, weights / weights.sum()
@@ -154,7 +153,7 @@ def lanczos_shift(image: np.ndarray, dy: float, dx: float, a: int = 3) -> np.nda
     """
     out = image.astype(np.float64)
     for axis, d in ((1, dy), (2, dx)):
-        taps, weights = _lanczos_weights(-d, a)
+        taps, weights = _lanczos_weights(d, a)
         pad = int(np.abs(taps).max())
         width = [(0, 0)] * 3
         width[axis] = (pad, pad)
