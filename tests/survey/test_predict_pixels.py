@@ -1,4 +1,4 @@
-"""Masked pixels and misregistered bands through ``predict``: columns, counts, the logit a masked pixel cannot change, the repair."""
+"""Masked pixels and misregistered bands through ``predict``: columns, counts, masked pixels and the logit, the repair."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.survey.tiny import structured_object
 
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.predictor import predict
@@ -16,7 +17,6 @@ from brahmasifier.models import ModelCard, build_model, save_model
 from brahmasifier.pixels import nan_where_filled
 from brahmasifier.survey.checks import pixel_checks
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
-from tests.survey.tiny import structured_object
 
 
 def _model(folder: Path, valid_only: bool, seed: int = 3) -> tuple[Path, torch.nn.Module]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.survey.tiny import structured_object
 
 from brahmasifier.survey.checks import PIXEL_COLUMNS, pixel_checks
 from brahmasifier.survey.registration import estimate_band_angles, register_bands
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
-from tests.survey.tiny import structured_object
 
 
 def _objects(n: int, seed: int) -> np.ndarray:

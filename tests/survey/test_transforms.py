@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.survey.tiny import structured_object
 
 from brahmasifier.errors import ConfigError
 from brahmasifier.pixels import fill_mask
@@ -15,7 +16,6 @@ from brahmasifier.survey.transforms import (
     lanczos_shift,
     perturb_image,
 )
-from tests.survey.tiny import structured_object
 
 
 def _obj(seed: int = 0) -> np.ndarray:
@@ -60,10 +60,10 @@ def test_masked_footprint_keeps_the_inside() -> None:
 
 def test_misregistration_records_each_band_angle() -> None:
     obj = _obj()
-    image, truth = perturb_image(obj, PerturbConfig(misregister_fraction=1.0, misregister_angle=30.0),
+    moved, truth = perturb_image(obj, PerturbConfig(misregister_fraction=1.0, misregister_angle=30.0),
                                  np.random.default_rng(2))
     angles = np.array([truth[f"pert_angle_{b}"] for b in "grizy"])
-    assert truth["pert_misregistered"] == 1 and np.all(np.abs(angles) <= 30.0)
+    assert truth["pert_misregistered"] == 1 and np.all(np.abs(angles) <= 30.0) and not np.array_equal(moved, obj)
     assert truth["pert_max_band_angle"] == pytest.approx(angles.max() - angles.min())
     none, t0 = perturb_image(obj, PerturbConfig(misregister_fraction=0.0), np.random.default_rng(2))
     assert t0["pert_misregistered"] == 0 and np.array_equal(none, obj)

@@ -138,7 +138,7 @@ def shift_image(image: np.ndarray, dy: float, dx: float, order: int = 3) -> np.n
 
 
 def _lanczos_weights(d: float, a: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Taps ``k`` and normalised weights ``L(k + d)`` of a Lanczos-``a`` kernel: ``out[i] = Σ_k w_k in[i + k]`` samples ``in`` at ``i − d``."""
+    """Taps ``k`` and weights ``L(k + d)`` (unit sum): ``out[i] = Σ_k w_k in[i + k]`` samples ``in`` at ``i − d``."""
     taps = math.floor(-d) + np.arange(-a + 1, a + 1)
     x = taps + d  # distance of pixel i + k from the sample point i - d
     weights = np.sinc(x) * np.sinc(x / a)
