@@ -105,23 +105,25 @@ def _polar_matrix(size: int, step: float, radii: tuple[float, ...]) -> Any:
     return sparse.csr_matrix((np.concatenate(data), (np.concatenate(ii), np.concatenate(jj))), shape=(rr.size, size * size))
 
 
+def _lower_median(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Lower median of the valid values along the last axis (0 where none): one sort, invalid values last."""
+    ordered = np.sort(np.where(valid, sample, np.inf), axis=-1)
+    k = np.maximum((valid.sum(axis=-1, keepdims=True) + 1) // 2 - 1, 0)
+    out = np.take_along_axis(ordered, k, axis=-1)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
 def _level_and_noise(flat: np.ndarray, bad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Per band: median and ``1.4826 × MAD`` of every third pixel (a third of the work; ample for a scale)."""
     sample = flat[..., ::3]
     if bad is not None and bad.any():
-        work = np.where(bad[..., ::3], np.nan, sample)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # an all-invalid band: NaN, set to 0 below
-                med = np.nanmedian(work, axis=-1, keepdims=True)
-                mad = np.nanmedian(np.abs(work - med), axis=-1, keepdims=True)
+        valid = ~bad[..., ::3]
+        med = _lower_median(sample, valid)
+        mad = _lower_median(np.abs(np.where(valid, sample, 0.0) - med), valid)
     else:
         med = np.median(sample, axis=-1, keepdims=True)
         mad = np.median(np.abs(sample - med), axis=-1, keepdims=True)
-    med = np.nan_to_num(med)
-    return med, 1.4826 * np.nan_to_num(mad) + 1e-12 * (1.0 + np.abs(med))
+    return med, 1.4826 * mad + 1e-12 * (1.0 + np.abs(med))
 
 
 def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, *, min_angle: float = MIN_ANGLE,
