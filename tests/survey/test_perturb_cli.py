@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.survey.tiny import structured_object
 
 from brahmasifier.cli import main
 from brahmasifier.io.store import open_store, write_store
 from brahmasifier.survey.transforms import TRUTH_COLUMNS
-from tests.survey.tiny import structured_object
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,28 @@ def test_fits_tree_in_and_pack_info_counts(tiny_challenge_tree, tmp_path: Path, 
     assert f"{len(truth)} objects have masked pixels" in capsys.readouterr().out
     assert main(["pack", str(root), "--out", str(tmp_path / "clean"), "--no-progress"]) == 0
     assert "no object has masked pixels" in capsys.readouterr().out
+
+
+def test_a_crashed_run_keeps_its_finished_chunks(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import brahmasifier.survey.run as run
+    from brahmasifier.survey.transforms import PerturbConfig
+
+    config = PerturbConfig(footprint="rotated", centre_offset=1.0)
+    real, done = run._perturb_chunk, []
+
+    def crash_on_third(*args, **kwargs):
+        if args[2] == 2:
+            raise RuntimeError("killed")
+        done.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run, "_perturb_chunk", crash_on_third)
+    with pytest.raises(RuntimeError, match="killed"):
+        run.perturb_data(tiny_store, tmp_path / "out", config, seed=8, shard_size=3, progress=False)
+    assert done == [0, 1] and not (tmp_path / "out" / "manifest.json").exists()
+    monkeypatch.setattr(run, "_perturb_chunk", lambda *a, **k: (done.append(a[2]), real(*a, **k)))
+    resumed = run.perturb_data(tiny_store, tmp_path / "out", config, seed=8, shard_size=3, progress=False)
+    assert done == [0, 1, 2]  # only the missing chunk was made again
+    fresh = run.perturb_data(tiny_store, tmp_path / "fresh", config, seed=8, shard_size=3, progress=False)
+    assert np.array_equal(resumed.read(range(7)), fresh.read(range(7)))
+    assert resumed.index.equals(fresh.index)
