@@ -128,3 +128,15 @@ def test_register_bands_leaves_clean_objects_alone(tmp_path: Path, objects: np.n
     for clean in ("o0", "o1", "o2", "o4"):
         assert logits[True][clean] == logits[False][clean]
     assert logits[True]["o3"] != logits[False]["o3"]
+
+
+def test_onnx_reads_masked_pixels_as_pytorch_does(tmp_path: Path, objects: np.ndarray) -> None:
+    model_dir, _ = _model(tmp_path, valid_only=True)
+    store = _store(tmp_path / "store", objects)
+    logits = {}
+    for onnx in (False, True):
+        out = tmp_path / f"onnx{int(onnx)}"
+        predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", probs_out=out / "p.csv", onnx=onnx,
+                              progress=False, workers=0, tta="none", precision="32-true"))
+        logits[onnx] = pd.read_csv(out / "p.csv")["logit"].to_numpy()
+    np.testing.assert_allclose(logits[True], logits[False], rtol=1e-5, atol=1e-5)

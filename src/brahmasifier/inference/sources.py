@@ -182,9 +182,7 @@ class StoreSource(ObjectSource):
         stop = min(stop, len(self))
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
-        index = self.store.index
-        n_masked = (index["n_masked"].to_numpy(np.int64)[batch.rows] if "n_masked" in index
-                    else np.full(k, -1, dtype=np.int64))
+        n_masked = self.store.index_arrays()["n_masked"][batch.rows]
         return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k,
                         self.store.index_arrays()["id_source"][batch.rows].tolist(), [""] * k, n_masked)
 
