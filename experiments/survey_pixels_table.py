@@ -6,7 +6,7 @@ For each model card variant — as trained (``valid_only`` from its card) and, f
 the same weights with ``valid_only`` switched off (how cards before it read filled pixels: as
 0) — and each set, runs ``predict`` (flips TTA, the default) and prints AUC and TPR at
 FPR 1e-2 (``binary_metrics``), the masked and misregistered counts. ``--register NAME`` also
-scores that set with ``--register-bands``.
+scores that set with ``--register-bands``; ``--valid-only-only`` skips the "off" variant.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ def main() -> None:
     parser.add_argument("--set", nargs="+", required=True, metavar="NAME=STORE")
     parser.add_argument("--register", nargs="*", default=[])
     parser.add_argument("--out", default="experiments/_work/survey_table")
+    parser.add_argument("--valid-only-only", action="store_true", help="score only with valid_only on")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sets = dict(item.split("=", 1) for item in args.set)
     rows = []
-    for valid_only in (True, False):
+    for valid_only in (True,) if args.valid_only_only else (True, False):
         model = _variant(args.model, out / "models", valid_only)
         for name, store in sets.items():
             labels = open_store(store).index.set_index("id")["label"]
