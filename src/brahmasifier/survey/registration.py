@@ -9,7 +9,7 @@ Method (per object, vectorised over a batch):
    band's noise: bands differ by orders of magnitude) through ``asinh`` (the bright core no
    longer dominates), and each ring's mean is removed (the radial profile says nothing about
    an angle). Median and MAD come from every third pixel. Measured on 400 objects of our
-   engine's test set (``experiments/_work``-style probe, ``docs/survey-pixels.md``): this
+   engine's test set (a probe like ``experiments/survey_registration_rates.py``; ``docs/survey-pixels.md``): this
    grid (9 radii × 90 angles) estimates angles as well as 17 × 180 at a third of the cost,
    and a soft threshold of the noise before ``asinh`` flagged worse at a 1% false-flag rate.
 2. A rotation about the centre is a circular shift along the angle, so the correlation of
