@@ -9,6 +9,7 @@ import pytest
 
 from brahmasifier.cli import build_parser, main
 from brahmasifier.inference.submission import read_submission
+from brahmasifier.survey.checks import PIXEL_COLUMNS
 
 
 def _saved_run(run: Path) -> Path:
@@ -53,5 +54,5 @@ def test_predict_command_end_to_end(tiny_challenge_tree: tuple[Path, pd.DataFram
     submission = read_submission(tmp_path / "o" / "submission.csv")
     assert sorted(submission["id"]) == sorted(truth["id"])
     probs = pd.read_csv(tmp_path / "o" / "probs.csv", dtype={"id": str})
-    assert list(probs.columns) == ["id", "stem", "prob", "logit", "logit_run", "n_nan"]
+    assert list(probs.columns) == ["id", "stem", "prob", "logit", "logit_run", "n_nan", *PIXEL_COLUMNS]
     assert (tmp_path / "o" / "rejected.csv").is_file()

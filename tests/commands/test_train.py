@@ -39,7 +39,7 @@ def test_train_from_fits_roots(tiny_challenge_tree, tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert "val AUC" in out and str(run / "model") in out
     card = json.loads((run / "model" / "model.json").read_text())
-    assert card["normalization"] == {"name": "per_image"} and card["bands"] == ["i", "r", "g", "z", "y"]
+    assert card["normalization"] == {"name": "per_image", "valid_only": True} and card["bands"] == ["i", "r", "g", "z", "y"]
     assert card["training"]["data"]["n_objects"] == len(truth)
     assert (tmp_path / "cache" / "manifest.json").is_file()
 

@@ -56,10 +56,18 @@ def test_no_effect_and_no_draws_when_off() -> None:
 
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
-    aug = SurveyAugment(**{name: {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5}[name]}, probability=1.0)
+    strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0}
+    aug = SurveyAugment(**{name: strengths[name]}, probability=1.0)
     x = _noise(8) + _blob()[None, None]
     one, two, other = aug.apply(x, _gen(5)), aug.apply(x, _gen(5)), aug.apply(x, _gen(6))
-    assert one.shape == x.shape and one.dtype == x.dtype and torch.isfinite(one).all()
+    finite = torch.isfinite(one)
+    if name == "rotate":  # the footprint outside r = 20.5 px is invalid (NaN); everything inside is data
+        yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
+        assert torch.equal(~finite, (torch.hypot(yy, xx) > 20.5).expand_as(finite))
+        one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
+    else:
+        assert finite.all()
+    assert one.shape == x.shape and one.dtype == x.dtype
     assert torch.equal(one, two) and not torch.equal(one, other) and not torch.equal(one, x)
 
 

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io.parameters import parameters_line
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.summary import summarize_store
+    from brahmasifier.pixels import masked_line
 
     summary = summarize_store(args.store, top_reasons=args.top)
     if args.json:
@@ -47,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {n:>8,}  {reason}")
     print(f"duplicate IDs: {summary['n_duplicate_id']:,} objects; NaN/Inf-affected: {summary['n_with_nan']:,} objects "
           f"({summary['n_nan_pixels']:,} pixels)")
+    if summary.get("n_with_masked") is None:
+        print("masked pixels: not counted (store packed before they were; repack to count them)")
+    else:
+        print(masked_line(summary["n_with_masked"], summary["median_masked_fraction"]))
     if summary["n_stem_ids"]:
         print(stem_id_line(summary["n_stem_ids"]))
     line = parameters_line(summary["n_with_parameters"], summary["n_objects"], summary["n_parameter_files"])

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io.parameters import parameters_line
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.store import MANIFEST
+    from brahmasifier.pixels import masked_line
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     manifest_path = Path(args.out) / MANIFEST
@@ -71,5 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in m.get("parameter_problems", []):
         print(f"  parameter table {problem['file']}: {problem['reason']}")
     print(f"  duplicate IDs: {m.get('n_duplicate_ids', 0):,} objects; with NaN/Inf pixels: {m.get('n_with_nan', 0):,}")
+    if "n_with_masked" in m:
+        print(f"  {masked_line(int(m['n_with_masked']), float(m['median_masked_fraction']))}")
     print(f"  {seconds:.1f} s, {rate}")
     return 0

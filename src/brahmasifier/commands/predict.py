@@ -48,6 +48,9 @@ OPTIONS: list[ConfigOption] = [
                  "test-time views: none, flips (identity + h/v flips), d4 (8 views)"),
     ConfigOption(("--threshold",), "threshold", {"type": _threshold},
                  "probability threshold for preds=1, or 'auto' (from the model cards)"),
+    ConfigOption(("--register-bands",), "register_bands", {"action": argparse.BooleanOptionalAction},
+                 "rotate the bands of objects flagged misregistered back onto the others before scoring "
+                 "(docs/survey-pixels.md)"),
     ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per batch"),
     ConfigOption(("--workers",), "workers", {"type": int},
                  "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "

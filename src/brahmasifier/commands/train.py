@@ -84,6 +84,9 @@ OPTIONS: list[ConfigOption] = [
                  "survey augmentation: sky offsets and gradients up to ±SIGMA sky noise per band (0: off)"),
     ConfigOption(("--aug-noise",), "aug_noise", {"type": float, "metavar": "FRACTION"},
                  "survey augmentation: sky noise raised by up to FRACTION (0.5: up to 1.5x) by adding noise (0: off)"),
+    ConfigOption(("--aug-rotate",), "aug_rotate", {"type": float, "metavar": "DEGREES"},
+                 "survey augmentation: bilinear rotation by up to ±DEGREES (180: any angle), the footprint outside "
+                 "r = 20.5 px masked, as the blind set's (0: off)"),
     ConfigOption(("--aug-probability",), "aug_probability", {"type": float},
                  "probability that each survey augmentation that is on is applied to a sample"),
     ConfigOption(("--targets",), "targets", {"metavar": "NAMES"},

@@ -22,6 +22,13 @@ Applied in this order, after the D4 flips and rotations:
   values at the stamp edges are each ~ U(−max, max) σ: imperfect sky subtraction.
 - ``noise`` (max fractional increase): per band the sky noise raised from σ to ``s σ``,
   ``s ~ U(1, 1 + max)``, by adding white Gaussian noise of ``σ sqrt(s² − 1)``: shallower data.
+- ``rotate`` (max |angle|, degrees; 180 = any angle): all bands rotated by one angle
+  ``~ U(−max, max)`` about the centre with bilinear interpolation (``grid_sample``: it smooths
+  and correlates the noise like the survey's own warp), then every pixel outside the inscribed
+  circle (r > 20.5 px) set to NaN — the rotated footprint of the challenge's blind set, as
+  ``predict`` hands it to the model (:func:`brahmasifier.pixels.nan_where_filled`). Applied
+  last (after the noise: the survey rotates the noisy coadd). Models with a ``valid_only``
+  normalisation ignore the NaN pixels; others read them as 0.
 
 All strengths default to 0 (off); :meth:`SurveyAugment.active` says whether anything is on,
 and when nothing is, :meth:`SurveyAugment.apply` returns its input unchanged and draws nothing.
@@ -40,10 +47,10 @@ from brahmasifier.bands import PIXEL_SCALE
 from brahmasifier.errors import ConfigError
 from brahmasifier.sky import sky_stats
 
-__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "scale_flux", "shift"]
+__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "rotate_footprint", "scale_flux", "shift"]
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
-AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise")
+AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "rotate")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -56,6 +63,7 @@ class SurveyAugment:
     shift: float = 0.0  # max sub-pixel shift in pixels
     sky: float = 0.0  # max sky offset / gradient amplitude in units of the sky σ
     noise: float = 0.0  # max fractional increase of the sky noise
+    rotate: float = 0.0  # max |angle| in degrees of a bilinear rotation; the footprint outside r = 20.5 px becomes NaN
     probability: float = 0.5
     pixel_scale: float = PIXEL_SCALE
 
@@ -123,6 +131,10 @@ class SurveyAugment:
             factor = uniform(b, c, low=1.0, high=1.0 + self.noise)
             extra = sigma * torch.sqrt(factor**2 - 1.0) * use[:, None]  # type: ignore[operator]
             out = out + _normal(out.shape, generator, x.device) * extra[..., None, None]
+        if self.rotate > 0:
+            use = chosen()
+            angle = uniform(b, low=-self.rotate, high=self.rotate)
+            out = torch.where(use[:, None, None, None], rotate_footprint(out, angle), out)
         return out.to(x.dtype)
 
 
@@ -186,6 +198,21 @@ def shift(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     ramp = torch.polar(torch.ones_like(phase), phase)[:, None]  # (B, 1, H, W)
     moved = torch.fft.ifft2(torch.fft.fft2(x.double()) * ramp).real
     return moved.to(x.dtype)
+
+
+def rotate_footprint(x: torch.Tensor, degrees: torch.Tensor, radius: float = 20.5) -> torch.Tensor:
+    """Each sample rotated by ``degrees`` about the centre (bilinear), pixels outside ``radius`` set to NaN."""
+    b, _, h, w = x.shape
+    theta = torch.deg2rad(degrees.double())
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    zero = torch.zeros_like(cos)
+    affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(affine, [b, x.shape[1], h, w], align_corners=True)
+    out = F.grid_sample(torch.nan_to_num(x), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    yy = torch.arange(h, device=x.device, dtype=x.dtype)[:, None] - (h - 1) / 2.0
+    xx = torch.arange(w, device=x.device, dtype=x.dtype)[None, :] - (w - 1) / 2.0
+    outside = torch.hypot(yy, xx) > radius
+    return out.masked_fill(outside, float("nan"))
 
 
 def add_sky(x: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:

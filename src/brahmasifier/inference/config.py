@@ -49,6 +49,7 @@ class PredictConfig:
     # what is computed
     tta: str = "flips"
     threshold: str | float = "auto"
+    register_bands: bool = False
     # hardware
     batch_size: int = 256
     workers: int | None = None

@@ -114,6 +114,7 @@ class EnsembleModule(pl.LightningModule):
             "stamp": batch.get("stamp") or [""] * len(batch["id"]),
             "model_logits": calibrated.cpu().numpy(),
             "logit": calibrated.mean(dim=0).cpu().numpy(),
+            "pixels": {name: np.asarray(values) for name, values in (batch.get("pixels") or {}).items()},
         }
         if parameters is not None:
             out["parameters"] = parameters
@@ -124,11 +125,12 @@ class PartsDataModule(pl.LightningDataModule):
     """Builds each rank's DataLoader over its own parts once the rank is known."""
 
     def __init__(self, source: ObjectSource, parts: Sequence[Part], plan: dict[str, Any], parts_dir: Path, resume: bool,
-                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter) -> None:
+                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter, register_bands: bool = False) -> None:
         super().__init__()
         self.source, self.parts, self.plan, self.parts_dir = source, list(parts), plan, parts_dir
         self.resume, self.batch_size, self.workers, self.max_parts = resume, batch_size, workers, max_parts
         self.writer = writer
+        self.register_bands = register_bands
         self.reused: set[int] = set()
         self.todo: list[Part] = []
 
@@ -153,7 +155,7 @@ class PartsDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader[Any]:
         """Whole batches of this rank's parts, in order (a reader thread, or worker processes)."""
-        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size))
+        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size), self.register_bands)
         if not self.workers:
             from brahmasifier.inference.prefetch import ThreadPrefetchedBatches
 

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,8 @@ from brahmasifier.errors import ConfigError, PartsError
 from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
 from brahmasifier.models.temperature import sigmoid
+from brahmasifier.pixels import masked_summary
+from brahmasifier.survey.checks import PIXEL_COLUMNS
 
 if TYPE_CHECKING:
     from brahmasifier.models.targets import TargetSet
@@ -224,6 +226,10 @@ class MergeResult(ObjectCounts):
 
     rejected_out: Path
     notes: list[str] = field(default_factory=list)
+    n_with_masked: int = 0  # scored IDs with invalid pixels (masked_fraction > 0)
+    median_masked_fraction: float = 0.0  # over those
+    n_misregistered: int = 0  # scored IDs flagged misregistered
+    pixel_checks: bool = False  # whether the parts carried the pixel columns
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -284,13 +290,21 @@ def merge_parts(
         from brahmasifier.inference.parameters import parameter_columns
 
         param_columns = parameter_columns(targets)
-    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *param_columns]]
-    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *param_columns])
+    pixel_columns = [c for c in PIXEL_COLUMNS if c in frame.columns]
+    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *param_columns, *pixel_columns]]
+    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *param_columns, *pixel_columns])
     prob = sigmoid(combined["logit"].to_numpy())
     probs = pd.DataFrame({"id": combined["id"].astype(str), "stem": combined["stem"].astype(str), "prob": prob})
     for column in logit_columns:
         probs[column] = combined[column].to_numpy(np.float64)
     probs["n_nan"] = combined["n_nan"].to_numpy(np.int64)
+    pixel_summary: dict[str, Any] = {}
+    if pixel_columns:
+        for column in pixel_columns:
+            probs[column] = combined[column].to_numpy()
+        probs["misregistered"] = (probs["misregistered"].to_numpy(np.float64) > 0).astype(np.int64)  # any row of the ID
+        pixel_summary = {**masked_summary(probs["masked_fraction"].to_numpy()),
+                         "n_misregistered": int(probs["misregistered"].sum()), "pixel_checks": True}
     preds = (prob >= threshold).astype(np.int64)
     parameters = None
     notes: list[str] = []
@@ -326,4 +340,5 @@ def merge_parts(
         n_stem_ids=int((ok & (frame["id_source"].astype(str) == "stem")).sum()) if "id_source" in frame else 0,
         rejected_out=rejected_out,
         notes=notes,
+        **pixel_summary,
     )

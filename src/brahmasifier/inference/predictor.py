@@ -54,6 +54,7 @@ from brahmasifier.inference.parts import (
     plan_parts,
 )
 from brahmasifier.io.reader import stem_id_line
+from brahmasifier.pixels import masked_line
 
 __all__ = ["PredictionSummary", "predict"]
 
@@ -87,6 +88,10 @@ class PredictionSummary(ObjectCounts):
     complete: bool = True
     rank: int = 0
     notes: list[str] = field(default_factory=list)
+    n_with_masked: int = 0
+    median_masked_fraction: float = 0.0
+    n_misregistered: int = 0
+    register_bands: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
@@ -107,6 +112,11 @@ class PredictionSummary(ObjectCounts):
                                           f"({self.n_duplicate_rows} rows), combined by mean logit"
                                           if self.n_duplicate_ids else ""),
             f"{self.n_positive} predicted lenses at threshold {self.threshold:.4g}",
+            masked_line(self.n_with_masked, self.median_masked_fraction),
+            f"{self.n_misregistered} object{'s' if self.n_misregistered != 1 else ''} flagged misregistered (bands rotated "
+            "against each other; column misregistered)"
+            + ("; their bands were re-aligned before scoring (--register-bands)" if self.register_bands
+               else "" if not self.n_misregistered else "; --register-bands re-aligns them"),
             f"models: {', '.join(self.models)}; TTA {self.tta}; {self.engine} {self.precision} on {self.device}"
             + (f" x{self.world_size}" if self.world_size > 1 else ""),
             f"{self.n_scored} objects in {self.seconds:.1f} s ({self.objects_per_second:.0f} objects/s)"
@@ -206,6 +216,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         "tta": config.tta, "precision": precision, "engine": engine,
         "data": [str(Path(p).resolve()) for p in config.data],
         "objects": len(source), "objects_fingerprint": source.fingerprint(), "part_size": config.part_size,
+        "register_bands": config.register_bands,
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
 
@@ -215,7 +226,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         module = EnsembleModule(loaded, config.tta, precision, engine, channels_last, parts_dir / "onnx")
         writer = PartWriter(parts_dir, parts, model_columns, progress=config.progress, parameter_columns=param_columns)
         datamodule = PartsDataModule(source, parts, plan, parts_dir, config.resume, config.batch_size, workers,
-                                     config.max_parts, writer)
+                                     config.max_parts, writer, config.register_bands)
         distributed = str(config.devices) != "1" or config.num_nodes > 1
         with quiet_lightning(startup_lines=False):
             trainer = pl.Trainer(
@@ -254,6 +265,8 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         precision=precision, engine=engine, device=device_label, world_size=run.world_size,
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
+        n_with_masked=result.n_with_masked, median_masked_fraction=result.median_masked_fraction,
+        n_misregistered=result.n_misregistered, register_bands=config.register_bands,
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
         notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "

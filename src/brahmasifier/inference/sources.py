@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError, FitsFormatError, InputNotFoundError
 from brahmasifier.io.store import REJECTED_COLUMNS, is_store_folder
+from brahmasifier.survey.checks import pixel_checks
 
 __all__ = ["BatchDataset", "ConcatSource", "FitsSource", "ObjectSource", "RawBatch", "StoreSource", "open_source"]
 
@@ -44,6 +45,7 @@ class RawBatch:
     files: list[str] = field(default_factory=list)  # file to blame when the read failed
     id_sources: list[str] = field(default_factory=list)  # "table", "stem" (no ID column: the stem is the ID) or ""
     stamps: list[str] = field(default_factory=list)  # per object: digest of its files' size and time (see stamps())
+    n_masked: np.ndarray | None = None  # int64 (k,): invalid pixels as the reader counted them, -1 unknown
 
 
 class ObjectSource:
@@ -121,6 +123,7 @@ class FitsSource(ObjectSource):
         images = np.zeros((k, len(BANDS), STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
         ids, stems, errors, files, id_sources = [], [], [], [], []
         n_nan = np.zeros(k, dtype=np.int32)
+        n_masked = np.full(k, -1, dtype=np.int64)
         for j, obj in enumerate(self.objects[start:stop]):
             stems.append(obj.stem)
             try:
@@ -133,11 +136,13 @@ class FitsSource(ObjectSource):
                 continue
             images[j] = record.image
             n_nan[j] = record.n_nan
+            n_masked[j] = record.n_masked
             ids.append(record.id)
             id_sources.append(record.id_source)
             errors.append("")
             files.append("")
-        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files, id_sources, stamps)
+        return RawBatch(np.arange(start, stop, dtype=np.int64), images, ids, stems, n_nan, errors, files, id_sources, stamps,
+                        n_masked)
 
 
 def _first_file(obj: object) -> str:
@@ -177,8 +182,9 @@ class StoreSource(ObjectSource):
         stop = min(stop, len(self))
         batch = self.store.read_batch(np.arange(start, stop, dtype=np.int64))
         k = len(batch.rows)
+        n_masked = self.store.index_arrays()["n_masked"][batch.rows]
         return RawBatch(batch.rows, batch.images, batch.ids, batch.stems, batch.n_nan.copy(), [""] * k, [""] * k,
-                        self.store.index_arrays()["id_source"][batch.rows].tolist(), [""] * k)
+                        self.store.index_arrays()["id_source"][batch.rows].tolist(), [""] * k, n_masked)
 
 
 class ConcatSource(ObjectSource):
@@ -234,6 +240,8 @@ class ConcatSource(ObjectSource):
             [f for p in pieces for f in p.files],
             [s for p in pieces for s in p.id_sources],
             [s for p in pieces for s in p.stamps],
+            np.concatenate([p.n_masked if p.n_masked is not None else np.full(len(p.positions), -1, np.int64)
+                            for p in pieces]) if pieces else np.zeros(0, np.int64),
         )
 
 
@@ -264,9 +272,10 @@ class BatchDataset(Dataset[dict[str, object]]):
     inter-process messages) off the hot path; use it with ``DataLoader(batch_size=None)``.
     """
 
-    def __init__(self, source: ObjectSource, batches: Sequence[tuple[int, int, int]]) -> None:
+    def __init__(self, source: ObjectSource, batches: Sequence[tuple[int, int, int]], register_bands: bool = False) -> None:
         self.source = source
         self.batches = list(batches)
+        self.register_bands = register_bands
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -274,8 +283,10 @@ class BatchDataset(Dataset[dict[str, object]]):
     def __getitem__(self, k: int) -> dict[str, object]:
         part, start, stop = self.batches[k]
         raw = self.source.read_range(start, stop)
+        images, pixels = pixel_checks(raw.images, raw.n_nan, raw.n_masked, register=self.register_bands)
         return {
-            "image": torch.from_numpy(raw.images),
+            "image": torch.from_numpy(images),
+            "pixels": pixels,
             "position": torch.from_numpy(raw.positions),
             "n_nan": torch.from_numpy(raw.n_nan),
             "id": raw.ids,

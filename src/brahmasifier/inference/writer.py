@@ -18,6 +18,7 @@ import pandas as pd
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from brahmasifier.inference.parts import Part, write_part
+from brahmasifier.survey.checks import PIXEL_COLUMNS
 
 __all__ = ["PartWriter", "part_frame"]
 
@@ -39,6 +40,9 @@ def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str],
         "stamp": pd.array([s for o in outputs for s in o.get("stamp") or [""] * len(o["id"])], dtype=object),
         "logit": np.concatenate([o["logit"] for o in outputs]).astype(np.float64),
     })
+    for column in PIXEL_COLUMNS:
+        if all(column in (o.get("pixels") or {}) for o in outputs):
+            frame[column] = np.concatenate([np.asarray(o["pixels"][column]) for o in outputs])
     model_logits = np.concatenate([o["model_logits"] for o in outputs], axis=1)
     for k, column in enumerate(model_columns):
         frame[column] = model_logits[k].astype(np.float64)

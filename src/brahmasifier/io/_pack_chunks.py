@@ -41,7 +41,8 @@ _PART_META_KEY = b"brahmasifier.pack"
 #: Objects read between two writes to the shard file and two progress reports.
 BATCH = 256
 #: Index columns written by the packer, in this order, before the joined parameters.
-PACK_INDEX_COLUMNS: tuple[str, ...] = ("id", "stem", "label", "domain", "n_nan", "duplicate_id", "source", "id_source")
+PACK_INDEX_COLUMNS: tuple[str, ...] = ("id", "stem", "label", "domain", "n_nan", "duplicate_id", "source", "id_source",
+                                       "n_masked")
 #: A chunk's own columns (``duplicate_id`` needs every chunk, so the final index adds it).
 CHUNK_INDEX_COLUMNS: list[str] = [c for c in PACK_INDEX_COLUMNS if c != "duplicate_id"]
 
@@ -115,7 +116,8 @@ def pack_chunk(out: Path, chunk: Chunk, report: Callable[[int], object]) -> None
             else:
                 batch.append(item.image)
                 rows.append({"id": item.id, "stem": obj.stem, "label": obj.label, "domain": obj.domain,
-                             "n_nan": item.n_nan, "source": printable_name(str(obj.root)), "id_source": item.id_source})
+                             "n_nan": item.n_nan, "source": printable_name(str(obj.root)), "id_source": item.id_source,
+                             "n_masked": item.n_masked})
             pending += 1
             if pending == BATCH:
                 shard.write(batch)

@@ -62,6 +62,7 @@ from brahmasifier.io.store import (
     is_complete_store,
     open_store,
 )
+from brahmasifier.pixels import masked_summary
 
 __all__ = ["PACK_INDEX_COLUMNS", "pack_fits"]
 
@@ -198,9 +199,10 @@ def _finalize(
     index = pd.concat([p.index for p in parts], ignore_index=True) if parts else pd.DataFrame(
         {"id": pd.Series([], dtype=str), "stem": pd.Series([], dtype=str), "label": pd.Series([], dtype=np.int64),
          "domain": pd.Series([], dtype=str), "n_nan": pd.Series([], dtype=np.int64), "source": pd.Series([], dtype=str),
-         "id_source": pd.Series([], dtype=str)})
+         "id_source": pd.Series([], dtype=str), "n_masked": pd.Series([], dtype=np.int64)})
     index["label"] = index["label"].astype(np.int64)
     index["n_nan"] = index["n_nan"].astype(np.int64)
+    index["n_masked"] = index["n_masked"].fillna(0).astype(np.int64)  # parts of an earlier version lack it
     index.insert(PACK_INDEX_COLUMNS.index("duplicate_id"), "duplicate_id", index["id"].duplicated(keep=False).to_numpy())
     n_duplicates = int(index["duplicate_id"].sum())
     if n_duplicates:
@@ -228,6 +230,7 @@ def _finalize(
         **count_file_rows(rejected["stem"], rejected["reason"]),  # stray files (incl. unreadable tables), manifest findings
         "n_duplicate_ids": n_duplicates,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
+        **masked_summary(index["n_masked"].to_numpy() / (len(BANDS) * STAMP_SIZE**2)),
         "n_stem_ids": int((index["id_source"].astype(str) == ID_FROM_STEM).sum()),
         "shard_size": shard_size,
         "parameter_files": [str(p) for p in scan.parameter_files],

@@ -17,7 +17,7 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io.fastfits import read_band_fits_fast
 from brahmasifier.io.fits import BandRecord, FitsFormatError
 from brahmasifier.io.scan import ObjectFiles
-from brahmasifier.pixels import clean_pixels
+from brahmasifier.pixels import clean_pixels, invalid_mask
 
 __all__ = ["ID_FROM_STEM", "ID_FROM_TABLE", "REASON_BLANK", "BandReader", "ObjectImage", "read_object", "stem_id_line"]
 
@@ -44,6 +44,7 @@ class ObjectImage:
     image: np.ndarray
     n_nan: int
     id_source: str = ID_FROM_TABLE
+    n_masked: int = 0  # invalid pixels (bad or constant-filled from the border: :func:`brahmasifier.pixels.invalid_mask`)
 
 
 BandReader = Callable[[Path, str], BandRecord]
@@ -94,10 +95,11 @@ def read_object(obj: ObjectFiles, *, band_reader: BandReader = read_band_fits_fa
             reason=f"band files disagree on the object ID ({detail})",
         )
     object_id = distinct.pop()
+    n_masked = int(invalid_mask(image).sum())  # before cleaning: a NaN region is bad, not a 0-fill
     n_nan = int(clean_pixels(image)[0])
     if not np.any(image.max(axis=(1, 2)) > image.min(axis=(1, 2))):
         raise FitsFormatError(f"{obj.files[BANDS[0]].parent}: {obj.stem}: {REASON_BLANK}", path=obj.files[BANDS[0]],
                               reason=REASON_BLANK)
     if object_id is None:
-        return ObjectImage(id=obj.stem, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_STEM)
-    return ObjectImage(id=object_id, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_TABLE)
+        return ObjectImage(id=obj.stem, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_STEM, n_masked=n_masked)
+    return ObjectImage(id=object_id, stem=obj.stem, image=image, n_nan=n_nan, id_source=ID_FROM_TABLE, n_masked=n_masked)

@@ -211,7 +211,7 @@ class CutoutStore:
         return self.read(np.arange(start, min(stop, len(self))))
 
     def index_arrays(self) -> dict[str, np.ndarray]:
-        """``id``, ``stem``, ``label``, ``domain``, ``n_nan``, ``id_source`` of every row as arrays (built once per process)."""
+        """``id``, ``stem``, ``label``, ``domain``, ``n_nan``, ``n_masked``, ``id_source`` of every row as arrays (built once)."""
         if self._columns is None:
             index = self.index
             n = len(index)
@@ -221,6 +221,8 @@ class CutoutStore:
                 "label": index["label"].to_numpy(dtype=np.int64) if "label" in index else np.full(n, -1, np.int64),
                 "domain": index["domain"].astype(str).to_numpy() if "domain" in index else np.full(n, "unknown"),
                 "n_nan": index["n_nan"].to_numpy(dtype=np.int32) if "n_nan" in index else np.zeros(n, np.int32),
+                # invalid pixels (pixels.invalid_mask) as packed; -1: not counted (a store packed before the column)
+                "n_masked": index["n_masked"].to_numpy(dtype=np.int64) if "n_masked" in index else np.full(n, -1, np.int64),
                 # "stem": no ID column, the stem is the ID; "" for stores written from arrays
                 "id_source": index["id_source"].astype(str).to_numpy() if "id_source" in index else np.full(n, "", object),
             }

@@ -10,6 +10,7 @@ from typing import Any, cast
 from brahmasifier.io.parameters import n_with_parameters
 from brahmasifier.io.release import count_file_rows
 from brahmasifier.io.store import open_store
+from brahmasifier.pixels import masked_summary
 
 __all__ = ["reason_category", "summarize_store"]
 
@@ -47,6 +48,8 @@ def summarize_store(path: str | os.PathLike[str], top_reasons: int = 5) -> dict[
         "n_duplicate_id": int(index["duplicate_id"].sum()) if "duplicate_id" in index else 0,
         "n_with_nan": int((index["n_nan"] > 0).sum()),
         "n_nan_pixels": int(index["n_nan"].sum()),
+        **(masked_summary(index["n_masked"].to_numpy() / (len(store.bands) * store.stamp_size**2))
+           if "n_masked" in index else {"n_with_masked": None, "median_masked_fraction": None}),
         "n_stem_ids": int((index["id_source"].astype(str) == "stem").sum()) if "id_source" in index else 0,
         "known_files": store.manifest.get("known_files", {}),
         "parameter_tables": store.manifest.get("parameter_tables", []),

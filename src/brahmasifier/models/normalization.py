@@ -16,11 +16,22 @@ control flow) so the module exports to ONNX.
   are in units of the noise of *that* band (bands differ by orders of magnitude in noise),
   and ``asinh`` compresses the bright lens-galaxy core like a Lupton stretch.
 - ``none``: only the non-finite → 0 replacement (for models fed pre-normalised data).
+
+``valid_only`` (a parameter of ``per_image`` and ``asinh_mad``, written into new cards'
+``normalization``; absent = ``False``, how every earlier card was trained): the statistics
+(mean/std; median/MAD) are computed over the **valid** pixels alone — finite and within the
+pixel limit — and every invalid pixel is set to 0 after normalising (the band's median level:
+a neutral value). Prediction and training hand the model NaN where a pixel is filled
+(:func:`brahmasifier.pixels.nan_where_filled`), so a masked pixel's value cannot change the logit.
+On an image with no invalid pixel both variants give the same numbers (the lower median of all
+pixels is the ``(n+1)//2``-th smallest, as before). The valid-only median sorts each band
+(1681 values) instead of a partial top-k.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -59,6 +70,28 @@ def _finite(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.abs() <= PIXEL_LIMIT, x, torch.zeros_like(x))  # NaN compares False: bad too
 
 
+def _valid(x: torch.Tensor) -> torch.Tensor:
+    """``True`` where a pixel is valid data (finite and within the pixel limit)."""
+    return x.float().abs() <= PIXEL_LIMIT  # NaN compares False
+
+
+def _rows_with_invalid(x: torch.Tensor, masked: Callable[[torch.Tensor], torch.Tensor],
+                       plain: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``masked`` on the images holding an invalid pixel, ``plain`` (same numbers when all are valid, faster) on the rest.
+
+    Eager PyTorch only: while tracing or exporting, ``masked`` runs on every image (one graph
+    for every input).
+    """
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return masked(x)
+    some_invalid = ~_valid(x).flatten(1).all(dim=1)
+    if not bool(some_invalid.any()):
+        return plain(x)
+    out = plain(x)
+    out[some_invalid] = masked(x[some_invalid]).to(out.dtype)
+    return out
+
+
 def _output_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype if x.is_floating_point() else torch.float32
 
@@ -66,18 +99,34 @@ def _output_dtype(x: torch.Tensor) -> torch.dtype:
 class PerImageStandardize(nn.Module):
     """``(x - mean) / std`` per image over all bands (the reference recipe)."""
 
-    def __init__(self, eps: float = 1e-6) -> None:
+    def __init__(self, eps: float = 1e-6, valid_only: bool = False) -> None:
         super().__init__()
         self.eps = float(eps)
+        self.valid_only = bool(valid_only)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images, same shape."""
         dtype = _output_dtype(x)
+        if self.valid_only:
+            return _rows_with_invalid(x, self._valid_only, self._all_valid).to(dtype)
+        return self._all_valid(x).to(dtype)
+
+    def _all_valid(self, x: torch.Tensor) -> torch.Tensor:
         x = _finite(x)
         flat = x.flatten(1)
         mean = flat.mean(dim=1)
         std = ((flat - mean[:, None]) ** 2).mean(dim=1).sqrt()
-        return ((x - mean[:, None, None, None]) / (std[:, None, None, None] + self.eps)).to(dtype)
+        return (x - mean[:, None, None, None]) / (std[:, None, None, None] + self.eps)
+
+    def _valid_only(self, x: torch.Tensor) -> torch.Tensor:
+        valid = _valid(x)
+        x = torch.where(valid, x.float(), torch.zeros_like(x, dtype=torch.float32))
+        w = valid.flatten(1).float()
+        n = w.sum(dim=1).clamp(min=1.0)
+        mean = (x.flatten(1) * w).sum(dim=1) / n
+        std = (((x.flatten(1) - mean[:, None]) ** 2 * w).sum(dim=1) / n).sqrt()
+        out = (x - mean[:, None, None, None]) / (std[:, None, None, None] + self.eps)
+        return torch.where(valid, out, torch.zeros_like(out))
 
 
 class AsinhMAD(nn.Module):
@@ -87,10 +136,11 @@ class AsinhMAD(nn.Module):
     plus an absolute floor, so a blank (all-equal) band gives zeros instead of NaN.
     """
 
-    def __init__(self, softening: float = 3.0, eps: float = 1e-6) -> None:
+    def __init__(self, softening: float = 3.0, eps: float = 1e-6, valid_only: bool = False) -> None:
         super().__init__()
         self.softening = float(softening)
         self.eps = float(eps)
+        self.valid_only = bool(valid_only)
 
     @staticmethod
     def _median_last(v: torch.Tensor) -> torch.Tensor:
@@ -104,12 +154,32 @@ class AsinhMAD(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images, same shape."""
         dtype = _output_dtype(x)
+        if self.valid_only:
+            return _rows_with_invalid(x, self._valid_only, self._all_valid).to(dtype)
+        return self._all_valid(x).to(dtype)
+
+    def _all_valid(self, x: torch.Tensor) -> torch.Tensor:
         x = _finite(x)
         flat = x.flatten(2)
         med = self._median_last(flat)
         mad = self._median_last((flat - med[..., None]).abs())
         scale = self.softening * 1.4826 * mad + self.eps * (1.0 + med.abs())
-        return asinh_onnx((x - med[..., None, None]) / scale[..., None, None]).to(dtype)
+        return asinh_onnx((x - med[..., None, None]) / scale[..., None, None])
+
+    def _valid_only(self, x: torch.Tensor) -> torch.Tensor:
+        valid = _valid(x)
+        x = torch.where(valid, x.float(), torch.zeros_like(x, dtype=torch.float32))
+        flat, vflat = x.flatten(2), valid.flatten(2)
+        k = ((vflat.sum(dim=-1, keepdim=True) + 1) // 2 - 1).clamp(min=0)  # lower median of the valid values
+        big = torch.full_like(flat, float("inf"))
+        med = torch.where(vflat, flat, big).sort(dim=-1).values.gather(-1, k)
+        med = torch.where(torch.isfinite(med), med, torch.zeros_like(med))  # no valid pixel: 0
+        dev = torch.where(vflat, (flat - med).abs(), big).sort(dim=-1).values.gather(-1, k)
+        mad = torch.where(torch.isfinite(dev), dev, torch.zeros_like(dev)).squeeze(-1)
+        med = med.squeeze(-1)
+        scale = self.softening * 1.4826 * mad + self.eps * (1.0 + med.abs())
+        out = asinh_onnx((x - med[..., None, None]) / scale[..., None, None])
+        return torch.where(valid, out, torch.zeros_like(out))
 
 
 class FiniteOnly(nn.Module):

@@ -89,6 +89,10 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
     normalization = config.normalization or DEFAULT_NORMALIZATION
     if isinstance(normalization, str):
         normalization = {"name": normalization}
+    if normalization.get("name") in ("asinh_mad", "per_image") and "valid_only" not in normalization:
+        # statistics over valid pixels, invalid ones neutral (models/normalization.py): the same numbers on a clean
+        # image, and a masked pixel's value cannot change the logit; cards written before it lack the key (False)
+        normalization = {**normalization, "valid_only": True}
     card = ModelCard(architecture=preset["architecture"], model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
                      normalization=dict(normalization), input_size=input_size)
     start = f"pretrained file {config.pretrained_file}" if config.pretrained_file else "scratch"

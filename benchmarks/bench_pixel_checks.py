@@ -1,0 +1,90 @@
+"""What ``predict``'s pixel checks (masked pixels, band registration) cost, side by side.
+
+Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3]``
+
+Times :func:`brahmasifier.inference.predict` (default compact model, random weights: speed does
+not depend on them; flips TTA; defaults otherwise) over the first ``--objects`` objects of a
+store, with the checks as shipped and with :func:`brahmasifier.survey.checks.pixel_checks`
+replaced by a pass-through, rounds interleaved so machine load hits both alike; prints the
+median objects/s of each and the cost of the checks in % of predict's objects/s. Also the
+checks alone (µs per object, batches of 256) on clean and on rotated-footprint objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _subset(store_path: str, n: int, folder: Path) -> Path:
+    from brahmasifier.io.store import open_store, write_store
+
+    store = open_store(store_path)
+    n = min(n, len(store))
+    index = store.index.iloc[:n].reset_index(drop=True)
+    return write_store(folder / "store", store.read(np.arange(n)), index).path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store")
+    parser.add_argument("--objects", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    import brahmasifier.inference.sources as sources
+    from brahmasifier.inference.config import PredictConfig
+    from brahmasifier.inference.predictor import predict
+    from brahmasifier.models import ModelCard, build_model, save_model
+    from brahmasifier.survey.checks import pixel_checks
+    from brahmasifier.survey.transforms import footprint_outside
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        store = _subset(args.store, args.objects, folder)
+        card = ModelCard(architecture="compact", normalization={"name": "asinh_mad", "valid_only": True})
+        torch.manual_seed(0)
+        model_dir = save_model(build_model(card).eval(), card, folder / "model")
+
+        def passthrough(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
+                        register: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            return images, {}
+
+        rates: dict[str, list[float]] = {"with checks": [], "without": []}
+        for r in range(args.rounds):
+            for name in rates:
+                sources.pixel_checks = pixel_checks if name == "with checks" else passthrough  # type: ignore[assignment]
+                out = folder / f"{name.replace(' ', '_')}_{r}"
+                summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False))
+                rates[name].append(summary.objects_per_second)
+        sources.pixel_checks = pixel_checks  # type: ignore[assignment]
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        for k, v in rates.items():
+            print(f"predict {k:12s}: median {med[k]:7.1f} objects/s  (rounds: {', '.join(f'{x:.1f}' for x in v)})")
+        print(f"checks cost {100 * (1 - med['with checks'] / med['without']):.1f}% of predict's objects/s")
+
+        from brahmasifier.io.store import open_store
+
+        images = open_store(store).read(np.arange(min(256, args.objects)))
+        rotated = images.copy()
+        rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
+        for label, batch in (("clean", images), ("corners filled", rotated)):
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                pixel_checks(batch, np.zeros(len(batch), np.int32))
+                times.append(time.perf_counter() - t)
+            print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
+        pd.set_option("display.width", 120)
+
+
+if __name__ == "__main__":
+    main()

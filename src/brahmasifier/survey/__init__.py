@@ -1,0 +1,12 @@
+"""The survey's own pixels: transforms making cutouts look like a survey's (``perturb``); the checks ``predict`` runs.
+
+- :mod:`.transforms`: rotated/masked footprints, misregistered bands, centre offsets,
+  resampling and correlated noise, masks — each with its truth row.
+- :mod:`.run`: ``brahmasifier perturb`` over a store or a FITS tree (resumable, deterministic per seed).
+- :mod:`.registration`: each band's rotation against the others, the ``misregistered`` flag, the repair.
+- :mod:`.checks`: the per-batch checks of ``predict`` (``masked_fraction``, ``misregistered``, ``band_angle_<b>``).
+
+Stage: after :mod:`brahmasifier.io` (it reads and writes stores), before :mod:`brahmasifier.inference`.
+"""
+
+__all__: list[str] = []

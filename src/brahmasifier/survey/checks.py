@@ -1,0 +1,58 @@
+"""The per-batch pixel checks ``predict`` runs before the model: masked pixels, band registration, the optional repair.
+
+:func:`pixel_checks` takes a batch as the readers return it (bad pixels already 0, counted
+in ``n_nan``) and returns the images the model scores plus the per-object columns of the
+probabilities file:
+
+- ``masked_fraction``: invalid pixels / all pixels. The readers count them before cleaning
+  (``n_masked``: bad or constant-filled from the border, :func:`brahmasifier.pixels.invalid_mask`);
+  where a store predates that count, the filled pixels found now plus ``n_nan``.
+- ``misregistered`` (0/1) and ``band_angle_<b>`` (degrees): :mod:`brahmasifier.survey.registration`.
+- the images: filled pixels set to NaN (:func:`brahmasifier.pixels.nan_where_filled`: a
+  ``valid_only`` model ignores them, an older model reads them as 0); with ``register=True``
+  each flagged band is rotated back first (pixels it uncovers are NaN too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brahmasifier.bands import BANDS
+from brahmasifier.pixels import fill_mask
+from brahmasifier.survey.registration import estimate_band_angles, register_bands
+
+__all__ = ["PIXEL_COLUMNS", "pixel_checks"]
+
+#: The per-object columns :func:`pixel_checks` adds to the probabilities file.
+PIXEL_COLUMNS: tuple[str, ...] = ("masked_fraction", "misregistered", *(f"band_angle_{b}" for b in BANDS))
+
+
+def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
+                 register: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """The images to score (a new array only where something changed) and the :data:`PIXEL_COLUMNS` of each object.
+
+    Args:
+        images: float32 ``(k, bands, H, W)``, bad pixels already 0.
+        n_nan: bad pixels per object (``(k,)``).
+        n_masked: invalid pixels per object as the reader counted them; ``-1`` (or ``None``
+            for all) where unknown.
+        register: rotate misregistered bands back before scoring.
+    """
+    k = images.shape[0]
+    per_object = int(np.prod(images.shape[1:]))
+    fill = fill_mask(images)
+    counted = fill.reshape(k, -1).sum(axis=1) + np.asarray(n_nan, dtype=np.int64)
+    if n_masked is not None:
+        known = np.asarray(n_masked, dtype=np.int64)
+        counted = np.where(known >= 0, known, counted)
+    fraction = np.minimum(counted, per_object) / per_object
+    angles = estimate_band_angles(images, fill)
+    out = images
+    if fill.any():
+        out = images.copy()
+        out[fill] = np.nan
+    if register and angles.misregistered.any():
+        out = register_bands(out, angles)
+    return out, {"masked_fraction": fraction.astype(np.float64), **angles.columns(BANDS[: images.shape[1]])}

@@ -1,0 +1,88 @@
+"""``brahmasifier perturb`` on tiny data: store and FITS-tree input, truth columns, determinism, resuming; pack/info counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.survey.tiny import structured_object
+
+from brahmasifier.cli import main
+from brahmasifier.io.store import open_store, write_store
+from brahmasifier.survey.transforms import TRUTH_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(5)
+    images = np.stack([structured_object(rng) for _ in range(7)])
+    index = pd.DataFrame({"id": [f"x{k}" for k in range(7)], "stem": [f"x{k}" for k in range(7)], "label": [0, 1] * 3 + [1],
+                          "domain": "slsim", "n_nan": 0})
+    return write_store(tmp_path_factory.mktemp("tiny") / "store", images, index).path
+
+
+def test_store_in_store_out_with_truth(tiny_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["perturb", str(tiny_store), "--seed", "3", "--footprint", "rotated", "--misregister-fraction", "0.5",
+            "--centre-offset", "2", "--resample", "lanczos3", "--mask", "strips", "--shard-size", "3", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert "7 objects have masked pixels" in capsys.readouterr().out
+    a, b_rc = open_store(tmp_path / "a"), main([*args, "--out", str(tmp_path / "b")])
+    b = open_store(tmp_path / "b")
+    assert b_rc == 0 and len(a) == 7 and len(a.manifest["shards"]) == 3
+    assert np.array_equal(a.read(range(7)), b.read(range(7)), equal_nan=True)
+    assert set(TRUTH_COLUMNS) <= set(a.index.columns)
+    assert a.index["id"].tolist() == [f"x{k}" for k in range(7)] and a.index["label"].tolist() == [0, 1] * 3 + [1]
+    assert (a.index["n_masked"] > 0).all() and a.manifest["perturb"]["seed"] == 3
+    truth = a.index.iloc[2]
+    assert truth["pert_footprint"] == "rotated" and truth["pert_kernel"] == "bilinear" and abs(truth["pert_offset_x"]) <= 2
+
+
+def test_an_interrupted_run_resumes_the_same(tiny_store: Path, tmp_path: Path) -> None:
+    args = ["perturb", str(tiny_store), "--seed", "4", "--footprint", "masked", "--shard-size", "3", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "full")]) == 0
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 0
+    cut = tmp_path / "cut"
+    (cut / "manifest.json").unlink()  # as if stopped before the end: shards and index stay, the run resumes over them
+    assert main([*args, "--out", str(cut)]) == 0
+    assert np.array_equal(open_store(cut).read(range(7)), open_store(tmp_path / "full").read(range(7)))
+    assert main(["perturb", str(tiny_store), "--seed", "5", "--out", str(tmp_path / "full"), "--no-progress"]) == 2
+
+
+def test_fits_tree_in_and_pack_info_counts(tiny_challenge_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, truth = tiny_challenge_tree
+    assert main(["perturb", str(root), "--out", str(tmp_path / "p"), "--footprint", "rotated", "--no-progress"]) == 0
+    store = open_store(tmp_path / "p")
+    assert len(store) == len(truth) and not (tmp_path / "p" / ".perturb_input").exists()
+    assert sorted(store.index["id"]) == sorted(truth["id"])
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "p")]) == 0
+    assert f"{len(truth)} objects have masked pixels" in capsys.readouterr().out
+    assert main(["pack", str(root), "--out", str(tmp_path / "clean"), "--no-progress"]) == 0
+    assert "no object has masked pixels" in capsys.readouterr().out
+
+
+def test_a_crashed_run_keeps_its_finished_chunks(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import brahmasifier.survey.run as run
+    from brahmasifier.survey.transforms import PerturbConfig
+
+    config = PerturbConfig(footprint="rotated", centre_offset=1.0)
+    real, done = run._perturb_chunk, []
+
+    def crash_on_third(*args, **kwargs):
+        if args[2] == 2:
+            raise RuntimeError("killed")
+        done.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run, "_perturb_chunk", crash_on_third)
+    with pytest.raises(RuntimeError, match="killed"):
+        run.perturb_data(tiny_store, tmp_path / "out", config, seed=8, shard_size=3, progress=False)
+    assert done == [0, 1] and not (tmp_path / "out" / "manifest.json").exists()
+    monkeypatch.setattr(run, "_perturb_chunk", lambda *a, **k: (done.append(a[2]), real(*a, **k)))
+    resumed = run.perturb_data(tiny_store, tmp_path / "out", config, seed=8, shard_size=3, progress=False)
+    assert done == [0, 1, 2]  # only the missing chunk was made again
+    fresh = run.perturb_data(tiny_store, tmp_path / "fresh", config, seed=8, shard_size=3, progress=False)
+    assert np.array_equal(resumed.read(range(7)), fresh.read(range(7)))
+    assert resumed.index.equals(fresh.index)

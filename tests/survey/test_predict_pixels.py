@@ -1,0 +1,142 @@
+"""Masked pixels and misregistered bands through ``predict``: columns, counts, masked pixels and the logit, the repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from tests.survey.tiny import structured_object
+
+from brahmasifier.inference.config import PredictConfig
+from brahmasifier.inference.predictor import predict
+from brahmasifier.io.store import write_store
+from brahmasifier.models import ModelCard, build_model, save_model
+from brahmasifier.pixels import nan_where_filled
+from brahmasifier.survey.checks import pixel_checks
+from brahmasifier.survey.transforms import footprint_outside, rotate_bands
+
+
+def _model(folder: Path, valid_only: bool, seed: int = 3) -> tuple[Path, torch.nn.Module]:
+    card = ModelCard(architecture="compact", model_kwargs={"widths": [8, 16], "depths": [1, 1]},
+                     normalization={"name": "asinh_mad", "valid_only": valid_only})
+    torch.manual_seed(seed)
+    model = build_model(card).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(torch.rand(module.running_mean.shape, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+        model.backbone.head.weight.mul_(20.0)
+    return save_model(model, card, folder / "model"), model
+
+
+@pytest.fixture(scope="module")
+def objects() -> np.ndarray:
+    rng = np.random.default_rng(21)
+    clean = structured_object(rng, noise=0.05)  # bright: the arc's place, not the noise's texture, drives the logit
+    footprint = clean.copy()
+    footprint[:, footprint_outside(41)] = 0.0
+    other_fill = clean.copy()
+    other_fill[:, footprint_outside(41)] = -7.0
+    misregistered = rotate_bands(clean, np.array([25.0, 0.0, 0.0, 0.0, 25.0]))
+    return np.stack([clean, footprint, other_fill, misregistered, structured_object(rng)])
+
+
+def _store(path: Path, images: np.ndarray) -> Path:
+    index = pd.DataFrame({"id": [f"o{k}" for k in range(len(images))], "stem": [f"o{k}" for k in range(len(images))],
+                          "label": -1, "domain": "unknown", "n_nan": 0})
+    write_store(path, images, index)
+    return path
+
+
+def test_valid_only_gives_the_same_logit_on_clean_images(tmp_path: Path, objects: np.ndarray) -> None:
+    _, plain = _model(tmp_path / "a", valid_only=False)
+    _, masked = _model(tmp_path / "b", valid_only=True)
+    x = torch.from_numpy(objects[[0, 4]])
+    with torch.no_grad():
+        assert torch.equal(plain(x), masked(x))
+
+
+def test_a_masked_pixels_value_does_not_change_the_logit(tmp_path: Path, objects: np.ndarray) -> None:
+    _, model = _model(tmp_path / "m", valid_only=True)
+    a, b = objects[1].copy()[None], objects[2].copy()[None]
+    nan_where_filled(a)
+    nan_where_filled(b)
+    with torch.no_grad():
+        la, lb = model(torch.from_numpy(a)), model(torch.from_numpy(b))
+        raw_a, raw_b = model(torch.from_numpy(objects[1][None])), model(torch.from_numpy(objects[2][None]))
+    assert torch.equal(la, lb)
+    assert not torch.equal(raw_a, raw_b)  # unmasked, the fill value reaches the logit
+
+
+def test_predict_counts_and_columns(tmp_path: Path, objects: np.ndarray) -> None:
+    model_dir, _ = _model(tmp_path, valid_only=True)
+    store = _store(tmp_path / "store", objects)
+    summary = predict(PredictConfig(models=[model_dir], data=[store], out=tmp_path / "s.csv", probs_out=tmp_path / "p.csv",
+                                    onnx=False, progress=False, workers=0, tta="none", precision="32-true"))
+    probs = pd.read_csv(tmp_path / "p.csv").set_index("id")
+    assert probs.loc["o0", "masked_fraction"] == 0.0
+    assert probs.loc["o1", "masked_fraction"] == pytest.approx(footprint_outside(41).mean())
+    assert probs.loc["o1", "logit"] == probs.loc["o2", "logit"]
+    assert probs.loc["o3", "misregistered"] == 1 and probs.loc["o0", "misregistered"] == 0
+    assert abs(probs.loc["o3", "band_angle_g"] - 25.0) < 4.0
+    assert summary.n_with_masked == 3  # the footprints and the misregistered object's rotated corners
+    assert summary.n_misregistered == 1
+    assert "3 objects have masked pixels" in summary.describe() and "1 object flagged misregistered" in summary.describe()
+
+
+class _AlignmentScore(torch.nn.Module):
+    """A logit that depends on how the bands line up: cosine similarity of g with i and of y with z (invalid pixels: 0)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.nan_to_num(x - torch.nanmedian(x.flatten(2), dim=2).values[..., None, None])
+
+        def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return (a * b).sum(dim=(1, 2)) / (a.norm(dim=(1, 2)) * b.norm(dim=(1, 2)))
+
+        return 10.0 * (cosine(z[:, 0], z[:, 2]) + cosine(z[:, 4], z[:, 3]))
+
+
+def test_register_bands_recovers_the_clean_logit(objects: np.ndarray) -> None:
+    score = _AlignmentScore()
+    clean, misregistered = objects[[0]], objects[[3]]
+    as_is, _ = pixel_checks(misregistered, np.zeros(1, np.int32))
+    repaired, columns = pixel_checks(misregistered, np.zeros(1, np.int32), register=True)
+    clean_in, _ = pixel_checks(clean, np.zeros(1, np.int32), register=True)
+    with torch.no_grad():
+        target, before, after = (float(score(torch.from_numpy(a))) for a in (clean_in, as_is, repaired))
+    assert columns["misregistered"][0] == 1
+    assert abs(before - target) > 1.0
+    assert abs(after - target) < 0.1 * abs(before - target)
+
+
+def test_register_bands_leaves_clean_objects_alone(tmp_path: Path, objects: np.ndarray) -> None:
+    model_dir, _ = _model(tmp_path, valid_only=True)
+    store = _store(tmp_path / "store", objects)
+    logits = {}
+    for register in (False, True):
+        out = tmp_path / f"r{int(register)}"
+        summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", probs_out=out / "p.csv",
+                                        onnx=False, progress=False, workers=0, tta="none", register_bands=register,
+                                        precision="32-true"))
+        logits[register] = pd.read_csv(out / "p.csv").set_index("id")["logit"]
+    assert summary.register_bands and "re-aligned before scoring" in summary.describe()
+    for clean in ("o0", "o1", "o2", "o4"):
+        assert logits[True][clean] == logits[False][clean]
+    assert logits[True]["o3"] != logits[False]["o3"]
+
+
+def test_onnx_reads_masked_pixels_as_pytorch_does(tmp_path: Path, objects: np.ndarray) -> None:
+    model_dir, _ = _model(tmp_path, valid_only=True)
+    store = _store(tmp_path / "store", objects)
+    logits = {}
+    for onnx in (False, True):
+        out = tmp_path / f"onnx{int(onnx)}"
+        predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", probs_out=out / "p.csv", onnx=onnx,
+                              progress=False, workers=0, tta="none", precision="32-true"))
+        logits[onnx] = pd.read_csv(out / "p.csv")["logit"].to_numpy()
+    np.testing.assert_allclose(logits[True], logits[False], rtol=1e-5, atol=1e-5)
