@@ -35,7 +35,7 @@ from brahmasifier import __version__  # noqa: E402
 
 project = "Brahmasifier"
 author = "The Brahmasifier developers"
-copyright = "2025, The Brahmasifier developers"  # noqa: A001
+copyright = "2025, The Brahmasifier developers"
 release = __version__
 version = __version__
 

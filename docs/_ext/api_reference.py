@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -48,7 +48,7 @@ class ApiReference(SphinxDirective):
     """``brahmasifier-api PACKAGE``: a section per public module with its documented members."""
 
     required_arguments = 1
-    option_spec = {"toplevel": directives.flag}
+    option_spec: ClassVar[dict[str, Any]] = {"toplevel": directives.flag}
 
     def run(self) -> list[nodes.Node]:
         package = self.arguments[0]
@@ -123,7 +123,8 @@ def _prose_first_line(app: Sphinx, what: str, name: str, obj: object, options: o
 
     Napoleon takes the text before the first colon of a data/attribute docstring's first line for
     an inline type (``int: the count``). This package never writes types there (they come from the
-    annotations), so a leading empty comment (``..``: napoleon drops blank lines) makes the whole docstring prose. Runs before napoleon.
+    annotations), so a leading empty comment (``..``: napoleon drops blank lines) makes the whole
+    docstring prose. Runs before napoleon.
     """
     if what in ("data", "attribute", "property") and lines and lines[0].strip():
         lines[:0] = ["..", ""]  # an empty comment: renders as nothing, and is not a type

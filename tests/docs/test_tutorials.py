@@ -1,0 +1,78 @@
+"""Every runnable block of the documentation runs, so the pages cannot drift from the code.
+
+Pages mark shell blocks as runnable (``tests/docs/runnable.py``, ``docs/contributing.md``); each
+page with one is a test: its blocks run in order as one bash script in a temporary folder, with
+the tiny sizes its markers give, through the real ``brahmasifier`` command of this checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .runnable import REPO, extract_blocks, page_script, runnable_pages
+
+PAGES = runnable_pages()
+
+
+def _shim(bin_dir: Path) -> None:
+    """``brahmasifier`` and ``python`` on PATH: this interpreter, this checkout's package."""
+    bin_dir.mkdir()
+    for name, target in (("brahmasifier", f'exec "{sys.executable}" -m brahmasifier.cli "$@"'),
+                         ("python", f'exec "{sys.executable}" "$@"')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{target}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
+def test_page_commands_run(page: Path, tmp_path: Path) -> None:
+    script = page_script(page)
+    assert script is not None
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "configs").symlink_to(REPO / "configs")  # pages show `--config configs/...` from the repo root
+    _shim(tmp_path / "bin")
+    env = {**os.environ,
+           "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])),
+           "BRAHMASIFIER_CACHE_DIR": str(tmp_path / "cache"),
+           "MPLBACKEND": "Agg"}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (
+        f"{page.relative_to(REPO)}: a documented command failed (exit {done.returncode}).\n"
+        f"--- script ---\n{script}\n--- output (tail) ---\n{(done.stdout + done.stderr)[-6000:]}")
+
+
+def test_the_tutorials_have_runnable_blocks() -> None:
+    names = {str(p.relative_to(REPO)) for p in PAGES}
+    for page in ("README.md", "docs/tutorials/pipeline.md", "docs/tutorials/challenge.md", "docs/tutorials/inject.md"):
+        assert page in names, f"{page} has no runnable block"
+
+
+def test_markers_are_parsed() -> None:
+    text = ("intro\n<!-- runnable: N=2 -->\n```bash\nN=1000  # per class\necho $N\n```\n"
+            "<!-- runnable-setup\nmkdir data\n-->\n```bash\nnot run\n```\n")
+    blocks = extract_blocks(text)
+    assert [b.hidden for b in blocks] == [False, True]
+    assert blocks[0].overrides == {"N": "2"} and blocks[0].code.startswith("N=1000")
+    assert blocks[1].code == "mkdir data"
+
+
+def test_stale_override_is_an_error(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("<!-- runnable: EPOCHS=1 -->\n```bash\nN=3\necho $N\n```\n")
+    with pytest.raises(ValueError, match="EPOCHS"):
+        page_script(page)
+    page.write_text("<!-- runnable: N=1 -->\n```bash\nN=3\necho $N\n```\n")
+    assert "N=1\necho $N" in (page_script(page) or "")
+
+
+def test_marker_without_block_is_an_error() -> None:
+    with pytest.raises(ValueError, match="must be followed"):
+        extract_blocks("<!-- runnable -->\nsome text\n")
