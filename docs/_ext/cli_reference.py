@@ -67,16 +67,28 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
 
 
+def _option_lines(parser: argparse.ArgumentParser, action: argparse.Action) -> list[str]:
+    lines = [f".. option:: {_signature(parser, action)}", ""]
+    body = _help(parser, action)
+    if action.choices is not None and not isinstance(action.choices, dict):
+        body += " Choices: " + ", ".join(f"``{c}``" for c in action.choices) + "."
+    return [*lines, "   " + (body or "(no help text)"), ""]
+
+
 def _options_rst(program: str, parser: argparse.ArgumentParser) -> list[str]:
+    """``program``/``option`` directives, under a rubric per argument group (as ``--help`` groups them)."""
     lines = [f".. program:: {program}", ""]
-    for action in parser._actions:
-        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+    for group in parser._action_groups:
+        actions = [a for a in group._group_actions
+                   if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+        if not actions:
             continue
-        lines += [f".. option:: {_signature(parser, action)}", ""]
-        body = _help(parser, action)
-        if action.choices is not None and not isinstance(action.choices, dict):
-            body += " Choices: " + ", ".join(f"``{c}``" for c in action.choices) + "."
-        lines += ["   " + (body or "(no help text)"), ""]
+        if group.title not in ("options", "optional arguments"):
+            lines += [f".. rubric:: {_escape(group.title or '')}", ""]
+            if group.description:
+                lines += [_escape(" ".join(group.description.split())), ""]
+        for action in actions:
+            lines += _option_lines(parser, action)
     return lines
 
 
