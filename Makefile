@@ -33,9 +33,10 @@ browser:
 
 # The documentation site (docs/, Sphinx + MyST): warnings are errors (-W), every reference is checked
 # (-n: a renamed function or CLI option breaks it), all problems listed before failing (--keep-going).
-# Offline; output in build/docs/html (git-ignored). See docs/contributing.md.
+# -E: read every page afresh, so a warning of an unchanged page is not hidden by the cache of a
+# previous build. Offline; output in build/docs/html (git-ignored). See docs/contributing.md.
 DOCS_OUT ?= build/docs
-SPHINXBUILD = $(BIN)/python -m sphinx -W --keep-going -n -q -b html docs $(DOCS_OUT)/html
+SPHINXBUILD = $(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs $(DOCS_OUT)/html
 docs: setup
 	$(SPHINXBUILD)
 

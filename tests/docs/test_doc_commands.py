@@ -82,3 +82,13 @@ def test_the_check_finds_calls_and_bad_options() -> None:
             "ls && brahmasifier info x\n```\n")
     assert commands_in(text) == [("train", ["--data", "--epochs", "--no-such-flag"]), ("info", [])]
     assert commands_in("```text\nbrahmasifier train --x\n```\n") == []
+
+
+def test_readme_links_exist() -> None:
+    """The README is read on GitHub, outside the Sphinx build that checks the pages' links."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#", 1)[0] for t in targets if not re.match(r"[a-z]+://", t) and not t.startswith("#")]
+    assert local, "the README links into the docs"
+    missing = [t for t in local if not (REPO / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
