@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 _MARK = re.compile(r"^<!--\s*runnable(?::(?P<vars>[^>]*?))?\s*-->\s*$")
 _SETUP = re.compile(r"^<!--\s*runnable-setup\s*$")
 _FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<lang>bash|sh|shell|console)\s*$")
+_ANY_FENCE = re.compile(r"^(?P<fence>```+|~~~+)")
 _ASSIGN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=")
 
 
@@ -71,6 +72,11 @@ def extract_blocks(text: str, source: str = "<page>") -> list[Block]:
                 raise ValueError(f"{source}:{i + 1}: runnable-setup comment is not closed with a line '-->'")
             blocks.append(Block("\n".join(lines[i + 1:end]), {}, i + 1, hidden=True))
             i = end + 1
+            continue
+        other = _ANY_FENCE.match(line)
+        if other:  # a fenced block not marked runnable (perhaps an example of a marker): skip it whole
+            fence = other.group("fence")
+            i = next((k for k in range(i + 1, len(lines)) if lines[k].strip() == fence[0] * len(fence)), len(lines)) + 1
             continue
         mark = _MARK.match(line)
         if mark:

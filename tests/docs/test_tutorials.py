@@ -96,6 +96,11 @@ def test_markers_are_parsed() -> None:
     assert blocks[1].code == "mkdir data"
 
 
+def test_markers_inside_other_blocks_are_examples() -> None:
+    text = "````markdown\n<!-- runnable -->\n```bash\necho example\n```\n````\n<!-- runnable -->\n```bash\necho real\n```\n"
+    assert [b.code for b in extract_blocks(text)] == ["echo real"]
+
+
 def test_stale_override_is_an_error(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("<!-- runnable: EPOCHS=1 -->\n```bash\nN=3\necho $N\n```\n")
