@@ -49,6 +49,9 @@ extensions = [
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
+# No typographic quotes or dashes: the pages and the CLI help are full of `--options` and "quoted"
+# shell arguments that must read (and copy) exactly as typed.
+smartquotes = False
 exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 

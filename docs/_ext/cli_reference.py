@@ -71,7 +71,7 @@ def _option_lines(parser: argparse.ArgumentParser, action: argparse.Action) -> l
     lines = [f".. option:: {_signature(parser, action)}", ""]
     body = _help(parser, action)
     if action.choices is not None and not isinstance(action.choices, dict):
-        body += " Choices: " + ", ".join(f"``{c}``" for c in action.choices) + "."
+        body += "; choices: " + ", ".join(f"``{c}``" for c in action.choices)
     return [*lines, "   " + (body or "(no help text)"), ""]
 
 
