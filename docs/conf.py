@@ -84,11 +84,10 @@ nitpick_ignore_regex = [
                r"slice|range|Any|Callable|Iterable|Iterator|Sequence|Mapping|MutableMapping|Generator|"
                r"Literal|Optional|Union|ClassVar|Self|TypeVar|T|Path|ndarray|Tensor|DataFrame|Series|"
                r"Exception|ValueError|KeyError|RuntimeError|OSError|TypeError|Namespace|ArgumentParser|"
-               r"Action|Module|Generator|Hashable|Collection|Protocol|Final|NamedTuple|IO|TextIO|BinaryIO)"),
+               r"Action|Module|Generator|Hashable|Collection|Protocol|Final|NamedTuple|IO|TextIO|BinaryIO|"
+               r"Axes|Figure|Quantity|Cosmology|Table|HDUList)"),
     # Private names (a leading underscore) are not in the reference, by design.
     (r"py:.*", r"(.*\.)?_\w+(\..*)?"),
-    # Type aliases are shown by name; they have no page of their own.
-    (r"py:.*", r"Quantity"),
 ]
 
 html_theme = "furo"

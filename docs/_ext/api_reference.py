@@ -141,6 +141,31 @@ def _parsable_signature(app: Sphinx, what: str, name: str, obj: object, options:
     return None
 
 
+def _existing_public_name(app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.Node) -> Any:
+    """Show a reference to an undocumented public name as code, without a link.
+
+    A module constant without a ``#:`` comment has no entry to link to (autodoc documents
+    module data only where the source documents it), yet docstrings name it. When the name exists
+    and is in its module's ``__all__`` the reference is right and is shown as written; a name
+    that was renamed or removed still fails the build.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = str(node.get("reftarget", "")).lstrip(".~")
+    candidates = [target] if target.startswith("brahmasifier.") else []
+    if node.get("py:module"):
+        candidates.append(f"{node['py:module']}.{target}")
+    for candidate in candidates:
+        module_name, _, attr = candidate.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, attr) and attr in getattr(module, "__all__", ()):
+            return contnode
+    return None
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     """Register the directive and the reference resolvers."""
     app.add_directive("brahmasifier-api", ApiReference)
@@ -148,4 +173,5 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("missing-reference", _resolve_unqualified)
     app.connect("autodoc-process-docstring", _prose_first_line, priority=400)
     app.connect("autodoc-process-signature", _parsable_signature)
+    app.connect("missing-reference", _existing_public_name)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
