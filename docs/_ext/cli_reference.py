@@ -13,6 +13,7 @@ the built page.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 
 from docutils import nodes
@@ -63,8 +64,9 @@ def _signature(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
     return ", ".join(f"{opt} {args}" for opt in action.option_strings)
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+def _description(text: str) -> list[str]:
+    """A command module's docstring, as reStructuredText lines (it is written in it, like every docstring)."""
+    return inspect.cleandoc(text).splitlines() if text else []
 
 
 def _option_lines(parser: argparse.ArgumentParser, action: argparse.Action) -> list[str]:
@@ -93,11 +95,11 @@ def _options_rst(program: str, parser: argparse.ArgumentParser) -> list[str]:
 
 
 def cli_reference_rst(parser: argparse.ArgumentParser) -> list[tuple[str, list[str], list[str]]]:
-    """One ``(program, description paragraphs, options rst lines)`` for the tool and each subcommand."""
+    """One ``(program, description rst lines, options rst lines)`` for the tool and each subcommand."""
     prog = parser.prog
-    out = [(prog, _paragraphs(parser.description or ""), _options_rst(prog, parser))]
+    out = [(prog, _description(parser.description or ""), _options_rst(prog, parser))]
     for name, sub in subcommands(parser).items():
-        out.append((f"{prog} {name}", _paragraphs(sub.description or ""), _options_rst(f"{prog} {name}", sub)))
+        out.append((f"{prog} {name}", _description(sub.description or ""), _options_rst(f"{prog} {name}", sub)))
     return out
 
 
@@ -112,12 +114,13 @@ class CliReference(SphinxDirective):
         parser = build_parser()
         subs = subcommands(parser)
         result: list[nodes.Node] = []
-        for program, paragraphs, option_lines in cli_reference_rst(parser):
+        for program, description, option_lines in cli_reference_rst(parser):
             name = program.split(" ", 1)[1] if " " in program else ""
             section = nodes.section(ids=[nodes.make_id(program)], names=[nodes.fully_normalize_name(program)])
             section += nodes.title(program, program)
-            for paragraph in paragraphs:
-                section += nodes.paragraph(paragraph, paragraph)
+            text = nodes.container()
+            self.state.nested_parse(StringList(description, source=f"{program} (module docstring)"), 0, text)
+            section += text.children
             usage = (subs[name] if name else parser).format_usage().strip()
             section += nodes.literal_block(usage, usage, language="text")
             holder = nodes.container()
