@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.brahmasifier-installed
 DEMO_OUT ?= demo_output
 
-.PHONY: setup browser demo test bench clean
+.PHONY: setup browser demo docs test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,21 @@ browser:
 	  echo "note: no chromium, and apt-get is not usable here (missing, or not root); the report's browser test will be skipped"; \
 	fi
 
-# Lint (ruff, incl. pydocstyle), then types (mypy on src/), then the suite; any error fails.
+# The documentation site (docs/, Sphinx + MyST): warnings are errors (-W), every reference is checked
+# (-n: a renamed function or CLI option breaks it), all problems listed before failing (--keep-going).
+# -E: read every page afresh, so a warning of an unchanged page is not hidden by the cache of a
+# previous build. Offline; output in build/docs/html (git-ignored). See docs/contributing.md.
+DOCS_OUT ?= build/docs
+SPHINXBUILD = $(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs $(DOCS_OUT)/html
+docs: setup
+	$(SPHINXBUILD)
+
+# Lint (ruff, incl. pydocstyle), then types (mypy on src/), then the docs, then the suite; any error fails.
 test: setup browser
-	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff check src tests benchmarks experiments docs
 	$(BIN)/mypy
+	$(SPHINXBUILD)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache $(DOCS_OUT)

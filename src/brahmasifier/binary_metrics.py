@@ -7,7 +7,7 @@ bootstrap intervals) on any labelled set: the same definitions, so the numbers a
 Conventions:
 
 - *Ranking* metrics use the **logit**, not a float32 probability: ``sigmoid`` saturates to
-  exactly 0 or 1 beyond |logit| ≈ 17, creating artificial ties. They are computed over
+  exactly 0 or 1 beyond ``|logit|`` ≈ 17, creating artificial ties. They are computed over
   **distinct** score values: objects with tied scores share one threshold, so a lens tied
   with a non-lens is only counted together with that non-lens (no lucky tie-breaks).
 - *Decision*: an object is called a lens when ``prob >= threshold``.

@@ -1,6 +1,6 @@
 """Command-line interface: a thin layer that parses arguments and calls the Python API.
 
-Each subcommand lives in :mod:`brahmasifier.commands.<name>` and provides ``HELP`` (one
+Each subcommand lives in ``brahmasifier.commands.<name>`` and provides ``HELP`` (one
 line), ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy
 libraries (torch, lenstronomy) inside ``run`` only, so ``--help`` stays fast.
 

@@ -38,6 +38,7 @@ __all__ = ["CLIP_ITERATIONS", "CLIP_SIGMA", "EXCLUDE_RADIUS", "HIGHPASS_FACTOR",
 EXCLUDE_RADIUS: float = 8.0
 #: Pixels further than this many σ from the median are dropped before the next estimate.
 CLIP_SIGMA: float = 3.0
+#: How many times the sky level is re-estimated after dropping those pixels.
 CLIP_ITERATIONS: int = 2
 #: σ of a Gaussian per unit median absolute deviation.
 MAD_TO_SIGMA: float = 1.4826

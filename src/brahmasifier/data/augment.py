@@ -8,7 +8,7 @@ do not depend on the device). The sky noise σ and level they need come from
 :func:`brahmasifier.sky.sky_stats` (robust, per image and band), computed once per batch.
 Applied in this order, after the D4 flips and rotations:
 
-- ``flux`` (max |Δm|, mag): the whole image times ``10^(−0.4 Δm)``, Δm ~ U(−max, max). When
+- ``flux`` (max ``|Δm|``, mag): the whole image times ``10^(−0.4 Δm)``, Δm ~ U(−max, max). When
   dimming, white noise is added so the sky noise stays at its measured level (the same object
   fainter at the same depth); when brightening, the noise scales with it (a zero-point change,
   which the scale-free ``asinh_mad`` normalisation does not see).

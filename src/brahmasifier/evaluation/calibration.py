@@ -36,7 +36,7 @@ class ReliabilityCurve:
 
     @property
     def ece(self) -> float:
-        """Expected calibration error: count-weighted mean |accuracy - confidence|."""
+        """Expected calibration error: count-weighted mean ``|accuracy - confidence|``."""
         filled = self.count > 0
         total = self.count.sum()
         if total == 0:

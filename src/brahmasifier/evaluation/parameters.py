@@ -14,8 +14,8 @@ measures the regression itself). Rows whose truth is -999/NaN are left out and c
 Metrics (:func:`brahmasifier.evaluation.regression.regression_metrics`): per column, overall and
 per domain, and in bins of true θ_E and arc S/N (``sim_arc_snr``, ``sim_arc_snr_i``, where the
 labels have them): bias = median(pred − true) in the column's error kind, NMAD, 16th/84th
-percentiles of the error, the catastrophic-outlier fraction (|err| > 0.3″ for θ_E, > 30% for
-σ_v, > 0.15 in Δz/(1+z) for redshifts, else |err − bias| > 3 NMAD), and the coverage of the
+percentiles of the error, the catastrophic-outlier fraction (``|err|`` > 0.3″ for θ_E, > 30% for
+σ_v, > 0.15 in Δz/(1+z) for redshifts, else ``|err − bias|`` > 3 NMAD), and the coverage of the
 predicted 68% and 95% intervals. ``headline`` adds the issue-15 targets: θ_E bias and 16–84%
 error range for θ_E ≥ 0.5″, zlens and σ_v NMAD, and how many columns have 68% coverage in
 [0.63, 0.73].

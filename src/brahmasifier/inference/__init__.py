@@ -1,6 +1,7 @@
 """Prediction: ensemble × TTA over FITS trees or stores, resumable parts, submission, ONNX.
 
-Heavy modules (torch, Lightning) load on first use of :func:`predict` / :func:`export_onnx`.
+Heavy modules (torch, Lightning) load on first use of :func:`~brahmasifier.inference.predictor.predict` /
+:func:`~brahmasifier.inference.onnx.export_onnx`.
 """
 
 from __future__ import annotations

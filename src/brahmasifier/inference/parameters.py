@@ -2,7 +2,7 @@
 
 Input: the merged part table with the ensemble's predictive in the encoded physical units
 (``pmean_<k>``, ``pvar_<k>``, ``pcov_<k>`` per learned dimension,
-:func:`brahmasifier.inference.lightning.parameter_columns`; rows of a duplicated ID are
+:func:`parameter_columns`; rows of a duplicated ID are
 averaged with its logits), the ensemble's :class:`~brahmasifier.models.targets.TargetSet` and
 the 0/1 predictions. It is decoded with
 :func:`brahmasifier.models.target_decode.decode_predictive` into the challenge's columns.

@@ -15,7 +15,7 @@ direction of the predicted mean (radial: the magnitude e) and the direction acro
 the deflector-light ellipticity 52% and its PA 78% coverage). That Gaussian is what an ensemble
 combines, but its *decoded* intervals still miss where the image barely constrains the shape: the
 errors are not Gaussian near e = 0 and at the edge of the prior, the mean's direction is noise
-when |mean| < σ, and the predicted axis ratio sits near the prior's median (the 4-epoch
+when ``|mean|`` < σ, and the predicted axis ratio sits near the prior's median (the 4-epoch
 multi-task model of the README: e intervals held 49–58% of the validation lenses, PA intervals
 77–79%, after the old bisection of the two component factors, which cannot reach both when
 the coverage does not respond as a Gaussian's). So, second, the decoded intervals themselves are

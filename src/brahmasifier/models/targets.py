@@ -90,7 +90,7 @@ class Target:
         aliases: per column, the truth-table names accepted, first present wins
             (default: the column itself).
         submission: per column, the submission columns it fills (default: the column itself).
-        errors: per column, the evaluation's error kind (:data:`ERROR_KINDS`).
+        errors: per column, the evaluation's error kind (``ERROR_KINDS``).
     """
 
     name: str

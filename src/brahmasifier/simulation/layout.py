@@ -16,7 +16,7 @@ Besides the challenge columns, ``parameters.fits``/``truth.csv`` carry the ``sim
 :data:`brahmasifier.simulation.truth.SIM_COLUMNS` (simulation truth: subtype, arc S/N,
 magnification, image multiplicity, PSF, handy for per-subtype metrics and engine comparisons).
 ``engine="slsim"`` hands the whole run to :mod:`brahmasifier.simulation.slsim_engine`, which
-writes through :func:`write_object_files` and the catalogue writers here (both delegate to the
+writes through ``write_object_files`` and the catalogue writers here (both delegate to the
 ``DatasetWriter``); so does the injection (:mod:`brahmasifier.simulation.inject`), whose results
 add ``extra_columns`` (``host_id``, ...) that the catalogue rows carry as given.
 
@@ -207,7 +207,7 @@ def simulate_dataset(
     not on ``workers`` (processes; default: all CPU cores, at most 8). ``engine`` is ``ours``
     (lenstronomy scenes of :mod:`.population`; domains ``slsim`` and ``hsc``, default both) or
     ``slsim`` (SLSim's populations and LSST images, :mod:`.slsim_engine`; domain ``slsim`` only,
-    ``config`` a :class:`~brahmasifier.simulation.slsim_engine.SlsimConfig`).
+    ``config`` a :class:`~brahmasifier.simulation.slsim_engine.config.SlsimConfig`).
     """
     from tqdm import tqdm
 

@@ -1,4 +1,4 @@
-"""Pixels from a :class:`~brahmasifier.simulation.population.Scene`, with lenstronomy.
+"""Pixels from a :class:`~brahmasifier.simulation.scene.Scene`, with lenstronomy.
 
 Why not one lenstronomy ``ImageModel`` per band: the geometry of a cutout is the same in all
 five bands, only the fluxes and the PSF change. So each light component is evaluated once
@@ -9,6 +9,7 @@ convolved (FFT) with that band's pixelised Moffat PSF. This is lenstronomy's own
 five bands at the price of one.
 
 Domains:
+
 - ``slsim``: rendered on the 0.2″ LSST grid, LSST-seeing Moffat PSF, white sky + shot noise
   at LSST 1-year depth.
 - ``hsc``: rendered on a 0.168″ grid with sharper HSC seeing and HSC-depth noise, then

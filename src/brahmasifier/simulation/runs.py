@@ -2,7 +2,7 @@
 
 A run writing ``OUT`` records its settings twice: ``OUT/<chunk folder>/settings.json`` when it
 starts (its chunks live beside it until the end) and the ``settings`` of
-``OUT/simulation.json`` when it has finished (:data:`brahmasifier.simulation.layout.MANIFEST`).
+``OUT/simulation.json`` when it has finished (:data:`MANIFEST`).
 :func:`check_resume` is the one rule for a rerun into ``OUT``: the same settings resume (or,
 when finished, return the finished run's manifest), other settings are refused with a one-line
 error naming the file. :class:`RunLock` (the package's one lock, :mod:`brahmasifier._runlock`)

@@ -61,7 +61,7 @@ class Scene:
 
 
 def ellipticity(q: float, phi: float) -> tuple[float, float, float]:
-    """(e1, e2, |e|) of lenstronomy from axis ratio q and angle phi."""
+    """(e1, e2, ``|e|``) of lenstronomy from axis ratio q and angle phi."""
     e = (1.0 - q) / (1.0 + q)
     return e * math.cos(2 * phi), e * math.sin(2 * phi), e
 

@@ -1,4 +1,4 @@
-"""Lightning callbacks of a training run that are ours (Lightning's own are configured in :mod:`.run`)."""
+"""Lightning callbacks of a training run that are ours (Lightning's own are configured in :mod:`brahmasifier.training.run`)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ r − i gets z = 0.5. Which one was used is recorded (``sim_host_z_origin``).
 through the Faber–Jackson relation of our deflector population (its inverse,
 :func:`brahmasifier.simulation.galaxies.faber_jackson_sigma`, with the relation's 0.35 mag
 scatter drawn once per host), then θ_E = 4π (σ/c)² D_ls/D_s for each drawn source redshift.
-``"distribution"``: θ_E log-normal (median and σ_ln of :class:`.InjectConfig`) per source, and
-the σ that gives it.
+``"distribution"``: θ_E log-normal (median and σ_ln of
+:class:`~brahmasifier.simulation.inject.config.InjectConfig`) per source, and the σ that gives it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Steps (the contract of :func:`inject_into_host`):
    σ from the Faber–Jackson relation (or θ_E from the stated distribution), an SIE + shear
    whose mass follows the measured light (:func:`brahmasifier.simulation.lenses.mass_model`),
    centred on the measured centre (or the catalogue's ``center_x``/``center_y``);
-3. up to ``attempts_per_host`` sources (:mod:`.sources`): each is ray-traced, rendered and
+3. up to ``attempts_per_host`` sources (:mod:`~brahmasifier.simulation.inject.sources`): each is ray-traced, rendered and
    convolved with the band's Moffat PSF by our lenstronomy renderer
    (:class:`brahmasifier.simulation.render.Renderer`, 3× supersampled, 0.2″ pixels; the test
    suite checks the arc against lenstronomy's own ``ImageModel``), and kept when θ_E, the

@@ -2,7 +2,7 @@
 
 Order: the candidate hosts (:mod:`.hosts`) are shuffled by ``SeedSequence([seed, 0x1A1])``
 and cut into chunks of ``hosts_per_chunk``; host ``k`` of that order draws everything from
-``SeedSequence([seed, 0x1A2, k])`` (SLSim's global generators: per chunk, see :mod:`.sources`).
+``SeedSequence([seed, 0x1A2, k])`` (SLSim's global generators: per chunk, see :mod:`~brahmasifier.simulation.inject.sources`).
 The lenses kept are the first ``n`` successful hosts in that order, so the output depends on
 the seed and the settings only: chunks run ahead in parallel and the ones past the ``n``-th
 success are discarded, whatever ``workers`` is.
@@ -151,7 +151,7 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
         out: output folder (challenge layout, or the blind ``test`` layout).
         n: lenses to make (fewer if the hosts run out; the summary says so).
         seed: the run's seed; the output depends only on it and the settings.
-        config: injection settings (default :class:`InjectConfig`).
+        config: injection settings (default :class:`~brahmasifier.simulation.inject.config.InjectConfig`).
         catalog: optional host catalogue CSV (see :mod:`.hosts`).
         layout_name: ``challenge`` or ``test``.
         workers: processes (default: CPU cores, at most 8).

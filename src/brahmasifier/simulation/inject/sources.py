@@ -1,6 +1,6 @@
 """Background sources for injections, from our engine's population or SLSim's (``--source-engine``).
 
-Both populations answer :meth:`draw`: a source beyond a minimum redshift, placed behind the
+Both populations answer :meth:`SourcePopulation.draw`: a source beyond a minimum redshift, placed behind the
 deflector by its engine's rule (θ_E given by the caller for the source's redshift), as lensed
 :class:`~brahmasifier.simulation.scene.LightComponent` s and its truth columns.
 

@@ -35,6 +35,7 @@ from brahmasifier.simulation.truth import ellipticity_from_e1e2, lensed_magnitud
 
 __all__ = ["KINDS", "RenderedObject", "band_settings", "render_object", "shift_scene", "truth_row"]
 
+#: What an SLSim-engine object is: a lens, or one of the three kinds of non-lens.
 KINDS: tuple[str, ...] = ("lens", "deflector", "false_positive", "blue")
 #: ``simulate_image``'s default numerics.
 NUMERICS: dict[str, int] = {"point_source_supersampling_factor": 1, "supersampling_factor": 3}

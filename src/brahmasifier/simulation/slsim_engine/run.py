@@ -156,7 +156,7 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
         workers: processes (default: CPU cores, at most 8).
         progress: show a progress bar.
         preview: write ``preview.png``.
-        config: engine settings (default :class:`SlsimConfig`).
+        config: engine settings (default :class:`~brahmasifier.simulation.slsim_engine.config.SlsimConfig`).
 
     Returns:
         What was done (``skipped`` when ``out`` already holds this simulation).
