@@ -22,7 +22,7 @@ Applied in this order, after the D4 flips and rotations:
   values at the stamp edges are each ~ U(−max, max) σ: imperfect sky subtraction.
 - ``noise`` (max fractional increase): per band the sky noise raised from σ to ``s σ``,
   ``s ~ U(1, 1 + max)``, by adding white Gaussian noise of ``σ sqrt(s² − 1)``: shallower data.
-- ``rotate`` (max |angle|, degrees; 180 = any angle): all bands rotated by one angle
+- ``rotate`` (max ``|angle|``, degrees; 180 = any angle): all bands rotated by one angle
   ``~ U(−max, max)`` about the centre with bilinear interpolation (``grid_sample``: it smooths
   and correlates the noise like the survey's own warp), then every pixel outside the inscribed
   circle (r > 20.5 px) set to NaN — the rotated footprint of the challenge's blind set, as
