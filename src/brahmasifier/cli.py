@@ -26,7 +26,7 @@ from brahmasifier.errors import BrahmasifierError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommands in the order of the data flow.
-COMMANDS: tuple[str, ...] = ("simulate", "inject", "pack", "info", "train", "predict", "export", "evaluate", "demo")
+COMMANDS: tuple[str, ...] = ("simulate", "inject", "pack", "info", "train", "predict", "check", "export", "evaluate", "demo")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
