@@ -40,6 +40,8 @@ class LoadedModel:
     fingerprint: str
     #: The model's regression :class:`~brahmasifier.models.targets.TargetSet` (None: classification only).
     targets: Any = None
+    #: The training embedding's density (:class:`~brahmasifier.shift.embedding.EmbeddingDensity`; None: not recorded).
+    embedding: Any = None
 
 
 def _model_name(path: Path) -> str:
@@ -75,8 +77,13 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
         if used[name] > 1:
             name = f"{name}_{used[name]}"
         digest = _file_digest(model_dir / WEIGHTS_FILENAME) + ":" + hashlib.sha256(card.to_json().encode()).hexdigest()[:16]
+        density = None
+        if card.data_statistics and card.data_statistics.get("embedding"):
+            from brahmasifier.shift.embedding import EmbeddingDensity
+
+            density = EmbeddingDensity.from_dict(card.data_statistics["embedding"])
         loaded.append(LoadedModel(name, path, module, float(card.threshold), float(card.temperature),
-                                  card.architecture, digest, card.target_set()))
+                                  card.architecture, digest, card.target_set(), embedding=density))
     return loaded
 
 

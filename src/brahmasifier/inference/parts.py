@@ -223,6 +223,9 @@ class MergeResult(ObjectCounts):
     """Counts of a merge (see :func:`merge_parts`) and where its rejects went."""
 
     rejected_out: Path
+    #: Fraction of scored objects whose OOD score exceeds the training 99th percentile is computed by the
+    #: caller from these (None: no model recorded its embedding density).
+    ood_scores: np.ndarray | None = None
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -283,13 +286,16 @@ def merge_parts(
         from brahmasifier.inference.parameters import parameter_columns
 
         param_columns = parameter_columns(targets)
-    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *param_columns]]
-    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *param_columns])
+    ood = ["ood_score"] if "ood_score" in frame.columns else []
+    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *ood, *param_columns]]
+    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *ood, *param_columns])
     prob = sigmoid(combined["logit"].to_numpy())
     probs = pd.DataFrame({"id": combined["id"].astype(str), "stem": combined["stem"].astype(str), "prob": prob})
     for column in logit_columns:
         probs[column] = combined[column].to_numpy(np.float64)
     probs["n_nan"] = combined["n_nan"].to_numpy(np.int64)
+    if ood:
+        probs["ood_score"] = combined["ood_score"].to_numpy(np.float64)
     preds = (prob >= threshold).astype(np.int64)
     parameters = None
     if targets is not None:
@@ -318,4 +324,5 @@ def merge_parts(
         n_stray_files=len(rejected) - n_rejected_objects,
         n_stem_ids=int((ok & (frame["id_source"].astype(str) == "stem")).sum()) if "id_source" in frame else 0,
         rejected_out=rejected_out,
+        ood_scores=probs["ood_score"].to_numpy(np.float64) if ood else None,
     )

@@ -41,9 +41,10 @@ EMBEDDING_TAIL_LIMIT: float = 0.05
 FAMILIES: dict[str, tuple[str, str, float]] = {
     "sigma": ("noise σ", "ratio", 1.15),
     "corr": ("noise correlation", "difference", 0.05),
-    "fwhm": ("PSF size", "ratio", 1.10),
+    "fwhm": ("PSF size", "ratio", 1.02),
     "flux": ("central flux", "ratio", 1.5),
     "size": ("central size", "ratio", 1.2),
+    "misalign": ("band misalignment", "ratio", 1.5),
     "masked": ("masked pixels", "masked", 0.01),
 }
 

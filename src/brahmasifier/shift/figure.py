@@ -22,7 +22,7 @@ __all__ = ["PANELS", "check_figure", "format_check_table"]
 PANELS: tuple[tuple[str, str], ...] = (
     ("sigma_i", "sky noise σ, i band"), ("corr_i", "neighbour correlation (high-passed sky), i"),
     ("fwhm_i", "PSF size proxy: core FWHM (px), i"), ("flux_i", "central flux, i"),
-    ("size", "central size (px)"), ("masked", "masked-pixel fraction"),
+    ("misalign", "band misalignment (px)"), ("masked", "masked-pixel fraction"),
 )
 
 

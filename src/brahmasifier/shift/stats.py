@@ -13,6 +13,8 @@ columns of :data:`STAT_COLUMNS`:
   seeing-dominated for the compact deflectors of a lens search);
 - ``flux_<b>``: the central object's background-subtracted flux within :data:`APERTURE_RADIUS` px;
 - ``size``: the second-moment radius (px) of the r+i+z light within :data:`APERTURE_RADIUS` px;
+- ``misalign``: the largest distance (px) between a band's core centroid and the r+i+z core
+  centroid, over the bands whose core peaks above 5 σ (misregistered bands);
 - ``masked``: the fraction of invalid pixels (:func:`brahmasifier.pixels.invalid_mask`: NaN/Inf,
   huge values, constant fills touching the border such as rotated-footprint corners).
 
@@ -51,13 +53,22 @@ HIST_EDGES: np.ndarray = np.linspace(-3.0, 7.0, 41)
 #: The per-object statistics, in column order.
 STAT_COLUMNS: tuple[str, ...] = (
     *(f"sigma_{b}" for b in BANDS), *(f"corr_{b}" for b in BANDS), *(f"fwhm_{b}" for b in BANDS),
-    *(f"flux_{b}" for b in BANDS), "size", "masked")
+    *(f"flux_{b}" for b in BANDS), "size", "misalign", "masked")
 
 
 def _radius(height: int, width: int) -> np.ndarray:
     y = np.arange(height) - (height - 1) / 2.0
     x = np.arange(width) - (width - 1) / 2.0
     return np.hypot(y[:, None], x[None, :])
+
+
+def _centroid(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted centroid ``(y, x)`` (px) of non-negative ``weights`` ``(..., H, W)``; NaN without light."""
+    height, width = weights.shape[-2:]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    total = weights.sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weights * yy).sum(axis=(-2, -1)) / total, (weights * xx).sum(axis=(-2, -1)) / total
 
 
 def _second_moment(weights: np.ndarray) -> np.ndarray:
@@ -119,12 +130,21 @@ def object_statistics(images: np.ndarray, invalid: np.ndarray | None = None,
     fwhm = 2.3548 * _second_moment(core)
     central = [BANDS.index(b) for b in ("r", "i", "z")]
     size = _second_moment(np.where(aperture, np.clip(light[:, central].sum(axis=1), 0.0, None), 0.0))
+    # band misalignment: the largest offset of a band's core centroid from the r+i+z core centroid, in bands whose
+    # core is detected (peak above 5 sky σ); a misregistered band moves its own centroid, a real colour gradient barely.
+    cy, cx = _centroid(core)
+    ref_y, ref_x = _centroid(core[:, central].sum(axis=1))
+    detected = np.where(radius <= CORE_RADIUS, light, -np.inf).max(axis=(-2, -1)) > 5.0 * sigma
+    offset = np.hypot(cy - ref_y[:, None], cx - ref_x[:, None])
+    misalign = np.where(detected & np.isfinite(offset), offset, -np.inf).max(axis=1)
+    misalign = np.where(np.isfinite(misalign), misalign, np.nan)
 
     out: dict[str, np.ndarray] = {}
     for family, values in (("sigma", sigma), ("corr", corr), ("fwhm", fwhm), ("flux", flux)):
         for j, band in enumerate(BANDS):
             out[f"{family}_{band}"] = np.asarray(values[:, j], dtype=np.float64)
     out["size"] = np.asarray(size, dtype=np.float64)
+    out["misalign"] = np.asarray(misalign, dtype=np.float64)
     out["masked"] = masked_fraction(bad)
     return out
 
