@@ -213,6 +213,8 @@ def predict(config: PredictConfig) -> PredictionSummary:
         shutil.rmtree(parts_dir, ignore_errors=True)
     if result.ood_scores is not None and loaded[0].embedding is not None:
         notes.append(ood_verdict(loaded[0], result.ood_scores))
+    elif loaded[0].embedding is not None and engine == "onnx":
+        notes.append("note: no ood_score (the ONNX engine's graph gives logits only; --no-onnx adds the data-shift score)")
     seconds = time.perf_counter() - started
     return PredictionSummary(
         n_found=result.n_found, n_scored=result.n_scored, n_rejected=result.n_rejected, n_ids=result.n_ids,
