@@ -97,19 +97,22 @@ def run_check(args: argparse.Namespace) -> None:
         out = args.work / f"check_{args.tag}_{name}"
         t = time.time()
         r = check_data(data, out, model=args.model, progress=False, seed=args.seed)
-        scores = pd.read_csv(out / "check_scores.csv")["ood_score"].to_numpy()
+        table = pd.read_csv(out / "check_scores.csv")
+        scores = table[["ood_score", "pixel_score", "misalign", "masked"]].fillna(0.0).to_numpy()
         if name == "clean":
             clean_scores = scores
         row = {"verdict": r.verdict, "n": r.n_objects, "seconds": round(time.time() - t, 1),
                "flagged": [f.statistic for f in r.findings if f.flagged],
-               "median_ood": float(np.median(scores)), "tail_beyond_p99": next(
+               "median_ood": float(np.median(scores[:, 0])), "tail_beyond_p99": next(
                    (f.new for f in r.findings if f.statistic == "embedding"), None),
                "max_ks_unflagged": max((f.distance or 0.0) for f in r.findings if not f.flagged and f.distance_kind == "KS")}
         if name != "clean" and clean_scores is not None:
-            ranked = RankedScores(np.r_[scores, clean_scores], np.r_[np.ones(scores.size), np.zeros(clean_scores.size)])
-            row["ood_auc"] = auc(*ranked.counts())
+            is_shifted = np.r_[np.ones(len(scores)), np.zeros(len(clean_scores))]
+            for j, what in enumerate(("ood_auc", "pixel_auc", "misalign_auc", "masked_auc")):
+                row[what] = auc(*RankedScores(np.r_[scores[:, j], clean_scores[:, j]], is_shifted).counts())
         results[name] = row
-        print(f"{name:14s} auc={row.get('ood_auc', float('nan')):.3f}  {r.verdict}", flush=True)
+        print(f"{name:14s} AUC embedding {row.get('ood_auc', float('nan')):.3f} pixel {row.get('pixel_auc', float('nan')):.3f}"
+              f"  {r.verdict}", flush=True)
     if args.train_store:
         r = check_data(args.clean, args.work / f"check_{args.tag}_clean_vs_store", against=args.train_store,
                        progress=False, seed=args.seed)

@@ -115,7 +115,8 @@ def test_check_with_model_and_a_card_without_statistics(trained: Path, stores, t
 def test_predict_writes_the_ood_score_and_the_verdict_line(trained: Path, stores, tmp_path, capsys) -> None:
     out = tmp_path / "pred"
     assert main(["predict", "--model", str(trained), "--data", str(stores["clean"]), "--out", str(out / "sub.csv"),
-                 "--probs", str(out / "probs.csv"), "--no-progress", "--workers", "0", "--precision", "32-true", "--no-onnx"]) == 0
+                 "--probs", str(out / "probs.csv"), "--no-progress", "--workers", "0", "--precision", "32-true",
+                 "--no-onnx"]) == 0
     assert "data shift (run's embedding):" in capsys.readouterr().out
     probs = pd.read_csv(out / "probs.csv")
     assert np.isfinite(probs["ood_score"]).all()

@@ -9,7 +9,9 @@ another data set (a store or FITS tree measured here the same way; no embedding 
 model with a density is given too). Outputs in ``out``:
 
 - ``check.json``: both summaries, every finding (:mod:`brahmasifier.shift.compare`), the verdict;
-- ``check_scores.csv``: per object ``id, stem, ood_score, ood_beyond_p99`` and its statistics
+- ``check_scores.csv``: per object ``id, stem, ood_score, ood_beyond_p99, pixel_score`` and its statistics
+  (``ood_score``: the embedding's Mahalanobis distance, as ``predict`` writes it; ``pixel_score``:
+  :func:`~brahmasifier.shift.compare.pixel_score`, the most unusual noise/mask/alignment statistic)
   (objects that could not be read: their error, no statistics; none is dropped);
 - ``check.png``: the figure (:mod:`brahmasifier.shift.figure`).
 
@@ -30,7 +32,7 @@ import torch
 
 from brahmasifier._atomic import atomic_path, write_json_atomic
 from brahmasifier.errors import ModelFormatError
-from brahmasifier.shift.compare import Finding, compare, findings_json, verdict_line
+from brahmasifier.shift.compare import Finding, compare, findings_json, pixel_score, verdict_line
 from brahmasifier.shift.embedding import EmbeddingDensity, embed
 from brahmasifier.shift.record import StatsCollector
 from brahmasifier.shift.stats import STAT_COLUMNS
@@ -123,7 +125,7 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
     limit = float(np.interp(0.99, pixels_ref["quantile_levels"], density.distance_quantiles)) if density else float("nan")
     with atomic_path(out / CHECK_SCORES) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "stem", "ood_score", "ood_beyond_p99", *STAT_COLUMNS, "error"])
+        writer.writerow(["id", "stem", "ood_score", "ood_beyond_p99", "pixel_score", *STAT_COLUMNS, "error"])
         for batch in _batches(source, batch_size, progress, "check"):
             errors = batch.errors or [""] * len(batch.ids)
             ok = np.array([not e for e in errors], dtype=bool)
@@ -139,9 +141,10 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
                         features = embed(module, torch.from_numpy(batch.images[ok])).numpy()
                     score[ok] = density.distance(features)
                     scores.append(score[ok])
+            pixels = np.where(ok, pixel_score(stats, pixels_ref), np.nan)
             for k in range(len(ok)):
                 writer.writerow([batch.ids[k], batch.stems[k], f"{score[k]:.5g}",
-                                 "" if not np.isfinite(score[k]) else int(score[k] > limit),
+                                 "" if not np.isfinite(score[k]) else int(score[k] > limit), f"{pixels[k]:.4g}",
                                  *(f"{stats[c][k]:.5g}" for c in STAT_COLUMNS), errors[k]])
     summary = collector.summary()
     all_scores = np.concatenate(scores) if scores else np.empty(0)

@@ -142,6 +142,35 @@ def compare(train: dict[str, Any], new: dict[str, Any], new_values: dict[str, np
     return findings
 
 
+#: The per-object statistics of the survey rather than of the object (noise, masks, band alignment): the pixel score's.
+SURVEY_COLUMNS: tuple[str, ...] = (*(f"sigma_{b}" for b in BANDS), *(f"corr_{b}" for b in BANDS), "misalign", "masked")
+
+
+def pixel_score(values: dict[str, np.ndarray], train: dict[str, Any]) -> np.ndarray:
+    """Per object: how unusual its most unusual survey statistic (:data:`SURVEY_COLUMNS`) is for the training data.
+
+    ``−log10`` of the two-sided training tail probability ``2 min(F, 1 − F)`` (``F`` interpolated
+    between the stored quantiles, floored at 1%: score ≤ 1.7 inside the training range); beyond the
+    training range ``2 + distance / IQR``. A masked pixel where training had none scores > 2.
+    """
+    levels = np.asarray(train["quantile_levels"], dtype=np.float64)
+    n = len(next(iter(values.values())))
+    best = np.zeros(n)
+    for column in SURVEY_COLUMNS:
+        entry = train["columns"].get(column, {})
+        if column not in values or entry.get("quantiles") is None:
+            continue
+        q = np.asarray(entry["quantiles"], dtype=np.float64)
+        x = np.asarray(values[column], dtype=np.float64)
+        iqr = max(float(np.interp(0.75, levels, q) - np.interp(0.25, levels, q)), 1e-3 * max(abs(q[-1]), 1e-9))
+        u = np.interp(x, q, levels)
+        inside = -np.log10(np.clip(2 * np.minimum(u, 1 - u), 0.02, 1.0))
+        beyond = np.where(x < q[0], q[0] - x, np.where(x > q[-1], x - q[-1], 0.0)) / iqr
+        score = np.where(beyond > 0, 2.0 + beyond, inside)
+        best = np.maximum(best, np.where(np.isfinite(x), score, 0.0))
+    return best
+
+
 def _family_text(group: list[Finding]) -> str:
     worst = max(group, key=lambda f: abs(np.log(f.effect)) if f.effect_kind == "ratio" and f.effect and f.effect > 0
                 else abs(f.effect or 0.0))
@@ -176,4 +205,4 @@ def findings_json(findings: list[Finding]) -> list[dict[str, Any]]:
     return [{**asdict(f), "text": f.describe()} for f in findings]
 
 
-__all__ += ["findings_json"]
+__all__ += ["SURVEY_COLUMNS", "findings_json", "pixel_score"]
