@@ -146,29 +146,40 @@ def compare(train: dict[str, Any], new: dict[str, Any], new_values: dict[str, np
 SURVEY_COLUMNS: tuple[str, ...] = (*(f"sigma_{b}" for b in BANDS), *(f"corr_{b}" for b in BANDS), "misalign", "masked")
 
 
-def pixel_score(values: dict[str, np.ndarray], train: dict[str, Any]) -> np.ndarray:
-    """Per object: how unusual its most unusual survey statistic (:data:`SURVEY_COLUMNS`) is for the training data.
+def _surprise(x: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``−log10`` of the two-sided training tail ``2 min(F, 1 − F)`` (floored at 2%); beyond the range ``2 + d / IQR``.
 
-    ``−log10`` of the two-sided training tail probability ``2 min(F, 1 − F)`` (``F`` interpolated
-    between the stored quantiles, floored at 1%: score ≤ 1.7 inside the training range); beyond the
-    training range ``2 + distance / IQR``. A masked pixel where training had none scores > 2.
+    ``F`` is the mid-CDF ``(F(x−) + F(x))/2`` interpolated between the quantiles, so a value the
+    training data holds for many objects (a masked fraction of 0) is not a tail.
+    """
+    iqr = max(float(np.interp(0.75, levels, q) - np.interp(0.25, levels, q)), 1e-3 * max(abs(float(q[-1])), 1e-9))
+    u = 0.5 * (np.interp(x, q, levels) + 1.0 - np.interp(-x, -q[::-1], 1.0 - levels[::-1]))
+    inside = -np.log10(np.clip(2 * np.minimum(u, 1 - u), 0.02, 1.0))
+    beyond = np.where(x < q[0], q[0] - x, np.where(x > q[-1], x - q[-1], 0.0)) / iqr
+    return np.where(np.isfinite(x), np.where(beyond > 0, 2.0 + beyond, inside), 0.0)
+
+
+def pixel_score(values: dict[str, np.ndarray], train: dict[str, Any]) -> np.ndarray:
+    """Per object: how unusual its survey statistics (:data:`SURVEY_COLUMNS`) are for the training data.
+
+    The largest, over noise σ, noise correlation, band misalignment and masked fraction, of the
+    statistic's surprise (:func:`_surprise`: ≤ 1.7 inside the training range, > 2 beyond it); for
+    the per-band ones the median over the bands (a survey's noise changes in every band; one
+    unusual band of a clean object is common). Measured (docs/data-shift.md): the median over bands
+    separates misregistered objects from clean ones with AUC 0.92, the largest over all 12
+    columns 0.83.
     """
     levels = np.asarray(train["quantile_levels"], dtype=np.float64)
     n = len(next(iter(values.values())))
-    best = np.zeros(n)
-    for column in SURVEY_COLUMNS:
-        entry = train["columns"].get(column, {})
-        if column not in values or entry.get("quantiles") is None:
-            continue
-        q = np.asarray(entry["quantiles"], dtype=np.float64)
-        x = np.asarray(values[column], dtype=np.float64)
-        iqr = max(float(np.interp(0.75, levels, q) - np.interp(0.25, levels, q)), 1e-3 * max(abs(q[-1]), 1e-9))
-        u = np.interp(x, q, levels)
-        inside = -np.log10(np.clip(2 * np.minimum(u, 1 - u), 0.02, 1.0))
-        beyond = np.where(x < q[0], q[0] - x, np.where(x > q[-1], x - q[-1], 0.0)) / iqr
-        score = np.where(beyond > 0, 2.0 + beyond, inside)
-        best = np.maximum(best, np.where(np.isfinite(x), score, 0.0))
-    return best
+    parts: list[np.ndarray] = [np.zeros(n)]
+    for family in ("sigma", "corr", "misalign", "masked"):
+        columns = [c for c in SURVEY_COLUMNS if c.split("_")[0] == family]
+        scores = [_surprise(np.asarray(values[c], dtype=np.float64), np.asarray(train["columns"][c]["quantiles"], float),
+                            levels)
+                  for c in columns if c in values and train["columns"].get(c, {}).get("quantiles") is not None]
+        if scores:
+            parts.append(np.median(np.stack(scores), axis=0))
+    return np.max(np.stack(parts), axis=0)
 
 
 def _family_text(group: list[Finding]) -> str:
