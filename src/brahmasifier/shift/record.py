@@ -9,8 +9,8 @@ the end of training use the same collector, so the two sides of a comparison are
 pixel statistics on a random sample of at most ``max_objects`` rows of the training and
 validation split, the embedding density (:class:`~brahmasifier.shift.embedding.EmbeddingDensity`)
 on at most ``max_objects`` validation rows (embeddings of objects the network was fitted on
-sit closer to its training mean than new data's would). Bounded cost: 2 × 2,000 objects take ~20 s on
-2 busy CPU cores, whatever the size of the training set.
+sit closer to its training mean than new data's would). Bounded cost: at most 2 × 2,000 objects (about a minute on
+2 busy CPU cores), whatever the size of the training set.
 """
 
 from __future__ import annotations
