@@ -65,6 +65,8 @@ class Finding:
 
     def describe(self) -> str:
         """The statistic's effect in words, e.g. ``noise σ (r) ×2.00``, ``masked pixels 21% vs 0%``."""
+        if self.effect_kind == "distance" and self.distance is not None:
+            return f"{self.label} {self.distance_kind} {self.distance:.2f}"
         if self.effect is None or self.new is None or self.train is None:
             return f"{self.label}: n/a"
         if self.effect_kind == "ratio":
