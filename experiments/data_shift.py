@@ -131,6 +131,7 @@ def run_adapt(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     tests = dict(t.split("=", 1) for t in args.tests)
     table: dict[str, dict] = {}
+    logits_by: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for spec in args.runs:
         name, run = spec.split("=", 1)
         model, _ = load_model(run)
@@ -147,6 +148,26 @@ def run_adapt(args: argparse.Namespace) -> None:
                                   "n": int(rows.size)}
             print(f"{name:10s} {tname:8s} AUC {table[name][tname]['auc']:.4f}  "
                   f"TPR@FPR1e-2 {table[name][tname]['tpr_at_fpr_1e-2']:.3f}", flush=True)
+            logits_by[(name, tname)] = (logits, labels[rows])
+    # paired bootstrap of each run's TPR@FPR1e-2 minus the first run's (objects resampled together)
+    first = args.runs[0].split("=", 1)[0]
+    rng = np.random.default_rng(args.seed)
+    for tname in tests:
+        base_logits, y = logits_by[(first, tname)]
+        draws = [rng.integers(0, y.size, y.size) for _ in range(args.bootstrap)]
+        for spec in args.runs[1:]:
+            name = spec.split("=", 1)[0]
+            other = logits_by[(name, tname)][0]
+            diffs = []
+            for idx in draws:
+                vals = []
+                for lg in (other, base_logits):
+                    tp, fp = RankedScores(lg[idx], y[idx]).counts()
+                    vals.append(tpr_at_false_positives(tp, fp, 0.01 * int((y[idx] == 0).sum())))
+                diffs.append(vals[0] - vals[1])
+            lo, hi = np.percentile(diffs, [16, 84])
+            table[name][tname][f"tpr_diff_vs_{first}_68"] = [float(lo), float(hi)]
+            print(f"{name:10s} {tname:8s} TPR@FPR1e-2 - {first}: 68% interval [{lo:+.3f}, {hi:+.3f}]", flush=True)
     Path(args.out).write_text(json.dumps(table, indent=1))
 
 
@@ -172,6 +193,8 @@ def main() -> None:
     p.add_argument("--tests", nargs="+", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--bootstrap", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_adapt)
     args = parser.parse_args()
     args.func(args)

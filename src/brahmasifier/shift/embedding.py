@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["N_COMPONENTS", "EmbeddingDensity", "embed", "embedding_layer"]
+__all__ = ["N_COMPONENTS", "EmbeddingDensity", "embed", "embedding_layer", "has_embedding"]
 
 #: Principal components kept of the embedding's covariance.
 N_COMPONENTS: int = 16
@@ -39,6 +39,12 @@ def embed(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Pooled backbone features ``(B, F)`` of raw ``images`` ``(B, 5, H, W)`` (the model in eval mode)."""
     net = _classifier(model)
     return net.features_prepared(net.prepare(images)).float()
+
+
+def has_embedding(model: nn.Module) -> bool:
+    """Whether the model exposes the pooled-feature interface (timm's, and our compact net's; not ``plain_cnn``)."""
+    backbone = getattr(_classifier(model), "backbone", None)
+    return all(hasattr(backbone, name) for name in ("forward_features", "forward_head", "get_classifier"))
 
 
 def embedding_layer(model: nn.Module) -> nn.Module:

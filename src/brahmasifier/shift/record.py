@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from brahmasifier.pixels import invalid_mask
-from brahmasifier.shift.embedding import EmbeddingDensity, embed
+from brahmasifier.shift.embedding import EmbeddingDensity, embed, has_embedding
 from brahmasifier.shift.stats import PixelHistogram, RandomSample, object_statistics, sky_of, summarise
 
 __all__ = ["MAX_RECORD_OBJECTS", "SAMPLE_SIZE", "StatsCollector", "record_training_statistics"]
@@ -78,6 +78,8 @@ def record_training_statistics(model: nn.Module, store: Any, train_rows: np.ndar
         collector.add(store.read_batch(pixel_rows[start : start + batch_size]).images)
     model = model.eval()
     features = []
+    if not has_embedding(model):  # e.g. plain_cnn: pixel statistics only
+        emb_rows = emb_rows[:0]
     for start in range(0, len(emb_rows), batch_size):
         x = torch.from_numpy(store.read_batch(emb_rows[start : start + batch_size]).images)
         features.append(embed(model, x).cpu().numpy())
