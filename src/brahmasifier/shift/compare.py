@@ -17,7 +17,8 @@ beyond the training 99th-percentile distance (:data:`EMBEDDING_TAIL_LIMIT`, 1% e
 
 The limits are set from measurements (``experiments/data_shift.py``, docs/data-shift.md): two
 independent clean draws of our engine stay below every limit (largest KS 0.054; σ, correlation
-and PSF size within 1%; flux ×1.12 at KS 0.03; TV 0.005; embedding tail 0.5%), while the shifted sets exceed the limit of the statistic they change.
+and PSF size within 1%; flux ×1.12 at KS 0.03; TV 0.005; embedding tail 0.5%), while the shifted sets exceed the
+limit of the statistic they change.
 """
 
 from __future__ import annotations
