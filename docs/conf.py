@@ -78,7 +78,7 @@ nitpick_ignore_regex = [
                r"signal|subprocess|functools|itertools|json|re|tempfile|shutil|zipfile|warnings)(\..*)?"),
     (r"py:.*", r"(numpy|np|numpy\.typing|npt|torch|nn|pandas|pd|pyarrow|pa|astropy|lightning|L|pl|timm|"
                r"torchmetrics|safetensors|scipy|sklearn|matplotlib|plt|lenstronomy|slsim|skypy|onnx|onnxruntime|"
-               r"ort|yaml|tqdm|tensorboard|PIL|speclite|colossus|sncosmo|uncertainties)(\..*)?"),
+               r"ort|yaml|tqdm|tensorboard|PIL|speclite|colossus|sncosmo|uncertainties|flask|werkzeug)(\..*)?"),
     # Plain builtin and typing names as annotations print them (no module prefix).
     (r"py:.*", r"(int|float|str|bytes|bool|object|None|NoneType|type|list|dict|tuple|set|frozenset|complex|"
                r"slice|range|Any|Callable|Iterable|Iterator|Sequence|Mapping|MutableMapping|Generator|"

@@ -26,8 +26,8 @@ from brahmasifier.errors import BrahmasifierError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommands in the order of the data flow.
-COMMANDS: tuple[str, ...] = ("simulate", "inject", "perturb", "pack", "info", "train", "predict", "export", "evaluate",
-                             "inspect", "demo")
+COMMANDS: tuple[str, ...] = ("simulate", "inject", "perturb", "pack", "info", "train", "predict", "check", "export",
+                             "evaluate", "inspect", "demo")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

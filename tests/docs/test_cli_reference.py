@@ -60,3 +60,17 @@ def test_every_option_is_in_the_generated_reference(tmp_path: Path) -> None:
     missing = [f"{program} {opt}" for program, options in expected.items() for opt in options
                if f"{program.replace(' ', '-')}.{opt}" not in documented]
     assert not missing, f"options missing from the generated CLI reference: {missing}"
+
+
+def test_every_subpackage_has_an_api_page() -> None:
+    """A new subpackage (like ``shift``, ``survey``) must get a page under docs/api/, or its references break the build."""
+    import pkgutil
+
+    import brahmasifier
+
+    root = Path(__file__).resolve().parents[2] / "docs" / "api"
+    pages = " ".join(p.read_text() for p in root.glob("*.md"))
+    packages = [m.name for m in pkgutil.iter_modules(brahmasifier.__path__) if m.ispkg and not m.name.startswith("_")]
+    assert packages
+    missing = [name for name in packages if f"brahmasifier-api:: brahmasifier.{name}" not in pages]
+    assert not missing, f"no docs/api page for: {missing}"

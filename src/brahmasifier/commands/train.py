@@ -99,6 +99,11 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--regression-beta",), "regression_beta", {"type": float},
                  "beta of the beta-NLL (0: plain Gaussian NLL; 0.5 kept classification as good in the baseline)"),
     ConfigOption(("--regression-hidden",), "regression_hidden", {"type": int}, "hidden width of the regression head"),
+    ConfigOption(("--adapt-to",), "adapt_to", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"},
+                 "unsupervised domain adaptation (DANN) towards this unlabelled data: a store or FITS roots; any labels "
+                 "in it are ignored (docs/data-shift.md)"),
+    ConfigOption(("--adapt-weight",), "adapt_weight", {"type": float},
+                 "DANN weight: the gradient-reversal factor rises as weight x (2/(1+exp(-10p))-1) over training progress p"),
     ConfigOption(("--seed",), "seed", {"type": int}, "seed of the split, model init and augmentation"),
     ConfigOption(("--val-fraction",), "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
     ConfigOption(("--precision",), "precision", {"type": canonical_precision},

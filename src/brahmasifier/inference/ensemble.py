@@ -42,6 +42,8 @@ class LoadedModel:
     targets: Any = None
     #: The TTA views its temperature and threshold were fitted on (``none``: cards written before that was recorded).
     calibration_tta: str = "none"
+    #: The training embedding's density (:class:`~brahmasifier.shift.embedding.EmbeddingDensity`; None: not recorded).
+    embedding: Any = None
 
 
 def _model_name(path: Path) -> str:
@@ -77,9 +79,14 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> list[LoadedModel]:
         if used[name] > 1:
             name = f"{name}_{used[name]}"
         digest = _file_digest(model_dir / WEIGHTS_FILENAME) + ":" + hashlib.sha256(card.to_json().encode()).hexdigest()[:16]
+        density = None
+        if card.data_statistics and card.data_statistics.get("embedding"):
+            from brahmasifier.shift.embedding import EmbeddingDensity
+
+            density = EmbeddingDensity.from_dict(card.data_statistics["embedding"])
         loaded.append(LoadedModel(name, path, module, float(card.threshold), float(card.temperature),
                                   card.architecture, digest, card.target_set(),
-                                  str(card.training.get("calibration_tta", "none"))))
+                                  str(card.training.get("calibration_tta", "none")), embedding=density))
     return loaded
 
 

@@ -13,6 +13,10 @@ models' predictives combine with the ensemble rule
 (:func:`~brahmasifier.inference.gaussian_ensemble.combine_predictives`), and the batch output's
 ``parameters`` holds ``(B, 3·D)``: the means, variances and pair covariances in the encoded
 physical units (:func:`brahmasifier.inference.parameters.parameter_columns` names them in the part files).
+
+When the first model's card holds the training embedding's density (:mod:`brahmasifier.shift`),
+the batch output also has ``ood_score``: the Mahalanobis distance of that model's embedding of
+the unchanged view, captured by a forward hook during the scoring pass (no second pass).
 """
 
 from __future__ import annotations
@@ -57,6 +61,18 @@ class EnsembleModule(pl.LightningModule):
         self.ensemble_spec = next((spec for spec in self.specs if spec is not None), None)
         self.register_buffer("temperatures", torch.tensor([m.temperature for m in models], dtype=torch.float32),
                              persistent=False)
+        # The OOD score reuses the forward pass: a hook on the first model's last layer keeps its input (the
+        # embedding, all TTA views stacked, the unchanged view first) when that model's card has a density.
+        self.density = models[0].embedding if engine != "onnx" and models else None
+        self._embedding: torch.Tensor | None = None
+        if self.density is not None:
+            from brahmasifier.shift.embedding import embedding_layer
+
+            embedding_layer(models[0].module).register_forward_hook(self._keep_embedding)
+
+    def _keep_embedding(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if self._embedding is None:  # the first model's pass only
+            self._embedding = inputs[0].detach()
 
     def on_predict_start(self) -> None:
         """ONNX engine: export (or reuse) each model's graph and open its session."""
@@ -86,6 +102,7 @@ class EnsembleModule(pl.LightningModule):
         from brahmasifier.models.target_decode import predictive
 
         logits, members = [], []
+        self._embedding = None
         with self._autocast():
             for module, spec in zip(self.nets, self.specs, strict=True):
                 net = cast(TTAModel, module)
@@ -118,6 +135,9 @@ class EnsembleModule(pl.LightningModule):
         }
         if parameters is not None:
             out["parameters"] = parameters
+        if self.density is not None and self._embedding is not None:
+            features = self._embedding[: len(batch["id"])].float().cpu().numpy()
+            out["ood_score"] = self.density.distance(features)
         return out
 
 

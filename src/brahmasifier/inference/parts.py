@@ -230,6 +230,9 @@ class MergeResult(ObjectCounts):
     median_masked_fraction: float = 0.0  # over those
     n_misregistered: int = 0  # scored IDs flagged misregistered
     pixel_checks: bool = False  # whether the parts carried the pixel columns
+    #: Fraction of scored objects whose OOD score exceeds the training 99th percentile is computed by the
+    #: caller from these (None: no model recorded its embedding density).
+    ood_scores: np.ndarray | None = None
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -291,8 +294,9 @@ def merge_parts(
 
         param_columns = parameter_columns(targets)
     pixel_columns = [c for c in PIXEL_COLUMNS if c in frame.columns]
-    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *param_columns, *pixel_columns]]
-    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *param_columns, *pixel_columns])
+    ood = ["ood_score"] if "ood_score" in frame.columns else []
+    scored = frame.loc[ok, ["id", "stem", "n_nan", *logit_columns, *ood, *param_columns, *pixel_columns]]
+    combined, n_dup_ids, n_dup_rows = combine_duplicates(scored, [*logit_columns, *ood, *param_columns, *pixel_columns])
     prob = sigmoid(combined["logit"].to_numpy())
     probs = pd.DataFrame({"id": combined["id"].astype(str), "stem": combined["stem"].astype(str), "prob": prob})
     for column in logit_columns:
@@ -305,6 +309,8 @@ def merge_parts(
         probs["misregistered"] = (probs["misregistered"].to_numpy(np.float64) > 0).astype(np.int64)  # any row of the ID
         pixel_summary = {**masked_summary(probs["masked_fraction"].to_numpy()),
                          "n_misregistered": int(probs["misregistered"].sum()), "pixel_checks": True}
+    if ood:
+        probs["ood_score"] = combined["ood_score"].to_numpy(np.float64)
     preds = (prob >= threshold).astype(np.int64)
     parameters = None
     notes: list[str] = []
@@ -341,4 +347,5 @@ def merge_parts(
         rejected_out=rejected_out,
         notes=notes,
         **pixel_summary,
+        ood_scores=probs["ood_score"].to_numpy(np.float64) if ood else None,
     )

@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier._outputs import check_free_space, check_output_files, check_outside_inputs
 from brahmasifier._runlock import RunLock
@@ -56,7 +58,7 @@ from brahmasifier.inference.parts import (
 from brahmasifier.io.reader import stem_id_line
 from brahmasifier.pixels import masked_line
 
-__all__ = ["PredictionSummary", "predict"]
+__all__ = ["PredictionSummary", "ood_verdict", "predict"]
 
 #: Bytes per object of what a run writes, for the free-space check: a submission row (ID and 40
 #: parameter columns, mostly -999: 255 B measured for 24-character IDs), a probabilities/part
@@ -256,6 +258,10 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
     result = merge_parts(parts_dir, parts, model_columns, threshold, out, config.probs_out, source.rejected, targets)
     if not config.keep_parts:
         shutil.rmtree(parts_dir, ignore_errors=True)
+    if result.ood_scores is not None and loaded[0].embedding is not None:
+        notes.append(ood_verdict(loaded[0], result.ood_scores))
+    elif loaded[0].embedding is not None and engine == "onnx":
+        notes.append("note: no ood_score (the ONNX engine's graph gives logits only; --no-onnx adds the data-shift score)")
     seconds = time.perf_counter() - started
     return PredictionSummary(
         n_found=result.n_found, n_scored=result.n_scored, n_rejected=result.n_rejected, n_ids=result.n_ids,
@@ -272,6 +278,17 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),
     )
+
+
+def ood_verdict(model: Any, scores: np.ndarray) -> str:
+    """The data-shift line of ``predict``: the embedding's tail fraction against the training data's."""
+    from brahmasifier.shift.compare import EMBEDDING_TAIL_LIMIT
+
+    tail = model.embedding.tail_fraction(scores)
+    verdict = ("looks like the training data" if tail <= EMBEDDING_TAIL_LIMIT
+               else "differs from the training data")
+    return (f"data shift ({model.name}'s embedding): {verdict}: {100 * tail:.1f}% of objects beyond the training 99th "
+            "percentile (ood_score in the probabilities; `brahmasifier check` compares noise, PSF, masks)")
 
 
 @dataclass

@@ -46,6 +46,8 @@ def part_frame(outputs: Sequence[dict[str, Any]], model_columns: Sequence[str],
     model_logits = np.concatenate([o["model_logits"] for o in outputs], axis=1)
     for k, column in enumerate(model_columns):
         frame[column] = model_logits[k].astype(np.float64)
+    if outputs and "ood_score" in outputs[0]:
+        frame["ood_score"] = np.concatenate([o["ood_score"] for o in outputs]).astype(np.float64)
     if parameter_columns:
         values = np.concatenate([o["parameters"] for o in outputs], axis=0)
         frame = pd.concat([frame, pd.DataFrame(values.astype(np.float64), columns=list(parameter_columns))], axis=1)

@@ -105,6 +105,10 @@ class ModelCard:
     #: (models/targets.py, models/regression.py). Absent (None) for a classifier; then it is not written,
     #: so classifier cards stay byte-for-byte what older versions write and read.
     regression: dict[str, Any] | None = None
+    #: Optional statistics of the training data (:mod:`brahmasifier.shift`): ``{"pixels": summary,
+    #: "embedding": EmbeddingDensity.to_dict(), "how": ...}``, what ``brahmasifier check`` compares new
+    #: data with. Absent (None) in cards written before it existed (``check`` then says so); not written when None.
+    data_statistics: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.bands = list(self.bands)
@@ -139,6 +143,8 @@ class ModelCard:
                 self.target_set()
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelFormatError(f"card regression targets: {exc}") from None
+        if self.data_statistics is not None and not isinstance(self.data_statistics, dict):
+            raise ModelFormatError("card data_statistics must be an object (see brahmasifier.shift)")
 
     def target_set(self) -> Any:
         """The regression :class:`~brahmasifier.models.targets.TargetSet`, or None for a classifier."""
@@ -152,11 +158,12 @@ class ModelCard:
         """Plain JSON-serialisable dict.
 
         Undefined numbers (e.g. a NaN validation precision) become ``None``; there is no
-        ``regression`` key when there is none.
+        ``regression`` (``data_statistics``) key when there is none.
         """
         data = json.loads(json.dumps(json_safe(asdict(self))))
-        if data["regression"] is None:
-            del data["regression"]
+        for optional in ("regression", "data_statistics"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     def to_json(self) -> str:

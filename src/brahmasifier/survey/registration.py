@@ -49,7 +49,7 @@ RADII: np.ndarray = np.arange(2.0, 18.5, 2.0)
 #: Rounds of estimating each band against the others as already aligned (the first round's
 #: reference holds the misaligned bands too; two more remove that bias).
 ITERATIONS: int = 3
-#: Smallest |angle| (degrees) of a band that flags an object.
+#: Smallest ``|angle|`` (degrees) of a band that flags an object.
 MIN_ANGLE: float = 6.0
 #: Smallest score (gain × peak correlation, see the module docstring) that flags a band.
 MIN_SCORE: float = 0.06
@@ -133,7 +133,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     Args:
         images: raw pixels (NaN allowed: invalid).
         invalid: optional boolean mask of the same shape (e.g. :func:`brahmasifier.pixels.fill_mask`).
-        min_angle: smallest |angle| that flags a band.
+        min_angle: smallest ``|angle|`` that flags a band.
         min_score: smallest score (gain × peak) that flags a band.
     """
     images = np.asarray(images)

@@ -73,6 +73,9 @@ class TrainConfig:
     regression_weight: float = 1.0
     regression_beta: float = 0.5
     regression_hidden: int = 256
+    # unsupervised domain adaptation (training/adaptation.py): DANN towards unlabelled data (labels in it ignored)
+    adapt_to: list[str] | None = None
+    adapt_weight: float = 1.0
     seed: int = 0
     val_fraction: float = 0.1
     # hardware
@@ -125,6 +128,14 @@ class TrainConfig:
         check_devices(self.devices)
         if self.max_time is not None:
             check_max_time(self.max_time)
+        if isinstance(self.adapt_to, (str, os.PathLike)):
+            self.adapt_to = [str(self.adapt_to)]
+        if self.adapt_to is not None:
+            self.adapt_to = [str(p) for p in self.adapt_to] or None
+        if not self.adapt_weight >= 0:
+            raise ConfigError(f"adapt_weight must be >= 0, got {self.adapt_weight}")
+        if self.adapt_to and self.targets is not None:
+            raise ConfigError("--adapt-to trains the classifier only; it cannot be combined with --targets yet")
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")

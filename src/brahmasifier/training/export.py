@@ -137,8 +137,13 @@ def finalize_run(
     val_rows: np.ndarray,
     training_summary: dict[str, Any],
     batch_size: int = 512,
+    train_rows: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Write val predictions, metrics and the exported model; returns the metrics dict (NaN where undefined)."""
+    """Write val predictions, metrics and the exported model; returns the metrics dict (NaN where undefined).
+
+    The card also records the training data's statistics (``data_statistics``, :mod:`brahmasifier.shift`:
+    pixels of ``train_rows`` + ``val_rows``, embedding on ``val_rows``), which ``brahmasifier check`` compares with.
+    """
     model = build_network(card)
     load_state_into(model, checkpoint_state, training_summary.get("best_checkpoint", "checkpoint"))
     from brahmasifier.inference.tta import TTAModel
@@ -186,5 +191,10 @@ def finalize_run(
     card.training = {**card.training, **training_summary, "val_auc": metrics["val_auc"],
                      "val_accuracy": metrics["val_accuracy"], "val_precision": metrics["val_precision"],
                      "val_recall": metrics["val_recall"], "calibration_tta": RECALIBRATION_TTA}
+    from brahmasifier.shift.record import record_training_statistics
+
+    rows = np.empty(0, dtype=np.int64) if train_rows is None else np.asarray(train_rows, dtype=np.int64)
+    card.data_statistics = record_training_statistics(
+        model, store, rows, val_rows, np.random.default_rng(int(training_summary.get("seed") or 0)))
     save_model(model, card, run_dir / "model")
     return metrics

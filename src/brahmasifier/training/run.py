@@ -51,7 +51,8 @@ class RunResult:
 
 #: What a run writes directly in its folder (``store`` is where FITS inputs are packed by default).
 RUN_ENTRIES: frozenset[str] = frozenset(
-    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store", "truth_rejected.csv"})
+    {"config.yaml", "checkpoints", "logs", "metrics.json", "val_predictions.csv", "model", "store", "truth_rejected.csv",
+     "adapt_store"})
 
 
 def _devices(value: str | int) -> str | int:
@@ -187,7 +188,14 @@ def _train(config: TrainConfig) -> RunResult:
         "survey_augment": config.survey_augment(), "channels_last": config.channels_last, "seed": config.seed,
         "pretrained_file": config.pretrained_file if resume_from is None else None}
     task: LensClassificationTask
-    if card.regression is not None:
+    if config.adapt_to:
+        from brahmasifier.training.adaptation import DomainAdversarialTask, resolve_target
+
+        target = resolve_target(config.adapt_to, config.data, run_dir / "adapt_store", config.progress)
+        task = DomainAdversarialTask(card.to_dict(), target_store=str(target), adapt_weight=config.adapt_weight,
+                                     **task_kwargs)
+        description += f", adapted (DANN, weight {config.adapt_weight:g}) to {', '.join(config.adapt_to)}"
+    elif card.regression is not None:
         from brahmasifier.training.multitask import LensMultiTaskTask
 
         task = LensMultiTaskTask(card.to_dict(), regression_weight=config.regression_weight,
@@ -251,13 +259,18 @@ def _train(config: TrainConfig) -> RunResult:
         "train_seconds_this_session": round(time.perf_counter() - started, 1),
         "pretrained_file": config.pretrained_file, "init_from": config.init_from,
     }
+    if config.adapt_to:
+        last = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("domain_acc", "domain_loss", "adapt_lambda")}
+        summary["adaptation"] = {"method": "DANN", "adapt_to": list(config.adapt_to), "adapt_weight": config.adapt_weight,
+                                 "last_epoch": last, "per_epoch": "logs/csv/metrics.csv (domain_acc, domain_loss, adapt_lambda)"}
     state = read_checkpoint_model_state(best)
     assert datamodule.store is not None, "the trainer sets the data module up"
     if card.regression is not None:  # the standardisation fitted on the training rows (LensMultiTaskTask.setup)
         spec = getattr(task, "spec", None)
         assert spec is not None
         card.regression = {**card.regression, "targets": spec.to_dict()}
-    metrics = finalize_run(run_dir, card, state, datamodule.store, datamodule.val_rows, summary)
+    metrics = finalize_run(run_dir, card, state, datamodule.store, datamodule.val_rows, summary,
+                           train_rows=datamodule.train_rows)
     result.model_dir = run_dir / "model"
     result.metrics = metrics
     result.best_checkpoint = str(best)
