@@ -12,15 +12,7 @@ import pytest
 
 from brahmasifier.bands import BANDS, STAMP_SIZE
 
-from .tiny import accounted_stems, cli, labelled_store, predict, read_csv_text, write_blind, write_blind_object
-
-
-def _one_line_error(ran: object, *words: str) -> None:
-    rc, err = ran.rc, ran.err  # type: ignore[attr-defined]
-    assert rc == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
-    for word in words:
-        assert word in err, err
+from .tiny import accounted_stems, cli, labelled_store, one_line_error, predict, read_csv_text, write_blind, write_blind_object
 
 
 def test_all_nan_and_all_zero_objects_are_rejected_with_a_reason(tmp_path: Path, model: Path) -> None:
@@ -71,7 +63,7 @@ def test_a_card_that_would_falsify_scores_is_refused_at_load(tmp_path: Path, dat
     normalization = {"name": "asinh_mad"} if any(k.startswith("normalization.") for k in card) else None
     broken = _copy_model(model, tmp_path, **({"normalization": normalization} if normalization else {}))
     broken = _copy_model(broken, tmp_path / "b", **card)
-    _one_line_error(predict(data, broken, tmp_path / "out"), words)
+    one_line_error(predict(data, broken, tmp_path / "out"), words)
     assert not (tmp_path / "out" / "submission.csv").exists()
 
 
@@ -86,7 +78,7 @@ def test_weights_stored_as_integers_or_booleans_are_refused(tmp_path: Path, data
     name = next(k for k, t in state.items() if t.is_floating_point())
     state[name] = state[name].to(getattr(torch, dtype))
     save_file(state, str(weights))
-    _one_line_error(predict(data, copy, tmp_path / "out"), "type", name)
+    one_line_error(predict(data, copy, tmp_path / "out"), "type", name)
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -98,18 +90,18 @@ def test_weights_stored_as_integers_or_booleans_are_refused(tmp_path: Path, data
 def test_train_settings_that_raised_tracebacks_are_one_line_errors(tmp_path: Path, args: list[str], words: str) -> None:
     store = labelled_store(tmp_path / "store", 8)
     ran = cli("train", "--data", store, "--out", tmp_path / "run", "--epochs", "1", "--no-progress", *args)
-    _one_line_error(ran, words)
+    one_line_error(ran, words)
 
 
-def test_predict_devices_zero_is_a_one_line_error(tmp_path: Path, data: Path, model: Path) -> None:
-    _one_line_error(predict(data, model, tmp_path / "out", "--devices", "0"), "devices")
+def test_predict_devices_zero_is_aone_line_error(tmp_path: Path, data: Path, model: Path) -> None:
+    one_line_error(predict(data, model, tmp_path / "out", "--devices", "0"), "devices")
 
 
-def test_info_on_a_store_index_without_a_label_column_is_a_one_line_error(tmp_path: Path) -> None:
+def test_info_on_a_store_index_without_a_label_column_is_aone_line_error(tmp_path: Path) -> None:
     store = labelled_store(tmp_path / "store", 4)
     index = pd.read_parquet(store / "index.parquet").drop(columns=["label"])
     index.to_parquet(store / "index.parquet")
-    _one_line_error(cli("info", store), "label")
+    one_line_error(cli("info", store), "label")
 
 
 def test_negative_top_is_refused(tmp_path: Path) -> None:

@@ -13,22 +13,14 @@ import pytest
 
 from brahmasifier.io.naming import band_filename, blind_stem
 
-from .tiny import cli, labelled_store, predict, read_csv_text
-
-
-def _one_line_error(ran: object, *words: str) -> None:
-    rc, err = ran.rc, ran.err  # type: ignore[attr-defined]
-    assert rc == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
-    for word in words:
-        assert word in err, err
+from .tiny import cli, labelled_store, one_line_error, predict, read_csv_text
 
 
 def test_out_naming_an_input_band_file_is_refused_and_the_file_kept(tmp_path: Path, data: Path, model: Path) -> None:
     band = data / band_filename(blind_stem(0), "g")
     before = band.read_bytes()
     ran = predict(data, model, tmp_path / "out", "--out", band)
-    _one_line_error(ran, "inside the input")
+    one_line_error(ran, "inside the input")
     assert band.read_bytes() == before
 
 
@@ -36,16 +28,16 @@ def test_probs_naming_the_store_index_is_refused(tmp_path: Path, model: Path) ->
     store = labelled_store(tmp_path / "store", 4)
     index = (store / "index.parquet").read_bytes()
     ran = predict(store, model, tmp_path / "out", "--probs", store / "index.parquet")
-    _one_line_error(ran, "inside the input", "index.parquet")
+    one_line_error(ran, "inside the input", "index.parquet")
     assert (store / "index.parquet").read_bytes() == index
     report = cli("evaluate", "--probs", tmp_path / "p.csv", "--labels", store, "--out", store / "report")
-    _one_line_error(report, "inside the input")
+    one_line_error(report, "inside the input")
 
 
 def test_export_onto_the_model_weights_is_refused(tmp_path: Path, model: Path) -> None:
     weights = model / "model" / "model.safetensors"
     before = weights.read_bytes()
-    _one_line_error(cli("export", "--model", model, "--out", weights), "inside the input")
+    one_line_error(cli("export", "--model", model, "--out", weights), "inside the input")
     assert weights.read_bytes() == before
 
 
@@ -55,7 +47,7 @@ def test_a_second_predict_to_the_same_out_is_refused_while_the_first_runs(tmp_pa
     out = tmp_path / "out"
     with RunLock(out / ".submission.csv.lock"):  # the lock a running predict holds
         ran = predict(data, model, out)
-        _one_line_error(ran, "another `brahmasifier predict`", str(os.getpid()))
+        one_line_error(ran, "another `brahmasifier predict`", str(os.getpid()))
     assert not (out / "submission.csv").exists()
     ran = predict(data, model, out)  # once it is gone the output is free again, and no lock file is left
     assert ran.rc == 0, ran.err

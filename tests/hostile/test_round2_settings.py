@@ -12,17 +12,9 @@ from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.io import read_band_fits_fast
 from brahmasifier.io.naming import band_filename
 
-from .tiny import cli, image, predict
+from .tiny import cli, image, one_line_error, predict
 
 N = STAMP_SIZE * STAMP_SIZE
-
-
-def _one_line_error(ran: object, *words: str) -> None:
-    rc, err = ran.rc, ran.err  # type: ignore[attr-defined]
-    assert rc == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
-    for word in words:
-        assert word in err, err
 
 
 def _labelled_raw_id(folder: Path, stem: str, raw_id: bytes, k: int) -> None:
@@ -51,7 +43,7 @@ def test_evaluate_refuses_a_probabilities_file_with_repeated_objects(tmp_path: P
     (tmp_path / "probs.csv").write_text("id,stem,prob\na,s1,0.9\na,s1,0.9\nb,s2,0.1\n")
     (tmp_path / "labels.csv").write_text("id,label\na,1\nb,0\n")
     ran = cli("evaluate", "--probs", tmp_path / "probs.csv", "--labels", tmp_path / "labels.csv", "--out", tmp_path / "rep")
-    _one_line_error(ran, "repeat an object")
+    one_line_error(ran, "repeat an object")
 
 
 def test_negative_gallery_size_is_refused(tmp_path: Path) -> None:
@@ -92,7 +84,7 @@ def test_nonlens_mix_that_does_not_sum_to_one_is_refused_not_renormalised(tmp_pa
     if available():
         pytest.skip("SLSim not installed")
     ran = cli("simulate", "--out", tmp_path / "x", "--n-per-class", "1", "--engine", "slsim", "--nonlens-mix", mix)
-    _one_line_error(ran, words)
+    one_line_error(ran, words)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])

@@ -92,6 +92,14 @@ def cli(*args: object) -> Ran:
     return Ran(rc, out.getvalue(), err.getvalue())
 
 
+def one_line_error(ran: Ran, *words: str) -> None:
+    """Assert that a command failed with the CLI's one-line user error (exit 2, no traceback) naming ``words``."""
+    assert ran.rc == 2, ran.err
+    assert "Traceback" not in ran.err and len(ran.err.strip().splitlines()) <= 2, ran.err
+    for word in words:
+        assert word in ran.err, ran.err
+
+
 def cli_process(*args: object, timeout: float = 300, env: dict[str, str] | None = None) -> Ran:
     """Run ``python -m brahmasifier ARGS`` in a fresh process."""
     done = subprocess.run([sys.executable, "-m", "brahmasifier", *map(str, args)], capture_output=True, text=True,

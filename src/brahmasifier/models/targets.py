@@ -48,20 +48,8 @@ from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
 from brahmasifier.ranges import invalid_truth
 
-__all__ = [
-    "ENCODINGS",
-    "GROUPS",
-    "KINDS",
-    "KIND_ENCODINGS",
-    "LENS",
-    "NONLENS",
-    "SPEC_FORMAT",
-    "Target",
-    "TargetSet",
-    "challenge_targets",
-    "default_target_set",
-    "select_targets",
-]
+__all__ = ["ENCODINGS", "GROUPS", "KINDS", "KIND_ENCODINGS", "LENS", "NONLENS", "SPEC_FORMAT", "Target", "TargetSet",
+           "challenge_targets", "default_target_set", "select_targets", "truth_column"]
 
 LENS, NONLENS = "lens", "nonlens"
 #: Group → the label of the rows it is learned from.
@@ -180,7 +168,7 @@ def _valid(values: np.ndarray) -> np.ndarray:
     return np.isfinite(values) & (values != MISSING_VALUE)
 
 
-def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
+def truth_column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
     """The first alias present in ``table`` as float64 (all NaN if none is).
 
     Column names are compared by their canonical store spelling
@@ -196,7 +184,7 @@ def _column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
 
 def _checked_columns(table: pd.DataFrame, target: Target) -> list[np.ndarray]:
     """The target's truth columns with invalid values (:func:`~brahmasifier.ranges.invalid_truth`) as NaN."""
-    cols = [_column(table, a) for a in target.aliases]
+    cols = [truth_column(table, a) for a in target.aliases]
     return [np.where(invalid_truth(c, name)[0], np.nan, c) for c, name in zip(cols, target.columns, strict=True)]
 
 

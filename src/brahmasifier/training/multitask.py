@@ -43,10 +43,9 @@ import torch
 from brahmasifier._atomic import atomic_path
 from brahmasifier.data.transforms import D4_SIZE, random_d4
 from brahmasifier.errors import DataProblem
-from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.regression import build_network
-from brahmasifier.models.targets import GROUPS, LENS, NONLENS, TargetSet
+from brahmasifier.models.targets import GROUPS, LENS, NONLENS, TargetSet, truth_column
 from brahmasifier.ranges import invalid_truth
 from brahmasifier.training.losses import multitask_loss
 from brahmasifier.training.task import LensClassificationTask
@@ -90,7 +89,7 @@ def check_truth(spec: TargetSet, index: pd.DataFrame, labels: np.ndarray, rows: 
     for t in spec.targets:
         in_group = np.asarray(labels) == GROUPS[t.group]
         for column, aliases in zip(t.columns, t.aliases, strict=True):
-            values = _truth_column(index, aliases)
+            values = truth_column(index, aliases)
             found, found_reasons = invalid_truth(values, column)
             bad = found & in_group
             reasons = [r for r, keep in zip(found_reasons, in_group[found], strict=True) if keep]
@@ -111,16 +110,6 @@ def check_truth(spec: TargetSet, index: pd.DataFrame, labels: np.ndarray, rows: 
         for line in lines:
             print(line, file=sys.stderr)
     return lines
-
-
-def _truth_column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
-    """The first alias present, as float (text that is not a number: NaN; none present: all NaN)."""
-    names = {canonical_parameter_name(str(c)): c for c in table.columns}
-    for name in aliases:
-        column = names.get(canonical_parameter_name(name))
-        if column is not None:
-            return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
-    return np.full(len(table), np.nan)
 
 
 def d4_target_tables(spec: TargetSet) -> tuple[torch.Tensor, torch.Tensor]:
