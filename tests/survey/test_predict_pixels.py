@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import torch
 from tests.survey.tiny import structured_object
+from tests.tiny_models import varied_model
 
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import write_store
-from brahmasifier.models import ModelCard, build_model, save_model
+from brahmasifier.models import ModelCard, save_model
 from brahmasifier.pixels import nan_where_filled
 from brahmasifier.survey.checks import pixel_checks
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
@@ -22,15 +23,7 @@ from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 def _model(folder: Path, valid_only: bool, seed: int = 3) -> tuple[Path, torch.nn.Module]:
     card = ModelCard(architecture="compact", model_kwargs={"widths": [8, 16], "depths": [1, 1]},
                      normalization={"name": "asinh_mad", "valid_only": valid_only})
-    torch.manual_seed(seed)
-    model = build_model(card).eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.copy_(torch.rand(module.running_mean.shape, generator=generator) - 0.5)
-                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
-        model.backbone.head.weight.mul_(20.0)
+    model = varied_model(card, seed)
     return save_model(model, card, folder / "model"), model
 
 
