@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 from brahmasifier.bands import PIXEL_SCALE  # noqa: E402
 from brahmasifier.cli import main  # noqa: E402
 from brahmasifier.errors import ConfigError  # noqa: E402
-from brahmasifier.io.fits import read_parameters_fits  # noqa: E402
+from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits  # noqa: E402
 from brahmasifier.simulation import simulate_dataset  # noqa: E402
 from brahmasifier.simulation.slsim_engine import SlsimConfig  # noqa: E402
 from brahmasifier.simulation.slsim_engine.images import shift_scene  # noqa: E402
@@ -48,7 +48,8 @@ def offset_tree(tmp_path_factory: pytest.TempPathFactory, slsim_tiny: SlsimConfi
     skypy = folder / "lsst-like.yml"
     skypy.write_text(_slsim_form())
     cfg = SlsimConfig(**{**slsim_tiny.to_dict(), "false_positive_sources": slsim_tiny.false_positive_sources,
-                         "skypy_config": str(skypy), "scene_offset": 2.0})
+                         "skypy_config": str(skypy), "scene_offset": 2.0,
+                         "gamma_pl": {"mean": 2.0, "std_dev": 0.1}})
     out = folder / "tree"
     simulate_dataset(out, 2, seed=9, engine="slsim", config=cfg, workers=1, progress=False, preview=False)
     return out, cfg
@@ -94,7 +95,9 @@ def test_offsets_epl_and_los_truth_columns(offset_tree: tuple[Path, SlsimConfig]
     for table in (lenses, others):
         offsets = table[["sim_offset_x", "sim_offset_y"]].to_numpy()
         assert (np.abs(offsets) <= cfg.scene_offset * PIXEL_SCALE).all() and (offsets != 0).all()
-    assert (lenses["sim_gamma_pl"] == 2.0).all()  # SLSim's default EPL_SERSIC deflector at γ = 2
+    assert (lenses["sim_gamma_pl"] != 2.0).all() and lenses["sim_gamma_pl"].between(1.5, 2.5).all()  # EPL slopes drawn
+    images = [read_band_fits_astropy(f).image for f in sorted((out / "slsim_lenses").rglob("*_i.fits"))]
+    assert images and all(np.isfinite(image).all() for image in images)
     assert (others["sim_gamma_pl"] == -999).all()
     assert (lenses["sim_kappa_ext"] == 0).all()  # no line-of-sight table
     settings = json.loads((out / "simulation.json").read_text())
