@@ -28,8 +28,8 @@ import numpy as np
 from brahmasifier.models.temperature import apply_temperature
 
 __all__ = [
-    "THRESHOLD_METRICS", "RankedScores", "auc", "average_precision", "fpr_for_tpr", "purity_at_prevalence",
-    "threshold_metrics", "tpr_at_false_positives", "validation_metrics",
+    "THRESHOLD_METRICS", "RankedScores", "auc", "average_precision", "fpr_for_tpr", "purity_at_prevalence", "roc_curve",
+    "threshold_metrics", "tpr_at_false_positives", "validation_metrics", "youden_threshold",
 ]
 
 #: Metrics of a decision at a threshold, in display order.
@@ -74,6 +74,38 @@ def auc(tp: np.ndarray, fp: np.ndarray) -> float:
     tpr = np.r_[0.0, tp / p]
     fpr = np.r_[0.0, fp / n]
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) * 0.5))
+
+
+def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ROC: FPR, TPR and the score threshold of each point, one point per distinct score (ties share one).
+
+    The points are those of scikit-learn's ``roc_curve(labels, scores, drop_intermediate=False)``:
+    first ``(0, 0)`` at threshold ``+inf``, then, for each distinct score in descending order,
+    the rates of calling a lens every object scored at least that. Label 1 is a lens, any
+    other a non-lens. Needs both classes (else the rates divide by zero: NaN).
+    """
+    ranked = RankedScores(scores, labels)
+    tp, fp = ranked.counts()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = np.r_[0.0, tp / (tp[-1] if tp.size else 0.0)]
+        fpr = np.r_[0.0, fp / (fp[-1] if fp.size else 0.0)]
+    return fpr, tpr, np.r_[np.inf, ranked.group_scores]
+
+
+def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The score threshold maximising Youden's J = TPR − FPR (= balanced accuracy), the highest where several do.
+
+    A threshold is one of the distinct scores (an object is called a lens when its score is at
+    least the threshold). Needs both classes.
+
+    Raises:
+        ValueError: a score is NaN or infinite.
+    """
+    if not np.isfinite(np.asarray(scores, dtype=np.float64)).all():
+        raise ValueError("scores hold NaN or Inf: no threshold can be chosen")
+    fpr, tpr, thresholds = roc_curve(scores, labels)
+    youden = (tpr - fpr)[1:]  # the (0, 0) point at +inf calls nothing a lens: not a threshold
+    return float(thresholds[1:][int(np.argmax(youden))])
 
 
 def average_precision(tp: np.ndarray, fp: np.ndarray) -> float:

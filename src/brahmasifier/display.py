@@ -14,18 +14,32 @@ Two stretches, both with i, r, g as R, G, B and each band's sky level subtracted
 
 Used by the simulator's preview (``simulation/layout.py``), the report's gallery and the
 inspection tool's panels.
+
+Figures of cutouts, one home too: :func:`lupton_grid` (rows of titled galaxy-stretch RGBs: the
+simulator's preview) and :func:`save_figure` (a Matplotlib figure written as a PNG atomically:
+every figure file of the package — the evaluation plots, the gallery, the data-shift figure,
+the preview). Figures are ``matplotlib.figure.Figure`` objects (Agg canvas, no pyplot state),
+so they are safe in worker processes and never open a window.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import band_index
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["HARD_MINIMUM", "HARD_SATURATION", "LUPTON_Q", "LUPTON_STRETCH", "SCALE_BOX", "SCALE_PERCENTILE",
-           "lupton_rgb", "noise_rgb"]
+           "lupton_grid", "lupton_rgb", "noise_rgb", "save_figure"]
 
 #: Galaxy stretch: Lupton stretch and softening for bands scaled so their 99.5th percentile is 1.
 LUPTON_STRETCH: float = 0.4
@@ -88,3 +102,49 @@ def noise_rgb(channels: list[np.ndarray] | np.ndarray, sigma: float | np.ndarray
     stretch = (saturation - minimum) * _HARD_Q / math.sinh(_HARD_Q)
     with np.errstate(invalid="ignore", divide="ignore"):  # pixels at the minimum: Lupton's I is 0 there
         return make_lupton_rgb(*scaled, minimum=minimum, stretch=stretch, Q=_HARD_Q)
+
+
+def lupton_grid(rows: Sequence[Sequence[tuple[np.ndarray, str]]], cell_width: float = 1.9,
+                cell_height: float = 2.2, title_size: float = 7) -> Figure:
+    """A figure of cutouts drawn with :func:`lupton_rgb`, one row of the grid per group, each cutout titled.
+
+    Args:
+        rows: per grid row, ``(image, title)`` pairs: a 5-band cutout ``(5, H, W)`` in raw units and its title.
+            Shorter rows are padded with blank cells; an empty grid is one blank cell.
+        cell_width: inches per column.
+        cell_height: inches per row.
+        title_size: the titles' font size (points).
+
+    Returns:
+        The figure (laid out tightly), for :func:`save_figure`.
+    """
+    from matplotlib.figure import Figure
+
+    n_cols = max((len(r) for r in rows), default=0) or 1
+    fig = Figure(figsize=(cell_width * n_cols, cell_height * max(len(rows), 1)))
+    axes = fig.subplots(max(len(rows), 1), n_cols, squeeze=False)
+    for row_axes, group in zip(axes, [*rows] or [[]], strict=True):
+        for ax, cell in zip(row_axes, [*group, *[None] * (n_cols - len(group))], strict=True):
+            ax.set_axis_off()
+            if cell is None:
+                continue
+            image, title = cell
+            ax.imshow(lupton_rgb(np.asarray(image, dtype=np.float64)), origin="lower")
+            ax.set_title(title, fontsize=title_size)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float, tight: bool = False) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically (temporary file + rename); return the path.
+
+    Args:
+        fig: the figure.
+        path: the PNG file to write.
+        dpi: its resolution (dots per inch).
+        tight: crop the canvas to what is drawn (Matplotlib's ``bbox_inches="tight"``).
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    return path

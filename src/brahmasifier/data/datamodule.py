@@ -21,30 +21,20 @@ from torch.utils.data import DataLoader
 from brahmasifier.data.dataset import StoreDataset
 from brahmasifier.data.sampler import EpochSampler
 from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, UnbalancedDataWarning, stratified_split
-from brahmasifier.errors import DataProblem, InputNotFoundError
-from brahmasifier.io.store import CutoutStore, is_complete_store, is_store_folder, open_store
+from brahmasifier.errors import DataProblem
+from brahmasifier.io.store import CutoutStore, open_store
+from brahmasifier.io.store_input import is_store_input, open_or_pack
 
 __all__ = ["LensDataModule", "check_labels", "is_store_input", "pack_if_needed"]
 
 
-def is_store_input(data: Sequence[str | os.PathLike[str]]) -> bool:
-    """True when ``data`` names one store folder (else: FITS roots to pack); an unfinished store is refused when opened."""
-    return len(data) == 1 and is_store_folder(data[0])
-
-
 def pack_if_needed(data: Sequence[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
-    """Path of a store for ``data``: the store itself, or FITS roots packed (resumably) into ``cache_dir``."""
-    from brahmasifier.io.pack import pack_fits
+    """Path of a store for ``data``: the store itself, or FITS roots packed once into ``cache_dir`` (reused on rerun).
 
-    if is_store_input(data):
-        return Path(data[0])
-    missing = [str(p) for p in data if not Path(p).exists()]
-    if missing:
-        raise InputNotFoundError(f"training data not found: {', '.join(missing)}")
-    if not is_complete_store(cache_dir):
-        rank_zero_info(f"packing FITS roots {', '.join(map(str, data))} into {cache_dir} (once; reused on rerun)")
-        pack_fits([Path(p) for p in data], out=Path(cache_dir), progress=progress)
-    return Path(cache_dir)
+    Training's use of :func:`brahmasifier.io.store_input.open_or_pack` (the one home of "store or FITS").
+    """
+    return open_or_pack(data, cache_dir, what="training data", progress=progress, reuse_packed=True,
+                        note=rank_zero_info).path
 
 
 def check_labels(labels: np.ndarray, source: str) -> dict[str, int]:

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brahmasifier._atomic import atomic_path
+from brahmasifier._progress import progress_bar
+from brahmasifier.display import save_figure
 from brahmasifier.errors import FitsFormatError, GalleryError
 from brahmasifier.evaluation.metrics import ranking_scores
 from brahmasifier.evaluation.panels import PANELS, plot_candidate
@@ -63,8 +64,6 @@ def _store_images(path: Path, wanted: list[_Wanted]) -> dict[_Wanted, np.ndarray
 
 
 def _fits_images(root: Path, wanted: list[_Wanted], progress: bool) -> dict[_Wanted, np.ndarray]:
-    from tqdm.auto import tqdm
-
     from brahmasifier.io.reader import read_object
     from brahmasifier.io.scan import scan_fits_tree
 
@@ -77,7 +76,7 @@ def _fits_images(root: Path, wanted: list[_Wanted], progress: bool) -> dict[_Wan
     no_stem = {item.id: item for item in wanted if item.stem is None}
     # With stems only the objects shown are read; without them every object is read until all are found.
     candidates: Iterable = [o for o in objects if o.stem in by_stem] if not no_stem else objects
-    for obj in tqdm(candidates, desc="gallery cutouts", disable=not progress, leave=False):
+    for obj in progress_bar(candidates, desc="gallery cutouts", enabled=progress, leave=False):
         try:
             cutout = read_object(obj)
         except FitsFormatError:
@@ -149,10 +148,7 @@ def plot_gallery_section(
         axes[0].annotate(f"{short_id}  {kind} {row.get('domain', '')}", (0, 1.22), xycoords="axes fraction",
                          fontsize=6.5, ha="left", va="bottom")
     fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
-    return path
+    return save_figure(fig, path, dpi=130, tight=True)
 
 
 def make_gallery(

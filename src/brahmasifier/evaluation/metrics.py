@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brahmasifier._progress import progress_bar
 from brahmasifier.bands import UNKNOWN_DOMAIN
 from brahmasifier.evaluation.bootstrap import MetricSettings, metrics_for_subset
 from brahmasifier.evaluation.completeness import completeness_by, source_magnitude_column
@@ -51,8 +52,6 @@ def compute_metrics(
     ``table`` is the output of :func:`join_predictions` (``label`` 0/1, ``prob``, ``domain``,
     optional ``logit`` and parameters).
     """
-    from tqdm.auto import tqdm
-
     scores, score_name = ranking_scores(table)
     labels = table["label"].to_numpy(dtype=int)
     probs = table["prob"].to_numpy(dtype=np.float64)
@@ -63,7 +62,7 @@ def compute_metrics(
         subsets += [(d, (table["domain"] == d).to_numpy()) for d in domains]
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {}
-    for name, mask in tqdm(subsets, desc="metrics (bootstrap)", disable=not progress, leave=False):
+    for name, mask in progress_bar(subsets, desc="metrics (bootstrap)", enabled=progress, leave=False):
         results[name] = metrics_for_subset(scores[mask], probs[mask], labels[mask], settings, n_bootstrap, rng)
     completeness: dict[str, Any] = {}
     if "Rein" in table.columns:

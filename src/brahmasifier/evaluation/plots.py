@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brahmasifier._atomic import atomic_path
+from brahmasifier.binary_metrics import roc_curve
+from brahmasifier.display import save_figure
 from brahmasifier.evaluation.calibration import ReliabilityCurve
 from brahmasifier.evaluation.metrics import ranking_scores
 
@@ -31,13 +32,6 @@ __all__ = [
 SUBSET_COLORS: dict[str, str] = {"overall": "black", "slsim": "tab:blue", "hsc": "tab:orange", "unknown": "tab:gray"}
 CLASS_COLORS: dict[int, str] = {1: "tab:red", 0: "tab:blue"}
 DPI = 110
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
-    return path
 
 
 def _subsets(table: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
@@ -55,8 +49,6 @@ def _color(name: str) -> str:
 
 def plot_roc(table: pd.DataFrame, path: str | os.PathLike[str], fprs: tuple[float, ...] = (1e-2, 1e-3, 1e-4)) -> Path:
     """ROC curves per domain with log-scale FPR; the lowest measurable FPR (1/N) is marked."""
-    from sklearn.metrics import roc_curve
-
     scores, score_name = ranking_scores(table)
     labels = table["label"].to_numpy()
     fig = Figure(figsize=(6.4, 4.8))
@@ -67,7 +59,7 @@ def plot_roc(table: pd.DataFrame, path: str | os.PathLike[str], fprs: tuple[floa
         n_neg = int((y == 0).sum())
         if n_neg == 0 or n_neg == y.size:
             continue
-        fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+        fpr, tpr, _ = roc_curve(s, y)
         floor = 1.0 / n_neg
         # a zero FPR cannot be drawn on a log axis: draw it at half the lowest measurable FPR
         ax.step(np.maximum(fpr, floor / 2), tpr, where="post", color=_color(name), label=f"{name} ({n_neg} non-lenses)")
@@ -86,7 +78,7 @@ def plot_roc(table: pd.DataFrame, path: str | os.PathLike[str], fprs: tuple[floa
     else:
         ax.text(0.5, 0.5, "needs both lenses and non-lenses", transform=ax.transAxes, ha="center")
     ax.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_precision_recall(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -112,7 +104,7 @@ def plot_precision_recall(table: pd.DataFrame, path: str | os.PathLike[str]) -> 
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_score_histograms(table: pd.DataFrame, path: str | os.PathLike[str], threshold: float) -> Path:
@@ -135,7 +127,7 @@ def plot_score_histograms(table: pd.DataFrame, path: str | os.PathLike[str], thr
         ax.set_title(name)
         ax.legend(fontsize=7, loc="upper center")
     axes[0].set_ylabel("objects")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | os.PathLike[str]) -> Path:
@@ -164,7 +156,7 @@ def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | os.Path
     ax_counts.set_xlabel("predicted lens probability")
     ax_counts.set_ylabel("objects per bin")
     ax_counts.set_title("Bin counts")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_completeness(block: Mapping[str, Any], path: str | os.PathLike[str], xlabel: str) -> Path:
@@ -186,4 +178,4 @@ def plot_completeness(block: Mapping[str, Any], path: str | os.PathLike[str], xl
     ax.set_ylabel(f"completeness at prob >= {block['threshold']:g}")
     ax.set_title(f"Completeness vs {block['parameter']} ({block['n_lenses_with_value']} lenses)")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)

@@ -17,17 +17,10 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from brahmasifier._atomic import atomic_path
+from brahmasifier.display import save_figure
 from brahmasifier.evaluation.plots import DPI, SUBSET_COLORS
 
 __all__ = ["plot_binned_errors", "plot_coverage", "plot_interval_coverage", "plot_predicted_vs_true"]
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
-    return path
 
 
 def plot_predicted_vs_true(
@@ -62,7 +55,7 @@ def plot_predicted_vs_true(
     fig.supxlabel("true", fontsize=9)
     fig.supylabel("predicted", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_coverage(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | os.PathLike[str],
@@ -85,7 +78,7 @@ def plot_coverage(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str
     if len(curves) <= 40:
         ax.legend(fontsize=5, ncol=2, loc="upper left", frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def _box(x: float, band: tuple[float, float]) -> Any:
@@ -113,7 +106,7 @@ def plot_binned_errors(entries: Mapping[str, Sequence[Mapping[str, Any]]], path:
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)
 
 
 def plot_interval_coverage(metrics: Mapping[str, Mapping[str, Any]], path: str | os.PathLike[str],
@@ -132,4 +125,4 @@ def plot_interval_coverage(metrics: Mapping[str, Mapping[str, Any]], path: str |
     ax.set_ylabel("observed coverage")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI, tight=True)

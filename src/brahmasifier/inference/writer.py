@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from brahmasifier._progress import progress_bar
 from brahmasifier.inference.parts import Part, write_part
 from brahmasifier.survey.checks import PIXEL_COLUMNS
 
@@ -81,10 +82,8 @@ class PartWriter(BasePredictionWriter):
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         """Open the progress bar (rank 0)."""
         if self.progress and trainer.is_global_zero:
-            from tqdm.auto import tqdm
-
             desc = "scoring" if trainer.world_size == 1 else f"scoring (rank 0 of {trainer.world_size})"
-            self._bar = tqdm(total=self.total_objects, unit="obj", desc=desc, smoothing=0.1, dynamic_ncols=True)
+            self._bar = progress_bar(total=self.total_objects, unit="obj", desc=desc, smoothing=0.1, dynamic_ncols=True)
 
     def write_on_batch_end(
         self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any, batch: Any, batch_idx: int,

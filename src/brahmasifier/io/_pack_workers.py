@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from brahmasifier._progress import progress_bar
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import WorkerDiedError
 from brahmasifier.hardware import usable_cpus
@@ -89,10 +89,8 @@ def unpack_chunk(packed: PackedChunk) -> Chunk:
 
 def run_chunks(out: Path, chunks: list[Chunk], *, workers: int | None, progress: bool, n_objects: int) -> None:
     """Pack ``chunks`` (in this process for one worker or one chunk), with one progress bar over ``n_objects``."""
-    from tqdm.auto import tqdm
-
     n_workers = min(workers or usable_cpus(), max(len(chunks), 1))
-    with tqdm(total=n_objects, unit="obj", desc="pack", disable=not progress, file=sys.stderr, smoothing=0.1) as bar:
+    with progress_bar(total=n_objects, unit="obj", desc="pack", enabled=progress, smoothing=0.1) as bar:
         if n_workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
                 pack_chunk(out, chunk, bar.update)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from brahmasifier._atomic import atomic_path, write_json_atomic
+from brahmasifier._progress import progress_bar
 from brahmasifier.errors import ModelFormatError
 from brahmasifier.shift.compare import Finding, compare, findings_json, pixel_score, verdict_line
 from brahmasifier.shift.embedding import EmbeddingDensity, embed
@@ -61,9 +62,7 @@ class CheckResult:
 
 
 def _batches(source: Any, batch_size: int, progress: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(source), desc=desc, unit="obj", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(source), desc=desc, unit="obj", enabled=progress, leave=False) as bar:
         for start in range(0, len(source), batch_size):
             batch = source.read_range(start, min(start + batch_size, len(source)))
             yield batch

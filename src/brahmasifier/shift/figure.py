@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from brahmasifier._atomic import atomic_path
+from brahmasifier.display import save_figure
 
 __all__ = ["PANELS", "check_figure", "format_check_table"]
 
@@ -75,10 +75,7 @@ def check_figure(result: Any, density: Any, path: str | Path) -> Path:
     ax.tick_params(labelsize=7)
     fig.suptitle(result.verdict, fontsize=10, color="C3" if flagged else "0.1")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def format_check_table(result: Any) -> str:

@@ -31,7 +31,8 @@ import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier._outputs import check_output_folder
-from brahmasifier.errors import InputNotFoundError, OutputExistsError
+from brahmasifier._progress import progress_bar
+from brahmasifier.errors import OutputExistsError
 from brahmasifier.io.store import (
     INDEX,
     MANIFEST,
@@ -41,9 +42,9 @@ from brahmasifier.io.store import (
     ShardWriter,
     finalize_store,
     is_store_folder,
-    open_store,
     shard_filename,
 )
+from brahmasifier.io.store_input import open_or_pack
 from brahmasifier.pixels import bad_pixel_mask, invalid_mask
 from brahmasifier.survey.transforms import PerturbConfig, perturb_image
 
@@ -53,16 +54,6 @@ PARTS = ".perturb_parts"
 SETTINGS = ".perturb_settings.json"
 _INPUT = ".perturb_input"
 _OWN = frozenset({MANIFEST, INDEX, REJECTED, SHARD_DIR})
-
-
-def _source_store(data: Path, out: Path, progress: bool) -> CutoutStore:
-    if not data.exists():
-        raise InputNotFoundError(f"perturb: input {data} not found")
-    if is_store_folder(data):
-        return open_store(data)
-    from brahmasifier.io.pack import pack_fits
-
-    return pack_fits([data], out / _INPUT, progress=progress, workers=1)
 
 
 def perturb_data(data: str | os.PathLike[str], out: str | os.PathLike[str], config: PerturbConfig, seed: int, *,
@@ -83,26 +74,19 @@ def perturb_data(data: str | os.PathLike[str], out: str | os.PathLike[str], conf
                                     "rerun with the same settings to resume, or choose a new --out")
     else:
         write_text_atomic(settings_file, json.dumps(settings, indent=2))
-    source = _source_store(data, out, progress)
+    source = open_or_pack(data, out / _INPUT, what="perturb input", workers=1, progress=progress)
     n = len(source)
     (out / PARTS).mkdir(exist_ok=True)
     (out / SHARD_DIR).mkdir(exist_ok=True)
     chunks = [(k, start, min(start + shard_size, n)) for k, start in enumerate(range(0, n, shard_size))]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="perturb", unit="obj")
     parts = []
-    for number, start, stop in chunks:
-        part = out / PARTS / f"part-{number:05d}.parquet"
-        if not (part.is_file() and (out / shard_filename(number)).is_file()):
-            _perturb_chunk(source, out, number, start, stop, config, seed, part)
-        parts.append(pd.read_parquet(part))
-        if bar is not None:
+    with progress_bar(total=n, desc="perturb", unit="obj", enabled=progress) as bar:
+        for number, start, stop in chunks:
+            part = out / PARTS / f"part-{number:05d}.parquet"
+            if not (part.is_file() and (out / shard_filename(number)).is_file()):
+                _perturb_chunk(source, out, number, start, stop, config, seed, part)
+            parts.append(pd.read_parquet(part))
             bar.update(stop - start)
-    if bar is not None:
-        bar.close()
     truth = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     index = source.index.reset_index(drop=True).copy()
     before_nan = index["n_nan"].to_numpy(np.int64) if "n_nan" in index else np.zeros(n, np.int64)

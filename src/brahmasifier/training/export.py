@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from brahmasifier._atomic import atomic_path, write_json_atomic
-from brahmasifier.binary_metrics import validation_metrics
+from brahmasifier.binary_metrics import validation_metrics, youden_threshold
 from brahmasifier.io.store import CutoutStore
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.io import load_state_into, save_model
@@ -112,12 +112,7 @@ def recalibrate_card(model: torch.nn.Module, card: ModelCard, store: CutoutStore
 
 def choose_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
     """Probability threshold maximising Youden's J = TPR − FPR (= balanced accuracy) on validation."""
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, thresholds = roc_curve(labels, probs)
-    finite = np.isfinite(thresholds)
-    best = int(np.argmax(np.where(finite, tpr - fpr, -np.inf)))
-    return float(np.clip(thresholds[best], 0.0, 1.0))
+    return float(np.clip(youden_threshold(probs, labels), 0.0, 1.0))
 
 
 def fit_temperature_or_none(logits: np.ndarray, labels: np.ndarray) -> tuple[float, str]:

@@ -25,7 +25,8 @@ import pandas as pd
 
 from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError, InputError, InputNotFoundError
-from brahmasifier.io.store import CutoutStore, is_store_folder, open_store
+from brahmasifier.io.store import CutoutStore
+from brahmasifier.io.store_input import open_or_pack
 from brahmasifier.ranges import invalid_truth, physical_range
 
 __all__ = ["CATALOG_COLUMNS", "REJECT_COLUMNS", "HostTable", "load_catalog", "open_hosts", "select_hosts"]
@@ -51,14 +52,7 @@ class HostTable:
 
 def open_hosts(hosts: str | os.PathLike[str], cache_dir: Path, workers: int | None, progress: bool) -> CutoutStore:
     """The store of ``hosts``: the store itself, or the FITS tree packed (resumably) into ``cache_dir``."""
-    from brahmasifier.io.pack import pack_fits
-
-    path = Path(hosts)
-    if not path.exists():
-        raise InputNotFoundError(f"{path}: hosts not found (a packed store or a FITS tree)")
-    if is_store_folder(path):
-        return open_store(path)
-    return pack_fits([path], out=cache_dir, workers=workers, progress=progress)
+    return open_or_pack(hosts, cache_dir, what="hosts", workers=workers, progress=progress)
 
 
 def load_catalog(path: str | os.PathLike[str]) -> pd.DataFrame:
