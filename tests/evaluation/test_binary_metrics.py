@@ -52,3 +52,31 @@ def test_undefined_values_are_written_as_json_null(tmp_path: Path) -> None:
     card = ModelCard(training={"val_precision": float("nan")})
     assert '"val_precision": null' in card.to_json()
     assert ModelCard.from_dict(json.loads(card.to_json())).training["val_precision"] is None
+
+
+def _sklearn_youden(probs: np.ndarray, labels: np.ndarray) -> float:
+    """How training chose its threshold before binary_metrics had the ROC (scikit-learn's roc_curve)."""
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    fpr, tpr, thresholds = sk_roc_curve(labels, probs)
+    best = int(np.argmax(np.where(np.isfinite(thresholds), tpr - fpr, -np.inf)))
+    return float(np.clip(thresholds[best], 0.0, 1.0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_roc_curve_and_youden_threshold_match_sklearn(seed: int) -> None:
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    from brahmasifier.binary_metrics import roc_curve, youden_threshold
+
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(300) < 0.4).astype(int)
+    scores = rng.normal(labels, 1.0).astype(np.float32)
+    if seed % 2:
+        scores = np.round(scores, 1)  # many ties
+    probs = (1.0 / (1.0 + np.exp(-scores))).astype(np.float32)
+    for got, want in zip(roc_curve(probs, labels), sk_roc_curve(labels, probs, drop_intermediate=False), strict=True):
+        np.testing.assert_array_equal(got, want.astype(np.float64))
+    assert youden_threshold(probs, labels) == _sklearn_youden(probs, labels)
+    with pytest.raises(ValueError, match="NaN"):
+        youden_threshold(np.r_[probs[:-1], np.nan], labels)

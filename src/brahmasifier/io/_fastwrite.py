@@ -88,9 +88,13 @@ def _table_template(is_int: bool, width: int, band: str, id_column: str, header:
     return template
 
 
-def _pixel_dtype(dtype: object) -> np.dtype | None:
-    kind = np.dtype(dtype)  # type: ignore[call-overload]
-    return kind if kind in IMAGE_DTYPES else None
+def _stamp(image: np.ndarray, dtype: object) -> tuple[np.dtype, np.ndarray] | None:
+    """The pixel type and the image as that type, or ``None`` for a type or shape the fast paths do not write."""
+    pixel_type = np.dtype(dtype)  # type: ignore[call-overload]
+    if pixel_type not in IMAGE_DTYPES:
+        return None
+    image = np.asarray(image, dtype=pixel_type)
+    return (pixel_type, image) if image.shape == (STAMP_SIZE, STAMP_SIZE) else None
 
 
 def band_fits_bytes(object_id: str | int, band: str, image: np.ndarray, *, id_column: str,
@@ -111,12 +115,10 @@ def band_fits_bytes(object_id: str | int, band: str, image: np.ndarray, *, id_co
     Returns:
         The file's bytes, or ``None`` (then call ``write_band_fits``).
     """
-    pixel_type = _pixel_dtype(dtype)
-    if pixel_type is None:
+    stamp = _stamp(image, dtype)
+    if stamp is None:
         return None
-    image = np.asarray(image, dtype=pixel_type)
-    if image.shape != (STAMP_SIZE, STAMP_SIZE):
-        return None
+    pixel_type, image = stamp
     is_int = isinstance(object_id, (int, np.integer))
     if is_int:
         width = 8
@@ -179,12 +181,10 @@ def image_fits_bytes(image: np.ndarray, *, dtype: object = np.float64, header: d
     Returns:
         The file's bytes, or ``None`` (then call ``write_image_fits``).
     """
-    pixel_type = _pixel_dtype(dtype)
-    if pixel_type is None:
+    stamp = _stamp(image, dtype)
+    if stamp is None:
         return None
-    image = np.asarray(image, dtype=pixel_type)
-    if image.shape != (STAMP_SIZE, STAMP_SIZE):
-        return None
+    pixel_type, image = stamp
     template = _image_template(pixel_type, header)
     if template is None:
         return None
