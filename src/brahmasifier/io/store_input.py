@@ -68,8 +68,8 @@ def open_or_pack(
         note: called with one line before packing starts (e.g. rank zero's logger).
 
     Raises:
-        InputNotFoundError: a path of ``data`` does not exist.
-        StoreError: an unfinished store given as input, or a cache packed from other inputs.
+        ~brahmasifier.errors.InputNotFoundError: a path of ``data`` does not exist.
+        ~brahmasifier.errors.StoreError: an unfinished store given as input, or a cache packed from other inputs.
     """
     paths = _as_list(data)
     if is_store_input(paths):
