@@ -18,9 +18,12 @@ sits in the bottom layer).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "D4_SIZE", "IDENTITY", "compose", "d4_apply", "d4_invert", "frame_matrix", "inverse_element", "rot90",
@@ -45,16 +48,17 @@ _OPS: tuple[tuple[bool, tuple[int, ...]], ...] = (
     (True, ()),  # 7: rot 270, then flip left-right = transpose
 )
 
-T = TypeVar("T")
-
-
 def _check(element: int) -> int:
     if not 0 <= int(element) < D4_SIZE:
         raise ValueError(f"D4 element must be in 0..7, got {element}")
     return int(element)
 
 
-def d4_apply(x: T, element: int) -> T:
+@overload
+def d4_apply(x: np.ndarray, element: int) -> np.ndarray: ...
+@overload
+def d4_apply(x: torch.Tensor, element: int) -> torch.Tensor: ...
+def d4_apply(x: Any, element: int) -> Any:
     """Apply D4 ``element`` (0–7, see module docstring) to the last two axes of a tensor or array."""
     transpose, flips = _OPS[_check(element)]
     y: Any = x
@@ -64,10 +68,14 @@ def d4_apply(x: T, element: int) -> T:
     else:
         y = y.transpose(_H, _W) if transpose else y
         y = y.flip(dims=flips) if flips else y
-    return cast(T, y)
+    return y
 
 
-def rot90(x: T, k: int) -> T:
+@overload
+def rot90(x: np.ndarray, k: int) -> np.ndarray: ...
+@overload
+def rot90(x: torch.Tensor, k: int) -> torch.Tensor: ...
+def rot90(x: Any, k: int) -> Any:
     """``torch.rot90(x, k, dims=(-2, -1))`` (or ``np.rot90``) for any integer ``k``, from transposes and flips."""
     return d4_apply(x, k % 4)
 
@@ -93,7 +101,11 @@ def inverse_element(element: int) -> int:
     return next(k for k in range(D4_SIZE) if compose(element, k) == IDENTITY)
 
 
-def d4_invert(x: T, element: int) -> T:
+@overload
+def d4_invert(x: np.ndarray, element: int) -> np.ndarray: ...
+@overload
+def d4_invert(x: torch.Tensor, element: int) -> torch.Tensor: ...
+def d4_invert(x: Any, element: int) -> Any:
     """Undo :func:`d4_apply` of ``element``: ``d4_invert(d4_apply(x, e), e)`` is ``x``."""
     return d4_apply(x, inverse_element(element))
 

@@ -1,9 +1,9 @@
 """Test-time augmentation: score several symmetric views of each cutout and average the logits.
 
 A lens stays a lens under flips and 90° rotations, so averaging a model's logits over such
-views removes some of its orientation noise. Named view sets, as elements of D4 (the one
-implementation of the views, :func:`brahmasifier.data.transforms.d4_apply`, shared with the
-training augmentation):
+views removes some of its orientation noise. Named view sets are registered in
+:mod:`brahmasifier.inference.tta_views` as elements of D4 (applied by :func:`brahmasifier.d4.d4_apply`,
+the one implementation, shared with the training augmentation and the targets' D4 action); built in:
 
 * ``none``  — the image as is;
 * ``flips`` — identity, horizontal flip, vertical flip (the reference system's three views);

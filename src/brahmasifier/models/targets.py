@@ -210,7 +210,7 @@ class TargetSet:
     def d4_action(self, element: int) -> tuple[np.ndarray, np.ndarray]:
         """How D4 ``element`` acts on the standardised targets: ``(perm, sign)``.
 
-        ``element`` as :func:`brahmasifier.data.transforms.d4_apply` applies it to images;
+        ``element`` as :func:`brahmasifier.d4.d4_apply` applies it to images;
         ``new[:, i] = sign[i] * old[:, perm[i]]``, variances follow ``perm`` only. Pairs are
         standardised isotropically, so this is exact.
         """

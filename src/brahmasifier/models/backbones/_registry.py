@@ -62,6 +62,7 @@ class BackboneEntry:
 
 _REGISTRY: dict[str, BackboneEntry] = {}
 _BUILTINS_LOADED = False
+_OWN = f"{__package__}."
 
 
 def register_backbone(name: str, *, lr: float, input_size: int = STAMP_SIZE, sources: tuple[str | Path, ...] = (),
@@ -109,6 +110,7 @@ def backbone_entry(name: str) -> BackboneEntry | None:
 
 
 def backbone_names() -> tuple[str, ...]:
-    """Names of the registered backbones, in registration order (built-ins first)."""
+    """Names of the registered backbones: the built-ins (by module name), then the others in registration order."""
     load_builtin_backbones()
-    return tuple(_REGISTRY)
+    builtin = sorted((e.builder.__module__, name) for name, e in _REGISTRY.items() if e.builder.__module__.startswith(_OWN))
+    return (*(name for _, name in builtin), *(name for name, e in _REGISTRY.items() if not e.builder.__module__.startswith(_OWN)))
