@@ -26,7 +26,7 @@ import pandas as pd
 
 from brahmasifier.bands import BANDS, MISSING_VALUE
 
-__all__ = ["PHYSICAL_RANGES", "clip_to_ranges", "invalid_truth", "physical_range"]
+__all__ = ["PHYSICAL_RANGES", "add_physical_range", "clip_to_ranges", "invalid_truth", "physical_range"]
 
 _MAG = (5.0, 40.0)
 #: Canonical column → (low, high), inclusive (see module docstring).
@@ -38,6 +38,17 @@ PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
     "srcx": (-10.0, 10.0), "srcy": (-10.0, 10.0),
     **{f"mag_{kind}_{b}": _MAG for kind in ("lens", "src", "object") for b in BANDS},
 }
+
+
+def add_physical_range(column: str, low: float, high: float) -> None:
+    """Add a column's range (a regression target declared outside this table: ``models/target_registry.py``).
+
+    Raises ``ValueError`` if ``low > high`` or the column already has another range.
+    """
+    bounds = (float(low), float(high))
+    if not bounds[0] <= bounds[1] or PHYSICAL_RANGES.get(column, bounds) != bounds:
+        raise ValueError(f"physical range of {column!r}: {bounds} (already {PHYSICAL_RANGES.get(column)})")
+    PHYSICAL_RANGES[column] = bounds
 
 
 def physical_range(column: str) -> tuple[float, float] | None:

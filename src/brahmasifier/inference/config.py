@@ -13,21 +13,16 @@ from typing import Any
 
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
+from brahmasifier.inference.tta_views import TTA_ELEMENTS as _TTA_REGISTRY
 
 __all__ = ["DEFAULT_PART_SIZE", "TTA_ELEMENTS", "PredictConfig"]
 
 #: Objects per resumable part file.
 DEFAULT_PART_SIZE: int = 8192
 
-#: The ``tta`` settings, as elements of D4 (:mod:`brahmasifier.data.transforms`: rotate by
-#: ``e % 4`` quarter turns, then flip left-right from 4 on). ``d4`` lists the rotations of the
-#: image, then those of its mirror image (elements 4, 7, 6, 5 are the mirror image rotated by
-#: 0, 1, 2, 3 quarter turns). Here, not in :mod:`.tta`, so that parsing options needs no torch.
-TTA_ELEMENTS: dict[str, tuple[int, ...]] = {
-    "none": (0,),
-    "flips": (0, 4, 6),
-    "d4": (0, 1, 2, 3, 4, 7, 6, 5),
-}
+#: The ``tta`` settings: the registry of view sets (:mod:`.tta_views`, elements of D4), so a view set
+#: registered there is a valid setting. Here, not in :mod:`.tta`, so that parsing options needs no torch.
+TTA_ELEMENTS: dict[str, tuple[int, ...]] = _TTA_REGISTRY
 
 PathLike = str | os.PathLike[str]
 

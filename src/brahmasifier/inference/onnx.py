@@ -111,25 +111,28 @@ class OnnxLogits:
         raise TypeError("OnnxLogits holds an ONNX Runtime session; create it in each process")
 
 
-#: Package files that shape every exported graph besides the model's own modules (the TTA views,
-#: the exporter, the pixel rule). The model's modules are found from the model itself
-#: (:func:`graph_sources`), so a new architecture file (``models/plain_cnn.py`` was missing from
-#: the hand list this replaced) is always part of the cache key.
-_GRAPH_SOURCES: tuple[str, ...] = ("data/transforms.py", "inference/tta.py", "inference/onnx.py", "pixels.py",
-                                   "models/backbones.py")
+#: Package files that shape every exported graph besides the model's own modules: the D4 views
+#: and their registry, the exporter, the pixel rule.
+_GRAPH_SOURCES: tuple[str, ...] = ("d4.py", "inference/tta.py", "inference/tta_views.py", "inference/onnx.py",
+                                   "pixels.py")
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def graph_sources(model: nn.Module | None = None) -> list[Path]:
-    """This package's source files whose code shapes ``model``'s exported graph (sorted, no repeats).
+    """The source files whose code shapes ``model``'s exported graph (sorted, no repeats).
 
-    Those of the classes of every submodule of ``model`` that live in this package, plus
-    :data:`_GRAPH_SOURCES`.
+    :data:`_GRAPH_SOURCES`; the files of the classes of every submodule of ``model`` that live in
+    this package (the classifier, normalisation, heads); and the registry's ``sources`` of every
+    backbone in it (:func:`brahmasifier.models.backbones.backbone_sources` of a submodule's
+    ``architecture``), which also names a backbone registered outside this package.
     """
     import sys
 
+    from brahmasifier.models.backbones import backbone_sources
+
     files = {(_PACKAGE / name).resolve() for name in _GRAPH_SOURCES}
     for module in (model.modules() if model is not None else ()):
+        files.update(backbone_sources(str(getattr(module, "architecture", "") or "")))
         for cls in type(module).__mro__:
             source = getattr(sys.modules.get(cls.__module__), "__file__", None)
             if source and Path(source).resolve().is_relative_to(_PACKAGE):
@@ -166,7 +169,7 @@ def export_cache_key(model_fingerprint: str, tta: str, opset: int = MIN_OPSET, m
         timm_version = "none"
     h = hashlib.sha256(f"{model_fingerprint}|{tta}|{opset}|{torch.__version__}|{timm_version}".encode())
     for path in graph_sources(model):
-        h.update(path.relative_to(_PACKAGE).as_posix().encode())
+        h.update((path.relative_to(_PACKAGE).as_posix() if path.is_relative_to(_PACKAGE) else path.name).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:24]
 

@@ -1,9 +1,9 @@
 """Test-time augmentation: score several symmetric views of each cutout and average the logits.
 
 A lens stays a lens under flips and 90° rotations, so averaging a model's logits over such
-views removes some of its orientation noise. Named view sets, as elements of D4 (the one
-implementation of the views, :func:`brahmasifier.data.transforms.d4_apply`, shared with the
-training augmentation):
+views removes some of its orientation noise. Named view sets are registered in
+:mod:`brahmasifier.inference.tta_views` as elements of D4 (applied by :func:`brahmasifier.d4.d4_apply`,
+the one implementation, shared with the training augmentation and the targets' D4 action); built in:
 
 * ``none``  — the image as is;
 * ``flips`` — identity, horizontal flip, vertical flip (the reference system's three views);
@@ -23,21 +23,20 @@ means adds to the mean variance).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
-from brahmasifier.data.transforms import d4_apply
+from brahmasifier.d4 import d4_apply
 from brahmasifier.errors import ConfigError
-from brahmasifier.inference.config import TTA_ELEMENTS
+from brahmasifier.inference.tta_views import TTA_ELEMENTS
 
 __all__ = ["TTA_ELEMENTS", "TTA_VIEWS", "PreparedScorer", "TTAModel", "View", "tta_views"]
 
 View = Callable[[torch.Tensor], torch.Tensor]
-
 
 
 @runtime_checkable
@@ -63,8 +62,21 @@ def _view(element: int) -> View:
     return view
 
 
-#: View sets by name; each is a tuple of functions ``(B,C,H,W) -> (B,C,H,W)``.
-TTA_VIEWS: dict[str, tuple[View, ...]] = {name: tuple(_view(e) for e in elements) for name, elements in TTA_ELEMENTS.items()}
+class _Views(Mapping[str, tuple[View, ...]]):
+    """The registered view sets (:data:`~brahmasifier.inference.tta_views.TTA_ELEMENTS`) as functions, read live."""
+
+    def __getitem__(self, name: str) -> tuple[View, ...]:
+        return tuple(_view(e) for e in TTA_ELEMENTS[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TTA_ELEMENTS)
+
+    def __len__(self) -> int:
+        return len(TTA_ELEMENTS)
+
+
+#: View sets by name; each is a tuple of functions ``(B,C,H,W) -> (B,C,H,W)`` (a view set registered later included).
+TTA_VIEWS: Mapping[str, tuple[View, ...]] = _Views()
 
 
 def tta_views(name: str) -> tuple[View, ...]:

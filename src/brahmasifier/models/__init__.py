@@ -15,24 +15,33 @@ from brahmasifier.models.card import FORMAT_VERSION, ModelCard, read_card, resol
 from brahmasifier.models.temperature import apply_temperature, fit_temperature, sigmoid
 
 if TYPE_CHECKING:
-    from brahmasifier.models.backbones import PRESETS, create_backbone, default_lr, preset_card, resolve_preset
+    from brahmasifier.models.backbones import (
+        PRESETS,
+        backbone_names,
+        create_backbone,
+        default_lr,
+        preset_card,
+        register_backbone,
+        resolve_preset,
+    )
+    from brahmasifier.models.backbones.compact import CompactLensNet
     from brahmasifier.models.classifier import LensClassifier, build_model
-    from brahmasifier.models.compact import CompactLensNet
     from brahmasifier.models.io import load_model, save_model
     from brahmasifier.models.normalization import NORMALIZATIONS, build_normalization
     from brahmasifier.models.weights import BAND_MAPPINGS, resolve_band_mapping, stem_rgb_sources
 
 __all__ = [
-    "BAND_MAPPINGS", "FORMAT_VERSION", "NORMALIZATIONS", "PRESETS", "CompactLensNet", "LensClassifier",
-    "ModelCard", "ModelFormatError", "apply_temperature", "build_model", "build_normalization", "create_backbone",
-    "default_lr", "fit_temperature", "load_model", "preset_card", "read_card", "resolve_band_mapping",
+    "BAND_MAPPINGS", "FORMAT_VERSION", "NORMALIZATIONS", "PRESETS", "CompactLensNet", "LensClassifier", "ModelCard",
+    "ModelFormatError", "apply_temperature", "backbone_names", "build_model", "build_normalization", "create_backbone",
+    "default_lr", "fit_temperature", "load_model", "preset_card", "read_card", "register_backbone", "resolve_band_mapping",
     "resolve_card_path", "resolve_model_dir", "resolve_preset", "save_model", "sigmoid", "stem_rgb_sources",
 ]
 
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("PRESETS", "create_backbone", "default_lr", "preset_card", "resolve_preset"), "backbones"),
+    **dict.fromkeys(("PRESETS", "backbone_names", "create_backbone", "default_lr", "preset_card", "register_backbone",
+                     "resolve_preset"), "backbones"),
     **dict.fromkeys(("LensClassifier", "build_model"), "classifier"),
-    "CompactLensNet": "compact",
+    "CompactLensNet": "backbones.compact",
     **dict.fromkeys(("load_model", "save_model"), "io"),
     **dict.fromkeys(("NORMALIZATIONS", "build_normalization"), "normalization"),
     **dict.fromkeys(("BAND_MAPPINGS", "resolve_band_mapping", "stem_rgb_sources"), "weights"),

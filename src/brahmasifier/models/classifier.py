@@ -27,8 +27,11 @@ class LensClassifier(nn.Module):
 
     band_index: torch.Tensor  # a buffer (moves with the module)
 
-    def __init__(self, backbone: nn.Module, normalization: nn.Module, bands: list[str], input_size: int) -> None:
+    def __init__(self, backbone: nn.Module, normalization: nn.Module, bands: list[str], input_size: int,
+                 architecture: str = "") -> None:
         super().__init__()
+        #: The card's ``architecture`` (the backbone registry's name, or a timm model's): not part of the weights.
+        self.architecture = architecture
         indices = [BANDS.index(b) for b in bands]
         self.gather_bands = indices != list(range(len(BANDS)))
         self.register_buffer("band_index", torch.tensor(indices, dtype=torch.long), persistent=False)
@@ -84,4 +87,4 @@ class LensClassifier(nn.Module):
 def build_model(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier:
     """The model a card describes (random or ``pretrained_file`` weights; use ``load_model`` for ours)."""
     backbone = create_backbone(card.architecture, len(card.bands), card.model_kwargs, pretrained_file)
-    return LensClassifier(backbone, build_normalization(card.normalization), card.bands, card.input_size)
+    return LensClassifier(backbone, build_normalization(card.normalization), card.bands, card.input_size, card.architecture)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import TRUTH_CONVENTIONS
+from brahmasifier.d4 import frame_matrix
 
 __all__ = ["ANGLE_UNITS", "AXES", "ELLIPTICITIES", "SIMULATOR_CONVENTIONS", "TruthConventions", "d4_frame_matrix"]
 
@@ -134,27 +135,5 @@ SIMULATOR_CONVENTIONS = TruthConventions.from_dict(dict(TRUTH_CONVENTIONS))
 
 
 def d4_frame_matrix(element: int, conventions: TruthConventions) -> np.ndarray:
-    """2×2 matrix of D4 ``element`` on (x, y) truth coordinates.
-
-    Measured on a probe image with :func:`~brahmasifier.data.transforms.d4_apply` itself, so it
-    follows that function's definition.
-    """
-    import torch
-
-    from brahmasifier.data.transforms import d4_apply
-
-    size, c = 5, 2
-
-    def moved(row: int, col: int) -> tuple[int, int]:
-        probe = torch.zeros(size, size)
-        probe[c + row, c + col] = 1.0
-        r, q = divmod(int(torch.argmax(d4_apply(probe, element))), size)
-        return r - c, q - c
-
-    # pixel offsets (row, col) → frame (x, y): p = (d_row, d_col); x = s_x * d[axis_x], y = s_y * d[axis_y]
-    axis = {"row": 0, "col": 1}
-    frame = np.zeros((2, 2))
-    for k, name in enumerate((conventions.x_axis, conventions.y_axis)):
-        frame[k, axis[name[1:]]] = 1.0 if name[0] == "+" else -1.0
-    pixel = np.array([moved(1, 0), moved(0, 1)], dtype=np.float64).T  # columns: images of unit row / col offsets
-    return frame @ pixel @ frame.T
+    """2×2 matrix of D4 ``element`` on (x, y) truth coordinates (:func:`brahmasifier.d4.frame_matrix`, these axes)."""
+    return frame_matrix(element, conventions.x_axis, conventions.y_axis)

@@ -37,30 +37,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from brahmasifier.models.target_decode import LEVELS, decode
+from brahmasifier.models.target_kinds import spin2_frame
 from brahmasifier.models.targets import TargetSet
 
-__all__ = ["MIN_INTERVAL_ROWS", "ONE_SIGMA", "interval_factors", "recalibrate", "spin2_frame", "standardized_residuals"]
+__all__ = ["MIN_INTERVAL_ROWS", "ONE_SIGMA", "interval_factors", "recalibrate", "standardized_residuals"]
 
 #: Central probability of the ±1σ interval (what :func:`recalibrate` makes exact).
 ONE_SIGMA = 0.6826894921370859
-
-
-def spin2_frame(mu: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Unit vectors along / across the mean of each pair and the predicted σ in those directions.
-
-    Args:
-        mu: ``(N, 2)`` means of ``(c1, c2)``.
-        var: ``(N, 2)`` diagonal variances.
-
-    Returns:
-        ``(u, v, sd_u, sd_v)``: ``u`` ``(N, 2)`` along ``mu`` (``(1, 0)`` where ``mu`` is 0),
-        ``v`` ``(N, 2)`` perpendicular, and the standard deviations along each.
-    """
-    norm = np.hypot(mu[:, 0], mu[:, 1])
-    safe = np.where(norm > 0, norm, 1.0)
-    u = np.where((norm > 0)[:, None], mu / safe[:, None], np.array([1.0, 0.0]))
-    v = np.stack([-u[:, 1], u[:, 0]], axis=1)
-    return u, v, np.sqrt((u**2 * var).sum(axis=1)), np.sqrt((v**2 * var).sum(axis=1))
 
 
 def standardized_residuals(spec: TargetSet, table: pd.DataFrame, labels: np.ndarray, mean: np.ndarray,
@@ -110,8 +94,6 @@ def interval_factors(spec: TargetSet, table: pd.DataFrame, labels: np.ndarray, m
     ``spec`` is decoded as it is (fit it with ``interval_scale`` cleared); columns with fewer than
     :data:`MIN_INTERVAL_ROWS` valid rows get no entry.
     """
-    from brahmasifier.models.target_decode import LEVELS, decode
-
     truth = spec.canonical_truth(table, labels)
     dec = decode(spec, mean, var)
     period = spec.conventions.angle_period

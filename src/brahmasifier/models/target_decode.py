@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from brahmasifier.models.recalibration import spin2_frame
+from brahmasifier.models.target_kinds import spin2_frame
 from brahmasifier.models.targets import TargetSet
 
 __all__ = ["LEVELS", "Decoded", "Predictive", "decode", "decode_predictive", "gaussian_z", "predictive", "submission_values"]

@@ -1,15 +1,10 @@
-"""Regression targets: which parameters a model learns, in which form, and back to the challenge's columns.
+"""The regression spec of a model: :class:`TargetSet` — which targets, their standardisation, masks, D4 action, JSON.
 
 Contract:
 
-- A :class:`Target` is one learned quantity of one group (``lens`` rows: label 1,
-  ``nonlens`` rows: label 0). ``scalar`` targets are one column with an ``identity``,
-  ``log`` or ``log1p`` encoding; ``spin2`` targets are a magnitude and a position angle
-  (ellipticity, shear) learned as ``c1 = e cos 2φ, c2 = e sin 2φ`` — no wrap-around at
-  0°/180°, smooth through e = 0 — where ``e`` is the eccentricity ``(1 − q)/(1 + q)`` for an
-  ``ellipticity`` encoding (converted from what the conventions say ``ell_*`` holds, e.g. the
-  axis ratio q, whose round value 1 would otherwise sit on the rim) and the modulus itself for
-  ``modulus`` (the shear); ``vector`` targets are a position ``(x, y)``.
+- The targets are declared in :mod:`brahmasifier.models.target_registry` (the challenge's list
+  built in; a new one is one ``register_target`` call); what a target is and how its kind is
+  encoded and acted on by D4: :mod:`brahmasifier.models.target_kinds`.
 - A :class:`TargetSet` (the spec stored in the model card) holds the targets, the truth
   conventions (:mod:`brahmasifier.models.conventions`), the per-dimension standardisation
   fitted on training rows (``(encoded - location) / scale``) and the per-dimension
@@ -26,12 +21,6 @@ Contract:
 - Pairs are standardised with location 0 and one shared scale, so a flip or quarter turn of
   the image acts on the standardised targets as a signed permutation (:meth:`TargetSet.d4_action`):
   augmentation and test-time augmentation transform targets exactly.
-
-Encodings (why): θ_E, σ_v, sizes and Sérsic indices are positive with errors that scale with the
-value, so they are learned in log (a Gaussian in log is a log-normal: median-unbiased, never
-negative). Redshifts use log1p: photometric-redshift errors scale as (1+z) (the usual
-Δz/(1+z) metric), which log1p makes constant, and it stays finite at z → 0.
-Magnitudes are already logarithmic and positions signed: identity.
 """
 
 from __future__ import annotations
@@ -42,130 +31,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.errors import ConfigError
 from brahmasifier.io.parameters import canonical_parameter_name
 from brahmasifier.models.conventions import SIMULATOR_CONVENTIONS, TruthConventions, d4_frame_matrix
+from brahmasifier.models.target_kinds import (
+    ENCODINGS,
+    GROUPS,
+    KIND_ENCODINGS,
+    KINDS,
+    LENS,
+    NONLENS,
+    Target,
+    d4_target_action,
+    encode_target,
+    valid_values,
+)
+from brahmasifier.models.target_registry import challenge_targets, register_target, registered_targets
 from brahmasifier.ranges import invalid_truth
 
+# The target vocabulary is re-exported: ``models.targets`` is where callers find the spec and its parts.
 __all__ = ["ENCODINGS", "GROUPS", "KINDS", "KIND_ENCODINGS", "LENS", "NONLENS", "SPEC_FORMAT", "Target", "TargetSet",
-           "challenge_targets", "default_target_set", "select_targets", "truth_column"]
+           "challenge_targets", "default_target_set", "register_target", "select_targets", "truth_column"]
 
-LENS, NONLENS = "lens", "nonlens"
-#: Group → the label of the rows it is learned from.
-GROUPS: dict[str, int] = {LENS: 1, NONLENS: 0}
-KINDS: tuple[str, ...] = ("scalar", "spin2", "vector")
-ENCODINGS: tuple[str, ...] = ("identity", "log", "log1p")
-#: Encodings a kind accepts (the first is its default).
-KIND_ENCODINGS: dict[str, tuple[str, ...]] = {"scalar": ENCODINGS, "spin2": ("modulus", "ellipticity"), "vector": ("identity",)}
-#: Error kinds of output columns, used by the evaluation (``brahmasifier.evaluation.regression``).
-ERROR_KINDS: tuple[str, ...] = ("linear", "relative", "redshift", "angle")
 SPEC_FORMAT = "brahmasifier-targets"
 SPEC_VERSION = 2  # 2: ``intervals`` (TargetSet.interval_scale); version-1 specs read as before
-
-
-@dataclass(frozen=True)
-class Target:
-    """One learned quantity (see module docstring).
-
-    Attributes:
-        name: identifier (the first output column).
-        group: ``lens`` or ``nonlens``.
-        kind: ``scalar``, ``spin2`` (magnitude, PA) or ``vector`` (x, y).
-        columns: canonical output columns, 1 (scalar) or 2.
-        encoding: scalars ``identity``/``log``/``log1p``; ``spin2`` ``modulus`` (the magnitude as it is) or
-            ``ellipticity`` (converted to the eccentricity by the conventions); vectors ``identity``.
-        aliases: per column, the truth-table names accepted, first present wins
-            (default: the column itself).
-        submission: per column, the submission columns it fills (default: the column itself).
-        errors: per column, the evaluation's error kind (``ERROR_KINDS``).
-    """
-
-    name: str
-    group: str
-    kind: str
-    columns: tuple[str, ...]
-    encoding: str = ""
-    aliases: tuple[tuple[str, ...], ...] = ()
-    submission: tuple[tuple[str, ...], ...] = ()
-    errors: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        n = 1 if self.kind == "scalar" else 2
-        if self.group not in GROUPS or self.kind not in KINDS or len(self.columns) != n:
-            raise ValueError(f"target {self.name!r}: group {self.group!r}, kind {self.kind!r}, columns {self.columns!r}")
-        if self.kind in KIND_ENCODINGS and not self.encoding:
-            object.__setattr__(self, "encoding", KIND_ENCODINGS[self.kind][0])
-        if self.encoding not in KIND_ENCODINGS.get(self.kind, ()):
-            allowed = KIND_ENCODINGS.get(self.kind)
-            raise ValueError(f"target {self.name!r}: encoding {self.encoding!r} is not one of {allowed} for {self.kind!r}")
-        columns = tuple(self.columns)
-        object.__setattr__(self, "columns", columns)
-        object.__setattr__(self, "aliases", tuple(tuple(a) for a in self.aliases) or tuple((c,) for c in columns))
-        object.__setattr__(self, "submission", tuple(tuple(s) for s in self.submission) or tuple((c,) for c in columns))
-        default_errors = {"scalar": ("linear",), "spin2": ("linear", "angle"), "vector": ("linear", "linear")}[self.kind]
-        object.__setattr__(self, "errors", tuple(self.errors) or default_errors)
-        lengths_ok = len(self.aliases) == len(self.submission) == len(self.errors) == n
-        if not lengths_ok or any(e not in ERROR_KINDS for e in self.errors):
-            raise ValueError(f"target {self.name!r}: aliases/submission/errors must have one entry per column")
-
-    @property
-    def dim_names(self) -> tuple[str, ...]:
-        """Names of the learned (encoded) dimensions."""
-        if self.kind == "spin2":
-            return (f"{self.name}:c1", f"{self.name}:c2")
-        if self.kind == "vector":
-            return self.columns
-        return (self.name if self.encoding == "identity" else f"{self.encoding}({self.name})",)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict."""
-        return {"name": self.name, "group": self.group, "kind": self.kind, "columns": list(self.columns),
-                "encoding": self.encoding, "aliases": [list(a) for a in self.aliases],
-                "submission": [list(s) for s in self.submission], "errors": list(self.errors)}
-
-
-def _scalar(name: str, group: str, encoding: str = "identity", error: str = "linear", aliases: tuple[str, ...] = (),
-            submission: tuple[str, ...] = ()) -> Target:
-    return Target(name, group, "scalar", (name,), encoding, (aliases or (name,),), (submission or (name,),), (error,))
-
-
-def challenge_targets() -> tuple[Target, ...]:
-    """Every parameter of the challenge's ``parameters.fits`` a model can learn (issue 15's list).
-
-    Name mapping: column names are compared in their canonical store spelling (``vel disp`` is
-    ``vel_disp``, :mod:`brahmasifier.io.parameters`; the submission writer fills both template
-    columns from it); the non-lens
-    ``mag_object_{b}`` is read from ``mag_lens_{b}`` of non-lens rows (the non-lens
-    ``parameters.fits`` columns per the release note) and fills the template's ``mag_object_{b}``;
-    ``z_central`` is learned from non-lenses only.
-    """
-    lens: list[Target] = [
-        _scalar("Rein", LENS, "log"),
-        _scalar("zlens", LENS, "log1p", "redshift"),
-        _scalar("vel_disp", LENS, "log", "relative"),
-        *(_scalar(f"mag_lens_{b}", LENS) for b in BANDS),
-        Target("ell_l", LENS, "spin2", ("ell_l", "ell_l_PA"), "ellipticity"),
-        _scalar("Reff_l", LENS, "log", "relative"),
-        _scalar("n_l_sers", LENS, "log", "relative"),
-        Target("ell_m", LENS, "spin2", ("ell_m", "ell_m_PA"), "ellipticity"),
-        Target("sh", LENS, "spin2", ("sh", "sh_PA")),
-        _scalar("zsrc", LENS, "log1p", "redshift"),
-        *(_scalar(f"mag_src_{b}", LENS) for b in BANDS),
-        Target("srcx", LENS, "vector", ("srcx", "srcy")),
-        Target("ell_s", LENS, "spin2", ("ell_s", "ell_s_PA"), "ellipticity"),
-        _scalar("Reff_s", LENS, "log", "relative"),
-        _scalar("n_s_sers", LENS, "log", "relative"),
-    ]
-    nonlens: list[Target] = [
-        _scalar("z_central", NONLENS, "log1p", "redshift"),
-        *(_scalar(f"mag_object_{b}", NONLENS, aliases=(f"mag_object_{b}", f"mag_lens_{b}")) for b in BANDS),
-    ]
-    return (*lens, *nonlens)
-
-
-def _valid(values: np.ndarray) -> np.ndarray:
-    return np.isfinite(values) & (values != MISSING_VALUE)
 
 
 def truth_column(table: pd.DataFrame, aliases: tuple[str, ...]) -> np.ndarray:
@@ -256,31 +145,9 @@ class TargetSet:
             raise ValueError(f"{labels.size} labels for {len(table)} table rows")
         values = np.zeros((len(table), self.n_dims))
         mask = np.zeros((len(table), self.n_dims), dtype=bool)
-        rad = self.conventions.radians_per_unit
         for t, sl in self.target_slices():
-            in_group = labels == GROUPS[t.group]
-            cols = _checked_columns(table, t)
-            if t.kind == "scalar":
-                v = cols[0]
-                ok = in_group & _valid(v)
-                if t.encoding != "identity":
-                    ok &= v > (0.0 if t.encoding == "log" else -1.0)
-                safe = np.where(ok, v, 1.0)
-                enc = safe if t.encoding == "identity" else (np.log(safe) if t.encoding == "log" else np.log1p(safe))
-                values[:, sl] = np.where(ok, enc, 0.0)[:, None]
-                mask[:, sl] = ok[:, None]
-                continue
-            a, b = cols
-            ok = in_group & _valid(a) & _valid(b)
-            if t.kind == "spin2":
-                e = self.conventions.eccentricity(a) if t.encoding == "ellipticity" else np.where(a >= 0, a, np.nan)
-                ok &= np.isfinite(e)
-                e = np.where(ok, e, 0.0)
-                phi = np.where(ok, b, 0.0) * rad
-                pair = np.stack([e * np.cos(2 * phi), e * np.sin(2 * phi)], axis=1)
-            else:
-                pair = np.stack([a, b], axis=1) - self.conventions.position_centre
-            values[:, sl] = np.where(ok[:, None], pair, 0.0)
+            encoded, ok = encode_target(t, _checked_columns(table, t), labels == GROUPS[t.group], self.conventions)
+            values[:, sl] = encoded
             mask[:, sl] = ok[:, None]
         return values, mask
 
@@ -334,7 +201,7 @@ class TargetSet:
         out: dict[str, np.ndarray] = {}
         for t in self.targets:
             cols = _checked_columns(table, t)
-            ok = (labels == GROUPS[t.group]) & np.logical_and.reduce([_valid(c) for c in cols])
+            ok = (labels == GROUPS[t.group]) & np.logical_and.reduce([valid_values(c) for c in cols])
             for name, c in zip(t.columns, cols, strict=True):
                 out[name] = np.where(ok, c, np.nan)
         return pd.DataFrame(out, index=table.index)
@@ -343,23 +210,17 @@ class TargetSet:
     def d4_action(self, element: int) -> tuple[np.ndarray, np.ndarray]:
         """How D4 ``element`` acts on the standardised targets: ``(perm, sign)``.
 
-        ``element`` as :func:`brahmasifier.data.transforms.d4_apply` applies it to images;
+        ``element`` as :func:`brahmasifier.d4.d4_apply` applies it to images;
         ``new[:, i] = sign[i] * old[:, perm[i]]``, variances follow ``perm`` only. Pairs are
         standardised isotropically, so this is exact.
         """
         m = d4_frame_matrix(element, self.conventions)
         perm = np.arange(self.n_dims)
         sign = np.ones(self.n_dims)
-        det = round(float(np.linalg.det(m)))
-        w = round(float(m[0, 0] ** 2 - m[1, 0] ** 2))  # Re (m00 + i m10)^2 = ±1 for quarter turns/axis flips
         for t, sl in self.target_slices():
-            i, j = sl.start, sl.start + 1
-            if t.kind == "spin2":  # c → w c (rotations) or w conj(c) (reflections)
-                sign[i], sign[j] = w, w * det
-            elif t.kind == "vector":  # (x', y') = M (x, y), M a signed permutation
-                src_x, src_y = int(np.argmax(np.abs(m[0]))), int(np.argmax(np.abs(m[1])))
-                perm[i], perm[j] = i + src_x, i + src_y
-                sign[i], sign[j] = m[0, src_x], m[1, src_y]
+            sources, signs = d4_target_action(t, m)
+            perm[sl] = sl.start + np.asarray(sources)
+            sign[sl] = signs
         return perm, sign
 
     def d4_apply_targets(self, values: np.ndarray, element: int, inverse: bool = False, variance: bool = False) -> np.ndarray:
@@ -393,9 +254,7 @@ class TargetSet:
             raise ValueError(f"not a regression target spec (format {data.get('format') if isinstance(data, dict) else data!r})")
         if int(data.get("version", 0)) > SPEC_VERSION:
             raise ValueError(f"target spec version {data['version']} is newer than this brahmasifier reads ({SPEC_VERSION})")
-        targets = tuple(Target(str(t["name"]), str(t["group"]), str(t["kind"]), tuple(t["columns"]), str(t.get("encoding", "")),
-                               tuple(tuple(a) for a in t.get("aliases", ())), tuple(tuple(a) for a in t.get("submission", ())),
-                               tuple(t.get("errors", ()))) for t in data["targets"])
+        targets = tuple(Target.from_dict(t) for t in data["targets"])
         spec = cls(targets, TruthConventions.from_dict(data.get("conventions", {})))
         dims = data.get("dims", [])
         if [d["name"] for d in dims] != spec.dim_names:
@@ -413,17 +272,16 @@ def default_target_set(conventions: TruthConventions = SIMULATOR_CONVENTIONS) ->
     return TargetSet(challenge_targets(), conventions)
 
 
-
 def select_targets(names: str, conventions: TruthConventions = SIMULATOR_CONVENTIONS) -> TargetSet:
     """The unfitted spec of a ``--targets`` setting: ``default`` (all) or comma-separated names.
 
     A name is a target's or one of its columns' (``ell_l_PA`` selects the ``ell_l`` pair); a
     :class:`~brahmasifier.errors.ConfigError` names an unknown one.
     """
-    available = challenge_targets()
+    available = registered_targets()
     wanted = [n.strip() for n in str(names).split(",") if n.strip()]
     if wanted == ["default"]:
-        return TargetSet(available, conventions)
+        return TargetSet(challenge_targets(), conventions)
     by_name = {canonical_parameter_name(c): t for t in available for c in (t.name, *t.columns)}
     unknown = [n for n in wanted if canonical_parameter_name(n) not in by_name]
     if unknown or not wanted:

@@ -41,7 +41,8 @@ import pandas as pd
 import torch
 
 from brahmasifier._atomic import atomic_path
-from brahmasifier.data.transforms import D4_SIZE, random_d4
+from brahmasifier.d4 import D4_SIZE
+from brahmasifier.data.transforms import random_d4
 from brahmasifier.errors import DataProblem
 from brahmasifier.models.card import ModelCard
 from brahmasifier.models.regression import build_network

@@ -11,11 +11,14 @@ that the default model can be compared with it on the same data and recipe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["PlainCNN"]
+from brahmasifier.models.backbones._registry import register_backbone
+
+__all__ = ["PlainCNN", "plain_cnn"]
 
 
 class PlainCNN(nn.Module):
@@ -36,3 +39,9 @@ class PlainCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` → logits ``(B, num_classes)``."""
         return self.head(self.features(x))
+
+
+@register_backbone("plain_cnn", lr=1e-3)
+def plain_cnn(in_chans: int, num_classes: int = 1, **kwargs: Any) -> nn.Module:
+    """The plain 4-block CNN baseline."""
+    return PlainCNN(in_chans=in_chans, num_classes=num_classes, **kwargs)

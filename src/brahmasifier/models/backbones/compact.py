@@ -13,13 +13,15 @@ backbones).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from brahmasifier.errors import ConfigError
+from brahmasifier.models.backbones._registry import register_backbone
 
-__all__ = ["ACTIVATIONS", "CompactLensNet", "ConvBNAct", "ResidualBlock"]
+__all__ = ["ACTIVATIONS", "CompactLensNet", "ConvBNAct", "ResidualBlock", "compact"]
 
 #: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
 #: (GELU took 16% of the compact net's CPU inference time as a separate op): 1.27x faster scoring,
@@ -129,3 +131,9 @@ class CompactLensNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` → logits ``(B, num_classes)``."""
         return self.forward_head(self.forward_features(x))
+
+
+@register_backbone("compact", lr=2e-3)
+def compact(in_chans: int, num_classes: int = 1, **kwargs: Any) -> nn.Module:
+    """Our compact 41×41 net (the default; trained from scratch at a high rate: the demo's recipe)."""
+    return CompactLensNet(in_chans=in_chans, num_classes=num_classes, **kwargs)

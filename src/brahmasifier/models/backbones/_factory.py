@@ -1,4 +1,10 @@
-"""Backbone factory: our compact net, the plain 4-block CNN baseline or any timm model, and per-architecture defaults."""
+"""The backbone factory: a card's ``architecture`` → a network, its defaults, its source files; presets.
+
+A registered name (:mod:`._registry`) is built by its builder; any other name is a timm model
+(``timm.create_model``; timm's defaults: the reference's 1e-4 when fine-tuning pretrained
+weights, 1e-3 from scratch, the model's own input size for ViT-like families). Presets are short
+names for useful configurations of either (architecture, kwargs, input size).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +15,15 @@ from torch import nn
 
 from brahmasifier.bands import STAMP_SIZE
 from brahmasifier.errors import ConfigError
-from brahmasifier.models.compact import CompactLensNet
+from brahmasifier.models.backbones._registry import backbone_entry, backbone_names
 from brahmasifier.models.weights import check_pretrained_file
 
 if TYPE_CHECKING:
     from brahmasifier.models.card import ModelCard
 
 __all__ = [
-    "COMPACT",
-    "DEFAULT_LR",
-    "DEFAULT_LR_TIMM_PRETRAINED",
-    "DEFAULT_LR_TIMM_SCRATCH",
-    "PLAIN_CNN",
-    "PRESETS",
-    "create_backbone",
-    "default_input_size",
-    "default_lr",
-    "preset_card",
-    "resolve_preset",
+    "COMPACT", "DEFAULT_LR_TIMM_PRETRAINED", "DEFAULT_LR_TIMM_SCRATCH", "PLAIN_CNN", "PRESETS", "backbone_sources",
+    "create_backbone", "default_input_size", "default_lr", "preset_card", "resolve_preset",
 ]
 
 COMPACT = "compact"
@@ -49,10 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Learning rates used when ``--lr`` is not given: our compact net from scratch takes a high
-#: rate (the demo's recipe); timm backbones use the reference's 1e-4 when fine-tuning
-#: pretrained weights and a higher one from scratch.
-DEFAULT_LR: dict[str, float] = {COMPACT: 2e-3, PLAIN_CNN: 1e-3}
+#: timm backbones' learning rates when ``--lr`` is not given (a registered backbone carries its own).
 DEFAULT_LR_TIMM_PRETRAINED = 1e-4
 DEFAULT_LR_TIMM_SCRATCH = 1e-3
 
@@ -80,11 +74,14 @@ def preset_card(name: str = COMPACT, **fields: Any) -> ModelCard:
 
 
 def default_input_size(architecture: str, model_kwargs: dict[str, Any]) -> int:
-    """41 (native) for CNNs; the model's fixed image size for ViT-like timm models."""
+    """``img_size`` if given; a registered backbone's ``input_size``; 41 for CNNs; a ViT-like timm model's own size."""
     if "img_size" in model_kwargs:
         size = model_kwargs["img_size"]
         return int(size[0] if isinstance(size, (list, tuple)) else size)
-    if architecture in (COMPACT, PLAIN_CNN) or not any(f in architecture for f in _FIXED_SIZE_FAMILIES):
+    entry = backbone_entry(architecture)
+    if entry is not None:
+        return entry.input_size
+    if not any(f in architecture for f in _FIXED_SIZE_FAMILIES):
         return STAMP_SIZE
     import timm
 
@@ -95,10 +92,17 @@ def default_input_size(architecture: str, model_kwargs: dict[str, Any]) -> int:
 
 
 def default_lr(architecture: str, pretrained: bool = False) -> float:
-    """Learning rate to use when none is given (see :data:`DEFAULT_LR`)."""
-    if architecture in DEFAULT_LR:
-        return DEFAULT_LR[architecture]
+    """Learning rate to use when none is given: the registered backbone's, else timm's (module docstring)."""
+    entry = backbone_entry(architecture)
+    if entry is not None:
+        return entry.lr
     return DEFAULT_LR_TIMM_PRETRAINED if pretrained else DEFAULT_LR_TIMM_SCRATCH
+
+
+def backbone_sources(architecture: str) -> tuple[Path, ...]:
+    """The files that define a registered backbone's network (empty for a timm model: its version is in the key)."""
+    entry = backbone_entry(architecture)
+    return entry.sources if entry is not None else ()
 
 
 def create_backbone(
@@ -113,21 +117,17 @@ def create_backbone(
     timm adapts its first conv to ``in_chans`` (see :mod:`brahmasifier.models.weights`).
     """
     kwargs = dict(model_kwargs or {})
-    if architecture == COMPACT:
+    entry = backbone_entry(architecture)
+    if entry is not None:
         if pretrained_file is not None:
-            raise ConfigError("the compact model has no ImageNet weights; start from one of ours with --init-from")
-        return CompactLensNet(in_chans=in_chans, num_classes=1, **kwargs)
-    if architecture == PLAIN_CNN:
-        if pretrained_file is not None:
-            raise ConfigError("the plain CNN has no ImageNet weights; start from one of ours with --init-from")
-        from brahmasifier.models.plain_cnn import PlainCNN
-
-        return PlainCNN(in_chans=in_chans, num_classes=1, **kwargs)
+            raise ConfigError(f"the {architecture} model has no ImageNet weights; start from one of ours with --init-from")
+        model: nn.Module = entry.builder(in_chans, num_classes=1, **kwargs)
+        return model
     import timm
 
     if not timm.is_model(architecture):
-        raise ConfigError(
-            f"unknown architecture {architecture!r}: not 'compact', 'plain_cnn', a preset ({', '.join(PRESETS)}) or a timm model")
+        raise ConfigError(f"unknown architecture {architecture!r}: not a registered backbone ({', '.join(backbone_names())}),"
+                          f" a preset ({', '.join(PRESETS)}) or a timm model")
     if pretrained_file is not None:
         path = check_pretrained_file(pretrained_file)
         return timm.create_model(
