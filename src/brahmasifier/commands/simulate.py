@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     summary = simulate_dataset(
         args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
         workers=args.workers, progress=args.progress, preview=not args.no_preview,
-        config=config, engine=args.engine,  # type: ignore[arg-type]
+        config=config, engine=args.engine,
     )
     if summary.skipped:
         print(f"{summary.out}: already complete ({summary.n_objects} objects, seed {summary.seed}); nothing to do")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,25 +98,25 @@ class SimulationEngine:
 
     def config_class(self) -> type | None:
         """Its settings' class (imported now), or ``None``."""
-        return _load(self.config_type)  # type: ignore[no-any-return]
+        return _load(self.config_type)
 
     def missing(self) -> str | None:
         """``None`` if it can run here, else one line saying what is missing."""
-        return None if self.available is None else _load(self.available)()  # type: ignore[no-any-return]
+        return None if self.available is None else _load(self.available)()
 
     def draw_function(self) -> Callable[..., DrawnObject]:
         """Its per-object draw (imported now)."""
-        return _load(self.draw)  # type: ignore[no-any-return]
+        return _load(self.draw)
 
     def run_function(self) -> Callable[[RunRequest], SimulationSummary]:
         """Its own run (imported now)."""
-        return _load(self.run)  # type: ignore[no-any-return]
+        return _load(self.run)
 
     def run_settings(self, config: Any) -> dict[str, Any]:
         """Its entries in the settings ``simulation.json`` records (what a rerun is compared on)."""
         if self.settings is not None:
-            return _load(self.settings)(config)  # type: ignore[no-any-return]
-        return {"engine": self.name, "config": asdict(config) if is_dataclass(config) else None}
+            return _load(self.settings)(config)
+        return {"engine": self.name, "config": asdict(config) if is_dataclass(config) and not isinstance(config, type) else None}
 
 
 #: Registered engines by name.

@@ -25,6 +25,9 @@ engine and the injection.
 Rerunning into a folder whose ``simulation.json`` (written last) records the same settings
 skips all work; different settings are refused; a folder without it (an interrupted run)
 is regenerated from scratch, which gives the same bytes because every object has its own seed.
+A per-object run holds the package's run lock (:class:`~brahmasifier.simulation.runs.RunLock`,
+``OUT/.simulate.lock``, removed when it ends), as the SLSim engine and the injection do: a
+second live run into ``OUT`` is refused.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
 from brahmasifier.simulation.runs import (
     PREVIEW,
     PREVIEW_PER_CLASS,
+    RunLock,
     SimulationSummary,
     blind_numbers,
     check_resume,
@@ -59,12 +63,14 @@ from brahmasifier.simulation.runs import (
 )
 from brahmasifier.simulation.writer import LAYOUTS, OWN_ENTRIES, DatasetWriter
 
-__all__ = ["BYTES_PER_OBJECT", "CHUNK", "LAYOUTS", "SimulationSummary", "simulate_dataset", "simulate_objects"]
+__all__ = ["BYTES_PER_OBJECT", "CHUNK", "LAYOUTS", "LOCK_FILE", "SimulationSummary", "simulate_dataset", "simulate_objects"]
 
 #: Objects per task of a per-object engine, at most (fewer when that leaves < 4 tasks per worker).
 CHUNK = 8
 #: Disk use of one simulated object: five float64 band files of the published form (20,160 bytes each).
 BYTES_PER_OBJECT = 5 * 20_160
+#: The run lock of a per-object run, in ``OUT`` (hidden: an output-folder check ignores it).
+LOCK_FILE = ".simulate.lock"
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,12 @@ def simulate_objects(spec: SimulationEngine, request: RunRequest) -> SimulationS
     previous = check_resume(out, settings)
     if previous is not None:
         return summary_from_manifest(out, previous)
+    with RunLock(out / LOCK_FILE):
+        return _run(spec, request, cfg, settings)
+
+
+def _run(spec: SimulationEngine, request: RunRequest, cfg: Any, settings: dict[str, Any]) -> SimulationSummary:
+    out, seed, n_per_class, layout, domains = request.out, request.seed, request.n_per_class, request.layout, request.domains
     start = time.perf_counter()
     classes = [(d, lab) for d in domains for lab in (1, 0)]
     n_total = len(classes) * n_per_class

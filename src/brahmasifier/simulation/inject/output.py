@@ -1,4 +1,4 @@
-"""The end of an injection run: the kept lenses (and untouched hosts) written by the runner (:mod:`~brahmasifier.simulation.runs`).
+"""The end of an injection run: the kept lenses (and untouched hosts) written by :mod:`~brahmasifier.simulation.runs`.
 
 Which hosts are kept is decided from the chunk records alone (the first ``n`` successes in
 injection order), then the images are streamed chunk by chunk: an injected lens gets the ID

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from brahmasifier import __version__
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import BANDS, PIXEL_SCALE
 from brahmasifier.errors import ConfigError
