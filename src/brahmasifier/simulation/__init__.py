@@ -24,12 +24,13 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from brahmasifier.simulation.layout import LAYOUTS, SimulationSummary, simulate_dataset
+    from brahmasifier.simulation.layout import LAYOUTS, simulate_dataset
     from brahmasifier.simulation.population import PopulationConfig
+    from brahmasifier.simulation.runs import SimulationSummary
 
 __all__ = ["LAYOUTS", "PopulationConfig", "SimulationSummary", "simulate_dataset"]
 
-_HOMES = {"LAYOUTS": "layout", "SimulationSummary": "layout", "simulate_dataset": "layout", "PopulationConfig": "population"}
+_HOMES = {"LAYOUTS": "layout", "SimulationSummary": "runs", "simulate_dataset": "layout", "PopulationConfig": "population"}
 
 
 def __getattr__(name: str) -> Any:

@@ -63,7 +63,7 @@ from brahmasifier.simulation.runs import (
 )
 from brahmasifier.simulation.writer import LAYOUTS, OWN_ENTRIES, DatasetWriter
 
-__all__ = ["BYTES_PER_OBJECT", "CHUNK", "LAYOUTS", "LOCK_FILE", "SimulationSummary", "simulate_dataset", "simulate_objects"]
+__all__ = ["BYTES_PER_OBJECT", "CHUNK", "LAYOUTS", "LOCK_FILE", "simulate_dataset", "simulate_objects"]
 
 #: Objects per task of a per-object engine, at most (fewer when that leaves < 4 tasks per worker).
 CHUNK = 8

@@ -204,7 +204,7 @@ def run_jobs(function: Callable[..., _R], jobs: Sequence[tuple[Any, ...]], n_wor
         done: called with a job's position and result as each finishes (e.g. to move a progress bar).
 
     Raises:
-        Whatever a job raised (the first one seen); the jobs still queued are dropped, not run, as on Ctrl-C.
+        BaseException: what a job raised (the first one seen); the jobs still queued are dropped, not run, as on Ctrl-C.
     """
     results: dict[int, _R] = {}
     if n_workers <= 1:
