@@ -12,7 +12,7 @@ Two stretches, both with i, r, g as R, G, B and each band's sky level subtracted
   few σ above the sky are bright and the galaxy's core burns out. The same function draws
   single bands (grey) and lens-light residuals (:mod:`brahmasifier.evaluation.panels`).
 
-Used by the simulator's preview (``simulation/layout.py``), the report's gallery and the
+Used by the simulator's preview (``simulation/runs.py``), the report's gallery and the
 inspection tool's panels.
 
 Figures of cutouts, one home too: :func:`lupton_grid` (rows of titled galaxy-stretch RGBs: the

@@ -25,8 +25,9 @@ from brahmasifier.cli import main  # noqa: E402
 from brahmasifier.errors import ConfigError, OutputExistsError  # noqa: E402
 from brahmasifier.io.fits import read_band_fits_astropy, read_parameters_fits  # noqa: E402
 from brahmasifier.simulation import simulate_dataset  # noqa: E402
+from brahmasifier.simulation.nonlens_kinds import kinds_for  # noqa: E402
 from brahmasifier.simulation.runs import RunLock  # noqa: E402
-from brahmasifier.simulation.slsim_engine import NONLENS_KINDS, SlsimConfig  # noqa: E402
+from brahmasifier.simulation.slsim_engine import SlsimConfig  # noqa: E402
 from brahmasifier.simulation.slsim_engine import run as slsim_run  # noqa: E402
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS, SIM_COLUMNS  # noqa: E402
 
@@ -57,7 +58,7 @@ def test_challenge_layout_and_truth_columns(slsim_tree: Path) -> None:
     np.testing.assert_allclose(lenses["sim_arc_mag_i"], lenses["mag_src_i"] - 2.5 * np.log10(lenses["sim_magnification"]))
     assert (lenses["sim_arc_mag_i"] < 24.0).all()  # the mag_arc_limit cut
     assert (np.hypot(lenses["srcx"], lenses["srcy"]) < 2 * lenses["Rein"]).all()
-    assert set(others["sim_subtype"]) <= set(NONLENS_KINDS) and "Rein" not in others.columns
+    assert set(others["sim_subtype"]) <= set(kinds_for("slsim")) and "Rein" not in others.columns
     assert (lenses["sim_psf_fwhm_i"] == 0.71).all()  # lenstronomy LSST median seeing
     assert all(i.startswith("GG-LENS_") for i in pd.concat([lenses["id"], others["id"]]))
     record = read_band_fits_astropy(slsim_tree / "slsim_lenses" / "slsim_lenses" / "D1_L_00000000_i.fits")

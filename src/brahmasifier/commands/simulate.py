@@ -10,7 +10,9 @@ published layout (four — or, for slsim, two — nested class folders ``<class>
 ``preview.png`` and ``simulation.json``. Pixel values
 are nJy per pixel. The output is identical for a seed whatever ``--workers``. Rerunning
 with the same settings into a finished folder does nothing, an interrupted slsim run resumes
-from its finished realisations; other settings are refused.
+from its finished realisations; other settings are refused. ``--engine`` offers every engine of
+the registry (:mod:`brahmasifier.simulation.engines`); ``--nonlens-mix`` names kinds of the
+non-lens registry (:mod:`brahmasifier.simulation.nonlens_kinds`) the engine draws.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-per-class", type=int, required=True, help="objects per class and domain")
     parser.add_argument("--seed", type=seed_value, default=0,
                         help="random seed, 0 to 2^32-1 (output depends only on it and the settings)")
-    parser.add_argument("--engine", choices=("ours", "slsim"), default="ours", help="simulation engine")
+    from brahmasifier.simulation.engines import engine_names  # the registry alone: no simulation code
+
+    parser.add_argument("--engine", choices=engine_names(), default="ours", help="simulation engine")
     parser.add_argument("--domains", default=None,
                         help="comma-separated subset of slsim,hsc (default: both for ours, slsim for slsim)")
     parser.add_argument("--layout", choices=("challenge", "test"), default="challenge", help="output layout")
@@ -41,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--sampling", choices=("population", "random"), default="population",
                        help="lens selection: LensPop.draw_population (cross-section weighted) or select_lens_at_random")
     slsim.add_argument("--nonlens-mix", default=None,
-                       help="non-lens fractions, e.g. deflector=0.4,false_positive=0.4,blue=0.2 (default: thirds)")
+                       help="non-lens fractions, e.g. deflector=0.4,false_positive=0.4,blue=0.2 (default: thirds; "
+                            "with --engine ours: the mix of every domain made, default: each domain's own)")
     slsim.add_argument("--no-match-brightness", action="store_true",
                        help="lone blue galaxies drawn at random, not matched in i to lens deflectors")
     slsim.add_argument("--los-file", default=None, help="SLSim line-of-sight HDF5 table (default: none, zero kappa/shear)")
@@ -59,24 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _slsim_config(args: argparse.Namespace) -> object:
     """The :class:`SlsimConfig` of the command line's slsim options."""
     from brahmasifier.errors import ConfigError
+    from brahmasifier.simulation.nonlens_kinds import parse_mix
     from brahmasifier.simulation.slsim_engine import SlsimConfig
 
     kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
                                  "match_blue_brightness": not args.no_match_brightness, "skypy_config": args.skypy_config,
                                  "scene_offset": args.scene_offset}
     if args.nonlens_mix:
-        mix = {}
-        for item in args.nonlens_mix.split(","):
-            name, _, value = item.partition("=")
-            try:
-                mix[name.strip()] = float(value)
-            except ValueError:
-                raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
-        total = sum(mix.values())
-        if not abs(total - 1.0) <= 1e-6:  # NaN fails too
-            raise ConfigError(f"--nonlens-mix {args.nonlens_mix}: the fractions sum to {total:g}, not 1; give fractions "
-                              "that sum to 1 (they are not renormalised silently)")
-        kwargs["nonlens_mix"] = mix
+        kwargs["nonlens_mix"] = parse_mix(args.nonlens_mix)
     if args.epl_gamma:
         try:
             values = [float(v) for v in args.epl_gamma.split(",")]
@@ -86,6 +81,17 @@ def _slsim_config(args: argparse.Namespace) -> object:
             raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
         kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
     return SlsimConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def _population_config(args: argparse.Namespace) -> object:
+    """Our engine's :class:`PopulationConfig`: ``--nonlens-mix`` becomes the mix of every domain (default: none given)."""
+    if not args.nonlens_mix:
+        return None
+    from brahmasifier.simulation.nonlens_kinds import parse_mix
+    from brahmasifier.simulation.population import NONLENS_MIX, PopulationConfig
+
+    mix = parse_mix(args.nonlens_mix)
+    return PopulationConfig(nonlens_mix={domain: dict(mix) for domain in NONLENS_MIX})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,18 +106,20 @@ def run(args: argparse.Namespace) -> int:
                  if value not in (None, 0.0)]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
-    if args.engine == "slsim":
-        from brahmasifier.errors import DependencyNotFoundError
-        from brahmasifier.simulation.slsim_engine import available
+    from brahmasifier.errors import DependencyNotFoundError
+    from brahmasifier.simulation.engines import simulation_engine
 
-        missing = available()
-        if missing:
-            raise DependencyNotFoundError(missing)
+    missing = simulation_engine(args.engine).missing()
+    if missing:
+        raise DependencyNotFoundError(missing)
+    if args.engine == "slsim":  # the options of the two built-in engines' settings (other engines: their defaults)
         config = _slsim_config(args)
+    elif args.engine == "ours":
+        config = _population_config(args)
     summary = simulate_dataset(
         args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
         workers=args.workers, progress=args.progress, preview=not args.no_preview,
-        config=config, engine=args.engine,  # type: ignore[arg-type]
+        config=config, engine=args.engine,
     )
     if summary.skipped:
         print(f"{summary.out}: already complete ({summary.n_objects} objects, seed {summary.seed}); nothing to do")

@@ -2,17 +2,20 @@
 
 Every object has its own ``numpy.random.Generator`` seeded from
 ``SeedSequence([seed, domain code, label, index])``; the output of an object therefore does
-not depend on how objects are spread over processes.
+not depend on how objects are spread over processes. :func:`draw_object` is our engine's
+draw in the engine registry (:mod:`brahmasifier.simulation.engines`), with one
+:class:`~brahmasifier.simulation.render.Renderer` per domain per process.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN, PIXEL_SCALE, STAMP_SIZE
 from brahmasifier.errors import ConfigError
+from brahmasifier.simulation.engines import DrawnObject
 from brahmasifier.simulation.field import add_field
 from brahmasifier.simulation.lenses import draw_lens, redraw_source
 from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr, noise_variance
@@ -23,8 +26,8 @@ from brahmasifier.simulation.scene import Scene
 from brahmasifier.simulation.truth import lensed_magnitude
 
 __all__ = [
-    "MAX_LENS_SYSTEMS", "SOURCES_PER_SYSTEM", "SimulatedObject", "draw_detectable_lens", "make_object", "object_rng",
-    "slsim_object_id",
+    "MAX_LENS_SYSTEMS", "SOURCES_PER_SYSTEM", "SimulatedObject", "draw_detectable_lens", "draw_object", "make_object",
+    "object_rng", "population_settings", "slsim_object_id",
 ]
 
 #: Lens systems tried before giving up (each with a few sources); never reached in practice.
@@ -106,6 +109,22 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
     render = renderer.render(scene, rng if noise else None, noise=noise)
     scene.row = {"RA": ra, "Dec": dec, **scene.row, **_measures(renderer, scene, render)}
     return SimulatedObject(domain, label, index, object_id, render.image, scene, render, attempts)
+
+
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def draw_object(domain: str, label: int, index: int, seed: int, config: PopulationConfig | None) -> DrawnObject:
+    """Our engine's draw: object ``index`` of class ``label`` in ``domain`` (one Renderer per domain per process)."""
+    if domain not in _RENDERERS:  # lenstronomy objects are built once per process
+        _RENDERERS[domain] = Renderer(domain)
+    obj = make_object(_RENDERERS[domain], label, index, seed, config or PopulationConfig())
+    return DrawnObject(obj.object_id, obj.image, obj.subtype, dict(obj.scene.row))
+
+
+def population_settings(config: PopulationConfig | None) -> dict[str, object]:
+    """Our engine's entry in a run's settings (``simulation.json``): the population, as data."""
+    return {"population": asdict(config or PopulationConfig())}
 
 
 def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[str, float]:

@@ -6,15 +6,18 @@ Kinds: the SLSim engine's three (``deflector``: an SLSim-selected lens deflector
 ellipticals (with or without blue companions where arcs would be), spirals, ring galaxies,
 edge-on discs, mergers with tidal arcs, and random faint galaxies. A domain's mix
 (:data:`brahmasifier.simulation.population.NONLENS_MIX`) names
-kinds of :data:`NONLENS_KINDS`; adding a kind is one decorated function here, and a mix that
-names an unregistered kind is refused when the :class:`~brahmasifier.simulation.population.PopulationConfig`
-is made.
+kinds of :data:`~brahmasifier.simulation.nonlens_kinds.NONLENS_KINDS` (the one registry of both
+engines, :mod:`brahmasifier.simulation.nonlens_kinds`); adding a kind is one decorated function
+(here for a built-in one), and a mix that names an unregistered kind is refused when the
+:class:`~brahmasifier.simulation.population.PopulationConfig` is made. The three kinds the SLSim
+engine draws too (``deflector``, ``false_positive``, ``blue``) declare its draw in the same
+decorator (``slsim=``), and are registered after our own kinds, in the order the SLSim engine
+has always drawn them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,33 +28,18 @@ from brahmasifier.simulation.galaxies import disc_galaxy, draw_elliptical, ellip
 from brahmasifier.simulation.instrument import mag_to_njy
 from brahmasifier.simulation.lens_systems import draw_lens_system, source_area_radius
 from brahmasifier.simulation.lenses import deflector_component
+from brahmasifier.simulation.nonlens_kinds import NONLENS_KINDS, NonlensKind, nonlens_kind
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
 from brahmasifier.simulation.skypy_galaxies import BLUE, Galaxies, draw_blue_with_magnitude, draw_sources
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
+    from brahmasifier.simulation.slsim_engine.catalogue import Realisation
 
 __all__ = ["NONLENS_KINDS", "NonlensKind", "draw_nonlens", "nonlens_kind"]
 
-#: A kind draws ``(redshift of the central object, light components)`` around centre ``(x0, y0)``
-#: (the SLSim-like kinds use their deflector's own centre) with the population settings.
-NonlensKind = Callable[[np.random.Generator, float, float, "PopulationConfig"], tuple[float, list[LightComponent]]]
-
-#: Registered non-lens kinds by name (the names a domain's mix uses).
-NONLENS_KINDS: dict[str, NonlensKind] = {}
-
 #: Roles whose light is the central object's (its magnitudes go into the catalogue row).
 _CENTRAL_ROLES = frozenset({"central", "bulge", "disc", "spiral_arms"})
-
-
-def nonlens_kind(name: str) -> Callable[[NonlensKind], NonlensKind]:
-    """Register the decorated function as non-lens kind ``name``."""
-    def register(draw: NonlensKind) -> NonlensKind:
-        if name in NONLENS_KINDS:
-            raise ValueError(f"non-lens kind {name!r} is registered twice")
-        NONLENS_KINDS[name] = draw
-        return draw
-    return register
 
 
 def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
@@ -61,7 +49,7 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     weights = np.array([mix[n] for n in names], dtype=float)
     subtype = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
-    z, comps = NONLENS_KINDS[subtype](rng, x0, y0, cfg)
+    z, comps = NONLENS_KINDS[subtype].draws["ours"](rng, x0, y0, cfg)
     central_flux = np.asarray(sum(c.flux for c in comps if c.role in _CENTRAL_ROLES))
     psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
     row: dict[str, object] = {"z_central": z,
@@ -160,14 +148,26 @@ def _random(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfi
     return z, [random_galaxy(rng, "central", x0, y0, float(rng.uniform(19.5, 23.5)), z)]
 
 
-@nonlens_kind("deflector")
+def _slsim_deflector(realisation: Realisation, rng: np.random.Generator) -> tuple[object, str]:
+    return realisation.lenses(1)[0], "deflector"  # a selected lens system, rendered without its source
+
+
+def _slsim_false_positive(realisation: Realisation, rng: np.random.Generator) -> tuple[object, str]:
+    return realisation.false_positive(), "deflector"  # SLSim's FalsePositive: all of it is lens light
+
+
+def _slsim_blue(realisation: Realisation, rng: np.random.Generator) -> tuple[object, str]:
+    return realisation.blue_galaxy(rng), "source"
+
+
+@nonlens_kind("deflector", slsim=_slsim_deflector)
 def _deflector(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """The deflector of an SLSim-selected lens system alone (its source removed): the hardest look-alike."""
     system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
     return float(system.deflector.z[0]), [deflector_component("central", system)]
 
 
-@nonlens_kind("false_positive")
+@nonlens_kind("false_positive", slsim=_slsim_false_positive)
 def _false_positive(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """SLSim's ``FalsePositive``: a lens deflector with 1–3 unlensed source-population galaxies in front of it.
 
@@ -196,7 +196,7 @@ def _false_positive(rng: np.random.Generator, x0: float, y0: float, cfg: Populat
     return z, comps
 
 
-@nonlens_kind("blue")
+@nonlens_kind("blue", slsim=_slsim_blue)
 def _blue(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig) -> tuple[float, list[LightComponent]]:
     """A lone source-population galaxy as bright in i as a lens deflector (SLSim engine's ``blue``, brightness-matched)."""
     system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)

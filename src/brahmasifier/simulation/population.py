@@ -3,7 +3,7 @@
 The draws live by job: :mod:`.cosmology` (distances, Einstein radius), :mod:`.colours`
 (colour tracks, magnitudes ↔ nJy), :mod:`.galaxies` (ellipticals, discs, random galaxies),
 :mod:`.skypy_galaxies` (SkyPy's red and blue galaxy models), :mod:`.lens_systems` (SLSim-like
-lens selection), :mod:`.lenses` (deflector + source), :mod:`.nonlenses` (the registry of non-lens kinds),
+lens selection), :mod:`.lenses` (deflector + source), :mod:`.nonlenses` (the non-lens kinds, registered in :mod:`.nonlens_kinds`),
 :mod:`.field` (neighbours and stars) and :mod:`.scene` (what a draw returns). Here are the
 knobs (:class:`PopulationConfig`) and the non-lens mix of each domain; the ``parameters.fits``
 column names and their conventions live in :mod:`.truth` (re-exported here).
@@ -17,12 +17,12 @@ import numpy as np
 
 from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.lens_systems import LensCuts
-from brahmasifier.simulation.nonlenses import NONLENS_KINDS
+from brahmasifier.simulation.nonlens_kinds import check_mix
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS
 
 __all__ = ["LENS_COLUMNS", "LENS_POPULATIONS", "NONLENS_COLUMNS", "NONLENS_MIX", "LensCuts", "PopulationConfig", "sky_position"]
 
-#: Default non-lens mixes per domain (fractions of kinds of :data:`~.nonlenses.NONLENS_KINDS`;
+#: Default non-lens mixes per domain (fractions of kinds of :data:`~.nonlens_kinds.NONLENS_KINDS`;
 #: normalised when used). The HSC mix follows the data-release note (33% spirals, 30% LRGs incl.
 #: blue companions, 5% rings/mergers/features, 32% random galaxies). The SLSim mix is mostly the
 #: SLSim engine's three hard kinds (lone lens deflectors, deflectors with 1–3 unlensed blue
@@ -69,10 +69,9 @@ class PopulationConfig:
         if bad:
             raise ConfigError(f"unknown lens populations {bad}; known: {', '.join(LENS_POPULATIONS)}")
         for domain, mix in self.nonlens_mix.items():
-            unknown = sorted(set(mix) - set(NONLENS_KINDS))
-            if unknown:
-                raise ConfigError(f"non-lens mix of {domain!r} names unknown kinds {unknown}; "
-                                 f"known: {', '.join(sorted(NONLENS_KINDS))}")
+            problem = check_mix(mix, "ours")
+            if problem:
+                raise ConfigError(f"non-lens mix of {domain!r} {problem}")
 
 
 def sky_position(rng: np.random.Generator, domain: str) -> tuple[float, float]:

@@ -7,7 +7,7 @@ relation (or from a stated distribution), a background source from our engine's 
 SLSim's, the lensed source rendered with lenstronomy at 0.2″ with the band's PSF, and the arc's
 own Poisson noise, added to the real pixels; injections whose arc fails a matched-filter S/N
 cut against the host's measured noise are not kept. The data set is written in the challenge
-layout through :mod:`brahmasifier.simulation.layout` with full truth, and every host that
+layout by the runner :mod:`brahmasifier.simulation.runs` with full truth, and every host that
 received an arc is also written untouched as a non-lens (so the classes share one host
 population). Deterministic per seed, parallel, resumable.
 

@@ -1,4 +1,4 @@
-"""The end of an injection run: the kept lenses (and untouched hosts) written through :mod:`~brahmasifier.simulation.layout`.
+"""The end of an injection run: the kept lenses (and untouched hosts) written by :mod:`~brahmasifier.simulation.runs`.
 
 Which hosts are kept is decided from the chunk records alone (the first ``n`` successes in
 injection order), then the images are streamed chunk by chunk: an injected lens gets the ID
@@ -19,13 +19,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brahmasifier import __version__
-from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, MISSING_VALUE
-from brahmasifier.simulation import layout
+from brahmasifier.io.release import class_folder
 from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import REJECT_COLUMNS, HostTable
 from brahmasifier.simulation.instrument import LSST_1YR
+from brahmasifier.simulation.runs import (
+    MANIFEST,
+    PREVIEW,
+    PREVIEW_PER_CLASS,
+    blind_numbers,
+    write_catalogues,
+    write_manifest,
+    write_preview,
+)
+from brahmasifier.simulation.writer import DatasetWriter
 
 __all__ = ["EXTRA_COLUMNS", "REJECTED_FILE", "UNUSED_FILE", "InjectionSummary", "lens_id", "write_outputs"]
 
@@ -116,7 +125,8 @@ def write_outputs(out: Path, folder: Path, table: HostTable, chunks: list[list[d
                 unused.append({"id": record["id"], "stem": record["stem"], "reason": record["reason"]})
     paired = cfg.nonlenses == "paired"
     n_out = len(kept) * (2 if paired else 1)
-    numbers = np.random.default_rng(np.random.SeedSequence([seed, 7_357])).permutation(max(n_out, 1))
+    numbers = blind_numbers(seed, max(n_out, 1))
+    writer = DatasetWriter(out, layout_name)
     counters: dict[tuple[str, int], int] = {}
     results: list[dict[str, Any]] = []
     by_chunk: dict[int, list[tuple[int, dict[str, Any]]]] = {}
@@ -136,39 +146,35 @@ def write_outputs(out: Path, folder: Path, table: HostTable, chunks: list[list[d
             for label, object_id, image, row, subtype in outputs:
                 index = counters.get((domain, label), 0)
                 counters[(domain, label)] = index + 1
-                stem = layout.write_object_files(out, layout_name, domain, label, index, int(numbers[position]), object_id,
-                                                 image)
+                stem = writer.write_object(domain, label, index, int(numbers[position]), object_id, image)
                 position += 1
                 results.append({"domain": domain, "label": label, "index": index, "stem": stem, "object_id": object_id,
                                 "subtype": subtype, "row": row, "extra_columns": _extra(truth, host, label == 1),
-                                "preview": image if preview and index < layout.PREVIEW_PER_CLASS else None})
+                                "preview": image if preview and index < PREVIEW_PER_CLASS else None})
     classes = sorted(counters, key=lambda dl: (dl[0], -dl[1]))
-    paths = layout._write_catalogues(out, layout_name, classes, results) if results else {}
+    paths = write_catalogues(out, layout_name, classes, results) if results else {}
     if preview and results:
-        paths["preview"] = layout.write_preview(out / layout.PREVIEW, results)
+        paths["preview"] = write_preview(out / PREVIEW, results)
     with atomic_path(out / REJECTED_FILE) as tmp:
         table.rejected.loc[:, list(REJECT_COLUMNS)].to_csv(tmp, index=False)
     with atomic_path(out / UNUSED_FILE) as tmp:
         pd.DataFrame(unused, columns=["id", "stem", "reason"]).to_csv(tmp, index=False)
-    paths.update({"rejected": out / REJECTED_FILE, "hosts_unused": out / UNUSED_FILE, "manifest": out / layout.MANIFEST})
-    counts = {layout.class_folder(d, lab): v for (d, lab), v in sorted(counters.items())}
+    paths.update({"rejected": out / REJECTED_FILE, "hosts_unused": out / UNUSED_FILE, "manifest": out / MANIFEST})
+    counts = {class_folder(d, lab): v for (d, lab), v in sorted(counters.items())}
     host_counts = {"found": table.n_found, "rejected": len(table.rejected), "candidates": len(table.candidates),
              "excluded_by_query": table.n_excluded_by_query, "catalog_rows_unmatched": table.n_catalog_unmatched,
              "tried": tried, "unused": len(unused)}
     n_lenses = len(kept)
     noise = {b: {"total_exposure_s": LSST_1YR[b].total_exposure_time, "njy_per_electron": LSST_1YR[b].poisson_njy_per_count}
              for b in BANDS}
-    manifest = {
-        "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
-        "settings": settings, "counts": counts, "n_objects": n_out, "n_lenses": n_lenses, "n_nonlenses": n_out - n_lenses,
-        "hosts": host_counts, "acceptance": n_lenses / tried if tried else None, "seconds": seconds,
-        "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
-        "engine": {"name": "inject", "source_engine": cfg.source_engine, "arc_noise": (
-            "Poisson noise of the arc alone, in electrons of the LSST 1-year coadd (lenstronomy's settings): "
-            "electrons = flux[nJy] / njy_per_electron, njy_per_electron = (nJy per e-/s) / total exposure"),
-            "arc_noise_per_band": noise, "ids": "lens: INJ<seed>-<host ID>; untouched host copy: the host's ID"},
-        "note": None if n_lenses >= n else f"only {n_lenses} of {n} lenses: the {tried} candidate hosts ran out",
-    }
-    write_text_atomic(out / layout.MANIFEST, json.dumps(manifest, indent=2))
+    engine = {"name": "inject", "source_engine": cfg.source_engine, "arc_noise": (
+        "Poisson noise of the arc alone, in electrons of the LSST 1-year coadd (lenstronomy's settings): "
+        "electrons = flux[nJy] / njy_per_electron, njy_per_electron = (nJy per e-/s) / total exposure"),
+        "arc_noise_per_band": noise, "ids": "lens: INJ<seed>-<host ID>; untouched host copy: the host's ID"}
+    write_manifest(out, settings, paths,
+                   {"counts": counts, "n_objects": n_out, "n_lenses": n_lenses, "n_nonlenses": n_out - n_lenses,
+                    "hosts": host_counts, "acceptance": n_lenses / tried if tried else None, "seconds": seconds},
+                   {"engine": engine,
+                    "note": None if n_lenses >= n else f"only {n_lenses} of {n} lenses: the {tried} candidate hosts ran out"})
     return InjectionSummary(out, layout_name, seed, n, n_lenses, n_out - n_lenses, counts, host_counts, seconds,
                             n_out / seconds if seconds > 0 else float("inf"), False, resumed, paths)

@@ -12,7 +12,7 @@ A finished chunk leaves ``OUT/.inject_chunks/chunk-NNNNN.npy`` (its injected ima
 with the same settings resumes from them, other settings are refused, a second live run is
 refused (:class:`~brahmasifier.simulation.runs.RunLock`). At the end the band
 files, catalogues, ``preview.png`` and ``simulation.json`` are written through
-:mod:`brahmasifier.simulation.layout` (the writers of every engine), then ``rejected.csv``
+:mod:`brahmasifier.simulation.runs` (the runner's writers, every engine's), then ``rejected.csv``
 (hosts that could not be read or may not host, with the reason) and ``hosts_unused.csv``
 (hosts tried before the last kept one whose injections all failed the cut, with the reason),
 and the chunk folder is removed. A FITS tree given as hosts is packed into
@@ -24,13 +24,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import multiprocessing as mp
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +39,12 @@ from brahmasifier._atomic import atomic_path, write_text_atomic
 from brahmasifier._outputs import check_outside_inputs
 from brahmasifier.bands import BANDS, CODE_BY_DOMAIN
 from brahmasifier.errors import ConfigError
-from brahmasifier.hardware import usable_cpus
-from brahmasifier.simulation import layout
 from brahmasifier.simulation.inject.config import InjectConfig
 from brahmasifier.simulation.inject.hosts import HostTable, load_catalog, open_hosts, select_hosts
 from brahmasifier.simulation.inject.output import InjectionSummary, write_outputs
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import RunLock, check_resume, locked_run
+from brahmasifier.simulation.runs import RunLock, check_resume, locked_run, process_pool, progress_bar, worker_count
+from brahmasifier.simulation.writer import LAYOUTS
 
 __all__ = ["CHUNK_FOLDER", "HOST_COLUMNS", "inject_dataset"]
 
@@ -169,8 +166,8 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
     """
     if n < 1:
         raise ConfigError(f"n must be >= 1, got {n}")
-    if layout_name not in layout.LAYOUTS:
-        raise ConfigError(f"unknown layout {layout_name!r}; expected one of {', '.join(layout.LAYOUTS)}")
+    if layout_name not in LAYOUTS:
+        raise ConfigError(f"unknown layout {layout_name!r}; expected one of {', '.join(LAYOUTS)}")
     if domain is not None and domain not in CODE_BY_DOMAIN:
         raise ConfigError(f"unknown domain {domain!r}; expected one of {', '.join(CODE_BY_DOMAIN)}")
     cfg = config or InjectConfig()
@@ -210,8 +207,6 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
 def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: str, seed: int, cfg: InjectConfig, n: int,
                 workers: int | None, progress: bool) -> int:
     """Run chunks in order until the first ``n`` successes are known; returns the number of chunks found done."""
-    from tqdm import tqdm
-
     def done(c: int) -> int | None:
         path = folder / f"chunk-{c:05d}.json"
         return sum(h["ok"] for h in json.loads(path.read_text())["hosts"]) if path.is_file() else None
@@ -228,9 +223,9 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
             c += 1
         return total, c
 
-    wanted = max(1, workers or min(usable_cpus(), 8))
+    wanted = worker_count(workers)
     config = cfg.to_dict()
-    bar = tqdm(total=n, initial=min(prefix()[0], n), disable=not progress, desc="inject", unit="lens")
+    bar = progress_bar(n, "inject", "lens", progress, initial=min(prefix()[0], n))
     try:
         if wanted == 1:
             for c in range(len(chunks)):
@@ -241,9 +236,7 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
                 bar.n = min(prefix()[0], n)
                 bar.refresh()
             return resumed
-        # fork starts in milliseconds; spawn is the safe choice once torch (threads) is loaded.
-        method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
-        with ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context(method), initializer=_one_thread) as pool:
+        with process_pool(wanted, initializer=_one_thread) as pool:
             running: dict[Future[int], int] = {}
             queue: Iterator[int] = (c for c in range(len(chunks)) if c not in successes)
             try:

@@ -11,7 +11,12 @@ layout with truth in :mod:`brahmasifier.simulation.truth` conventions.
 - :mod:`.skypy_config`: the SkyPy configuration, from SkyPy's documented models;
 - :mod:`.catalogue`: one seeded catalogue realisation and the SLSim objects drawn from it;
 - :mod:`.images`: five-band nJy cutouts and truth rows;
-- :mod:`.run`: :func:`simulate_slsim`, parallel over realisations, resumable.
+- :mod:`.run`: :func:`simulate_slsim`, parallel over realisations, resumable (the engine
+  ``slsim`` of :mod:`brahmasifier.simulation.engines`).
+
+Its non-lens kinds (``deflector``, ``false_positive``, ``blue``) are declared, with our
+engine's draws of them, in :mod:`brahmasifier.simulation.nonlenses` (the one registry:
+:mod:`brahmasifier.simulation.nonlens_kinds`).
 
 Known needs of ``slsim`` 0.1.1, which declares no requirements: lenstronomy 1.13.x (1.14
 changed the API it calls), numpy < 2.4, astropy < 8, skypy, speclite, colossus,
@@ -20,10 +25,10 @@ uncertainties, sncosmo (imported by ``slsim.Sources``); the extra pins them.
 
 from __future__ import annotations
 
-from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
+from brahmasifier.simulation.slsim_engine.config import SlsimConfig
 from brahmasifier.simulation.slsim_engine.run import simulate_slsim
 
-__all__ = ["NONLENS_KINDS", "SlsimConfig", "available", "simulate_slsim"]
+__all__ = ["SlsimConfig", "available", "simulate_slsim"]
 
 
 def available() -> str | None:

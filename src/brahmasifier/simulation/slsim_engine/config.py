@@ -56,11 +56,11 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from brahmasifier.errors import ConfigError
+from brahmasifier.simulation.nonlens_kinds import check_mix, kinds_for
 from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS, check_skypy_file
 
-__all__ = ["MAX_SCENE_OFFSET", "NONLENS_KINDS", "SAMPLINGS", "SlsimConfig"]
+__all__ = ["MAX_SCENE_OFFSET", "SAMPLINGS", "SlsimConfig"]
 
-NONLENS_KINDS: tuple[str, ...] = ("deflector", "false_positive", "blue")
 SAMPLINGS: tuple[str, ...] = ("population", "random")
 #: Largest ``scene_offset`` (pixels): beyond a quarter of the 41-pixel stamp the object is no longer "the central one".
 MAX_SCENE_OFFSET: float = 10.0
@@ -98,10 +98,8 @@ class SlsimConfig:
             problems.append(f"sampling {self.sampling!r} (expected one of {', '.join(SAMPLINGS)})")
         if self.blue_model not in BLUE_MODELS:
             problems.append(f"blue_model {self.blue_model!r} (expected one of {', '.join(BLUE_MODELS)})")
-        bad_kinds = sorted(set(self.nonlens_mix) - set(NONLENS_KINDS))
-        fractions = [float(v) for v in self.nonlens_mix.values()]
-        if bad_kinds or not fractions or not all(math.isfinite(v) and v >= 0 for v in fractions):
-            problems.append(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(NONLENS_KINDS)})")
+        if check_mix(self.nonlens_mix, "slsim"):  # the kinds of the registry the SLSim engine draws
+            problems.append(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(kinds_for('slsim'))})")
         if not (isinstance(self.coadd_years, (int, float)) and float(self.coadd_years).is_integer()
                 and 1 <= self.coadd_years <= 10):
             problems.append(f"coadd_years {self.coadd_years!r} (an integer from 1 to 10: lenstronomy's LSST depths)")

@@ -9,10 +9,11 @@ the lensed source apart (the arc alone is needed for its S/N; the sum equals
 ``simulate_image``'s image, a test checks it) and give the noise an explicit seed. Counts/s
 at lenstronomy's zero point ``zp`` become nJy by ``10^((31.4 − zp)/2.5)``.
 
-What is rendered per kind: ``lens`` — deflector + lensed source; ``deflector`` — the
-deflector of a lens system alone; ``false_positive`` — ``FalsePositive``: deflector and its
-unlensed companions (all lens light in lenstronomy's terms); ``blue`` — a lone ``Source``,
-unlensed.
+What is rendered per form (a non-lens kind's SLSim draw says which,
+:mod:`brahmasifier.simulation.nonlens_kinds`): ``lens`` — deflector + lensed source;
+``deflector`` — an object's lens light alone (the deflector of a lens system without its
+source; ``FalsePositive``: deflector and its unlensed companions, all lens light in
+lenstronomy's terms); ``source`` — a lone ``Source``, unlensed.
 
 A scene offset (``SlsimConfig.scene_offset``) is rendered exactly: :func:`shift_scene` moves
 every profile centre of a copy of the lenstronomy keywords (SLSim caches its own), and the
@@ -33,10 +34,10 @@ from brahmasifier.simulation.instrument import NJY_ZERO_POINT
 from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr
 from brahmasifier.simulation.truth import ellipticity_from_e1e2, lensed_magnitude, shear_from_gamma
 
-__all__ = ["KINDS", "RenderedObject", "band_settings", "render_object", "shift_scene", "truth_row"]
+__all__ = ["FORMS", "RenderedObject", "band_settings", "render_object", "shift_scene", "truth_row"]
 
-#: What an SLSim-engine object is: a lens, or one of the three kinds of non-lens.
-KINDS: tuple[str, ...] = ("lens", "deflector", "false_positive", "blue")
+#: How an SLSim-engine object is rendered: a lens, an object's lens light alone, or a lone source.
+FORMS: tuple[str, ...] = ("lens", "deflector", "source")
 #: ``simulate_image``'s default numerics.
 NUMERICS: dict[str, int] = {"point_source_supersampling_factor": 1, "supersampling_factor": 3}
 
@@ -61,8 +62,8 @@ class RenderedObject:
     offset: tuple[float, float] = (0.0, 0.0)  # scene offset from the stamp centre (x, y), arcsec
 
 
-def _lenstronomy_kwargs(obj: object, kind: str, band: str) -> tuple[dict[str, object], dict[str, object]]:
-    if kind == "blue":
+def _lenstronomy_kwargs(obj: object, form: str, band: str) -> tuple[dict[str, object], dict[str, object]]:
+    if form == "source":
         models, kwargs = obj.kwargs_extended_light(band=band)  # type: ignore[attr-defined]
         return {"lens_light_model_list": list(models)}, {"kwargs_lens_light": kwargs}
     return obj.lenstronomy_kwargs(band)  # type: ignore[attr-defined]
@@ -96,13 +97,13 @@ def shift_scene(params: dict[str, object], dx: float, dy: float) -> dict[str, ob
     return shifted
 
 
-def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.ndarray,
+def render_object(obj: object, form: str, coadd_years: float, noise_seeds: np.ndarray,
                   offset: tuple[float, float] = (0.0, 0.0)) -> RenderedObject:
     """Render ``obj`` (an SLSim ``Lens``, ``FalsePositive`` or ``Source``) in the five bands.
 
     Args:
         obj: the SLSim object.
-        kind: one of :data:`KINDS`.
+        form: one of :data:`FORMS`.
         coadd_years: LSST coadd depth.
         noise_seeds: one integer seed per band for ``SimAPI.noise_for_model``.
         offset: ``(dx, dy)`` of the whole scene from the stamp centre, arcsec (x along columns).
@@ -112,14 +113,14 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
     """
     from lenstronomy.SimulationAPI.sim_api import SimAPI
 
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; expected one of {', '.join(FORMS)}")
     shape = (len(BANDS), STAMP_SIZE, STAMP_SIZE)
     image, model, arc, variance = (np.zeros(shape) for _ in range(4))
     fwhm = np.empty(len(BANDS))
     for b, band in enumerate(BANDS):
         settings = band_settings(band, coadd_years)
-        kwargs_model, params = _lenstronomy_kwargs(obj, kind, band)
+        kwargs_model, params = _lenstronomy_kwargs(obj, form, band)
         params = shift_scene(params, *offset)
         sim = SimAPI(numpix=STAMP_SIZE, kwargs_single_band=settings, kwargs_model=kwargs_model)
         lens_light, source, ps = sim.magnitude2amplitude(kwargs_lens_light_mag=params.get("kwargs_lens_light"),
@@ -129,7 +130,7 @@ def render_object(obj: object, kind: str, coadd_years: float, noise_seeds: np.nd
         kwargs = {"kwargs_lens": params.get("kwargs_lens"), "kwargs_source": source, "kwargs_lens_light": lens_light,
                   "kwargs_ps": ps}
         light = image_model.image(**kwargs, source_add=False)  # deflector (+ unlensed companions) or lone galaxy
-        lensed = image_model.image(**kwargs, lens_light_add=False) if kind == "lens" else np.zeros_like(light)
+        lensed = image_model.image(**kwargs, lens_light_add=False) if form == "lens" else np.zeros_like(light)
         total = light + lensed
         noise = sim.noise_for_model(model=total, seed=int(noise_seeds[b]))
         to_njy = 10.0 ** ((NJY_ZERO_POINT - float(settings["magnitude_zero_point"])) / 2.5)  # type: ignore[arg-type]
@@ -145,12 +146,12 @@ def _shape(kwargs: dict[str, float]) -> tuple[float, float]:
     return float(q), float(pa)
 
 
-def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, object]:
+def truth_row(obj: object, form: str, rendered: RenderedObject) -> dict[str, object]:
     """Catalogue row (challenge columns + ``sim_*``) of an object in :mod:`~brahmasifier.simulation.truth` conventions.
 
     Args:
         obj: the SLSim object that was rendered.
-        kind: its kind.
+        form: how it was rendered (:data:`FORMS`).
         rendered: its rendering (for the PSF and the arc S/N).
 
     Returns:
@@ -159,12 +160,12 @@ def truth_row(obj: object, kind: str, rendered: RenderedObject) -> dict[str, obj
     dx, dy = rendered.offset
     row: dict[str, object] = {f"sim_psf_fwhm_{b}": float(f) for b, f in zip(BANDS, rendered.psf_fwhm, strict=True)}
     row.update({"sim_offset_x": dx, "sim_offset_y": dy})
-    if kind == "blue":
+    if form == "source":
         return {"z_central": float(obj.redshift),  # type: ignore[attr-defined]
                 **{f"mag_lens_{b}": float(obj.extended_source_magnitude(b)) for b in BANDS}, **row}  # type: ignore[attr-defined]
     deflector = obj.deflector  # type: ignore[attr-defined]
     mags = {f"mag_lens_{b}": float(deflector.magnitude(b)) for b in BANDS}
-    if kind != "lens":
+    if form != "lens":
         return {"z_central": float(deflector.redshift), **mags, **row}
     _, params = obj.lenstronomy_kwargs("i")  # type: ignore[attr-defined]
     mass, shear = params["kwargs_lens"][0], params["kwargs_lens"][1]

@@ -11,35 +11,49 @@ and the settings only, never on ``workers``.
 Each finished realisation leaves its band files in place and a record
 ``OUT/.slsim_chunks/chunk-NNNNN.json`` (its catalogue rows), written atomically; a rerun with
 the same settings skips finished realisations (different settings are refused). At the end
-the catalogues, ``preview.png`` and ``simulation.json`` are written through
-:mod:`brahmasifier.simulation.layout` (the same writers as our own engine) and the records
-are removed.
+the catalogues, ``preview.png`` and ``simulation.json`` are written by the runner
+(:mod:`brahmasifier.simulation.runs`, the same writers as every engine's) and the records
+are removed. The non-lens kinds drawn are those of the registry with an SLSim draw
+(:func:`brahmasifier.simulation.nonlens_kinds.kinds_for`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
-import sys
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
-from brahmasifier import __version__
 from brahmasifier._atomic import write_text_atomic
 from brahmasifier.bands import BANDS, PIXEL_SCALE
 from brahmasifier.errors import ConfigError
-from brahmasifier.hardware import usable_cpus
-from brahmasifier.simulation import layout
+from brahmasifier.io.release import class_folder
+from brahmasifier.simulation.engines import RunRequest
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT, PIXEL_UNIT
-from brahmasifier.simulation.runs import check_resume, locked_run
-from brahmasifier.simulation.slsim_engine.config import NONLENS_KINDS, SlsimConfig
+from brahmasifier.simulation.nonlens_kinds import NONLENS_KINDS, kinds_for
+from brahmasifier.simulation.runs import (
+    PREVIEW,
+    PREVIEW_PER_CLASS,
+    SimulationSummary,
+    blind_numbers,
+    check_resume,
+    check_unique_ids,
+    locked_run,
+    progress_bar,
+    run_jobs,
+    summary_from_manifest,
+    worker_count,
+    write_catalogues,
+    write_manifest,
+    write_preview,
+)
+from brahmasifier.simulation.slsim_engine.config import SlsimConfig
+from brahmasifier.simulation.writer import LAYOUTS, DatasetWriter
 
-__all__ = ["CHUNK_FOLDER", "simulate_slsim"]
+__all__ = ["CHUNK_FOLDER", "run_engine", "simulate_slsim"]
 
 CHUNK_FOLDER = ".slsim_chunks"
 DOMAIN = "slsim"
@@ -75,11 +89,6 @@ def _settings(n_per_class: int, seed: int, layout_name: str, cfg: SlsimConfig) -
     return settings
 
 
-def _numbers(seed: int, n_per_class: int) -> np.ndarray:
-    """Positions in the shuffled blind set (same rule as our engine: lenses first, then non-lenses)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 7_357])).permutation(2 * n_per_class)
-
-
 def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class: int, layout_name: str, out: str,
                      config: dict[str, object], preview: bool) -> int:
     """Make and write the objects of class indices ``[start, stop)`` from realisation ``number``."""
@@ -91,33 +100,35 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
 
     cfg = SlsimConfig(**{**config, "false_positive_sources": tuple(config["false_positive_sources"])})  # type: ignore[arg-type]
     rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_OURS, number]))
-    numbers = _numbers(seed, n_per_class)
-    mix = np.array([cfg.nonlens_mix.get(k, 0.0) for k in NONLENS_KINDS], dtype=float)
-    kinds = [NONLENS_KINDS[k] for k in rng.choice(len(NONLENS_KINDS), size=stop - start, p=mix / mix.sum())]
+    numbers = blind_numbers(seed, 2 * n_per_class)
+    names = kinds_for("slsim")  # registration order: deflector, false_positive, blue, then any added kind
+    mix = np.array([cfg.nonlens_mix.get(k, 0.0) for k in names], dtype=float)
+    kinds = [names[k] for k in rng.choice(len(names), size=stop - start, p=mix / mix.sum())]
+    writer = DatasetWriter(Path(out), layout_name)
     results: list[dict[str, object]] = []
     previews: dict[str, np.ndarray] = {}
     with seeded(np.random.SeedSequence([seed, _SEED_SLSIM, number])), quiet_slsim():
         realisation = Realisation(cfg)
-        objects = [(1, i, obj, "lens") for i, obj in zip(range(start, stop), realisation.lenses(stop - start), strict=True)]
+        objects = [(1, i, obj, "lens", "lens")
+                   for i, obj in zip(range(start, stop), realisation.lenses(stop - start), strict=True)]
         for i, kind in zip(range(start, stop), kinds, strict=True):
-            obj = realisation.lenses(1)[0] if kind == "deflector" else (
-                realisation.false_positive() if kind == "false_positive" else realisation.blue_galaxy(rng))
-            objects.append((0, i, obj, kind))
-        for label, index, obj, kind in objects:
+            obj, form = NONLENS_KINDS[kind].draws["slsim"](realisation, rng)
+            objects.append((0, i, obj, kind, form))
+        for label, index, obj, kind, form in objects:
             ra, dec = sky_position(rng, DOMAIN)
             noise_seeds = rng.integers(0, 2**31 - 1, len(BANDS))
             offset = (0.0, 0.0)
             if cfg.scene_offset > 0:  # drawn only when asked: a centred run keeps its bytes
                 dx, dy = rng.uniform(-cfg.scene_offset, cfg.scene_offset, 2) * PIXEL_SCALE
                 offset = (float(dx), float(dy))
-            rendered = render_object(obj, kind, cfg.coadd_years, noise_seeds, offset)
+            rendered = render_object(obj, form, cfg.coadd_years, noise_seeds, offset)
             object_id = slsim_object_id(ra, dec)
             position = int(numbers[(0 if label == 1 else n_per_class) + index])
-            stem = layout.write_object_files(Path(out), layout_name, DOMAIN, label, index, position, object_id, rendered.image)
-            row = {"RA": ra, "Dec": dec, **truth_row(obj, kind, rendered)}
+            stem = writer.write_object(DOMAIN, label, index, position, object_id, rendered.image)
+            row = {"RA": ra, "Dec": dec, **truth_row(obj, form, rendered)}
             results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
                             "subtype": kind, "row": row})
-            if preview and index < layout.PREVIEW_PER_CLASS:
+            if preview and index < PREVIEW_PER_CLASS:
                 previews[f"{label}_{index}"] = rendered.image
     folder = Path(out) / CHUNK_FOLDER
     if previews:
@@ -145,7 +156,7 @@ def _load_results(folder: Path, chunks: list[tuple[int, int, int]]) -> tuple[lis
 
 def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0, layout_name: str = "challenge",
                    workers: int | None = None, progress: bool = True, preview: bool = True,
-                   config: SlsimConfig | None = None) -> layout.SimulationSummary:
+                   config: SlsimConfig | None = None) -> SimulationSummary:
     """Simulate ``n_per_class`` SLSim lenses and non-lenses (domain ``slsim``) under ``out``.
 
     Args:
@@ -165,8 +176,8 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
         OutputExistsError: ``out`` holds a simulation (finished or not) with other settings, or another run is writing it.
         ConfigError: bad arguments.
     """
-    if layout_name not in layout.LAYOUTS:
-        raise ConfigError(f"unknown layout {layout_name!r}; expected one of {', '.join(layout.LAYOUTS)}")
+    if layout_name not in LAYOUTS:
+        raise ConfigError(f"unknown layout {layout_name!r}; expected one of {', '.join(LAYOUTS)}")
     if n_per_class < 1:
         raise ConfigError(f"n_per_class must be >= 1, got {n_per_class}")
     cfg = config or SlsimConfig()
@@ -175,7 +186,7 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
     folder = out / CHUNK_FOLDER
     previous = check_resume(out, settings, folder=folder)
     if previous is not None:
-        return layout._summary_from_manifest(out, previous)
+        return summary_from_manifest(out, previous)
     with locked_run(folder, settings):
         summary = _run(out, folder, n_per_class, seed, layout_name, workers, progress, preview, cfg, settings)
     folder.rmdir()  # emptied by _run once simulation.json is written
@@ -183,68 +194,47 @@ def simulate_slsim(out: str | os.PathLike[str], n_per_class: int, seed: int = 0,
 
 
 def _run(out: Path, folder: Path, n_per_class: int, seed: int, layout_name: str, workers: int | None, progress: bool,
-         preview: bool, cfg: SlsimConfig, settings: dict[str, object]) -> layout.SimulationSummary:
-    from tqdm import tqdm
-
-    manifest_path = out / layout.MANIFEST
+         preview: bool, cfg: SlsimConfig, settings: dict[str, object]) -> SimulationSummary:
     start_time = time.perf_counter()
     size = cfg.objects_per_realisation
     chunks = [(r, lo, min(lo + size, n_per_class)) for r, lo in enumerate(range(0, n_per_class, size))]
     pending = [c for c in chunks if not (folder / f"chunk-{c[0]:05d}.json").is_file()]
-    n_workers = max(1, min(workers or min(usable_cpus(), 8), len(pending) or 1))
+    n_workers = worker_count(workers, len(pending) or 1)
     config_dict = cfg.to_dict()
     args = [(r, lo, hi, seed, n_per_class, layout_name, str(out), config_dict, preview) for r, lo, hi in pending]
-    bar = tqdm(total=2 * n_per_class, initial=2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),
-               disable=not progress, desc="simulate (slsim)", unit="obj")
+    resumed = 2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending)
+    bar = progress_bar(2 * n_per_class, "simulate (slsim)", "obj", progress, initial=resumed)
     try:
-        if n_workers == 1:
-            for a in args:
-                bar.update(_run_realisation(*a))
-        else:
-            # fork starts in milliseconds and shares the imported SLSim stack; spawn once torch (threads) is loaded.
-            method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method))
-            try:
-                futures = {pool.submit(_run_realisation, *a) for a in args}
-                while futures:
-                    done, futures = wait(futures, return_when=FIRST_EXCEPTION)
-                    for future in done:
-                        bar.update(future.result())  # re-raises a worker's error; finished chunks stay
-            except BaseException:  # an error or Ctrl-C: drop the queued realisations instead of running them all
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown()
+        run_jobs(_run_realisation, args, n_workers, lambda _, made: bar.update(made))
     finally:
         bar.close()
     results, records = _load_results(folder, chunks)
-    ids = [str(r["object_id"]) for r in results]
-    if len(set(ids)) != len(ids):
-        raise RuntimeError(f"{out}: simulated IDs are not unique; report this with seed={seed}")
+    check_unique_ids(out, results, seed)
     classes = [(DOMAIN, 1), (DOMAIN, 0)]
-    paths = layout._write_catalogues(out, layout_name, classes, results)
+    paths = write_catalogues(out, layout_name, classes, results)
     if preview:
-        paths["preview"] = layout.write_preview(out / layout.PREVIEW, results)
+        paths["preview"] = write_preview(out / PREVIEW, results)
     seconds = time.perf_counter() - start_time
-    counts = {layout.class_folder(DOMAIN, lab): n_per_class for _, lab in classes}
-    paths["manifest"] = manifest_path
+    counts = {class_folder(DOMAIN, lab): n_per_class for _, lab in classes}
     los = f"SLSim LOSPop from {cfg.los_file}" if cfg.los_file else (
         "none: zero external convergence and shear (SLSim's line-of-sight table is not in the slsim sdist; "
         "pass SlsimConfig(los_file=...) to use one)")
-    manifest = {
-        "format": "brahmasifier-simulation", "version": 1, "created_by": f"brahmasifier {__version__}",
-        "settings": settings, "counts": counts, "n_objects": 2 * n_per_class, "seconds": seconds,
-        "resumed_objects": 2 * n_per_class - sum(2 * (hi - lo) for _, lo, hi in pending),
-        "paths": {k: str(v.relative_to(out)) for k, v in paths.items()},
-        "engine": {"name": "slsim", "versions": _versions(), "line_of_sight": los, "realisations": len(chunks),
-                   "population_draws": sum(int(r["population_draws"]) for r in records),  # type: ignore[call-overload]
-                   "skypy_config": cfg.skypy_config or "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"},
-    }
-    write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
+    engine = {"name": "slsim", "versions": _versions(), "line_of_sight": los, "realisations": len(chunks),
+              "population_draws": sum(int(r["population_draws"]) for r in records),  # type: ignore[call-overload]
+              "skypy_config": cfg.skypy_config or "brahmasifier.simulation.slsim_engine.skypy_config (see its docstring)"}
+    write_manifest(out, settings, paths, {"counts": counts, "n_objects": 2 * n_per_class, "seconds": seconds,
+                                          "resumed_objects": resumed}, {"engine": engine})
     for path in folder.iterdir():  # the records; the lock goes when the run returns, then the folder
         if path.name != "lock":
             path.unlink()
     n_total = 2 * n_per_class
     made = sum(2 * (hi - lo) for _, lo, hi in pending)
-    return layout.SimulationSummary(out, layout_name, seed, n_per_class, (DOMAIN,), counts, n_total, seconds,
-                                    made / seconds if seconds > 0 else float("inf"), n_workers, False, paths,
-                                    resumed=n_total - made)
+    return SimulationSummary(out, layout_name, seed, n_per_class, (DOMAIN,), counts, n_total, seconds,
+                             made / seconds if seconds > 0 else float("inf"), n_workers, False, paths, resumed=n_total - made)
+
+
+def run_engine(request: RunRequest) -> SimulationSummary:
+    """The SLSim engine's run in the engine registry (:mod:`brahmasifier.simulation.engines`)."""
+    return simulate_slsim(request.out, request.n_per_class, seed=request.seed, layout_name=request.layout,
+                          workers=request.workers, progress=request.progress, preview=request.preview,
+                          config=request.config)
