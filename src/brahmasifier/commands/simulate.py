@@ -11,6 +11,11 @@ published layout (four — or, for slsim, two — nested class folders ``<class>
 are nJy per pixel. The output is identical for a seed whatever ``--workers``. Rerunning
 with the same settings into a finished folder does nothing, an interrupted slsim run resumes
 from its finished realisations; other settings are refused.
+
+--config FILE (YAML) gives these options by name (``n_per_class: 100``) and two sections the
+options do not cover: ``population:`` (our engine's PopulationConfig fields, e.g.
+``min_arc_snr: 30``, ``lens_population: {slsim: bright, hsc: bright}``) and ``slsim:`` (the
+other SlsimConfig fields, e.g. ``catalogue_area_deg2: 0.5``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
                        help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
     add_progress_option(parser)
+    parser.set_defaults(population=None, slsim=None)  # --config FILE sections (PopulationConfig, SlsimConfig)
+
+
+#: SlsimConfig fields the options above set (a ``slsim:`` section of --config may not: give the option's key).
+_SLSIM_OPTION_FIELDS = ("coadd_years", "sampling", "los_file", "match_blue_brightness", "skypy_config", "scene_offset",
+                        "nonlens_mix", "gamma_pl")
+
+
+def _section(args: argparse.Namespace, name: str) -> tuple[dict[str, object], str]:
+    """A --config section (empty when absent) and its name for messages."""
+    from brahmasifier.errors import ConfigError
+
+    section = getattr(args, name, None)
+    where = f"{getattr(args, 'config', None)}: {name}"
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(section).__name__}")
+    return dict(section or {}), where
 
 
 def _slsim_config(args: argparse.Namespace) -> object:
@@ -61,6 +83,11 @@ def _slsim_config(args: argparse.Namespace) -> object:
     from brahmasifier.errors import ConfigError
     from brahmasifier.simulation.slsim_engine import SlsimConfig
 
+    section, where = _section(args, "slsim")
+    covered = sorted(set(section) & set(_SLSIM_OPTION_FIELDS))
+    if covered:
+        raise ConfigError(f"{where}: {', '.join(covered)} are options of simulate: give them as top-level keys "
+                          "(e.g. coadd_years: 5, no_match_brightness: true)")
     kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
                                  "match_blue_brightness": not args.no_match_brightness, "skypy_config": args.skypy_config,
                                  "scene_offset": args.scene_offset}
@@ -85,7 +112,9 @@ def _slsim_config(args: argparse.Namespace) -> object:
         if len(values) not in (1, 2):
             raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
         kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
-    return SlsimConfig(**kwargs)  # type: ignore[arg-type]
+    from brahmasifier.settings import dataclass_from_settings
+
+    return dataclass_from_settings(SlsimConfig, {**section, **kwargs}, where)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +129,19 @@ def run(args: argparse.Namespace) -> int:
                  if value not in (None, 0.0)]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
+        if getattr(args, "slsim", None) is not None:
+            raise ConfigError(f"{args.config}: the slsim section applies to the slsim engine only; add engine: slsim")
+        if getattr(args, "population", None) is not None:
+            from brahmasifier.settings import dataclass_from_settings
+            from brahmasifier.simulation.population import PopulationConfig
+
+            section, where = _section(args, "population")
+            config = dataclass_from_settings(PopulationConfig, section, where)
+    elif getattr(args, "population", None) is not None:
+        from brahmasifier.errors import ConfigError
+
+        raise ConfigError(f"{args.config}: the population section is our engine's (PopulationConfig); the slsim engine "
+                          "takes a slsim section")
     if args.engine == "slsim":
         from brahmasifier.errors import DependencyNotFoundError
         from brahmasifier.simulation.slsim_engine import available
