@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     command, config = _config_file(argv)
-    if config is not None and command != "train":  # train reads its file itself (under a resumed run's config.yaml)
+    # train reads its file itself (under a resumed run's config.yaml)
+    if command is not None and config is not None and command != "train":
         try:
             apply_config_file(_subparser(parser, command), config)
         except BrahmasifierError as exc:
@@ -122,7 +123,7 @@ def _config_file(argv: Sequence[str]) -> tuple[str | None, str | None]:
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
     """The parser of subcommand ``command``."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[command]  # type: ignore[no-any-return]
+    return sub.choices[command]
 
 
 def _stdout_is_closed() -> bool:

@@ -21,6 +21,7 @@ other SlsimConfig fields, e.g. ``catalogue_area_deg2: 0.5``).
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from brahmasifier.commands._options import add_progress_option, seed_value
 
@@ -78,7 +79,7 @@ def _section(args: argparse.Namespace, name: str) -> tuple[dict[str, object], st
     return dict(section or {}), where
 
 
-def _slsim_config(args: argparse.Namespace) -> object:
+def _slsim_config(args: argparse.Namespace) -> Any:
     """The :class:`SlsimConfig` of the command line's slsim options."""
     from brahmasifier.errors import ConfigError
     from brahmasifier.simulation.slsim_engine import SlsimConfig
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the simulation and print a one-line summary."""
     from brahmasifier.simulation import simulate_dataset
 
-    config = None
+    config: Any = None
     if args.engine != "slsim":
         from brahmasifier.errors import ConfigError
 
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     summary = simulate_dataset(
         args.out, args.n_per_class, seed=args.seed, domains=args.domains, layout=args.layout,
         workers=args.workers, progress=args.progress, preview=not args.no_preview,
-        config=config, engine=args.engine,  # type: ignore[arg-type]
+        config=config, engine=args.engine,
     )
     if summary.skipped:
         print(f"{summary.out}: already complete ({summary.n_objects} objects, seed {summary.seed}); nothing to do")

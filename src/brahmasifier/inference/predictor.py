@@ -183,7 +183,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
     from brahmasifier.inference.sources import open_source
     from brahmasifier.inference.writer import PartWriter
 
-    accelerator, device_label = resolve_device(config.device)
+    accelerator, device_label = resolve_device(config.accelerator)
     # --onnx with precision auto: the ONNX path is fp32 (auto would pick bf16 on a CPU with bf16 units)
     precision = resolve_precision("32-true" if config.onnx and config.precision == "auto" else config.precision, device_label)
     loaded = load_models(config.models)

@@ -16,7 +16,7 @@ import yaml
 
 from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError, InputNotFoundError
-from brahmasifier.hardware import check_devices
+from brahmasifier.hardware import canonical_precision, check_devices
 
 __all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time", "merge_settings", "read_config_file"]
 
@@ -125,6 +125,7 @@ class TrainConfig:
             raise ConfigError(f"input_size must be in [8, 1024] pixels, got {self.input_size}")
         if not 0 <= int(self.seed) < 2**32:
             raise ConfigError(f"seed must be in [0, 2^32), got {self.seed}")
+        self.precision = canonical_precision(self.precision)  # the one place a precision name is canonicalised
         check_devices(self.devices)
         if self.max_time is not None:
             check_max_time(self.max_time)
@@ -139,6 +140,13 @@ class TrainConfig:
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")
+
+    def check_complete(self) -> None:
+        """Raise :class:`ConfigError` unless an output run directory and data are given."""
+        if not self.out:
+            raise ConfigError("training needs an output run directory (--out RUN_DIR)")
+        if not self.data:
+            raise ConfigError("training needs --data (a packed store or FITS roots)")
 
     def survey_augment(self) -> dict[str, float]:
         """The survey augmentation settings (:class:`brahmasifier.data.augment.SurveyAugment` fields)."""

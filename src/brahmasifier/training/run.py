@@ -62,7 +62,7 @@ def _devices(value: str | int) -> str | int:
 
 def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
     """The model card to train (and starting weights for ``init_from``) plus a description."""
-    from brahmasifier.models import ModelCard, load_model, resolve_band_mapping, resolve_preset
+    from brahmasifier.models import ModelCard, load_model, preset_card, resolve_band_mapping, resolve_preset
     from brahmasifier.models.backbones import default_input_size
     from brahmasifier.models.card import DEFAULT_NORMALIZATION
 
@@ -94,8 +94,8 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
         # statistics over valid pixels, invalid ones neutral (models/normalization.py): the same numbers on a clean
         # image, and a masked pixel's value cannot change the logit; cards written before it lack the key (False)
         normalization = {**normalization, "valid_only": True}
-    card = ModelCard(architecture=preset["architecture"], model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
-                     normalization=dict(normalization), input_size=input_size)
+    card = preset_card(config.arch, model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
+                       normalization=dict(normalization), input_size=input_size)
     start = f"pretrained file {config.pretrained_file}" if config.pretrained_file else "scratch"
     return card, None, f"{card.architecture} from {start}"
 
@@ -140,8 +140,7 @@ def _train(config: TrainConfig) -> RunResult:
     from brahmasifier.training.export import finalize_run
     from brahmasifier.training.task import LensClassificationTask
 
-    if not config.out:
-        raise ConfigError("training needs an output run directory (--out RUN_DIR)")
+    config.check_complete()
     run_dir = Path(config.out)
     check_output_folder(run_dir, RUN_ENTRIES, "a training run")
     ckpt_dir = run_dir / "checkpoints"
@@ -156,8 +155,6 @@ def _train(config: TrainConfig) -> RunResult:
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         raise OutputExistsError(
             f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
-    if not config.data:
-        raise ConfigError("training needs --data (a packed store or FITS roots)")
     if config.threads:
         torch.set_num_threads(int(config.threads))
     # Dropout and the DDP sampler's shuffling use torch's seeded default generator (Lightning's way);
