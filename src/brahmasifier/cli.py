@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from brahmasifier import __version__
 from brahmasifier.commands._options import apply_config_file
 from brahmasifier.errors import BrahmasifierError
+from brahmasifier.log import setup_logging
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find strong gravitational lenses in 5-band (grizy) 41x41 survey cutouts.",
     )
     parser.add_argument("--version", action="version", version=f"brahmasifier {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", dest="_verbosity", action="store_const", const=-1, default=0,
+                          help="messages on stderr: warnings and errors only (env BRAHMASIFIER_LOG=LEVEL overrides)")
+    loudness.add_argument("-v", "--verbose", dest="_verbosity", action="store_const", const=1,
+                          help="messages on stderr: also debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -84,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"brahmasifier {command}: error: {exc}", file=sys.stderr)
             return 2
     args = parser.parse_args(argv)
+    setup_logging(args._verbosity)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

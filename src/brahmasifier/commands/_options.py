@@ -80,7 +80,7 @@ def add_progress_option(parser: argparse.ArgumentParser, default: Any = True) ->
 
 def given_settings(args: argparse.Namespace, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The settings the user gave (options added with ``SUPPRESS`` are absent unless typed)."""
-    return {k: v for k, v in vars(args).items() if k not in {"command", "_run", "config", *exclude}}
+    return {k: v for k, v in vars(args).items() if k not in {"command", "config", *exclude} and not k.startswith("_")}
 
 
 def seed_value(text: str) -> int:

@@ -21,6 +21,7 @@ read with ``weights_only=True``). Only global rank 0 writes files other than Lig
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,16 @@ from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.training.config import TrainConfig
 
 __all__ = ["RunResult", "train"]
+
+log = logging.getLogger(__name__)
+
+
+def _say(message: str) -> None:
+    """An INFO message (stderr through the CLI's handler, :mod:`brahmasifier.log`), from global rank 0 only."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        log.info(message)
 
 
 @dataclass
@@ -124,7 +135,6 @@ def _train(config: TrainConfig) -> RunResult:
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-    from lightning.pytorch.utilities import rank_zero_info
 
     from brahmasifier.data.datamodule import LensDataModule
     from brahmasifier.hardware import resolve_device, resolve_precision
@@ -149,9 +159,9 @@ def _train(config: TrainConfig) -> RunResult:
     if config.resume:
         if last_ckpt.is_file():
             resume_from = last_ckpt
-            rank_zero_info(describe_resume(last_ckpt))
+            _say(describe_resume(last_ckpt))
         else:
-            rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
+            _say(f"--resume: no {last_ckpt} yet; starting a fresh run")
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         raise OutputExistsError(
             f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
@@ -271,6 +281,6 @@ def _train(config: TrainConfig) -> RunResult:
     result.model_dir = run_dir / "model"
     result.metrics = metrics
     result.best_checkpoint = str(best)
-    rank_zero_info(f"val AUC {metrics['val_auc']:.4f}, accuracy {metrics['val_accuracy']:.4f} at threshold "
-                   f"{metrics['threshold']:.3f}; model: {result.model_dir}")
+    _say(f"val AUC {metrics['val_auc']:.4f}, accuracy {metrics['val_accuracy']:.4f} at threshold "
+         f"{metrics['threshold']:.3f}; model: {result.model_dir}")
     return result
