@@ -73,9 +73,8 @@ def fresh_notes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_deprecated_spellings_still_work_with_a_note(fresh_notes: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from brahmasifier.commands.train import settings_from_args
-
     from brahmasifier.commands._options import given_settings
+    from brahmasifier.commands.train import settings_from_args
     from brahmasifier.inference.config import PredictConfig
 
     args = build_parser().parse_args(["predict", "--runs", "r1", "r2", "--data", "d", "--out", "o.csv", "--precision", "fp32"])

@@ -139,6 +139,10 @@ def apply_config_file(parser: argparse.ArgumentParser, path: str) -> None:
         else:
             action = by_flag[key]
             dest = action.dest
+            deprecated: dict[str, str] = getattr(action, "deprecated", {})
+            old = next((f for f in deprecated if setting_key(f) == key), None)
+            if old is not None:  # an old spelling (e.g. predict's device: accelerator now)
+                note_deprecated(f"setting {key!r}", repr(setting_key(deprecated[old])), what=f"{path}:")
             if _is_flag(action):
                 if not isinstance(value, bool):
                     raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
