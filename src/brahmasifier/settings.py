@@ -29,7 +29,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
@@ -37,9 +37,6 @@ from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError, InputNotFoundError
 
 __all__ = ["Problems", "dataclass_from_settings", "read_settings_file", "setting_key"]
-
-T = TypeVar("T")
-
 
 def setting_key(name: str) -> str:
     """A setting's name in one spelling: ``--n-per-class``, ``n-per-class`` and ``n_per_class`` are ``n_per_class``."""
@@ -91,7 +88,7 @@ def checked_keys(data: Mapping[str, Any], source: str, known: Iterable[str] | No
     return out
 
 
-def dataclass_from_settings(cls: type[T], data: Mapping[str, Any] | None, source: str) -> T:
+def dataclass_from_settings(cls: type, data: Mapping[str, Any] | None, source: str) -> Any:
     """An instance of the dataclass ``cls`` from ``data`` (its fields; the rest default).
 
     A nested dataclass field takes a mapping, a tuple field a list. Unknown keys are refused
