@@ -36,7 +36,7 @@ import yaml
 from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError, InputNotFoundError
 
-__all__ = ["Problems", "dataclass_from_settings", "read_settings_file", "setting_key"]
+__all__ = ["Problems", "checked_keys", "dataclass_from_settings", "read_settings_file", "setting_key"]
 
 def setting_key(name: str) -> str:
     """A setting's name in one spelling: ``--n-per-class``, ``n-per-class`` and ``n_per_class`` are ``n_per_class``."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from brahmasifier._deprecation import note_deprecated
-from brahmasifier.errors import ConfigError, InputNotFoundError
+from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import canonical_precision, check_devices
+from brahmasifier.settings import checked_keys, read_settings_file
 
 __all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time", "merge_settings", "read_config_file"]
 
@@ -173,31 +172,12 @@ class TrainConfig:
 
 def _checked_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
     """``data`` with legacy keys renamed (one note each), or a :class:`ConfigError` naming unknown keys."""
-    data = dict(data)
-    for old, new in LEGACY_KEYS.items():
-        if old in data:
-            note_deprecated(f"setting {old!r}", repr(new), what=f"{source}:")
-            value = data.pop(old)
-            data.setdefault(new, value)
-    known = TrainConfig.field_names()
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{source}: unknown training settings {unknown}; known: {', '.join(known)}")
-    return data
+    return checked_keys(data, source, TrainConfig.field_names(), what="training settings", aliases=LEGACY_KEYS)
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Settings from a YAML file (validated keys, not yet a config)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of setting: value")
-    return _checked_keys(data, str(path))
+    """Settings from a YAML file (validated keys, not yet a config): :func:`brahmasifier.settings.read_settings_file`."""
+    return read_settings_file(path, TrainConfig.field_names(), what="training settings", aliases=LEGACY_KEYS)
 
 
 def merge_settings(*layers: dict[str, Any]) -> TrainConfig:
