@@ -73,7 +73,7 @@ def _section(args: argparse.Namespace, name: str) -> tuple[dict[str, object], st
     from brahmasifier.errors import ConfigError
 
     section = getattr(args, name, None)
-    where = f"{getattr(args, 'config', None)}: {name}"
+    where = f"{args.config}: {name}" if getattr(args, "config", None) else "simulate options"
     if section is not None and not isinstance(section, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {type(section).__name__}")
     return dict(section or {}), where
