@@ -4,6 +4,11 @@ Each subcommand lives in ``brahmasifier.commands.<name>`` and provides ``HELP`` 
 line), ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import heavy
 libraries (torch, lenstronomy) inside ``run`` only, so ``--help`` stays fast.
 
+Every subcommand takes ``--config FILE`` (YAML settings, overridden by the options given;
+:func:`brahmasifier.commands._options.apply_config_file`; ``train`` layers its own under a
+resumed run's ``config.yaml``). ``--quiet`` / ``--verbose`` (before or after COMMAND) or
+``BRAHMASIFIER_LOG=LEVEL`` set the one logging setup (:mod:`brahmasifier.log`).
+
 Error policy (one place, :func:`main`): a :class:`~brahmasifier.errors.BrahmasifierError` (bad
 input or settings, which the user can fix) and an ``OSError`` (permission denied, disk full, a
 file that vanished: the operating system's message names the path) become one line
@@ -21,7 +26,9 @@ import sys
 from collections.abc import Sequence
 
 from brahmasifier import __version__
+from brahmasifier.commands._options import apply_config_file
 from brahmasifier.errors import BrahmasifierError
+from brahmasifier.log import setup_logging
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -46,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find strong gravitational lenses in 5-band (grizy) 41x41 survey cutouts.",
     )
     parser.add_argument("--version", action="version", version=f"brahmasifier {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", dest="_verbosity", action="store_const", const=-1, default=0,
+                          help="messages on stderr: warnings and errors only (env BRAHMASIFIER_LOG=LEVEL overrides)")
+    loudness.add_argument("-v", "--verbose", dest="_verbosity", action="store_const", const=1,
+                          help="messages on stderr: also debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -57,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=_HelpFormatter,
         )
         module.add_arguments(p)
+        if not any(a.dest == "config" for a in p._actions):
+            p.add_argument("--config", metavar="FILE", default=None,
+                           help="YAML file of settings: keys are this command's option names (e.g. out: DIR); "
+                                "options given here win")
         p.set_defaults(_run=module.run)
     return parser
 
@@ -64,7 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``brahmasifier`` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command, config = _config_file(argv)
+    # train reads its file itself (under a resumed run's config.yaml)
+    if command is not None and config is not None and command != "train":
+        try:
+            apply_config_file(_subparser(parser, command), config)
+        except BrahmasifierError as exc:
+            print(f"brahmasifier {command}: error: {exc}", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
+    setup_logging(args._verbosity)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -89,6 +115,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"brahmasifier {args.command}: error: {message}", file=sys.stderr)
         print("(set BRAHMASIFIER_DEBUG=1 for the full traceback)", file=sys.stderr)
         return 2
+
+
+def _config_file(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """``(COMMAND, FILE)`` of a command line with ``COMMAND ... --config FILE`` (else ``None`` in place of each)."""
+    if not argv or argv[0] not in COMMANDS:
+        return None, None
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, _ = pre.parse_known_args(list(argv[1:]))
+    return argv[0], known.config
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command``."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
 
 
 def _stdout_is_closed() -> bool:

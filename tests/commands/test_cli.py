@@ -73,10 +73,13 @@ def fresh_notes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_deprecated_spellings_still_work_with_a_note(fresh_notes: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from brahmasifier.commands._options import given_settings
     from brahmasifier.commands.train import settings_from_args
+    from brahmasifier.inference.config import PredictConfig
 
     args = build_parser().parse_args(["predict", "--runs", "r1", "r2", "--data", "d", "--out", "o.csv", "--precision", "fp32"])
-    assert (args.models, args.precision) == (["r1", "r2"], "32-true")
+    config = PredictConfig(**given_settings(args))  # the precision is canonicalised once, in the config
+    assert (config.models, config.precision) == (["r1", "r2"], "32-true")
     train_args = build_parser().parse_args(["train", "--model", "resnet18", "--progress", "--data", "x", "--out", "y"])
     config = settings_from_args(train_args)
     assert (config.arch, config.progress) == ("resnet18", True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from brahmasifier.inference.config import TTA_ELEMENTS
+
 __all__ = ["HELP", "VERIFY_TOLERANCE", "add_arguments", "run"]
 
 #: Largest logit difference between ONNX Runtime and PyTorch accepted by the check.
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="RUN_OR_MODEL",
                         help="the trained model: run dir, model folder or model.json")
     parser.add_argument("--out", required=True, help="ONNX file to write")
-    parser.add_argument("--tta", choices=("none", "flips", "d4"), default="none",
+    parser.add_argument("--tta", choices=tuple(TTA_ELEMENTS), default="none",
                         help="bake these test-time views into the graph (mean logit)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",

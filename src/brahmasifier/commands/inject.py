@@ -16,11 +16,10 @@ run resumes when rerun with the same command.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from brahmasifier.commands._options import add_progress_option, seed_value
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, seed_value
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
 HELP = "paint lensed sources into real host cutouts (lenstronomy) and write lenses + untouched hosts"
 
@@ -42,32 +41,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where a FITS tree of hosts is packed (default: inside OUT, removed after)")
     parser.add_argument("--no-preview", action="store_true", help="skip preview.png")
     add_progress_option(parser)
+    from brahmasifier.simulation.inject.config import InjectConfig
+
     group = parser.add_argument_group("injection settings (defaults: brahmasifier.simulation.inject.InjectConfig)")
-    for flag, setting, kwargs, text in _SETTINGS:
-        group.add_argument(flag, dest=setting, default=None, **kwargs, help=text)
+    add_config_options(group, SETTINGS, InjectConfig().to_dict())  # type: ignore[arg-type]
 
 
-#: ``--flag`` → InjectConfig field, argparse settings, help (the default is InjectConfig's, shown in the text).
-_SETTINGS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
-    ("--source-engine", "source_engine", {}, "ours (default): our engine's source population; slsim: SLSim's (extra [slsim])"),
-    ("--theta-e", "theta_e", {}, "relation (default): θ_E from the host's z and magnitude (Faber-Jackson); "
-     "distribution: log-normal, median 0.74\""),
-    ("--min-arc-snr", "min_arc_snr", {"type": float}, "detectability cut: matched-filter arc S/N in i against the host's "
-     "measured noise (default: 20)"),
-    ("--psf", "psf", {}, "auto (default): the host's psf_fwhm_<b>/sim_psf_fwhm_<b> where present, else the instrument's; "
-     "instrument: always the instrument's"),
-    ("--nonlenses", "nonlenses", {}, "paired (default): each used host also written untouched as a non-lens; none: lenses only"),
-    ("--host-query", "host_query", {"metavar": "EXPR"}, "pandas query selecting hosts by their columns, "
-     "e.g. \"mag_lens_i < 21\""),
-    ("--attempts", "attempts_per_host", {"type": int}, "sources tried per host before it is left unused (default: 8)"),
-)
+#: ``brahmasifier inject`` options → InjectConfig fields (checked there, once); defaults shown from InjectConfig.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--source-engine",), "source_engine", {},
+                 "ours: our engine's source population; slsim: SLSim's (extra [slsim])"),
+    ConfigOption(("--theta-e",), "theta_e", {}, "relation: θ_E from the host's z and magnitude (Faber-Jackson); "
+                 "distribution: log-normal, median 0.74\""),
+    ConfigOption(("--min-arc-snr",), "min_arc_snr", {"type": float}, "detectability cut: matched-filter arc S/N in i "
+                 "against the host's measured noise"),
+    ConfigOption(("--psf",), "psf", {}, "auto: the host's psf_fwhm_<b>/sim_psf_fwhm_<b> where present, else the "
+                 "instrument's; instrument: always the instrument's"),
+    ConfigOption(("--nonlenses",), "nonlenses", {},
+                 "paired: each used host also written untouched as a non-lens; none: lenses only"),
+    ConfigOption(("--host-query",), "host_query", {"metavar": "EXPR"}, "pandas query selecting hosts by their columns, "
+                 "e.g. \"mag_lens_i < 21\""),
+    ConfigOption(("--attempts",), "attempts_per_host", {"type": int},
+                 "sources tried per host before it is left unused"),
+]
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the injection and print a summary."""
     from brahmasifier.simulation.inject import InjectConfig, inject_dataset
 
-    given = {setting: getattr(args, setting) for _, setting, _, _ in _SETTINGS if getattr(args, setting) is not None}
+    given = {o.setting: getattr(args, o.setting) for o in SETTINGS if getattr(args, o.setting, None) is not None}
     config = InjectConfig(**given)
     summary = inject_dataset(args.hosts, args.out, args.n, seed=args.seed, config=config, catalog=args.catalog,
                              layout_name=args.layout, workers=args.workers, progress=args.progress,

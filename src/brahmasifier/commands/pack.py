@@ -32,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Pack, then print a summary."""
-    import logging
     from pathlib import Path
 
     from brahmasifier.io import pack_fits
@@ -41,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io.store import MANIFEST
     from brahmasifier.pixels import masked_line
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     manifest_path = Path(args.out) / MANIFEST
     manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not args.overwrite else None
     started = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from brahmasifier.commands._options import add_progress_option
+from brahmasifier.survey.transforms import FOOTPRINTS, KERNELS, RESAMPLERS
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -36,12 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", help="a packed store or a FITS tree")
     parser.add_argument("--out", required=True, help="output store folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (object k draws from (seed, k) alone) (default: 0)")
-    parser.add_argument("--footprint", choices=("none", "rotated", "masked"), default="none",
+    parser.add_argument("--footprint", choices=FOOTPRINTS, default="none",
                         help="rotated: all bands rotated by one angle, corners outside r = 20.5 px set to --fill; "
                              "masked: the same corners without rotating (default: none)")
     parser.add_argument("--rotation-angle", type=_angle, default=None, metavar="DEG|random",
                         help="footprint rotation in degrees, or random in [0, 360) (default: random)")
-    parser.add_argument("--kernel", choices=("bilinear", "bicubic"), default="bilinear",
+    parser.add_argument("--kernel", choices=tuple(KERNELS), default="bilinear",
                         help="interpolation of rotations (default: bilinear)")
     parser.add_argument("--fill", type=float, default=0.0, help="value of pixels outside the footprint (default: 0)")
     parser.add_argument("--misregister-fraction", type=float, default=0.0, metavar="F",
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--centre-offset", type=float, default=0.0, metavar="PIX",
                         help="move each object by (dx, dy) ~ U(-PIX, PIX)^2 (default: 0)")
     smooth = parser.add_mutually_exclusive_group()
-    smooth.add_argument("--resample", choices=("none", "bilinear", "lanczos3"), default="none",
+    smooth.add_argument("--resample", choices=RESAMPLERS, default="none",
                         help="shift every band by a random sub-pixel (a warp: correlated noise) (default: none)")
     smooth.add_argument("--noise-correlation", type=float, default=0.0, metavar="RHO",
                         help="convolve with the 3x3 kernel whose neighbour noise correlation is RHO (default: 0)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, given_settings
-from brahmasifier.hardware import PRECISIONS, canonical_precision
+from brahmasifier.hardware import PRECISIONS
 from brahmasifier.inference.config import TTA_ELEMENTS
 
 __all__ = ["HELP", "OPTIONS", "add_arguments", "run"]
@@ -20,15 +20,13 @@ HELP = "score cutouts with a model ensemble (TTA) and write submission.csv (+ pr
 
 
 def _threshold(text: str) -> str | float:
+    """``auto`` or a number (its range is PredictConfig's to check, once)."""
     if text == "auto":
         return text
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"threshold must be 'auto' or a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold must be in [0, 1], got {value}")
-    return value
 
 
 def _devices(text: str) -> int | str:
@@ -55,10 +53,11 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--workers",), "workers", {"type": int},
                  "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "
                  "1 per 8 cores above, half the CPUs (<= 8) with a GPU"),
-    ConfigOption(("--device",), "device", {}, "auto, cpu, cuda or mps"),
+    ConfigOption(("--accelerator", "--device"), "accelerator", {},
+                 "auto, cpu, cuda (gpu) or mps, as train's --accelerator (--device: old spelling)"),
     ConfigOption(("--devices",), "devices", {"type": _devices}, "devices (processes) per node; more than 1 runs DDP"),
     ConfigOption(("--num-nodes",), "num_nodes", {"type": int}, "number of nodes"),
-    ConfigOption(("--precision",), "precision", {"type": canonical_precision, "choices": PRECISIONS},
+    ConfigOption(("--precision",), "precision", {"metavar": "{" + ",".join(PRECISIONS) + "}"},
                  "auto: bf16-mixed on GPUs with bf16 (else 16-mixed) and on CPUs with bf16 units, else 32-true"),
     ConfigOption(("--onnx",), "onnx", {"action": argparse.BooleanOptionalAction},
                  "score with ONNX Runtime (CPU) or PyTorch; default: whichever measured faster (ONNX on CPUs in fp32)"),

@@ -13,11 +13,17 @@ with the same settings into a finished folder does nothing, an interrupted slsim
 from its finished realisations; other settings are refused. ``--engine`` offers every engine of
 the registry (:mod:`brahmasifier.simulation.engines`); ``--nonlens-mix`` names kinds of the
 non-lens registry (:mod:`brahmasifier.simulation.nonlens_kinds`) the engine draws.
+
+--config FILE (YAML) gives these options by name (``n_per_class: 100``) and two sections the
+options do not cover: ``population:`` (our engine's PopulationConfig fields, e.g.
+``min_arc_snr: 30``, ``lens_population: {slsim: bright, hsc: bright}``) and ``slsim:`` (the
+other SlsimConfig fields, e.g. ``catalogue_area_deg2: 0.5``).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from brahmasifier.commands._options import add_progress_option, seed_value
 
@@ -59,14 +65,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
                        help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
     add_progress_option(parser)
+    parser.set_defaults(population=None, slsim=None)  # --config FILE sections (PopulationConfig, SlsimConfig)
 
 
-def _slsim_config(args: argparse.Namespace) -> object:
+#: SlsimConfig fields the options above set (a ``slsim:`` section of --config may not: give the option's key).
+_SLSIM_OPTION_FIELDS = ("coadd_years", "sampling", "los_file", "match_blue_brightness", "skypy_config", "scene_offset",
+                        "nonlens_mix", "gamma_pl")
+
+
+def _section(args: argparse.Namespace, name: str) -> tuple[dict[str, object], str]:
+    """A --config section (empty when absent) and its name for messages."""
+    from brahmasifier.errors import ConfigError
+
+    section = getattr(args, name, None)
+    where = f"{args.config}: {name}" if getattr(args, "config", None) else "simulate options"
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(section).__name__}")
+    return dict(section or {}), where
+
+
+def _slsim_config(args: argparse.Namespace) -> Any:
     """The :class:`SlsimConfig` of the command line's slsim options."""
     from brahmasifier.errors import ConfigError
     from brahmasifier.simulation.nonlens_kinds import parse_mix
     from brahmasifier.simulation.slsim_engine import SlsimConfig
 
+    section, where = _section(args, "slsim")
+    covered = sorted(set(section) & set(_SLSIM_OPTION_FIELDS))
+    if covered:
+        raise ConfigError(f"{where}: {', '.join(covered)} are options of simulate: give them as top-level keys "
+                          "(e.g. coadd_years: 5, no_match_brightness: true)")
     kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
                                  "match_blue_brightness": not args.no_match_brightness, "skypy_config": args.skypy_config,
                                  "scene_offset": args.scene_offset}
@@ -80,25 +108,34 @@ def _slsim_config(args: argparse.Namespace) -> object:
         if len(values) not in (1, 2):
             raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
         kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
-    return SlsimConfig(**kwargs)  # type: ignore[arg-type]
+    from brahmasifier.settings import dataclass_from_settings
+
+    return dataclass_from_settings(SlsimConfig, {**section, **kwargs}, where)
 
 
-def _population_config(args: argparse.Namespace) -> object:
-    """Our engine's :class:`PopulationConfig`: ``--nonlens-mix`` becomes the mix of every domain (default: none given)."""
-    if not args.nonlens_mix:
+def _population_config(args: argparse.Namespace) -> Any:
+    """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, ``--nonlens-mix`` as the mix
+    of every domain over it (``None``: neither given, the defaults)."""
+    section, where = _section(args, "population")
+    if args.nonlens_mix:
+        from brahmasifier.simulation.nonlens_kinds import parse_mix
+        from brahmasifier.simulation.population import NONLENS_MIX
+
+        mix = parse_mix(args.nonlens_mix)
+        section["nonlens_mix"] = {domain: dict(mix) for domain in NONLENS_MIX}
+    if not section:
         return None
-    from brahmasifier.simulation.nonlens_kinds import parse_mix
-    from brahmasifier.simulation.population import NONLENS_MIX, PopulationConfig
+    from brahmasifier.settings import dataclass_from_settings
+    from brahmasifier.simulation.population import PopulationConfig
 
-    mix = parse_mix(args.nonlens_mix)
-    return PopulationConfig(nonlens_mix={domain: dict(mix) for domain in NONLENS_MIX})
+    return dataclass_from_settings(PopulationConfig, section, where)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the simulation and print a one-line summary."""
     from brahmasifier.simulation import simulate_dataset
 
-    config = None
+    config: Any = None
     if args.engine != "slsim":
         from brahmasifier.errors import ConfigError
 
@@ -106,6 +143,13 @@ def run(args: argparse.Namespace) -> int:
                  if value not in (None, 0.0)]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
+        if getattr(args, "slsim", None) is not None:
+            raise ConfigError(f"{args.config}: the slsim section applies to the slsim engine only; add engine: slsim")
+    if args.engine != "ours" and getattr(args, "population", None) is not None:
+        from brahmasifier.errors import ConfigError
+
+        raise ConfigError(f"{args.config}: the population section is our engine's (PopulationConfig); the {args.engine} "
+                          "engine does not take it")
     from brahmasifier.errors import DependencyNotFoundError
     from brahmasifier.simulation.engines import simulation_engine
 

@@ -22,7 +22,6 @@ from brahmasifier.commands._options import (
     add_progress_option,
     given_settings,
 )
-from brahmasifier.hardware import canonical_precision
 
 __all__ = ["HELP", "OPTIONS", "add_arguments", "run", "settings_from_args"]
 
@@ -106,7 +105,7 @@ OPTIONS: list[ConfigOption] = [
                  "DANN weight: the gradient-reversal factor rises as weight x (2/(1+exp(-10p))-1) over training progress p"),
     ConfigOption(("--seed",), "seed", {"type": int}, "seed of the split, model init and augmentation"),
     ConfigOption(("--val-fraction",), "val_fraction", {"type": float}, "validation fraction, stratified by label x domain"),
-    ConfigOption(("--precision",), "precision", {"type": canonical_precision},
+    ConfigOption(("--precision",), "precision", {},
                  "auto (bf16-mixed on GPUs with bf16, else 16-mixed; bf16-mixed on CPUs with bf16 units, else 32-true), "
                  "or any Lightning precision"),
     ConfigOption(("--channels-last",), "channels_last", {"action": argparse.BooleanOptionalAction},
@@ -200,13 +199,11 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.training import train
 
     config = settings_from_args(args)
-    if not config.out:
-        raise ConfigError("--out RUN_DIR is required")
     if getattr(args, "extra_labels", None):
+        if not config.out:
+            raise ConfigError("--out RUN_DIR is required")
         config.data = [_graded_store(args, config.out, config.data)]
-    if not config.data:
-        raise ConfigError("--data STORE_OR_FITS_ROOTS is required")
-    result = train(config)
+    result = train(config)  # checks out and data (TrainConfig.check_complete)
     if result.model_dir is not None:
         m = result.metrics
         print(f"run:        {result.run_dir}")

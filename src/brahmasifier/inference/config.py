@@ -8,9 +8,10 @@ the config is made, with a :class:`~brahmasifier.errors.ConfigError` naming the 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any
 
+from brahmasifier._deprecation import note_deprecated
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
 from brahmasifier.inference.tta_views import TTA_ELEMENTS as _TTA_REGISTRY
@@ -48,7 +49,7 @@ class PredictConfig:
     # hardware
     batch_size: int = 256
     workers: int | None = None
-    device: str = "auto"
+    accelerator: str = "auto"
     devices: int | str = 1
     num_nodes: int = 1
     precision: str = "auto"
@@ -60,9 +61,13 @@ class PredictConfig:
     resume: bool = True
     keep_parts: bool = False
     progress: bool = True
+    device: InitVar[str | None] = None  # the old name of ``accelerator`` (deprecated; not a field)
 
-    def __post_init__(self) -> None:
-        """Normalise paths to strings, precision names to the one vocabulary; check the numbers."""
+    def __post_init__(self, device: str | None) -> None:
+        """Normalise paths to strings, precision names to the one vocabulary; check the numbers (the one check)."""
+        if device is not None:
+            note_deprecated("PredictConfig(device=...)", "accelerator=", what="argument")
+            self.accelerator = device
         self.models = _paths(self.models)
         self.data = _paths(self.data)
         self.out = str(self.out)

@@ -3,7 +3,7 @@
 Objects are numbered ``0..n-1`` (see :mod:`brahmasifier.inference.sources`) and cut into
 parts of ``part_size`` consecutive positions. Each part is scored by exactly one rank and
 written atomically as ``OUT.parts/part-NNNNN.parquet``; ``plan.json`` there records what
-the parts describe (models, TTA, data, precision). A rerun with the same plan skips the
+the parts describe (models, TTA, data, precision). A rerun with the same plan (:mod:`brahmasifier._plan`) skips the
 parts that exist, so an interrupted job (or a job cut into time slices with ``max_parts``)
 resumes where it stopped. The merge reads all parts, checks they cover every position once,
 combines duplicated IDs and writes the final files atomically.
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._plan import read_plan, same_plan
 from brahmasifier.errors import ConfigError, PartsError
 from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
@@ -109,12 +110,7 @@ def prepare_parts_dir(parts_dir: str | os.PathLike[str], plan: dict[str, object]
     """
     parts_dir = Path(parts_dir)
     plan_path = parts_dir / PLAN_FILE
-    keep = False
-    if resume and plan_path.is_file():
-        try:
-            keep = json.loads(plan_path.read_text()) == json.loads(json.dumps(plan))
-        except json.JSONDecodeError:
-            keep = False
+    keep = resume and same_plan(read_plan(plan_path), plan)
     if not keep and parts_dir.exists():
         shutil.rmtree(parts_dir)
     parts_dir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,6 @@ DDP over several devices/nodes; rank 0 merges the parts by ID at the end. Settin
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import time
@@ -42,11 +41,13 @@ import numpy as np
 
 from brahmasifier._lightning import interrupt_as_keyboard_interrupt, quiet_lightning
 from brahmasifier._outputs import check_free_space, check_output_files, check_outside_inputs
+from brahmasifier._plan import read_plan, same_plan
 from brahmasifier._runlock import RunLock
 from brahmasifier.errors import ConfigError
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.ensemble import LoadedModel, ensemble_targets, ensemble_threshold, load_models
 from brahmasifier.inference.parts import (
+    PLAN_FILE,
     ObjectCounts,
     Part,
     done_parts,
@@ -182,7 +183,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
     from brahmasifier.inference.sources import open_source
     from brahmasifier.inference.writer import PartWriter
 
-    accelerator, device_label = resolve_device(config.device)
+    accelerator, device_label = resolve_device(config.accelerator)
     # --onnx with precision auto: the ONNX path is fp32 (auto would pick bf16 on a CPU with bf16 units)
     precision = resolve_precision("32-true" if config.onnx and config.precision == "auto" else config.precision, device_label)
     loaded = load_models(config.models)
@@ -318,10 +319,7 @@ class _RunInfo:
 
 def _same_plan(parts_dir: Path, plan: dict[str, Any]) -> bool:
     """Whether ``parts_dir`` holds parts of ``plan`` (read-only check, safe on every rank)."""
-    try:
-        return bool(json.loads((parts_dir / "plan.json").read_text()) == json.loads(json.dumps(plan)))
-    except (OSError, json.JSONDecodeError):
-        return False
+    return same_plan(read_plan(parts_dir / PLAN_FILE), plan)
 
 
 def _reusable_parts(parts_dir: Path, plan: dict[str, Any]) -> set[int]:

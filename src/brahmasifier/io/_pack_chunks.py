@@ -167,7 +167,7 @@ def load_part(out: Path, chunk: Chunk, *, check_files: bool = True) -> PartInfo 
             ok = shard.shape == (meta["n"], len(BANDS), STAMP_SIZE, STAMP_SIZE) and shard.dtype == np.float32
             del shard
     except Exception as exc:  # unreadable part or shard: redo the chunk
-        log.info("%s: discarding unusable part (%s)", path, exc)
+        log.debug("%s: discarding unusable part (%s)", path, exc)
         ok = False
     if not ok:
         path.unlink(missing_ok=True)

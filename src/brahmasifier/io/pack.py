@@ -106,7 +106,7 @@ def pack_fits(
             packed_with = int(store.manifest.get("shard_size", shard_size))
             prints = [chunk_fingerprint(c) for c in chunks_of(scan.objects, packed_with)]
             if store.manifest.get("inputs_fingerprint") == inputs_fingerprint(scan, prints):
-                log.info("%s: already packed from identical inputs", out)
+                log.debug("%s: already packed from identical inputs", out)
                 return store
             raise StoreError(
                 f"{out}: already holds a complete store packed from different inputs; "
@@ -126,7 +126,7 @@ def pack_fits(
         todo = [c for c in chunks if c.number not in done]
         n_todo = sum(len(c.objects) for c in todo)
         if done:
-            log.info("%s: resuming; %d of %d chunks already packed", out, len(done), len(chunks))
+            log.debug("%s: resuming; %d of %d chunks already packed", out, len(done), len(chunks))
         per_object = len(BANDS) * STAMP_SIZE * STAMP_SIZE * 4 + INDEX_BYTES_PER_OBJECT
         check_free_space(out, n_todo * per_object, "--out", f"{n_todo:,} objects × {per_object:,} bytes")
         run_chunks(out, todo, workers=workers, progress=progress, n_objects=n_todo)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from brahmasifier.errors import ConfigError
+from brahmasifier.settings import Problems
 from brahmasifier.simulation.lens_systems import LensCuts
 from brahmasifier.simulation.nonlens_kinds import check_mix
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS
@@ -65,13 +65,19 @@ class PopulationConfig:
     nonlens_mix: dict[str, dict[str, float]] = field(default_factory=lambda: {k: dict(v) for k, v in NONLENS_MIX.items()})
 
     def __post_init__(self) -> None:
+        problems = Problems("PopulationConfig: bad ")
         bad = {d: p for d, p in self.lens_population.items() if p not in LENS_POPULATIONS}
         if bad:
-            raise ConfigError(f"unknown lens populations {bad}; known: {', '.join(LENS_POPULATIONS)}")
+            problems.add(f"unknown lens populations {bad}; known: {', '.join(LENS_POPULATIONS)}")
         for domain, mix in self.nonlens_mix.items():
             problem = check_mix(mix, "ours")
             if problem:
-                raise ConfigError(f"non-lens mix of {domain!r} {problem}")
+                problems.add(f"non-lens mix of {domain!r} {problem}")
+        for name in ("min_arc_snr", "min_magnification", "min_rein_over_seeing", "max_rein", "mean_neighbours",
+                     "skypy_shear_sigma", "max_centre_offset"):
+            problems.within(name, getattr(self, name), 0.0)
+        problems.within("star_probability", self.star_probability, 0.0, 1.0)
+        problems.check()
 
 
 def sky_position(rng: np.random.Generator, domain: str) -> tuple[float, float]:

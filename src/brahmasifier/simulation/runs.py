@@ -8,7 +8,7 @@ One home for what a simulation run does besides drawing objects:
   :func:`write_manifest`). :func:`check_resume` is the one rule for a rerun into ``OUT``: the same
   settings resume (or, when finished, return the finished run's manifest, turned back into a
   :class:`SimulationSummary` by :func:`summary_from_manifest`), other settings are refused with a
-  one-line error naming the file. :class:`RunLock` (the package's one lock,
+  one-line error naming the file and the settings that differ (:mod:`brahmasifier._plan`, the one plan check). :class:`RunLock` (the package's one lock,
   :mod:`brahmasifier._runlock`) keeps a second live run out (:func:`locked_run`).
 - **order**: :func:`blind_numbers`, the positions of the objects in the shuffled blind
   (``test``) layout, ``SeedSequence([seed, 7_357])`` for every engine.
@@ -40,6 +40,7 @@ import numpy as np
 
 from brahmasifier import __version__
 from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._plan import plan_differences, read_plan, same_plan
 from brahmasifier._runlock import RunLock as _RunLock
 from brahmasifier.bands import MISSING_VALUE
 from brahmasifier.errors import OutputExistsError
@@ -137,18 +138,20 @@ def check_resume(out: Path, settings: dict[str, Any], *, folder: Path | None = N
     Raises:
         OutputExistsError: ``out`` holds a finished or unfinished run with other settings.
     """
-    settings = json.loads(json.dumps(settings))
     manifest_path = out / MANIFEST
     if manifest_path.is_file():
         previous = json.loads(manifest_path.read_text())
-        if previous.get("settings") == settings:
+        if same_plan(previous.get("settings"), settings):
             return dict(previous)
-        raise OutputExistsError(f"{out}: already holds a {what} with different settings ({manifest_path}); "
+        raise OutputExistsError(f"{out}: already holds a {what} with different settings ({manifest_path}: "
+                                f"{plan_differences(previous.get('settings') or {}, settings)}); "
                                 "choose another --out or delete the folder")
     if folder is not None:
         settings_path = folder / "settings.json"
-        if settings_path.is_file() and json.loads(settings_path.read_text()) != settings:
-            raise OutputExistsError(f"{out}: holds an unfinished {what} with different settings ({settings_path}); "
+        recorded = read_plan(settings_path) if settings_path.is_file() else None
+        if settings_path.is_file() and not same_plan(recorded, settings):
+            raise OutputExistsError(f"{out}: holds an unfinished {what} with different settings ({settings_path}: "
+                                    f"{plan_differences(recorded or {}, settings)}); "
                                     "rerun it with its own settings, or choose another --out")
     return None
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import BANDS
-from brahmasifier.errors import ConfigError
+from brahmasifier.settings import Problems
 
 __all__ = [
     "FOOTPRINTS", "FOOTPRINT_RADIUS", "KERNELS", "MASK_KINDS", "RESAMPLERS", "TRUTH_COLUMNS", "PerturbConfig",
@@ -77,30 +77,21 @@ class PerturbConfig:
     mask: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.footprint not in FOOTPRINTS:
-            problems.append(f"footprint {self.footprint!r} (expected one of {', '.join(FOOTPRINTS)})")
-        if self.kernel not in KERNELS:
-            problems.append(f"kernel {self.kernel!r} (expected one of {', '.join(KERNELS)})")
-        if self.resample not in RESAMPLERS:
-            problems.append(f"resample {self.resample!r} (expected one of {', '.join(RESAMPLERS)})")
-        if not 0.0 <= self.misregister_fraction <= 1.0:
-            problems.append(f"misregister fraction {self.misregister_fraction} (expected 0..1)")
-        if not 0.0 <= self.misregister_angle <= 180.0:
-            problems.append(f"misregister angle {self.misregister_angle} (expected 0..180 degrees)")
-        if not 0.0 <= self.centre_offset <= 10.0:
-            problems.append(f"centre offset {self.centre_offset} (expected 0..10 pixels)")
-        if not 0.0 <= self.noise_correlation <= 0.70:
-            problems.append(f"noise correlation {self.noise_correlation} (expected 0..0.70)")
+        problems = Problems("perturb: bad setting(s): ")
+        problems.choice("footprint", self.footprint, FOOTPRINTS)
+        problems.choice("kernel", self.kernel, KERNELS)
+        problems.choice("resample", self.resample, RESAMPLERS)
+        problems.within("misregister_fraction", self.misregister_fraction, 0.0, 1.0, label="misregister fraction")
+        problems.within("misregister_angle", self.misregister_angle, 0.0, 180.0, unit="degrees", label="misregister angle")
+        problems.within("centre_offset", self.centre_offset, 0.0, 10.0, unit="pixels", label="centre offset")
+        problems.within("noise_correlation", self.noise_correlation, 0.0, 0.70, label="noise correlation")
         if self.noise_correlation > 0 and self.resample != "none":
-            problems.append("--noise-correlation and --resample both smooth the pixels: give one")
-        if not math.isfinite(self.fill):
-            problems.append(f"fill {self.fill} (expected a finite value)")
+            problems.add("--noise-correlation and --resample both smooth the pixels: give one")
+        problems.within("fill", self.fill)
         unknown = [m for m in self.mask if m not in MASK_KINDS]
         if unknown:
-            problems.append(f"mask {', '.join(unknown)} (expected some of {', '.join(MASK_KINDS)})")
-        if problems:
-            raise ConfigError("perturb: bad setting(s): " + "; ".join(problems))
+            problems.add(f"mask {', '.join(unknown)} (expected some of {', '.join(MASK_KINDS)})")
+        problems.check()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for the output's settings)."""

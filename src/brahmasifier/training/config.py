@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from brahmasifier._deprecation import note_deprecated
-from brahmasifier.errors import ConfigError, InputNotFoundError
-from brahmasifier.hardware import check_devices
+from brahmasifier.errors import ConfigError
+from brahmasifier.hardware import canonical_precision, check_devices
+from brahmasifier.settings import checked_keys, read_settings_file
 
 __all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time", "merge_settings", "read_config_file"]
 
@@ -125,6 +124,7 @@ class TrainConfig:
             raise ConfigError(f"input_size must be in [8, 1024] pixels, got {self.input_size}")
         if not 0 <= int(self.seed) < 2**32:
             raise ConfigError(f"seed must be in [0, 2^32), got {self.seed}")
+        self.precision = canonical_precision(self.precision)  # the one place a precision name is canonicalised
         check_devices(self.devices)
         if self.max_time is not None:
             check_max_time(self.max_time)
@@ -139,6 +139,13 @@ class TrainConfig:
         for name, value in self.survey_augment().items():
             if not value >= 0 or (name == "probability" and value > 1):
                 raise ConfigError(f"aug_{name} must be {'in [0, 1]' if name == 'probability' else '>= 0'}, got {value}")
+
+    def check_complete(self) -> None:
+        """Raise :class:`ConfigError` unless an output run directory and data are given."""
+        if not self.out:
+            raise ConfigError("training needs an output run directory (--out RUN_DIR)")
+        if not self.data:
+            raise ConfigError("training needs --data (a packed store or FITS roots)")
 
     def survey_augment(self) -> dict[str, float]:
         """The survey augmentation settings (:class:`brahmasifier.data.augment.SurveyAugment` fields)."""
@@ -165,31 +172,12 @@ class TrainConfig:
 
 def _checked_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
     """``data`` with legacy keys renamed (one note each), or a :class:`ConfigError` naming unknown keys."""
-    data = dict(data)
-    for old, new in LEGACY_KEYS.items():
-        if old in data:
-            note_deprecated(f"setting {old!r}", repr(new), what=f"{source}:")
-            value = data.pop(old)
-            data.setdefault(new, value)
-    known = TrainConfig.field_names()
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{source}: unknown training settings {unknown}; known: {', '.join(known)}")
-    return data
+    return checked_keys(data, source, TrainConfig.field_names(), what="training settings", aliases=LEGACY_KEYS)
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Settings from a YAML file (validated keys, not yet a config)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of setting: value")
-    return _checked_keys(data, str(path))
+    """Settings from a YAML file (validated keys, not yet a config): :func:`brahmasifier.settings.read_settings_file`."""
+    return read_settings_file(path, TrainConfig.field_names(), what="training settings", aliases=LEGACY_KEYS)
 
 
 def merge_settings(*layers: dict[str, Any]) -> TrainConfig:

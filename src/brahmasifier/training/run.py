@@ -21,6 +21,7 @@ read with ``weights_only=True``). Only global rank 0 writes files other than Lig
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,16 @@ from brahmasifier.errors import ConfigError, OutputExistsError
 from brahmasifier.training.config import TrainConfig
 
 __all__ = ["RunResult", "train"]
+
+log = logging.getLogger(__name__)
+
+
+def _say(message: str) -> None:
+    """An INFO message (stderr through the CLI's handler, :mod:`brahmasifier.log`), from global rank 0 only."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        log.info(message)
 
 
 @dataclass
@@ -62,7 +73,7 @@ def _devices(value: str | int) -> str | int:
 
 def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
     """The model card to train (and starting weights for ``init_from``) plus a description."""
-    from brahmasifier.models import ModelCard, load_model, resolve_band_mapping, resolve_preset
+    from brahmasifier.models import ModelCard, load_model, preset_card, resolve_band_mapping, resolve_preset
     from brahmasifier.models.backbones import default_input_size
     from brahmasifier.models.card import DEFAULT_NORMALIZATION
 
@@ -94,8 +105,8 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
         # statistics over valid pixels, invalid ones neutral (models/normalization.py): the same numbers on a clean
         # image, and a masked pixel's value cannot change the logit; cards written before it lack the key (False)
         normalization = {**normalization, "valid_only": True}
-    card = ModelCard(architecture=preset["architecture"], model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
-                     normalization=dict(normalization), input_size=input_size)
+    card = preset_card(config.arch, model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
+                       normalization=dict(normalization), input_size=input_size)
     start = f"pretrained file {config.pretrained_file}" if config.pretrained_file else "scratch"
     return card, None, f"{card.architecture} from {start}"
 
@@ -124,7 +135,6 @@ def _train(config: TrainConfig) -> RunResult:
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-    from lightning.pytorch.utilities import rank_zero_info
 
     from brahmasifier.data.datamodule import LensDataModule
     from brahmasifier.hardware import resolve_device, resolve_precision
@@ -140,8 +150,7 @@ def _train(config: TrainConfig) -> RunResult:
     from brahmasifier.training.export import finalize_run
     from brahmasifier.training.task import LensClassificationTask
 
-    if not config.out:
-        raise ConfigError("training needs an output run directory (--out RUN_DIR)")
+    config.check_complete()
     run_dir = Path(config.out)
     check_output_folder(run_dir, RUN_ENTRIES, "a training run")
     ckpt_dir = run_dir / "checkpoints"
@@ -150,14 +159,12 @@ def _train(config: TrainConfig) -> RunResult:
     if config.resume:
         if last_ckpt.is_file():
             resume_from = last_ckpt
-            rank_zero_info(describe_resume(last_ckpt))
+            _say(describe_resume(last_ckpt))
         else:
-            rank_zero_info(f"--resume: no {last_ckpt} yet; starting a fresh run")
+            _say(f"--resume: no {last_ckpt} yet; starting a fresh run")
     elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         raise OutputExistsError(
             f"{run_dir}: already holds a run's checkpoints; pass --resume to continue it or choose another --out")
-    if not config.data:
-        raise ConfigError("training needs --data (a packed store or FITS roots)")
     if config.threads:
         torch.set_num_threads(int(config.threads))
     # Dropout and the DDP sampler's shuffling use torch's seeded default generator (Lightning's way);
@@ -274,6 +281,6 @@ def _train(config: TrainConfig) -> RunResult:
     result.model_dir = run_dir / "model"
     result.metrics = metrics
     result.best_checkpoint = str(best)
-    rank_zero_info(f"val AUC {metrics['val_auc']:.4f}, accuracy {metrics['val_accuracy']:.4f} at threshold "
-                   f"{metrics['threshold']:.3f}; model: {result.model_dir}")
+    _say(f"val AUC {metrics['val_auc']:.4f}, accuracy {metrics['val_accuracy']:.4f} at threshold "
+         f"{metrics['threshold']:.3f}; model: {result.model_dir}")
     return result

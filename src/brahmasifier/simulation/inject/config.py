@@ -34,11 +34,10 @@ Defaults and why:
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from brahmasifier.bands import BANDS
-from brahmasifier.errors import ConfigError
+from brahmasifier.settings import Problems
 
 __all__ = ["NONLENS_MODES", "PSF_MODES", "SOURCE_ENGINES", "THETA_E_MODES", "InjectConfig"]
 
@@ -75,29 +74,24 @@ class InjectConfig:
     slsim_catalogue_deg2: float = 0.25  # slsim sources: sky area of each SkyPy catalogue (SlsimConfig's default)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = Problems("InjectConfig: bad ")
         for name, value, allowed in (("source_engine", self.source_engine, SOURCE_ENGINES),
                                      ("theta_e", self.theta_e, THETA_E_MODES), ("psf", self.psf, PSF_MODES),
                                      ("nonlenses", self.nonlenses, NONLENS_MODES)):
-            if value not in allowed:
-                problems.append(f"{name} {value!r} (expected one of {', '.join(allowed)})")
+            problems.choice(name, value, allowed)
         bad_bands = [b for b in self.snr_bands if b not in BANDS]
         if bad_bands or not self.snr_bands:
-            problems.append(f"snr_bands {self.snr_bands!r} (a non-empty subset of {', '.join(BANDS)})")
+            problems.add(f"snr_bands {self.snr_bands!r} (a non-empty subset of {', '.join(BANDS)})")
         if not (self.theta_e_median > 0 and self.theta_e_sigma_ln >= 0 and 0 < self.min_sigma < self.max_sigma):
-            problems.append("theta_e_median, min_sigma < max_sigma must be positive and theta_e_sigma_ln >= 0")
+            problems.add("theta_e_median, min_sigma < max_sigma must be positive and theta_e_sigma_ln >= 0")
         if not (self.max_rein > 0 and self.centre_radius > 0 and self.psf_beta > 1 and self.slsim_catalogue_deg2 > 0):
-            problems.append("max_rein, centre_radius and slsim_catalogue_deg2 must be positive, psf_beta > 1")
+            problems.add("max_rein, centre_radius and slsim_catalogue_deg2 must be positive, psf_beta > 1")
         if self.attempts_per_host < 1 or self.hosts_per_chunk < 1 or self.chunks_per_catalogue < 1 or self.max_nan_pixels < 0:
-            problems.append("attempts_per_host, hosts_per_chunk and chunks_per_catalogue must be >= 1, max_nan_pixels >= 0")
-        not_finite = [f.name for f in fields(self) if isinstance(getattr(self, f.name), float)
-                      and not math.isfinite(getattr(self, f.name))]
-        if not_finite:
-            problems.append(f"{', '.join(not_finite)}: must be finite numbers (NaN would disable a cut)")
+            problems.add("attempts_per_host, hosts_per_chunk and chunks_per_catalogue must be >= 1, max_nan_pixels >= 0")
+        problems.finite(self)
         if not self.min_arc_snr >= 0:
-            problems.append(f"min_arc_snr {self.min_arc_snr!r} must be >= 0")
-        if problems:
-            raise ConfigError("InjectConfig: bad " + "; ".join(problems))
+            problems.add(f"min_arc_snr {self.min_arc_snr!r} must be >= 0")
+        problems.check()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready settings (tuples become lists)."""

@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from brahmasifier.errors import ConfigError
+from brahmasifier.settings import Problems
 from brahmasifier.simulation.nonlens_kinds import check_mix, kinds_for
 from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS, check_skypy_file
 
@@ -93,31 +93,27 @@ class SlsimConfig:
     scene_offset: float = 0.0  # largest scene offset per axis, pixels (uniform); 0: centred
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.sampling not in SAMPLINGS:
-            problems.append(f"sampling {self.sampling!r} (expected one of {', '.join(SAMPLINGS)})")
-        if self.blue_model not in BLUE_MODELS:
-            problems.append(f"blue_model {self.blue_model!r} (expected one of {', '.join(BLUE_MODELS)})")
+        problems = Problems("SlsimConfig: bad ")
+        problems.choice("sampling", self.sampling, SAMPLINGS)
+        problems.choice("blue_model", self.blue_model, BLUE_MODELS)
         if check_mix(self.nonlens_mix, "slsim"):  # the kinds of the registry the SLSim engine draws
-            problems.append(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(kinds_for('slsim'))})")
+            problems.add(f"nonlens_mix {self.nonlens_mix!r} (non-negative fractions of {', '.join(kinds_for('slsim'))})")
         if not (isinstance(self.coadd_years, (int, float)) and float(self.coadd_years).is_integer()
                 and 1 <= self.coadd_years <= 10):
-            problems.append(f"coadd_years {self.coadd_years!r} (an integer from 1 to 10: lenstronomy's LSST depths)")
+            problems.add(f"coadd_years {self.coadd_years!r} (an integer from 1 to 10: lenstronomy's LSST depths)")
         if not (self.catalogue_area_deg2 > 0 and self.lens_area_factor > 0):
-            problems.append("catalogue_area_deg2 and lens_area_factor must be positive")
+            problems.add("catalogue_area_deg2 and lens_area_factor must be positive")
         if self.objects_per_realisation < 1 or self.kcorrect_resolution < 2:
-            problems.append("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
-        if not (math.isfinite(self.scene_offset) and 0.0 <= self.scene_offset <= MAX_SCENE_OFFSET):
-            problems.append(f"scene_offset {self.scene_offset!r} (pixels, 0 to {MAX_SCENE_OFFSET:g})")
+            problems.add("objects_per_realisation must be >= 1 and kcorrect_resolution >= 2")
+        problems.within("scene_offset", self.scene_offset, 0.0, MAX_SCENE_OFFSET, unit="pixels")
         gamma = self.gamma_pl
         fixed_ok = isinstance(gamma, (int, float)) and 1.0 < gamma < 3.0
         gaussian_ok = (isinstance(gamma, dict) and set(gamma) == {"mean", "std_dev"} and 1.0 < gamma["mean"] < 3.0
                        and gamma["std_dev"] >= 0 and 1.0 < gamma["mean"] - 3 * gamma["std_dev"]
                        and gamma["mean"] + 3 * gamma["std_dev"] < 3.0)  # draws stay inside (1, 3): ±3σ inside
         if gamma is not None and not fixed_ok and not gaussian_ok:
-            problems.append(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
-        if problems:
-            raise ConfigError("SlsimConfig: bad " + "; ".join(problems))
+            problems.add(f"gamma_pl {gamma!r} (a slope in (1, 3) or {{'mean': m, 'std_dev': s}})")
+        problems.check()
         if self.skypy_config is not None:
             check_skypy_file(self.skypy_config)
 
