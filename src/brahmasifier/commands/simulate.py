@@ -114,8 +114,10 @@ def _slsim_config(args: argparse.Namespace) -> Any:
 
 
 def _population_config(args: argparse.Namespace) -> Any:
-    """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, ``--nonlens-mix`` as the mix
-    of every domain over it (``None``: neither given, the defaults)."""
+    """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, then ``--nonlens-mix``.
+
+    ``--nonlens-mix`` becomes the mix of every domain, over the section's; ``None`` when neither is given (the defaults).
+    """
     section, where = _section(args, "population")
     if args.nonlens_mix:
         from brahmasifier.simulation.nonlens_kinds import parse_mix

@@ -8,7 +8,8 @@ One home for what a simulation run does besides drawing objects:
   :func:`write_manifest`). :func:`check_resume` is the one rule for a rerun into ``OUT``: the same
   settings resume (or, when finished, return the finished run's manifest, turned back into a
   :class:`SimulationSummary` by :func:`summary_from_manifest`), other settings are refused with a
-  one-line error naming the file and the settings that differ (:mod:`brahmasifier._plan`, the one plan check). :class:`RunLock` (the package's one lock,
+  one-line error naming the file and the settings that differ (:mod:`brahmasifier._plan`, the
+  one plan check). :class:`RunLock` (the package's one lock,
   :mod:`brahmasifier._runlock`) keeps a second live run out (:func:`locked_run`).
 - **order**: :func:`blind_numbers`, the positions of the objects in the shuffled blind
   (``test``) layout, ``SeedSequence([seed, 7_357])`` for every engine.

@@ -52,7 +52,6 @@ Defaults and why:
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 from brahmasifier.settings import Problems
