@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from brahmasifier import __version__
-from brahmasifier._atomic import atomic_path, write_text_atomic
+from brahmasifier._atomic import write_text_atomic
 from brahmasifier._plan import plan_differences, read_plan, same_plan
 from brahmasifier._runlock import RunLock as _RunLock
 from brahmasifier.bands import MISSING_VALUE
@@ -235,10 +235,10 @@ def run_jobs(function: Callable[..., _R], jobs: Sequence[tuple[Any, ...]], n_wor
 
 
 def progress_bar(total: int, desc: str, unit: str, enabled: bool, initial: int = 0) -> Any:
-    """The simulation's progress bar (every engine's, and the injection's): a ``tqdm`` bar, silent unless ``enabled``."""
-    from tqdm import tqdm
+    """The simulation's progress bar (every engine's, and the injection's): :func:`brahmasifier._progress.progress_bar`."""
+    from brahmasifier._progress import progress_bar as bar
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit=unit)
+    return bar(total=total, initial=initial, enabled=enabled, desc=desc, unit=unit)
 
 
 def catalogue_row(result: dict[str, Any], with_all_columns: bool) -> dict[str, Any]:
@@ -291,32 +291,20 @@ def write_catalogues(out: Path, layout: str, classes: Sequence[tuple[str, int]],
 
 
 def write_preview(path: Path, results: Sequence[dict[str, Any]]) -> Path:
-    """A grid of Lupton RGB (i, r, g; :func:`brahmasifier.display.lupton_rgb`) cutouts: lenses on top, non-lenses below."""
+    """A grid of Lupton RGB cutouts (:func:`brahmasifier.display.lupton_grid`): lenses on top, non-lenses below."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from brahmasifier.display import lupton_rgb
+    from brahmasifier.display import lupton_grid, save_figure
 
     shown = [r for r in results if r.get("preview") is not None]
-    lenses = [r for r in shown if r["label"] == 1]
-    others = [r for r in shown if r["label"] == 0]
-    n_cols = max(len(lenses), len(others), 1)
-    fig, axes = plt.subplots(2, n_cols, figsize=(1.9 * n_cols, 4.4), squeeze=False)
-    for row_axes, group in zip(axes, (lenses, others), strict=True):
-        for ax, r in zip(row_axes, group + [None] * (n_cols - len(group)), strict=False):
-            ax.set_axis_off()
-            if r is None:
-                continue
-            ax.imshow(lupton_rgb(np.asarray(r["preview"], dtype=np.float64)), origin="lower")
-            row = r["row"]
-            assert isinstance(row, dict)
-            rein = float(row.get("Rein", MISSING_VALUE))
-            title = f"{r['domain']} lens θE={rein:.2f}″" if r["label"] == 1 else f"{r['domain']} {r['subtype']}"
-            ax.set_title(title, fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
+
+    def cell(r: dict[str, Any]) -> tuple[np.ndarray, str]:
+        row = r["row"]
+        assert isinstance(row, dict)
+        rein = float(row.get("Rein", MISSING_VALUE))
+        title = f"{r['domain']} lens θE={rein:.2f}″" if r["label"] == 1 else f"{r['domain']} {r['subtype']}"
+        return np.asarray(r["preview"], dtype=np.float64), title
+
+    rows = [[cell(r) for r in shown if r["label"] == label] for label in (1, 0)]
+    return save_figure(lupton_grid(rows), path, dpi=110)
