@@ -20,14 +20,35 @@ from brahmasifier.models.regression import MultiTaskLensModel, build_network
 
 __all__ = ["load_model", "load_state_into", "save_model"]
 
+def _safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """``safetensors.torch.save(state, metadata)`` with the header's metadata keys in sorted order.
+
+    safetensors writes ``__metadata__`` from a Rust ``HashMap``, whose order is random per map: the
+    same weights then gave files differing in two header bytes (seen between two demo runs). The
+    header is re-written with the same JSON, keys sorted, padded to its original length, so the
+    same model always gives the same bytes.
+    """
+    import json
+    import struct
+
+    from safetensors.torch import save
+
+    blob = save(state, metadata=metadata)
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > n:  # cannot happen (same content, no spaces); keep the library's bytes rather than break the file
+        return blob
+    return blob[:8] + text + b" " * (n - len(text)) + blob[8 + n:]
+
+
 def save_model(model: nn.Module, card: ModelCard, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``out_dir/model.safetensors`` then ``out_dir/model.json``, each atomically.
 
     Weights are stored as float32 CPU tensors; tied tensors are stored once per name.
     Returns ``out_dir``.
     """
-    from safetensors.torch import save_file
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {}
@@ -37,7 +58,7 @@ def save_model(model: nn.Module, card: ModelCard, out_dir: str | os.PathLike[str
             t = t.float()
         state[name] = t.contiguous().clone()
     with atomic_path(out_dir / WEIGHTS_FILENAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "architecture": card.architecture})
+        Path(tmp).write_bytes(_safetensors_bytes(state, {"format": "pt", "architecture": card.architecture}))
     write_text_atomic(out_dir / CARD_FILENAME, card.to_json())
     return out_dir
 
