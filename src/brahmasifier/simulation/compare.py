@@ -147,7 +147,6 @@ def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    from brahmasifier._atomic import atomic_path
 
     labels = list(quantities)
     n_cols = 5
@@ -175,7 +174,8 @@ def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+    from brahmasifier.display import save_figure
+
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return Path(path)
