@@ -189,7 +189,7 @@ def main() -> int:
 
         def ours(model: str, data: Path) -> None:
             predict(PredictConfig(models=[tmp / model], data=[data], out=tmp / "out" / "submission.csv", tta="flips",
-                                  batch_size=args.batch_size, workers=args.workers, device=args.device, progress=False,
+                                  batch_size=args.batch_size, workers=args.workers, accelerator=args.device, progress=False,
                                   resume=False))
 
         def reference(workers: int) -> Callable[[], None]:
