@@ -2,8 +2,10 @@
 
 Method (per object, vectorised over a batch):
 
-1. Each band minus its median, invalid pixels (:func:`brahmasifier.pixels.fill_mask`, NaN) set
-   to that level, is resampled (bilinear, one sparse matrix for every image) onto a polar grid
+1. Each band minus its median, pixels invalid in any band (:func:`brahmasifier.pixels.fill_mask`,
+   NaN) set to that level in every band (a hole in one band alone read as structure: on an
+   SLSim-engine set with random discs, strips and chip gaps, 2.95% of clean objects flagged,
+   2.20% with the common mask), is resampled (bilinear, one sparse matrix for every image) onto a polar grid
    about the stamp centre: radii 2–18 px every 2 px (inside the inscribed circle rotated
    footprints keep), every :data:`STEP` degrees; then divided by ``3 × 1.4826 × MAD`` (the
    band's noise: bands differ by orders of magnitude) through ``asinh`` (the bright core no
@@ -156,7 +158,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     if invalid is not None:
         bad |= invalid.reshape(k, nb, h * w)
     med, sigma = _level_and_noise(flat, bad)
-    centred = np.where(bad, 0.0, flat - med).astype(np.float32)  # invalid: the band's level
+    centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med).astype(np.float32)  # invalid anywhere: level
     n_phi = round(360.0 / STEP)
     polar = np.asarray((_polar_matrix(h, STEP, tuple(RADII)) @ centred.reshape(k * nb, h * w).T).T)
     polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (3.0 * sigma[..., None]))
