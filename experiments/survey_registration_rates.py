@@ -1,12 +1,18 @@
 """Detection and false-flag rates of the band-registration check (docs/survey-pixels.md).
 
-Run: ``python experiments/survey_registration_rates.py --clean STORE [STORE ...] --misregistered STORE [STORE ...]``
+Run: ``python experiments/survey_registration_rates.py --clean STORE [STORE ...] --misregistered STORE [STORE ...]
+[--rule current|previous]``
 
 Clean stores: the fraction of objects flagged ``misregistered`` (false flags). Misregistered
 stores (``brahmasifier perturb --misregister-fraction 1``): the fraction flagged among objects
-whose bands span at least 10° (``pert_max_band_angle``), in bins of that span, and the median
-error of the estimated angles (each band relative to the median band, as the truth). The
-checks are exactly ``predict``'s (:func:`brahmasifier.survey.checks.pixel_checks`), in batches of 256.
+whose bands span at least 10° (``pert_max_band_angle``), in bins of that span, the median
+error of the estimated angles (each band relative to the median band, as the truth), and,
+among the missed objects spanning 10–20°, the median |truth| of their most-rotated band and
+the median peak correlation (what limits detection). The estimate is exactly ``predict``'s
+(:func:`brahmasifier.survey.registration.estimate_band_angles` on the images with their
+:func:`brahmasifier.pixels.fill_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
+calls it), in batches of 256. ``--rule previous`` flags with the rule before this change
+(|angle| ≥ 6° and gain × peak ≥ 0.06), for a before/after on the same sets.
 """
 
 from __future__ import annotations
@@ -17,45 +23,56 @@ import numpy as np
 
 from brahmasifier.bands import BANDS
 from brahmasifier.io.store import open_store
-from brahmasifier.survey.checks import pixel_checks
+from brahmasifier.pixels import fill_mask
+from brahmasifier.survey.registration import BandAngles, estimate_band_angles
 
 
-def _columns(path: str) -> tuple[dict[str, np.ndarray], object]:
+def _angles(path: str) -> tuple[BandAngles, object]:
     store = open_store(path)
-    parts: dict[str, list[np.ndarray]] = {}
+    parts: list[BandAngles] = []
     for start in range(0, len(store), 256):
-        batch = store.read_batch(np.arange(start, min(start + 256, len(store))))
-        _, columns = pixel_checks(batch.images, batch.n_nan)
-        for k, v in columns.items():
-            parts.setdefault(k, []).append(np.asarray(v))
-    return {k: np.concatenate(v) for k, v in parts.items()}, store.index
+        images = store.read_batch(np.arange(start, min(start + 256, len(store)))).images
+        parts.append(estimate_band_angles(images, fill_mask(images)))
+    joined = BandAngles(np.concatenate([p.angles for p in parts]), np.concatenate([p.gain for p in parts]),
+                        peak=np.concatenate([p.peak for p in parts]))
+    return joined, store.index
+
+
+def _flags(angles: BandAngles, rule: str) -> np.ndarray:
+    if rule == "previous":
+        return ((np.abs(angles.angles) >= 6.0) & (angles.gain * angles.peak >= 0.06)).any(axis=1)
+    return angles.misregistered
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", nargs="*", default=[])
     parser.add_argument("--misregistered", nargs="*", default=[])
+    parser.add_argument("--rule", choices=("current", "previous"), default="current")
     args = parser.parse_args()
     for path in args.clean:
-        columns, index = _columns(path)
-        flagged = columns["misregistered"].astype(bool)
+        angles, index = _angles(path)
+        flagged = _flags(angles, args.rule)
         labels = index["label"].to_numpy()  # type: ignore[attr-defined]
-        print(f"clean {path}: {flagged.mean():.2%} of {len(flagged)} flagged "
+        print(f"[{args.rule}] clean {path}: {flagged.mean():.2%} of {len(flagged)} flagged "
               f"(lenses {flagged[labels == 1].mean():.2%}, non-lenses {flagged[labels == 0].mean():.2%})")
     for path in args.misregistered:
-        columns, index = _columns(path)
-        flagged = columns["misregistered"].astype(bool)
+        angles, index = _angles(path)
+        flagged = _flags(angles, args.rule)
         span = index["pert_max_band_angle"].to_numpy()  # type: ignore[index]
         truth = np.stack([index[f"pert_angle_{b}"].to_numpy() for b in BANDS], axis=1)  # type: ignore[index]
         truth = truth - np.median(truth, axis=1, keepdims=True)
-        found = np.stack([columns[f"band_angle_{b}"] for b in BANDS], axis=1)
+        found = angles.angles
         wide = span >= 10
-        bins = [(10, 20), (20, 40), (40, 1000)]
+        bins = [(10, 15), (15, 20), (20, 40), (40, 1000)]
         detail = ", ".join(f"{lo}-{hi if hi < 1000 else ''}°: {flagged[(span >= lo) & (span < hi)].mean():.1%} "
                            f"of {int(((span >= lo) & (span < hi)).sum())}" for lo, hi in bins)
         error = np.median(np.abs(found[flagged] - truth[flagged])) if flagged.any() else float("nan")
-        print(f"misregistered {path}: {flagged[wide].mean():.1%} of {int(wide.sum())} objects spanning >= 10° flagged "
-              f"({detail}); median |angle error| of flagged objects' bands {error:.2f}°")
+        missed = (span >= 10) & (span < 20) & ~flagged
+        why = (f"; missed 10-20°: median max |truth| {np.median(np.abs(truth[missed]).max(axis=1)):.1f}°, "
+               f"median peak ρ {np.median(angles.peak[missed].min(axis=1)):.2f}" if missed.any() else "")
+        print(f"[{args.rule}] misregistered {path}: {flagged[wide].mean():.1%} of {int(wide.sum())} objects spanning "
+              f">= 10° flagged ({detail}); median |angle error| of flagged objects' bands {error:.2f}°{why}")
 
 
 if __name__ == "__main__":

@@ -56,14 +56,18 @@ def test_no_effect_and_no_draws_when_off() -> None:
 
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
-    strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0}
+    strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0, "mask": 3.0,
+                 "correlated_noise": 0.19, "misregister": 10.0}
     aug = SurveyAugment(**{name: strengths[name]}, probability=1.0)
     x = _noise(8) + _blob()[None, None]
     one, two, other = aug.apply(x, _gen(5)), aug.apply(x, _gen(5)), aug.apply(x, _gen(6))
     finite = torch.isfinite(one)
-    if name == "rotate":  # the footprint outside r = 20.5 px is invalid (NaN); everything inside is data
+    if name in ("rotate", "misregister"):  # the footprint outside r = 20.5 px is invalid (NaN); everything inside is data
         yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
         assert torch.equal(~finite, (torch.hypot(yy, xx) > 20.5).expand_as(finite))
+        one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
+    elif name == "mask":  # every sample has a masked (NaN) region; the other pixels are unchanged
+        assert (~finite).any(dim=(1, 2, 3)).all() and torch.equal(one[finite], x[finite])
         one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
     else:
         assert finite.all()
@@ -145,7 +149,7 @@ def test_augmentation_runs_in_training(tmp_path: object) -> None:
     from brahmasifier.commands.train import OPTIONS
 
     flags = {o.flags[0] for o in OPTIONS}
-    assert {f"--aug-{name}" for name in SURVEY_AUGMENTATIONS} <= flags
+    assert {f"--aug-{name.replace('_', '-')}" for name in SURVEY_AUGMENTATIONS} <= flags
     x = _noise(4) + _blob()[None, None]
     from brahmasifier.models import ModelCard
     from brahmasifier.training.task import LensClassificationTask
@@ -155,3 +159,52 @@ def test_augmentation_runs_in_training(tmp_path: object) -> None:
     task = LensClassificationTask(card, survey_augment={**dict.fromkeys(AUGMENTATIONS, 0.5), "probability": 1.0})
     out = task._augment(x)
     assert out.shape == x.shape and not torch.equal(out, x) and math.isfinite(float(task(out).detach().sum()))
+
+
+def _lag1(x: torch.Tensor) -> torch.Tensor:
+    """Lag-1 (neighbouring column) correlation per ``(sample, band)``."""
+    d = x - x.mean(dim=(2, 3), keepdim=True)
+    return (d[..., 1:] * d[..., :-1]).mean(dim=(2, 3)) / (d**2).mean(dim=(2, 3))
+
+
+def test_correlated_noise_has_the_asked_lag1_correlation_and_keeps_the_noise_level() -> None:
+    """On blank (white-noise) input: neighbours correlated like LSST coadds (0.09-0.19), σ unchanged."""
+    x = _noise(200, sigma=3.0, seed=11)
+    assert abs(float(_lag1(x).mean())) < 0.01
+    out = SurveyAugment(correlated_noise=0.19, probability=1.0).apply(x, _gen(12))
+    per_sample = _lag1(out).mean(dim=1)  # 5 bands of 41 x 41 each: scatter ~0.01
+    assert 0.09 <= float(per_sample.mean()) <= 0.19
+    assert float(per_sample.min()) > 0.09 - 0.04 and float(per_sample.max()) < 0.19 + 0.04
+    # the same draws, as rho: every sample's measured correlation follows its own drawn rho
+    # (the first draw of apply is the per-sample choice, then rho: reproduce both)
+    g = _gen(12)
+    torch.rand(200, generator=g)
+    rho = 0.095 + 0.095 * torch.rand(200, generator=g)
+    assert torch.corrcoef(torch.stack([rho, per_sample]))[0, 1] > 0.8
+    assert float(out.std() / x.std()) == pytest.approx(1.0, abs=0.03)  # the noise level is kept
+
+
+def test_masks_are_nan_and_only_where_drawn() -> None:
+    """A masked pixel is NaN (invalid); discs hit one band, strips and gaps every band; deterministic per seed."""
+    from brahmasifier.data.augment import random_masks
+
+    m1, m2 = random_masks(300, 5, SIZE, SIZE, 3, _gen(4)), random_masks(300, 5, SIZE, SIZE, 3, _gen(4))
+    assert torch.equal(m1, m2) and m1.any(dim=(1, 2, 3)).all()
+    per_band = m1.any(dim=(2, 3)).sum(dim=1)
+    assert (per_band == 1).any() and (per_band == 5).any()  # a disc alone, and a strip or gap
+    assert 0.01 < float(m1.float().mean()) < 0.4
+    x = _noise(16)
+    out = SurveyAugment(mask=2.0, probability=0.5).apply(x, _gen(8))
+    touched = torch.isnan(out).any(dim=(1, 2, 3))
+    assert touched.any() and not touched.all()
+    assert torch.equal(out[~touched], x[~touched])
+
+
+def test_misregister_rotates_bands_independently() -> None:
+    """Each band moves by its own angle: a centred-off blob ends at different places in different bands."""
+    x = (_blob(x0=8.0) * torch.ones(5, 1, 1))[None].repeat(4, 1, 1, 1)
+    out = torch.nan_to_num(SurveyAugment(misregister=30.0, probability=1.0).apply(x, _gen(3)))
+    for sample in out:
+        positions = {tuple(round(v) for v in _centroid(band)) for band in sample}
+        assert len(positions) > 1
+        assert all(abs(math.hypot(*p) - 8.0) < 1.5 for p in positions)  # rotated (and shifted <= 1.5 px) about the centre

@@ -53,3 +53,13 @@ def test_pixel_checks_columns_and_nan_fills() -> None:
     assert columns["masked_fraction"][1] == pytest.approx(footprint_outside(41).mean())
     assert np.isnan(out[1][:, footprint_outside(41)]).all() and not np.isnan(out[0]).any()
     assert np.array_equal(columns["misregistered"], [0, 0])
+
+
+def test_a_small_rotation_of_one_band_is_flagged_and_measured() -> None:
+    """8° on one band (an object spanning 8°): the score is a fraction of the correlation left to gain, so it is found."""
+    clean = _objects(8, 5)
+    rotated = np.stack([rotate_bands(im, np.array([0, 0, 8.0, 0, 0])) for im in clean])
+    found = estimate_band_angles(rotated)
+    assert found.misregistered.all() and not estimate_band_angles(clean).misregistered.any()
+    assert np.all(np.abs(found.angles[:, 2] - 8.0) < 1.0)
+    assert np.all(found.band_flags[:, 2]) and not found.band_flags[:, [0, 1, 3, 4]].any()

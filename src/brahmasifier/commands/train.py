@@ -86,6 +86,15 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--aug-rotate",), "aug_rotate", {"type": float, "metavar": "DEGREES"},
                  "survey augmentation: bilinear rotation by up to ±DEGREES (180: any angle), the footprint outside "
                  "r = 20.5 px masked, as the blind set's (0: off)"),
+    ConfigOption(("--aug-mask",), "aug_mask", {"type": float, "metavar": "N"},
+                 "survey augmentation: up to N random masks (discs in one band, edge strips, chip gaps) set invalid "
+                 "(NaN) (0: off)"),
+    ConfigOption(("--aug-correlated-noise",), "aug_correlated_noise", {"type": float, "metavar": "RHO"},
+                 "survey augmentation: resampling-like smoothing with noise neighbours correlated by U(RHO/2, RHO) "
+                 "(LSST coadds 0.09-0.19), noise kept at its level (0: off)"),
+    ConfigOption(("--aug-misregister",), "aug_misregister", {"type": float, "metavar": "DEGREES"},
+                 "survey augmentation: each band rotated by its own angle up to ±DEGREES (and shifted up to "
+                 "±DEGREES/20 px), footprint outside r = 20.5 px masked (0: off)"),
     ConfigOption(("--aug-probability",), "aug_probability", {"type": float},
                  "probability that each survey augmentation that is on is applied to a sample"),
     ConfigOption(("--targets",), "targets", {"metavar": "NAMES"},

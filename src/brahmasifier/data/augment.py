@@ -29,6 +29,21 @@ Applied in this order, after the D4 flips and rotations:
   ``predict`` hands it to the model (:func:`brahmasifier.pixels.nan_where_filled`). Applied
   last (after the noise: the survey rotates the noisy coadd). Models with a ``valid_only``
   normalisation ignore the NaN pixels; others read them as 0.
+- ``correlated_noise`` (max lag-1 correlation ρ; LSST coadds 0.09–0.19): applied before the
+  rotations. Per band the image is convolved with the separable unit-sum kernel ``[c, 1, c]``
+  whose white-noise lag-1 correlation is ρ ~ U(max/2, max) (:func:`correlate`; the same kernel
+  as ``perturb --noise-correlation``), then noise passed through the same kernel is added so
+  the sky noise is back at its measured σ: a resampled coadd at the same depth, noise
+  neighbours correlated by ρ (test: measured on blank noise).
+- ``misregister`` (max per-band angle A, degrees): applied before ``rotate``. Each band rotated
+  by its own ``U(−A, A)`` and moved by its own ``U(−A/20, A/20)²`` px (10°: ±0.5 px) about the
+  centre, bilinear, the footprint outside r = 20.5 px NaN (:func:`misregister_bands`): the
+  blind set's bands rotated by different angles, as a perturbation of lenses and non-lenses
+  alike (the label is kept).
+- ``mask`` (max number of masks N): applied last. Per sample ``n ~ U{1, …, ⌈N⌉}`` masks, each a
+  disc of radius 2–5 px in one band, an edge strip 2–8 px wide (all bands) or a chip gap — a
+  2–4 px line across the stamp (all bands) — with equal odds, set to NaN (:func:`random_masks`):
+  what ``predict`` hands the model for NO_DATA pixels and border-touching fills.
 
 All strengths default to 0 (off); :meth:`SurveyAugment.active` says whether anything is on,
 and when nothing is, :meth:`SurveyAugment.apply` returns its input unchanged and draws nothing.
@@ -47,10 +62,11 @@ from brahmasifier.bands import PIXEL_SCALE
 from brahmasifier.errors import ConfigError
 from brahmasifier.sky import sky_stats
 
-__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "rotate_footprint", "scale_flux", "shift"]
+__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "correlate", "misregister_bands", "random_masks",
+           "rotate_footprint", "scale_flux", "shift"]
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
-AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "rotate")
+AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister", "rotate", "mask")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -64,6 +80,9 @@ class SurveyAugment:
     sky: float = 0.0  # max sky offset / gradient amplitude in units of the sky σ
     noise: float = 0.0  # max fractional increase of the sky noise
     rotate: float = 0.0  # max |angle| in degrees of a bilinear rotation; the footprint outside r = 20.5 px becomes NaN
+    mask: float = 0.0  # max number of random masks (discs, edge strips, chip gaps) set to NaN
+    correlated_noise: float = 0.0  # max lag-1 noise correlation of a resampling-like [c, 1, c] kernel
+    misregister: float = 0.0  # max per-band rotation in degrees (and shift of a 20th of it in pixels)
     probability: float = 0.5
     pixel_scale: float = PIXEL_SCALE
 
@@ -99,7 +118,7 @@ class SurveyAugment:
             raise ValueError(f"survey augmentation needs a (B, C, H, W) batch, got shape {tuple(x.shape)}")
         b, c = x.shape[:2]
         out = x.float()
-        needs_sky = any(getattr(self, name) > 0 for name in ("flux", "seeing", "sky", "noise"))
+        needs_sky = any(getattr(self, name) > 0 for name in ("flux", "seeing", "sky", "noise", "correlated_noise"))
         sigma = sky_stats(out.detach())[1] if needs_sky else None
         if sigma is not None:
             sigma = torch.nan_to_num(sigma, nan=0.0).clamp_min(0.0)
@@ -131,10 +150,23 @@ class SurveyAugment:
             factor = uniform(b, c, low=1.0, high=1.0 + self.noise)
             extra = sigma * torch.sqrt(factor**2 - 1.0) * use[:, None]  # type: ignore[operator]
             out = out + _normal(out.shape, generator, x.device) * extra[..., None, None]
+        if self.correlated_noise > 0:
+            use = chosen()
+            rho = uniform(b, low=0.5 * self.correlated_noise, high=self.correlated_noise) * use
+            out = correlate(out, rho, sigma, generator)
+        if self.misregister > 0:
+            use = chosen()
+            angles = uniform(b, c, low=-self.misregister, high=self.misregister)
+            offsets = uniform(b, c, 2, low=-self.misregister / 20.0, high=self.misregister / 20.0)
+            out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
         if self.rotate > 0:
             use = chosen()
             angle = uniform(b, low=-self.rotate, high=self.rotate)
             out = torch.where(use[:, None, None, None], rotate_footprint(out, angle), out)
+        if self.mask > 0:
+            use = chosen()
+            masked = random_masks(b, c, out.shape[-2], out.shape[-1], math.ceil(self.mask), generator).to(x.device)
+            out = out.masked_fill(masked & use[:, None, None, None], float("nan"))
         return out.to(x.dtype)
 
 
@@ -209,10 +241,91 @@ def rotate_footprint(x: torch.Tensor, degrees: torch.Tensor, radius: float = 20.
     affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x.dtype)
     grid = F.affine_grid(affine, [b, x.shape[1], h, w], align_corners=True)
     out = F.grid_sample(torch.nan_to_num(x), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    yy = torch.arange(h, device=x.device, dtype=x.dtype)[:, None] - (h - 1) / 2.0
-    xx = torch.arange(w, device=x.device, dtype=x.dtype)[None, :] - (w - 1) / 2.0
-    outside = torch.hypot(yy, xx) > radius
-    return out.masked_fill(outside, float("nan"))
+    return out.masked_fill(_outside(h, w, radius, x.device, x.dtype), float("nan"))
+
+
+def _outside(h: int, w: int, radius: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    yy = torch.arange(h, device=device, dtype=dtype)[:, None] - (h - 1) / 2.0
+    xx = torch.arange(w, device=device, dtype=dtype)[None, :] - (w - 1) / 2.0
+    return torch.hypot(yy, xx) > radius
+
+
+def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Tensor, radius: float = 20.5) -> torch.Tensor:
+    """Each ``(sample, band)`` rotated by ``degrees[b, c]`` and moved by ``offsets[b, c] = (dx, dy)`` px (bilinear).
+
+    Pixels outside ``radius`` (and outside the stamp) become NaN, as in :func:`rotate_footprint`.
+    """
+    b, c, h, w = x.shape
+    theta = torch.deg2rad(degrees.double().reshape(-1))
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    # grid_sample reads the input at A @ (x, y, 1): a translation t moves the image by −t (normalised units)
+    tx = -2.0 * offsets[..., 0].double().reshape(-1) / (w - 1)
+    ty = -2.0 * offsets[..., 1].double().reshape(-1) / (h - 1)
+    affine = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(affine, [b * c, 1, h, w], align_corners=True)
+    planes = torch.nan_to_num(x).reshape(b * c, 1, h, w)
+    out = F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros", align_corners=True).reshape(b, c, h, w)
+    return out.masked_fill(_outside(h, w, radius, x.device, x.dtype), float("nan"))
+
+
+def correlate(x: torch.Tensor, rho: torch.Tensor, sigma: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """Each sample convolved with the separable unit-sum ``[c, 1, c]`` of white-noise lag-1 correlation ``rho[b]``.
+
+    Where ``sigma`` (``(B, C)``) is given, noise through the same kernel is added so the sky
+    noise is back at ``σ`` with the same correlation. ``rho`` 0 leaves a sample unchanged.
+    """
+    b, c, h, w = x.shape
+    r = rho.double().clamp(0.0, 0.7)
+    cc = torch.where(r > 0, (1.0 - torch.sqrt(torch.clamp(1.0 - 2.0 * r * r, min=0.0))) / (2.0 * r).clamp_min(1e-12), 0.0)
+    k = torch.stack([cc, torch.ones_like(cc), cc], 1) / (1.0 + 2.0 * cc)[:, None]  # (B, 3)
+    k = k.repeat_interleave(c, dim=0).to(x.dtype)  # (B*C, 3)
+
+    def smooth(planes: torch.Tensor) -> torch.Tensor:
+        planes = F.pad(planes.reshape(1, b * c, h, w), (1, 1, 1, 1), mode="reflect")
+        planes = F.conv2d(planes, k[:, None, None, :], groups=b * c)
+        return F.conv2d(planes, k[:, None, :, None], groups=b * c).reshape(b, c, h, w)
+
+    out = smooth(x)
+    if sigma is not None:
+        kept = ((k.double() ** 2).sum(dim=1) ** 2).reshape(b, c)  # white-noise variance the kernel keeps
+        scale = sigma * torch.sqrt((1.0 - kept) / kept).to(x.dtype)
+        out = out + smooth(_normal(x.shape, generator, x.device)) * scale[..., None, None]
+    return out
+
+
+def random_masks(b: int, c: int, h: int, w: int, most: int, generator: torch.Generator) -> torch.Tensor:
+    """A ``(b, c, h, w)`` boolean mask: per sample 1 to ``most`` discs (one band), edge strips or chip gaps (all bands).
+
+    A fixed number of draws per call (whatever is chosen), from ``generator`` on the CPU.
+    """
+    most = max(1, int(most))
+    count = torch.randint(1, most + 1, (b, 1), generator=generator)
+    live = torch.arange(most)[None, :] < count  # (b, most)
+    kind = torch.randint(0, 3, (b, most), generator=generator)
+    centre = torch.rand(b, most, 2, generator=generator) * torch.tensor([h, w])
+    radius = 2.0 + 3.0 * torch.rand(b, most, generator=generator)
+    band = torch.randint(0, c, (b, most), generator=generator)
+    strip = torch.randint(2, 9, (b, most), generator=generator)
+    side = torch.randint(0, 4, (b, most), generator=generator)
+    gap = torch.randint(2, 5, (b, most), generator=generator)
+    at = torch.randint(4, min(h, w) - 8, (b, most), generator=generator)
+    vertical = torch.randint(0, 2, (b, most), generator=generator).bool()
+    yy = torch.arange(h)[:, None].expand(h, w)
+    xx = torch.arange(w)[None, :].expand(h, w)
+
+    def e(t: torch.Tensor) -> torch.Tensor:  # (b, most) -> (b, most, 1, 1)
+        return t[..., None, None]
+
+    disc = torch.hypot(yy - e(centre[..., 0]), xx - e(centre[..., 1])) <= e(radius)
+    edges = torch.stack([yy < e(strip), yy >= h - e(strip), xx < e(strip), xx >= w - e(strip)], 0)  # (4, b, most, h, w)
+    edge = torch.gather(edges, 0, side[None, ..., None, None].expand(1, b, most, h, w))[0]
+    along = torch.where(e(vertical), xx, yy)
+    line = (along >= e(at)) & (along < e(at) + e(gap))
+    one_band = F.one_hot(band, c).bool()[..., None, None]  # (b, most, c, 1, 1)
+    discs = disc[:, :, None] & one_band  # (b, most, c, h, w)
+    across = torch.where(e(kind == 1), edge, line)[:, :, None]  # (b, most, 1, h, w): every band
+    shape = torch.where(e(kind == 0)[:, :, None], discs, across)
+    return (shape & live[..., None, None, None]).any(dim=1)
 
 
 def add_sky(x: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,8 @@ from brahmasifier.settings import checked_keys, read_settings_file
 __all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time", "merge_settings", "read_config_file"]
 
 #: ``aug_<name>`` settings → :class:`brahmasifier.data.augment.SurveyAugment` fields (a test keeps them in step).
-SURVEY_AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "rotate", "probability")
+SURVEY_AUGMENTATIONS: tuple[str, ...] = (
+    "flux", "seeing", "shift", "sky", "noise", "rotate", "mask", "correlated_noise", "misregister", "probability")
 #: Old setting names still read (with a deprecation note) → their names now.
 LEGACY_KEYS: dict[str, str] = {"model": "arch"}
 
@@ -65,6 +66,9 @@ class TrainConfig:
     aug_sky: float = 0.0
     aug_noise: float = 0.0
     aug_rotate: float = 0.0
+    aug_mask: float = 0.0
+    aug_correlated_noise: float = 0.0
+    aug_misregister: float = 0.0
     aug_probability: float = 0.5
     # lens-parameter regression (models/targets.py): None = classification only; "default" = every
     # challenge parameter; or comma-separated target names (e.g. "Rein,zlens,vel_disp")
