@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     slsim.add_argument("--sampling", choices=("population", "random"), default="population",
                        help="lens selection: LensPop.draw_population (cross-section weighted) or select_lens_at_random")
     slsim.add_argument("--nonlens-mix", default=None,
-                       help="non-lens fractions, e.g. deflector=0.4,false_positive=0.4,blue=0.2 (default: thirds)")
+                       help="non-lens fractions, e.g. deflector=0.4,false_positive=0.4,blue=0.2 (default: thirds; "
+                            "our engine: its slsim domain's mix, any of its kinds)")
     slsim.add_argument("--no-match-brightness", action="store_true",
                        help="lone blue galaxies drawn at random, not matched in i to lens deflectors")
     slsim.add_argument("--los-file", default=None, help="SLSim line-of-sight HDF5 table (default: none, zero kappa/shear)")
@@ -52,40 +53,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="shift each scene by a uniform random offset up to ±PIX pixels per axis, recorded as "
                             "sim_offset_x/y (default: 0, centred)")
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
-                       help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
+                       help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE; "
+                            "also our engine)")
+    slsim.add_argument("--kappa-ext", type=float, default=0.0, metavar="SIGMA",
+                       help="our engine: external convergence N(0, SIGMA) per lens, recorded as sim_kappa_ext "
+                            "(default: 0, none; the slsim engine takes --los-file)")
     add_progress_option(parser)
 
 
 def _slsim_config(args: argparse.Namespace) -> object:
     """The :class:`SlsimConfig` of the command line's slsim options."""
-    from brahmasifier.errors import ConfigError
     from brahmasifier.simulation.slsim_engine import SlsimConfig
 
     kwargs: dict[str, object] = {"coadd_years": args.coadd_years, "sampling": args.sampling, "los_file": args.los_file,
                                  "match_blue_brightness": not args.no_match_brightness, "skypy_config": args.skypy_config,
                                  "scene_offset": args.scene_offset}
     if args.nonlens_mix:
-        mix = {}
-        for item in args.nonlens_mix.split(","):
-            name, _, value = item.partition("=")
-            try:
-                mix[name.strip()] = float(value)
-            except ValueError:
-                raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
-        total = sum(mix.values())
-        if not abs(total - 1.0) <= 1e-6:  # NaN fails too
-            raise ConfigError(f"--nonlens-mix {args.nonlens_mix}: the fractions sum to {total:g}, not 1; give fractions "
-                              "that sum to 1 (they are not renormalised silently)")
-        kwargs["nonlens_mix"] = mix
+        kwargs["nonlens_mix"] = _nonlens_mix(args.nonlens_mix)
     if args.epl_gamma:
-        try:
-            values = [float(v) for v in args.epl_gamma.split(",")]
-        except ValueError:
-            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD") from None
-        if len(values) not in (1, 2):
-            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
+        values = _epl_gamma(args.epl_gamma)
         kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
     return SlsimConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def _nonlens_mix(text: str) -> dict[str, float]:
+    """``KIND=FRACTION,...`` as a dict; the fractions must sum to 1."""
+    from brahmasifier.errors import ConfigError
+
+    mix = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--nonlens-mix: {item!r} is not KIND=FRACTION") from None
+    total = sum(mix.values())
+    if not abs(total - 1.0) <= 1e-6:  # NaN fails too
+        raise ConfigError(f"--nonlens-mix {text}: the fractions sum to {total:g}, not 1; give fractions "
+                          "that sum to 1 (they are not renormalised silently)")
+    return mix
+
+
+def _epl_gamma(text: str) -> list[float]:
+    """``MEAN`` or ``MEAN,SD`` as one or two floats."""
+    from brahmasifier.errors import ConfigError
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--epl-gamma: {text!r} is not MEAN or MEAN,SD") from None
+    if len(values) not in (1, 2):
+        raise ConfigError(f"--epl-gamma: {text!r} is not MEAN or MEAN,SD")
+    return values
+
+
+def _ours_config(args: argparse.Namespace) -> object | None:
+    """Our engine's :class:`PopulationConfig` of the options given (None: all defaults)."""
+    if not (args.nonlens_mix or args.epl_gamma or args.kappa_ext):
+        return None
+    from brahmasifier.simulation.lens_systems import check_mass_options
+    from brahmasifier.simulation.population import NONLENS_MIX, PopulationConfig
+
+    kwargs: dict[str, object] = {"kappa_ext_sigma": args.kappa_ext}
+    if args.nonlens_mix:
+        kwargs["nonlens_mix"] = {**{k: dict(v) for k, v in NONLENS_MIX.items()}, "slsim": _nonlens_mix(args.nonlens_mix)}
+    if args.epl_gamma:
+        values = _epl_gamma(args.epl_gamma)
+        kwargs["epl_gamma"] = (values[0], values[1] if len(values) == 2 else 0.0)
+    check_mass_options(kwargs.get("epl_gamma"), args.kappa_ext)  # type: ignore[arg-type]
+    return PopulationConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
                  if value not in (None, 0.0)]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
+        config = _ours_config(args)
+    elif args.kappa_ext:
+        from brahmasifier.errors import ConfigError
+
+        raise ConfigError("--kappa-ext applies to our engine only; the slsim engine's convergence comes from --los-file")
     if args.engine == "slsim":
         from brahmasifier.errors import DependencyNotFoundError
         from brahmasifier.simulation.slsim_engine import available
