@@ -4,6 +4,8 @@ Usage::
 
     python experiments/compare_engines.py --n 300 --seed-ours 11 --seed-slsim 12 [--workers 2]
     python experiments/compare_engines.py --sample ours=DIR_A --sample slsim=DIR_B   # existing folders
+    python experiments/compare_engines.py --n 300 --ours-epl-gamma 2.0,0.1 --ours-kappa-ext 0.04 \
+        --sample slsim_own=/work/data/slsim_own    # our engine with its mass options vs an SLSim-own set
 
 Draws ``--n`` objects per class from each engine with its defaults (ours: the demo's
 ``PopulationConfig`` in the slsim domain, i.e. LSST-rendered; slsim: ``SlsimConfig()``, 1-year
@@ -11,7 +13,8 @@ coadd) into ``--work`` (default ``experiments/_work/compare/``, reused when reru
 settings), prints the 5/16/50/84/95 % quantiles of the quantities of
 :mod:`brahmasifier.simulation.compare` side by side (lenses, then non-lenses), the fraction of
 lenses with matched-filter arc S/N in i below 22, the non-lens kinds, and writes one figure of
-overlaid histograms per class (``--figures PREFIX``: ``PREFIX_lenses.png`` and
+overlaid histograms per class (offsets, EPL slope, external shear and convergence among them,
+where an engine records them) (``--figures PREFIX``: ``PREFIX_lenses.png`` and
 ``PREFIX_nonlenses.png``, default ``WORK/compare``).
 """
 
@@ -27,13 +30,28 @@ import pandas as pd
 from brahmasifier.simulation.compare import LENS_QUANTITIES, NONLENS_QUANTITIES, load_truth, plot_distributions, quantile_table
 
 
-def draw(engine: str, n: int, seed: int, work: Path, workers: int | None, progress: bool) -> Path:
-    """Simulate ``n`` objects per class with ``engine``'s defaults (slsim domain) into ``work``."""
+def draw(engine: str, n: int, seed: int, work: Path, workers: int | None, progress: bool,
+         config: object | None = None, tag: str = "") -> Path:
+    """Simulate ``n`` objects per class with ``engine``'s defaults (or ``config``; slsim domain) into ``work``."""
     from brahmasifier.simulation import simulate_dataset
 
-    out = work / f"{engine}_n{n}_seed{seed}"
-    simulate_dataset(out, n, seed=seed, domains="slsim", engine=engine, workers=workers, progress=progress, preview=False)
+    out = work / f"{engine}{tag}_n{n}_seed{seed}"
+    simulate_dataset(out, n, seed=seed, domains="slsim", engine=engine, workers=workers, progress=progress, preview=False,
+                     config=config)  # type: ignore[arg-type]
     return out
+
+
+def ours_config(epl_gamma: str | None, kappa_ext: float) -> tuple[object | None, str]:
+    """Our engine's ``PopulationConfig`` with the mass options given (None: defaults) and a folder tag."""
+    from brahmasifier.simulation.population import PopulationConfig
+
+    if epl_gamma is None and kappa_ext == 0.0:
+        return None, ""
+    gamma = tuple(float(v) for v in epl_gamma.split(",")) if epl_gamma else None
+    if gamma is not None and len(gamma) == 1:
+        gamma = (gamma[0], 0.0)
+    tag = (f"_epl{epl_gamma.replace(',', '-')}" if epl_gamma else "") + (f"_kappa{kappa_ext:g}" if kappa_ext else "")
+    return PopulationConfig(epl_gamma=gamma, kappa_ext_sigma=kappa_ext), tag  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,16 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / "_work" / "compare")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--figures", type=Path, default=None, help="prefix of the two figures (default WORK/compare)")
+    parser.add_argument("--ours-epl-gamma", default=None, metavar="MEAN[,SD]", help="our engine's EPL slope option")
+    parser.add_argument("--ours-kappa-ext", type=float, default=0.0, metavar="SIGMA",
+                        help="our engine's external convergence option")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     folders: dict[str, Path] = {}
     for item in args.sample:
         name, _, folder = item.partition("=")
         folders[name] = Path(folder)
-    if not folders:
+    if not folders or args.ours_epl_gamma or args.ours_kappa_ext:
         seeds = {"ours": args.seed_ours, "slsim": args.seed_slsim}
-        for engine in args.engines.split(","):
-            folders[engine] = draw(engine, args.n, seeds[engine], args.work, args.workers, not args.no_progress)
+        config, tag = ours_config(args.ours_epl_gamma, args.ours_kappa_ext)
+        for engine in args.engines.split(",") if not folders else ["ours"]:
+            folders[engine + tag] = draw(engine, args.n, seeds[engine], args.work, args.workers, not args.no_progress,
+                                         config if engine == "ours" else None, tag if engine == "ours" else "")
     truth = {name: load_truth(folder) for name, folder in folders.items()}
     lenses = {name: t[t["label"] == 1] for name, t in truth.items()}
     others = {name: t[t["label"] == 0] for name, t in truth.items()}

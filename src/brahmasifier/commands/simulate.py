@@ -63,7 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="shift each scene by a uniform random offset up to ±PIX pixels per axis, recorded as "
                             "sim_offset_x/y (default: 0, centred)")
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
-                       help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE)")
+                       help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE; "
+                            "also our engine)")
+    slsim.add_argument("--kappa-ext", type=float, default=0.0, metavar="SIGMA",
+                       help="our engine: external convergence N(0, SIGMA) per lens, recorded as sim_kappa_ext "
+                            "(default: 0, none; the slsim engine takes --los-file)")
     add_progress_option(parser)
     parser.set_defaults(population=None, slsim=None)  # --config FILE sections (PopulationConfig, SlsimConfig)
 
@@ -101,12 +105,7 @@ def _slsim_config(args: argparse.Namespace) -> Any:
     if args.nonlens_mix:
         kwargs["nonlens_mix"] = parse_mix(args.nonlens_mix)
     if args.epl_gamma:
-        try:
-            values = [float(v) for v in args.epl_gamma.split(",")]
-        except ValueError:
-            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD") from None
-        if len(values) not in (1, 2):
-            raise ConfigError(f"--epl-gamma: {args.epl_gamma!r} is not MEAN or MEAN,SD")
+        values = _epl_gamma(args.epl_gamma)
         kwargs["gamma_pl"] = values[0] if len(values) == 1 else {"mean": values[0], "std_dev": values[1]}
     from brahmasifier.settings import dataclass_from_settings
 
@@ -114,11 +113,21 @@ def _slsim_config(args: argparse.Namespace) -> Any:
 
 
 def _population_config(args: argparse.Namespace) -> Any:
-    """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, then ``--nonlens-mix``.
+    """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, then the options.
 
-    ``--nonlens-mix`` becomes the mix of every domain, over the section's; ``None`` when neither is given (the defaults).
+    ``--nonlens-mix`` becomes the mix of every domain, ``--epl-gamma`` and ``--kappa-ext`` the lenses' mass
+    options, each over the section's value; ``None`` when nothing is given (the defaults).
     """
     section, where = _section(args, "population")
+    if args.epl_gamma:
+        values = _epl_gamma(args.epl_gamma)
+        section["epl_gamma"] = (values[0], values[1] if len(values) == 2 else 0.0)
+    if args.kappa_ext:
+        section["kappa_ext_sigma"] = args.kappa_ext
+    if "epl_gamma" in section or "kappa_ext_sigma" in section:
+        from brahmasifier.simulation.lens_systems import check_mass_options
+
+        check_mass_options(section.get("epl_gamma"), section.get("kappa_ext_sigma", 0.0))  # type: ignore[arg-type]
     if args.nonlens_mix:
         from brahmasifier.simulation.nonlens_kinds import parse_mix
         from brahmasifier.simulation.population import NONLENS_MIX
@@ -131,6 +140,19 @@ def _population_config(args: argparse.Namespace) -> Any:
     from brahmasifier.simulation.population import PopulationConfig
 
     return dataclass_from_settings(PopulationConfig, section, where)
+
+
+def _epl_gamma(text: str) -> list[float]:
+    """``MEAN`` or ``MEAN,SD`` as one or two floats."""
+    from brahmasifier.errors import ConfigError
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--epl-gamma: {text!r} is not MEAN or MEAN,SD") from None
+    if len(values) not in (1, 2):
+        raise ConfigError(f"--epl-gamma: {text!r} is not MEAN or MEAN,SD")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,11 +169,23 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
         if getattr(args, "slsim", None) is not None:
             raise ConfigError(f"{args.config}: the slsim section applies to the slsim engine only; add engine: slsim")
+    elif args.kappa_ext:
+        from brahmasifier.errors import ConfigError
+
+        raise ConfigError("--kappa-ext applies to our engine only; the slsim engine's convergence comes from --los-file")
     if args.engine != "ours" and getattr(args, "population", None) is not None:
         from brahmasifier.errors import ConfigError
 
         raise ConfigError(f"{args.config}: the population section is our engine's (PopulationConfig); the {args.engine} "
                           "engine does not take it")
+    if args.engine not in ("ours", "slsim"):
+        from brahmasifier.errors import ConfigError
+
+        given = [flag for flag, value in (("--nonlens-mix", args.nonlens_mix), ("--epl-gamma", args.epl_gamma),
+                                          ("--kappa-ext", args.kappa_ext), ("--los-file", args.los_file)) if value]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: options of the built-in engines; the {args.engine} engine runs with "
+                              "its own settings")
     from brahmasifier.errors import DependencyNotFoundError
     from brahmasifier.simulation.engines import simulation_engine
 

@@ -3,7 +3,9 @@
 Reads the truth tables of simulated folders (``parameters.fits`` of the class folders, or a
 blind set's ``truth.csv``) and derives, per object, the quantities of :data:`LENS_QUANTITIES`
 and :data:`NONLENS_QUANTITIES` from the challenge and ``sim_*`` columns
-(:mod:`brahmasifier.simulation.truth`). :func:`quantile_table` prints the 5/16/50/84/95 %
+(:mod:`brahmasifier.simulation.truth`; a quantity an engine does not record — our engine has no
+``sim_offset_*``, ``sim_gamma_pl``/``sim_kappa_ext`` only with its mass options on — shows n = 0).
+:func:`quantile_table` prints the 5/16/50/84/95 %
 quantiles of each engine side by side; :func:`plot_distributions` overlays their histograms
 in one figure. ``experiments/compare_engines.py`` draws the samples and calls these.
 """
@@ -33,6 +35,11 @@ def _colour(a: str, b: str, prefix: str) -> Quantity:
     return lambda t: t[f"{prefix}_{a}"] - t[f"{prefix}_{b}"]
 
 
+def _offset(t: pd.DataFrame) -> pd.Series[float]:
+    """Distance of the scene centre from the stamp centre (``sim_offset_x/y``), arcsec."""
+    return (t["sim_offset_x"] ** 2 + t["sim_offset_y"] ** 2) ** 0.5
+
+
 #: Lens quantities: label → function of the truth table (a column expression).
 LENS_QUANTITIES: dict[str, Quantity] = {
     "theta_E [arcsec]": _col("Rein"),
@@ -49,6 +56,10 @@ LENS_QUANTITIES: dict[str, Quantity] = {
     "source Reff [arcsec]": _col("Reff_s"),
     "zlens": _col("zlens"),
     "zsrc": _col("zsrc"),
+    "EPL slope": _col("sim_gamma_pl"),
+    "external shear": _col("sh"),
+    "external convergence": _col("sim_kappa_ext"),
+    "scene offset [arcsec]": _offset,
     **{f"PSF FWHM {b} [arcsec]": _col(f"sim_psf_fwhm_{b}") for b in BANDS},
 }
 #: Quantities histogrammed on a logarithmic axis.
@@ -58,6 +69,7 @@ NONLENS_QUANTITIES: dict[str, Quantity] = {
     "central mag i": _col("mag_lens_i"),
     "central g-i": _colour("g", "i", "mag_lens"),
     "z_central": _col("z_central"),
+    "scene offset [arcsec]": _offset,
     **{f"PSF FWHM {b} [arcsec]": _col(f"sim_psf_fwhm_{b}") for b in BANDS},
 }
 

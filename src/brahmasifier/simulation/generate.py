@@ -140,7 +140,8 @@ def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[st
     if "sim_n_images" in scene.row:  # measured by the selection
         n_images, separation = int(scene.row["sim_n_images"]), float(scene.row["sim_image_sep"])  # type: ignore[call-overload, arg-type]
     else:
-        n_images, separation = image_multiplicity(renderer._lens, scene.lens_kwargs, float(scene.row["srcx"]),  # type: ignore[arg-type]
+        n_images, separation = image_multiplicity(renderer.lens_model(scene.lens_kwargs), scene.lens_kwargs,
+                                                  float(scene.row["srcx"]),  # type: ignore[arg-type]
                                                   float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]
     magnification = float(scene.row.get("sim_magnification", -1.0))  # type: ignore[arg-type]
     out.update({"sim_arc_snr_i": matched_filter_snr(arc, variance), "sim_n_images": float(n_images),

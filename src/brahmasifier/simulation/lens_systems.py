@@ -17,6 +17,14 @@ Deflectors: SIE with θ_E from the velocity dispersion (SIS, as SLSim's default 
 ratio, mass eccentricity = light's + N(0, 0.1) and angle + N(0, 0.1 rad) (SLSim's
 ``elliptical_projected_eccentricity``). Sources: single Sérsic n = 1. External shear (SLSim:
 zero without a line-of-sight table) is an option, ``shear_sigma`` per component.
+
+Mass options (off by default, the defaults' draws unchanged): ``epl_gamma`` (mean, sd) makes the
+deflector an EPL of Gaussian slope (lenstronomy ``EPL``; SLSim's ``gamma_pl``), kept in
+[:data:`GAMMA_RANGE`] by redrawing; ``kappa_sigma`` adds an external convergence N(0, σ)
+(lenstronomy ``CONVERGENCE``; SLSim's line-of-sight κ, whose v0.1.1 table gives σ ≈ 0.04 on
+SLSim-own-configuration lenses, median ≈ 0). The validity test uses the full mass model, as
+SLSim's does. :func:`lens_model_list` names the lenstronomy models of any such kwargs list, so
+renderer and measures need no other flag.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from brahmasifier.bands import BANDS
+from brahmasifier.errors import ConfigError
 from brahmasifier.simulation.cosmology import comoving_distances
 from brahmasifier.simulation.measures import extended_magnification, image_multiplicity
 from brahmasifier.simulation.scene import ellipticity
@@ -39,11 +48,15 @@ from brahmasifier.simulation.skypy_galaxies import (
     theta_e_infinity,
 )
 
-__all__ = ["DEFLECTOR_AREA", "LensCuts", "LensSystem", "draw_lens_system", "source_area_radius"]
+__all__ = ["DEFLECTOR_AREA", "GAMMA_RANGE", "LensCuts", "LensSystem", "check_mass_options", "draw_lens_system",
+           "draw_mass_options",
+           "lens_model", "lens_model_list", "mass_kwargs", "source_area_radius"]
 
 #: Area (arcsec²) within which SLSim dithers the deflector centre (``LensPop``: ``deflector_area=0.01``).
 DEFLECTOR_AREA = 0.01
 _BATCH = 512
+#: EPL slopes are redrawn until inside this range (SLSim engine: draws kept inside (1, 3)).
+GAMMA_RANGE = (1.5, 2.5)
 
 
 @dataclass(frozen=True)
@@ -72,10 +85,13 @@ class LensSystem:
     magnification: float
     n_images: int
     image_separation: float
+    gamma_pl: float | None = None  # EPL slope; None: SIE
+    kappa_ext: float = 0.0  # external convergence
 
     def lens_kwargs(self) -> list[dict[str, float]]:
-        """Lenstronomy ``['SIE', 'SHEAR']`` keyword arguments."""
-        return _lens_kwargs(self.theta_e, self.q_mass, self.phi_mass, self.centre, self.gamma)
+        """Lenstronomy keyword arguments of :func:`lens_model_list` (default ``['SIE', 'SHEAR']``)."""
+        return mass_kwargs(_lens_kwargs(self.theta_e, self.q_mass, self.phi_mass, self.centre, self.gamma),
+                           self.gamma_pl, self.kappa_ext)
 
 
 def source_area_radius(theta_e_inf: np.ndarray | float) -> np.ndarray | float:
@@ -97,12 +113,70 @@ def _lens_kwargs(theta_e: float, q: float, phi: float, centre: tuple[float, floa
             {"gamma1": gamma[0], "gamma2": gamma[1], "ra_0": centre[0], "dec_0": centre[1]}]
 
 
-@functools.lru_cache(maxsize=1)
-def _models() -> tuple[object, object]:
+def lens_model_list(lens_kwargs: list[dict[str, float]]) -> tuple[str, ...]:
+    """Lenstronomy models of a lens's kwargs: ``SIE`` or ``EPL`` (a ``gamma`` key), ``SHEAR``, ``CONVERGENCE`` (3rd entry)."""
+    models = ["EPL" if "gamma" in lens_kwargs[0] else "SIE", "SHEAR"]
+    if len(lens_kwargs) > 2:
+        models.append("CONVERGENCE")
+    return tuple(models)
+
+
+@functools.lru_cache(maxsize=8)
+def lens_model(models: tuple[str, ...]) -> object:
+    """A lenstronomy ``LensModel`` of ``models`` (one per process and list)."""
     from lenstronomy.LensModel.lens_model import LensModel
+
+    return LensModel(list(models))
+
+
+def mass_kwargs(kwargs: list[dict[str, float]], gamma_pl: float | None, kappa_ext: float) -> list[dict[str, float]]:
+    """SIE + shear kwargs made EPL (slope ``gamma_pl``) and given an external convergence (when not 0)."""
+    if gamma_pl is None and kappa_ext == 0.0:
+        return kwargs
+    out = [dict(k) for k in kwargs]
+    if gamma_pl is not None:
+        out[0]["gamma"] = float(gamma_pl)
+    if kappa_ext != 0.0:
+        out.append({"kappa": float(kappa_ext), "ra_0": out[1]["ra_0"], "dec_0": out[1]["dec_0"]})
+    return out
+
+
+def check_mass_options(epl_gamma: tuple[float, float] | None, kappa_sigma: float) -> None:
+    """Refuse mass options that cannot be drawn.
+
+    Raises:
+        ConfigError: a slope distribution whose mean is outside :data:`GAMMA_RANGE` or whose
+            spread is negative, non-finite or over 0.5, or a ``kappa_sigma`` outside [0, 0.3].
+    """
+    if epl_gamma is not None:
+        values = [float(v) for v in epl_gamma]
+        if not (len(values) == 2 and GAMMA_RANGE[0] < values[0] < GAMMA_RANGE[1] and math.isfinite(values[1])
+                and 0.0 <= values[1] <= 0.5):
+            raise ConfigError(f"EPL slope {tuple(epl_gamma)!r}: a (mean, sd) with mean inside {GAMMA_RANGE} and 0 <= sd <= 0.5")
+    if not (math.isfinite(kappa_sigma) and 0.0 <= kappa_sigma <= 0.3):
+        raise ConfigError(f"external convergence spread {kappa_sigma!r}: 0 (off) to 0.3")
+
+
+def draw_mass_options(rng: np.random.Generator, epl_gamma: tuple[float, float] | None,
+                      kappa_sigma: float) -> tuple[float | None, float]:
+    """``(slope or None, κ_ext)`` of one lens; draws nothing for an option that is off (:func:`check_mass_options` first)."""
+    check_mass_options(epl_gamma, kappa_sigma)
+    gamma = None
+    if epl_gamma is not None:
+        mean, sd = (float(v) for v in epl_gamma)
+        while True:
+            gamma = float(rng.normal(mean, sd))
+            if GAMMA_RANGE[0] <= gamma <= GAMMA_RANGE[1]:
+                break
+    kappa = float(rng.normal(0.0, kappa_sigma)) if kappa_sigma > 0 else 0.0
+    return gamma, kappa
+
+
+@functools.lru_cache(maxsize=1)
+def _light_model() -> object:
     from lenstronomy.LightModel.light_model import LightModel
 
-    return LensModel(["SIE", "SHEAR"]), LightModel(["SERSIC_ELLIPSE"])
+    return LightModel(["SERSIC_ELLIPSE"])
 
 
 def _mass_shape(rng: np.random.Generator, q_light: float, phi_light: float) -> tuple[float, float]:
@@ -116,7 +190,8 @@ def _mass_shape(rng: np.random.Generator, q_light: float, phi_light: float) -> t
 
 
 def draw_lens_system(rng: np.random.Generator, cuts: LensCuts | None = None, shear_sigma: float = 0.0,
-                     max_batches: int = 10_000) -> LensSystem:
+                     max_batches: int = 10_000, epl_gamma: tuple[float, float] | None = None,
+                     kappa_sigma: float = 0.0) -> LensSystem:
     """One lens system that passes SLSim's validity test (see the module docstring).
 
     Args:
@@ -124,6 +199,8 @@ def draw_lens_system(rng: np.random.Generator, cuts: LensCuts | None = None, she
         cuts: the lens cuts (default :class:`LensCuts`).
         shear_sigma: standard deviation of each external shear component (0: SLSim without line of sight).
         max_batches: batches of candidate triples before giving up.
+        epl_gamma: EPL slope (mean, sd) of the deflectors; None: SIE.
+        kappa_sigma: spread of the external convergence (0: none).
 
     Returns:
         The selected system.
@@ -132,7 +209,7 @@ def draw_lens_system(rng: np.random.Generator, cuts: LensCuts | None = None, she
         RuntimeError: no candidate passed in ``max_batches`` batches (impossible cuts).
     """
     cuts = cuts or LensCuts()
-    lens_model, light_model = _models()
+    light_model = _light_model()
     theta_min = cuts.min_image_separation / 2.0
     curve = int(rng.integers(n_sigma_curves()))  # one SLSim realisation's σ(M*) per system
     for _ in range(max_batches):
@@ -156,17 +233,19 @@ def draw_lens_system(rng: np.random.Generator, cuts: LensCuts | None = None, she
             q_m, phi_m = _mass_shape(rng, float(d.q[0]), float(d.phi[0]))
             gamma = (float(rng.normal(0.0, shear_sigma)), float(rng.normal(0.0, shear_sigma))) if shear_sigma > 0 else (0.0, 0.0)
             c = (float(centre[0][k]), float(centre[1][k]))
-            kwargs = _lens_kwargs(float(theta_e[k]), q_m, phi_m, c, gamma)
+            gamma_pl, kappa = draw_mass_options(rng, epl_gamma, kappa_sigma)
+            kwargs = mass_kwargs(_lens_kwargs(float(theta_e[k]), q_m, phi_m, c, gamma), gamma_pl, kappa)
+            model = lens_model(lens_model_list(kwargs))
             xs, ys = c[0] + float(offset[0][k]), c[1] + float(offset[1][k])
-            n_images, separation = image_multiplicity(lens_model, kwargs, xs, ys, float(theta_e[k]))
+            n_images, separation = image_multiplicity(model, kwargs, xs, ys, float(theta_e[k]))
             if n_images < 2 or not (cuts.min_image_separation <= separation <= cuts.max_image_separation):
                 continue
             e1, e2, _ = ellipticity(float(s.q[0]), float(s.phi[0]))
             source_kwargs = {"R_sersic": float(s.r_eff[0]), "n_sersic": 1.0, "e1": e1, "e2": e2, "center_x": xs, "center_y": ys}
-            mu = extended_magnification(lens_model, kwargs, light_model, source_kwargs, float(theta_e[k]))
+            mu = extended_magnification(model, kwargs, light_model, source_kwargs, float(theta_e[k]))
             if mu <= 0 or not any(float(s.mags[0, BANDS.index(b)]) - 2.5 * math.log10(mu) < limit
                                   for b, limit in cuts.mag_arc_limit):
                 continue
             return LensSystem(d, float(sigmas[k]), c, q_m, phi_m, gamma, float(theta_e[k]), float(theta_inf[k]), s, (xs, ys),
-                              mu, n_images, separation)
+                              mu, n_images, separation, gamma_pl, kappa)
     raise RuntimeError(f"no lens system passed the cuts {cuts} in {max_batches} batches")

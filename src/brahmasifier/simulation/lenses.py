@@ -1,6 +1,10 @@
 """Lens scenes: the ``skypy`` population (SLSim-like, :mod:`.lens_systems`) and the ``bright`` one.
 
 ``bright``: an elliptical deflector (SIE + external shear) and a blue, clumpy background source.
+
+Both populations take the mass options of :class:`~.population.PopulationConfig` (``epl_gamma``:
+EPL slopes; ``kappa_ext_sigma``: external convergence; off by default, the default draws
+unchanged); when on, the slope and κ go into ``sim_gamma_pl`` and ``sim_kappa_ext``.
 Sources follow a Schechter luminosity function with flat-f_ν blue colours (g−i < 1.5), a
 size–luminosity relation shrinking with (1+z) and optional star-forming clumps that are
 bluer still; they are placed where they are multiply imaged most of the time. Whether the
@@ -18,7 +22,7 @@ from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.simulation.colours import blue_colours, fluxes, mags_from_i_and_colours, mags_of
 from brahmasifier.simulation.cosmology import distance_modulus, einstein_radius, kpc_per_arcsec
 from brahmasifier.simulation.galaxies import draw_elliptical, elliptical_component
-from brahmasifier.simulation.lens_systems import LensSystem, draw_lens_system
+from brahmasifier.simulation.lens_systems import LensSystem, draw_lens_system, draw_mass_options, mass_kwargs
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
 from brahmasifier.simulation.truth import position_angle, shear_from_gamma
 
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
 
 __all__ = ["MIN_REDSHIFT_GAP", "deflector_component", "draw_lens", "draw_source", "draw_source_redshift", "mass_model",
-           "redraw_source", "skypy_lens", "source_position", "source_row"]
+           "mass_row", "redraw_source", "skypy_lens", "source_position", "source_row"]
 
 #: A source is at least this much further in redshift than its deflector.
 MIN_REDSHIFT_GAP = 0.25
@@ -77,6 +81,8 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
             break
     x0, y0 = draw_centre(rng, cfg.max_centre_offset)
     lens_kwargs, q_m, phi_m = mass_model(rng, rein, x0, y0, deflector.q, deflector.phi)
+    gamma_pl, kappa = draw_mass_options(rng, cfg.epl_gamma, cfg.kappa_ext_sigma)
+    lens_kwargs = mass_kwargs(lens_kwargs, gamma_pl, kappa)
     shear, sh_pa = shear_from_gamma(lens_kwargs[1]["gamma1"], lens_kwargs[1]["gamma2"])
     source = draw_source(rng, z_src, x0, y0, rein)
     components = [elliptical_component("deflector", deflector, x0, y0), *source["components"]]
@@ -89,13 +95,25 @@ def draw_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig, seei
         **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, deflector.mags, strict=True)},
         "zsrc": z_src, "srcx": source["x"], "srcy": source["y"],
         **source_row(source),
+        **mass_row(cfg, gamma_pl, kappa),
     }
     return Scene(1, "lens", lens_kwargs, components, psf_scale, beta, row)
 
 
+def mass_row(cfg: PopulationConfig, gamma_pl: float | None, kappa: float) -> dict[str, object]:
+    """``sim_gamma_pl`` / ``sim_kappa_ext`` where the option is on (absent, i.e. missing, where it is off)."""
+    row: dict[str, object] = {}
+    if cfg.epl_gamma is not None:
+        row["sim_gamma_pl"] = 2.0 if gamma_pl is None else gamma_pl
+    if cfg.kappa_ext_sigma > 0:
+        row["sim_kappa_ext"] = kappa
+    return row
+
+
 def skypy_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
     """A lens of SkyPy's galaxies selected like SLSim's ``LensPop`` (:func:`~.lens_systems.draw_lens_system`)."""
-    system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma)
+    system = draw_lens_system(rng, cfg.lens_cuts, cfg.skypy_shear_sigma, epl_gamma=cfg.epl_gamma,
+                              kappa_sigma=cfg.kappa_ext_sigma)
     d, s = system.deflector, system.source
     xs, ys = system.source_xy
     components = [deflector_component("deflector", system), sersic("source", xs, ys, float(s.r_eff[0]), 1.0, float(s.q[0]),
@@ -111,7 +129,7 @@ def skypy_lens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> 
         **{f"mag_src_{b}": float(m) for b, m in zip(BANDS, s.mags[0], strict=True)},
         "ell_s": float(s.q[0]), "ell_s_PA": position_angle(float(s.phi[0])), "Reff_s": float(s.r_eff[0]), "n_s_sers": 1.0,
         "sim_arc_snr": MISSING_VALUE, "sim_magnification": system.magnification, "sim_n_images": float(system.n_images),
-        "sim_image_sep": system.image_separation,
+        "sim_image_sep": system.image_separation, **mass_row(cfg, system.gamma_pl, system.kappa_ext),
     }
     return Scene(1, "lens", system.lens_kwargs(), components, psf_scale, beta, row)
 

@@ -63,6 +63,9 @@ class PopulationConfig:
     star_probability: float = 0.12
     max_centre_offset: float = 0.15  # arcsec, random offset of the central object
     nonlens_mix: dict[str, dict[str, float]] = field(default_factory=lambda: {k: dict(v) for k, v in NONLENS_MIX.items()})
+    # Mass profile options of every lens (both populations), off by default (see :mod:`.lens_systems`):
+    epl_gamma: tuple[float, float] | None = None  # EPL slope (mean, sd), Gaussian; None: SIE (γ = 2)
+    kappa_ext_sigma: float = 0.0  # external convergence N(0, σ) per lens (SLSim's LOS table: σ ≈ 0.04); 0: none
 
     def __post_init__(self) -> None:
         problems = Problems("PopulationConfig: bad ")

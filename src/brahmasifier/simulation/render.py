@@ -30,6 +30,7 @@ import numpy as np
 from brahmasifier.bands import BANDS, PIXEL_SCALE, STAMP_SIZE
 from brahmasifier.errors import DependencyNotFoundError
 from brahmasifier.simulation.instrument import HSC_INPUT, LSST_1YR, BandInstrument, HscBand
+from brahmasifier.simulation.lens_systems import lens_model, lens_model_list
 from brahmasifier.simulation.scene import LightComponent, Scene
 
 try:  # lenstronomy is the optional extra brahmasifier[sim]
@@ -157,6 +158,11 @@ class Renderer:
         self._units: dict[int, tuple[LightComponent, np.ndarray]] = {}
         self._rays: tuple[object, np.ndarray, np.ndarray] | None = None
 
+    def lens_model(self, lens_kwargs: list[dict[str, float]]) -> object:
+        """The lenstronomy ``LensModel`` of these kwargs (:func:`~brahmasifier.simulation.lens_systems.lens_model_list`)."""
+        models = lens_model_list(lens_kwargs)
+        return self._lens if list(models) == LENS_MODEL_LIST else lens_model(models)
+
     def new_object(self) -> None:
         """Forget the per-object memo (call before drawing a new object)."""
         self._units.clear()
@@ -249,7 +255,7 @@ class Renderer:
     def _ray_shoot(self, lens_kwargs: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
         """Source-plane positions of the supersampled grid (memoised per lens model)."""
         if self._rays is None or self._rays[0] is not lens_kwargs:
-            bx, by = self._lens.ray_shooting(self.x, self.y, lens_kwargs)
+            bx, by = self.lens_model(lens_kwargs).ray_shooting(self.x, self.y, lens_kwargs)  # type: ignore[attr-defined]
             self._rays = (lens_kwargs, bx, by)
         return self._rays[1], self._rays[2]
 

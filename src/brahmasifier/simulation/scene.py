@@ -46,7 +46,7 @@ class Scene:
 
     label: int  # 1 lens, 0 non-lens
     subtype: str
-    lens_kwargs: list[dict[str, float]] | None  # lenstronomy ['SIE', 'SHEAR'] kwargs
+    lens_kwargs: list[dict[str, float]] | None  # lenstronomy kwargs (SIE + shear; lens_systems.lens_model_list)
     components: list[LightComponent]
     psf_scale: np.ndarray  # (5,) multiplies the instrument's nominal seeing FWHM
     psf_beta: float  # Moffat β; math.inf for a Gaussian PSF
