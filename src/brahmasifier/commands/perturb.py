@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = PerturbConfig().to_dict()
     smooth = parser.add_mutually_exclusive_group()
     for option in SETTINGS:
-        add_config_options(smooth if option.setting in _SMOOTHING else parser, [option], defaults)
+        add_config_options(smooth if option.setting in _SMOOTHING else parser, [option], defaults)  # type: ignore[arg-type]
     parser.add_argument("--shard-size", type=int, default=4096, help="objects per shard and resumable chunk")
     add_progress_option(parser)
 
