@@ -159,3 +159,12 @@ def test_dataclass_from_settings_refuses_unknown_fields() -> None:
     assert config.max_rein == 2.5 and config.lens_cuts.min_image_separation == 1.0
     with pytest.raises(ConfigError, match=r"f.yml: population.lens_cuts: unknown LensCuts settings \['sep'\]"):
         dataclass_from_settings(PopulationConfig, {"lens_cuts": {"sep": 1}}, "f.yml: population")
+
+
+def test_pack_options_are_the_packconfig_fields() -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.pack import SETTINGS
+    from brahmasifier.io.pack_config import PackConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["roots", "progress"]) == sorted(f.name for f in fields(PackConfig))

@@ -33,7 +33,7 @@ def _masks(text: str) -> tuple[str, ...]:
 
 
 #: ``brahmasifier perturb`` options → PerturbConfig fields (checked there, once); defaults from PerturbConfig.
-#: ``--resample`` and ``--noise-correlation`` are one mutually exclusive pair (:data:`_SMOOTHING`).
+#: ``--resample`` and ``--noise-correlation`` are one mutually exclusive pair (``_SMOOTHING``).
 SETTINGS: list[ConfigOption] = [
     ConfigOption(("--footprint",), "footprint", {"choices": FOOTPRINTS},
                  "rotated: all bands rotated by one angle, corners outside r = 20.5 px set to --fill; "
