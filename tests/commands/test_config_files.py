@@ -168,3 +168,21 @@ def test_pack_options_are_the_packconfig_fields() -> None:
     from brahmasifier.io.pack_config import PackConfig
 
     assert sorted([o.setting for o in SETTINGS] + ["roots", "progress"]) == sorted(f.name for f in fields(PackConfig))
+
+
+def test_evaluate_options_are_the_evaluateconfig_fields_checked_once(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.evaluate import SETTINGS
+    from brahmasifier.evaluation.config import EvaluateConfig
+
+    assert sorted(o.setting for o in SETTINGS) == sorted(f.name for f in fields(EvaluateConfig))
+    with pytest.raises(ConfigError, match=r"^prevalence must be in \(0, 1\), got 2.0; n_bootstrap must be >= 0, got -1$"):
+        EvaluateConfig(prevalence=2.0, bootstrap=-1)
+    settings = _yaml(tmp_path / "e.yml", {"prevalence": 0.5, "threshold": 1.5})
+    args = ["evaluate", "--probs", str(tmp_path / "p.csv"), "--labels", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r")]
+    assert main([*args, "--config", str(settings)]) == 2
+    assert "threshold must be a probability in [0, 1], got 1.5" in capsys.readouterr().err
+    assert main([*args, "--config", str(settings), "--threshold", "0.3", "--temperature", "0"]) == 2
+    assert "error: temperature must be > 0, got 0.0\n" in capsys.readouterr().err
