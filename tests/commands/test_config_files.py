@@ -186,3 +186,18 @@ def test_evaluate_options_are_the_evaluateconfig_fields_checked_once(tmp_path: P
     assert "threshold must be a probability in [0, 1], got 1.5" in capsys.readouterr().err
     assert main([*args, "--config", str(settings), "--threshold", "0.3", "--temperature", "0"]) == 2
     assert "error: temperature must be > 0, got 0.0\n" in capsys.readouterr().err
+
+
+def test_export_options_are_the_exportconfig_fields_checked_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.export import SETTINGS
+    from brahmasifier.inference.export_config import ExportConfig
+
+    assert sorted(o.setting for o in SETTINGS) == sorted(f.name for f in fields(ExportConfig))
+    with pytest.raises(ConfigError, match=r"^unknown TTA mode 'x'.*; opset must be >= 17, got 13$"):
+        ExportConfig(tta="x", opset=13)
+    settings = _yaml(tmp_path / "x.yml", {"model": str(tmp_path / "m"), "out": str(tmp_path / "m.onnx"), "opset": 13,
+                                          "no_verify": True})
+    assert main(["export", "--config", str(settings)]) == 2
+    assert "error: opset must be >= 17, got 13\n" in capsys.readouterr().err
