@@ -201,3 +201,17 @@ def test_export_options_are_the_exportconfig_fields_checked_once(tmp_path: Path,
                                           "no_verify": True})
     assert main(["export", "--config", str(settings)]) == 2
     assert "error: opset must be >= 17, got 13\n" in capsys.readouterr().err
+
+
+def test_check_options_are_the_checkconfig_fields_checked_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.check import SETTINGS
+    from brahmasifier.shift.config import CheckConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["data", "progress"]) == sorted(f.name for f in fields(CheckConfig))
+    with pytest.raises(ConfigError, match=r"^batch_size must be >= 1, got 0; seed must be >= 0, got -1$"):
+        CheckConfig(batch_size=0, seed=-1)
+    settings = _yaml(tmp_path / "c.yml", {"data": [str(tmp_path)], "out": str(tmp_path / "c"), "batch_size": 0})
+    assert main(["check", "--config", str(settings), "--against", str(tmp_path)]) == 2
+    assert "error: batch_size must be >= 1, got 0\n" in capsys.readouterr().err
