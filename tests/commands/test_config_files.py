@@ -215,3 +215,13 @@ def test_check_options_are_the_checkconfig_fields_checked_once(tmp_path: Path, c
     settings = _yaml(tmp_path / "c.yml", {"data": [str(tmp_path)], "out": str(tmp_path / "c"), "batch_size": 0})
     assert main(["check", "--config", str(settings), "--against", str(tmp_path)]) == 2
     assert "error: batch_size must be >= 1, got 0\n" in capsys.readouterr().err
+
+
+def test_info_options_are_the_infoconfig_fields() -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.info import SETTINGS, InfoConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["store"]) == sorted(f.name for f in fields(InfoConfig))
+    with pytest.raises(ConfigError, match=r"^top must be 0 or more, got -1$"):
+        InfoConfig(store="s", top=-1)
