@@ -159,3 +159,69 @@ def test_dataclass_from_settings_refuses_unknown_fields() -> None:
     assert config.max_rein == 2.5 and config.lens_cuts.min_image_separation == 1.0
     with pytest.raises(ConfigError, match=r"f.yml: population.lens_cuts: unknown LensCuts settings \['sep'\]"):
         dataclass_from_settings(PopulationConfig, {"lens_cuts": {"sep": 1}}, "f.yml: population")
+
+
+def test_pack_options_are_the_packconfig_fields() -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.pack import SETTINGS
+    from brahmasifier.io.pack_config import PackConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["roots", "progress"]) == sorted(f.name for f in fields(PackConfig))
+
+
+def test_evaluate_options_are_the_evaluateconfig_fields_checked_once(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.evaluate import SETTINGS
+    from brahmasifier.evaluation.config import EvaluateConfig
+
+    assert sorted(o.setting for o in SETTINGS) == sorted(f.name for f in fields(EvaluateConfig))
+    with pytest.raises(ConfigError, match=r"^prevalence must be in \(0, 1\), got 2.0; n_bootstrap must be >= 0, got -1$"):
+        EvaluateConfig(prevalence=2.0, bootstrap=-1)
+    settings = _yaml(tmp_path / "e.yml", {"prevalence": 0.5, "threshold": 1.5})
+    args = ["evaluate", "--probs", str(tmp_path / "p.csv"), "--labels", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r")]
+    assert main([*args, "--config", str(settings)]) == 2
+    assert "threshold must be a probability in [0, 1], got 1.5" in capsys.readouterr().err
+    assert main([*args, "--config", str(settings), "--threshold", "0.3", "--temperature", "0"]) == 2
+    assert "error: temperature must be > 0, got 0.0\n" in capsys.readouterr().err
+
+
+def test_export_options_are_the_exportconfig_fields_checked_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.export import SETTINGS
+    from brahmasifier.inference.export_config import ExportConfig
+
+    assert sorted(o.setting for o in SETTINGS) == sorted(f.name for f in fields(ExportConfig))
+    with pytest.raises(ConfigError, match=r"^unknown TTA mode 'x'.*; opset must be >= 17, got 13$"):
+        ExportConfig(tta="x", opset=13)
+    settings = _yaml(tmp_path / "x.yml", {"model": str(tmp_path / "m"), "out": str(tmp_path / "m.onnx"), "opset": 13,
+                                          "no_verify": True})
+    assert main(["export", "--config", str(settings)]) == 2
+    assert "error: opset must be >= 17, got 13\n" in capsys.readouterr().err
+
+
+def test_check_options_are_the_checkconfig_fields_checked_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.check import SETTINGS
+    from brahmasifier.shift.config import CheckConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["data", "progress"]) == sorted(f.name for f in fields(CheckConfig))
+    with pytest.raises(ConfigError, match=r"^batch_size must be >= 1, got 0; seed must be >= 0, got -1$"):
+        CheckConfig(batch_size=0, seed=-1)
+    settings = _yaml(tmp_path / "c.yml", {"data": [str(tmp_path)], "out": str(tmp_path / "c"), "batch_size": 0})
+    assert main(["check", "--config", str(settings), "--against", str(tmp_path)]) == 2
+    assert "error: batch_size must be >= 1, got 0\n" in capsys.readouterr().err
+
+
+def test_info_options_are_the_infoconfig_fields() -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.info import SETTINGS, InfoConfig
+
+    assert sorted([o.setting for o in SETTINGS] + ["store"]) == sorted(f.name for f in fields(InfoConfig))
+    with pytest.raises(ConfigError, match=r"^top must be 0 or more, got -1$"):
+        InfoConfig(store="s", top=-1)

@@ -239,3 +239,20 @@ def test_chunk_round_trips_through_its_compact_worker_form(tmp_path: Path, make_
     chunk = Chunk(3, [*objects, odd])
     back = pack_workers.unpack_chunk(pickle.loads(pickle.dumps(pack_workers.pack_chunk_for_worker(chunk))))
     assert back == chunk
+
+
+def test_pack_config_is_checked_once_and_packs_like_the_arguments(tiny_challenge_tree: tuple[Path, pd.DataFrame],
+                                                                  tmp_path: Path) -> None:
+    from brahmasifier.errors import ConfigError
+    from brahmasifier.io.pack_config import PackConfig
+
+    with pytest.raises(ConfigError, match=r"^shard_size must be positive, got 0; workers must be positive, got 0$"):
+        PackConfig(roots=("x",), out="y", workers=0, shard_size=0)
+    root, _ = tiny_challenge_tree
+    config = PackConfig(roots=(root,), out=tmp_path / "a", workers=1, shard_size=10, progress=False)
+    by_config = pack_fits(config)
+    by_arguments = pack_fits(root, tmp_path / "b", workers=1, shard_size=10, progress=False)
+    assert np.array_equal(by_config.read(range(len(by_config))), by_arguments.read(range(len(by_arguments))))
+    assert by_config.manifest["shard_size"] == 10 and by_config.index["id"].tolist() == by_arguments.index["id"].tolist()
+    with pytest.raises(TypeError, match="out is config.out"):
+        pack_fits(config, tmp_path / "c")

@@ -86,3 +86,27 @@ def test_a_crashed_run_keeps_its_finished_chunks(tiny_store: Path, tmp_path: Pat
     fresh = run.perturb_data(tiny_store, tmp_path / "fresh", config, seed=8, shard_size=3, progress=False)
     assert np.array_equal(resumed.read(range(7)), fresh.read(range(7)))
     assert resumed.index.equals(fresh.index)
+
+
+def test_options_are_perturbconfig_fields_and_a_file_sets_them(tiny_store: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from brahmasifier.commands.perturb import SETTINGS
+    from brahmasifier.survey.transforms import PerturbConfig
+
+    assert sorted(o.setting for o in SETTINGS) == sorted(f.name for f in fields(PerturbConfig))
+    settings = tmp_path / "p.yml"
+    settings.write_text("footprint: masked\nmask: strips\nrotation_angle: random\nshard_size: 5\n")
+    out = tmp_path / "f"
+    assert main(["perturb", str(tiny_store), "--out", str(out), "--config", str(settings), "--mask", "circles",
+                 "--no-progress"]) == 0
+    perturb = open_store(out).manifest["perturb"]
+    assert perturb["footprint"] == "masked" and perturb["mask"] == ["circles"] and perturb["shard_size"] == 5
+    capsys.readouterr()
+    assert main(["perturb", str(tiny_store), "--out", str(tmp_path / "g"), "--misregister-fraction", "2"]) == 2
+    assert "misregister fraction 2.0 (expected 0..1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # still one smoothing at a time, refused by argparse
+        main(["perturb", str(tiny_store), "--out", str(tmp_path / "h"), "--resample", "bilinear",
+              "--noise-correlation", "0.1"])
+    assert exc.value.code == 2

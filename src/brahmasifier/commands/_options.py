@@ -64,7 +64,8 @@ def add_config_options(parser: argparse.ArgumentParser, options: Sequence[Config
     """Add ``options``, each defaulting to ``SUPPRESS`` and showing the config class's default in its help."""
     for option in options:
         default = defaults[option.setting]
-        shown = "" if default in (None, [], {}, "") or "default:" in option.help else f" (default: {default})"
+        flag = option.kwargs.get("action") in ("store_true", "store_false")  # on/off: no default shown (cli._HelpFormatter)
+        shown = "" if flag or default in (None, [], {}, "") or "default:" in option.help else f" (default: {default})"
         kwargs = dict(option.kwargs)
         if len(option.flags) > 1:
             kwargs.setdefault("action", DeprecatedAlias)

@@ -13,23 +13,31 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
 HELP = "compare data with a model's training data (noise, PSF, masks, embedding): table, check.json, verdict"
 
+#: ``brahmasifier check`` options → CheckConfig fields (checked there, once); defaults shown from CheckConfig.
+#: ``DATA`` (positional) and ``--no-progress`` (the shared spelling) are its other two fields.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--model",), "model", {"metavar": "RUN_OR_MODEL"},
+                 "the trained model: its card's training-data statistics and embedding (the OOD score)"),
+    ConfigOption(("--against",), "against", {"metavar": "STORE_OR_FITS"},
+                 "compare with this data set's statistics instead of the model card's"),
+    ConfigOption(("--out",), "out", {}, "folder for check.json, check_scores.csv and check.png", required=True),
+    ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per read"),
+    ConfigOption(("--seed",), "seed", {"type": int}, "seed of the statistics' random sample"),
+]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``brahmasifier check``."""
+    """Arguments of ``brahmasifier check``: the fields of :class:`~brahmasifier.shift.config.CheckConfig`."""
+    from brahmasifier.shift.config import CheckConfig
+
     parser.add_argument("data", nargs="+", metavar="DATA", help="FITS folders or packed stores to check")
-    parser.add_argument("--model", default=None, metavar="RUN_OR_MODEL",
-                        help="the trained model: its card's training-data statistics and embedding (the OOD score)")
-    parser.add_argument("--against", default=None, metavar="STORE_OR_FITS",
-                        help="compare with this data set's statistics instead of the model card's")
-    parser.add_argument("--out", required=True, help="folder for check.json, check_scores.csv and check.png")
-    parser.add_argument("--batch-size", type=int, default=256, help="objects per read")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the statistics' random sample")
+    add_config_options(parser, SETTINGS, CheckConfig().to_dict())
     add_progress_option(parser)
 
 
@@ -37,14 +45,18 @@ def run(args: argparse.Namespace) -> int:
     """Check, print the table and the verdict."""
     from brahmasifier._outputs import check_output_files
     from brahmasifier.shift.check import CHECK_FIGURE, CHECK_JSON, CHECK_SCORES, check_data
+    from brahmasifier.shift.config import CheckConfig
     from brahmasifier.shift.figure import format_check_table
 
-    check_output_files({"check.json": f"{args.out}/{CHECK_JSON}", "check_scores.csv": f"{args.out}/{CHECK_SCORES}",
-                        "check.png": f"{args.out}/{CHECK_FIGURE}"})
-    result = check_data(args.data, args.out, model=args.model, against=args.against, batch_size=args.batch_size,
-                        seed=args.seed, progress=args.progress)
+    config = CheckConfig(data=tuple(args.data), progress=args.progress,
+                         **{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    out = config.out
+    check_output_files({"check.json": f"{out}/{CHECK_JSON}", "check_scores.csv": f"{out}/{CHECK_SCORES}",
+                        "check.png": f"{out}/{CHECK_FIGURE}"})
+    result = check_data(list(args.data), out, model=config.model, against=config.against, batch_size=config.batch_size,
+                        seed=config.seed, progress=config.progress)
     print(f"checked {result.n_objects} objects ({result.n_unreadable} unreadable) against {result.reference}")
     print(format_check_table(result))
     print(f"verdict: {result.verdict}")
-    print(f"wrote {args.out}/{CHECK_JSON}, {args.out}/{CHECK_SCORES}, {args.out}/{CHECK_FIGURE}")
+    print(f"wrote {out}/{CHECK_JSON}, {out}/{CHECK_SCORES}, {out}/{CHECK_FIGURE}")
     return 0

@@ -11,41 +11,50 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import add_progress_option, non_negative
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, non_negative
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
 HELP = "evaluate predictions: metrics.json, figures, gallery and report.html"
 
+#: ``brahmasifier evaluate`` setting options → EvaluateConfig fields (checked there, once); defaults from EvaluateConfig.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--threshold",), "threshold", {"type": float},
+                 "decision threshold on prob (default: the model card's, else 0.5)"),
+    ConfigOption(("--temperature",), "temperature", {"type": float},
+                 "temperature for the before/after calibration plot (default: the model card's)"),
+    ConfigOption(("--prevalence",), "prevalence", {"type": float}, "lens fraction at which purity is predicted"),
+    ConfigOption(("--bootstrap",), "bootstrap", {"type": int}, "bootstrap resamples for the 68%% intervals (0: none)"),
+    ConfigOption(("--seed",), "seed", {"type": int}, "seed of the bootstrap"),
+    ConfigOption(("--gallery-size",), "gallery_size", {"type": non_negative}, "cutouts per gallery section"),
+]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``brahmasifier evaluate``."""
+    """Arguments of ``brahmasifier evaluate``: inputs and output, then EvaluateConfig's settings."""
+    from brahmasifier.evaluation.config import EvaluateConfig
+
     parser.add_argument("--probs", required=True, help="probs.csv written by `brahmasifier predict` (id, prob[, logit, stem])")
     parser.add_argument("--labels", required=True, help="truth CSV (id,label[,domain,Rein,mag_src_i,...]) or a packed store")
     parser.add_argument("--out", required=True, help="report folder (metrics.json, PNGs, report.html)")
     parser.add_argument("--images", default=None, help="packed store or FITS folder with the cutouts, for the gallery")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="decision threshold on prob (default: the model card's, else 0.5)")
     parser.add_argument("--model", default=None, metavar="RUN_OR_MODEL",
                         help="the trained model: run dir, model folder or model.json (its threshold and temperature)")
-    parser.add_argument("--temperature", type=float, default=None,
-                        help="temperature for the before/after calibration plot (default: the model card's)")
-    parser.add_argument("--prevalence", type=float, default=1e-3, help="lens fraction at which purity is predicted")
-    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the 68%% intervals (0: none)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--gallery-size", type=non_negative, default=8, help="cutouts per gallery section")
+    add_config_options(parser, SETTINGS, EvaluateConfig().to_dict())
     add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation and print the metrics table."""
+    from brahmasifier.evaluation.config import EvaluateConfig
     from brahmasifier.evaluation.report import METRICS_FILE, REPORT_FILE, evaluate
     from brahmasifier.evaluation.tables import format_table
 
+    config = EvaluateConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
     result = evaluate(
-        args.probs, args.labels, args.out, images=args.images, threshold=args.threshold,
-        prevalence=args.prevalence, n_bootstrap=args.bootstrap, seed=args.seed, progress=args.progress,
-        temperature=args.temperature, model=args.model, n_gallery=args.gallery_size,
+        args.probs, args.labels, args.out, images=args.images, threshold=config.threshold,
+        prevalence=config.prevalence, n_bootstrap=config.bootstrap, seed=config.seed, progress=args.progress,
+        temperature=config.temperature, model=args.model, n_gallery=config.gallery_size,
     )
     j = result["join"]
     print(f"matched {j['n_matched']} of {j['n_predictions']} predictions "

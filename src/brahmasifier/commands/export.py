@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from brahmasifier.commands._options import ConfigOption, add_config_options
 from brahmasifier.inference.config import TTA_ELEMENTS
 
-__all__ = ["HELP", "VERIFY_TOLERANCE", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "VERIFY_TOLERANCE", "add_arguments", "run"]
 
 #: Largest logit difference between ONNX Runtime and PyTorch accepted by the check.
 VERIFY_TOLERANCE: float = 1e-3
@@ -19,34 +20,43 @@ VERIFY_TOLERANCE: float = 1e-3
 HELP = "export a trained model to ONNX (raw images in, logits out)"
 
 
+#: ``brahmasifier export`` options → ExportConfig fields (checked there, once); defaults shown from ExportConfig.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--model",), "model", {"metavar": "RUN_OR_MODEL"},
+                 "the trained model: run dir, model folder or model.json", required=True),
+    ConfigOption(("--out",), "out", {}, "ONNX file to write", required=True),
+    ConfigOption(("--tta",), "tta", {"choices": tuple(TTA_ELEMENTS)},
+                 "bake these test-time views into the graph (mean logit)"),
+    ConfigOption(("--opset",), "opset", {"type": int}, "ONNX opset (>= 17)"),
+    ConfigOption(("--no-verify",), "verify", {"action": "store_false"}, "skip the ONNX Runtime vs PyTorch comparison"),
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``brahmasifier export``."""
-    parser.add_argument("--model", required=True, metavar="RUN_OR_MODEL",
-                        help="the trained model: run dir, model folder or model.json")
-    parser.add_argument("--out", required=True, help="ONNX file to write")
-    parser.add_argument("--tta", choices=tuple(TTA_ELEMENTS), default="none",
-                        help="bake these test-time views into the graph (mean logit)")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17)")
-    parser.add_argument("--no-verify", dest="verify", action="store_false",
-                        help="skip the ONNX Runtime vs PyTorch comparison")
+    """Arguments of ``brahmasifier export``: the fields of :class:`~brahmasifier.inference.export_config.ExportConfig`."""
+    from brahmasifier.inference.export_config import ExportConfig
+
+    add_config_options(parser, SETTINGS, ExportConfig().to_dict())
 
 
 def run(args: argparse.Namespace) -> int:
     """Export, then check ONNX Runtime reproduces PyTorch on random inputs."""
     from brahmasifier._outputs import check_output_files
+    from brahmasifier.inference.export_config import ExportConfig
     from brahmasifier.inference.onnx import export_onnx, verify_onnx
     from brahmasifier.models import load_model
     from brahmasifier.models.card import resolve_model_dir
 
-    check_output_files({"--out": args.out}, inputs=[resolve_model_dir(args.model)])
-    model, card = load_model(args.model)
-    path = export_onnx(model, args.out, tta=args.tta, opset=args.opset)
-    message = f"wrote {path} ({card.architecture}, TTA {args.tta}, opset {args.opset})"
+    config = ExportConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    check_output_files({"--out": config.out}, inputs=[resolve_model_dir(config.model)])
+    model, card = load_model(config.model)
+    path = export_onnx(model, config.out, tta=config.tta, opset=config.opset)
+    message = f"wrote {path} ({card.architecture}, TTA {config.tta}, opset {config.opset})"
     if card.regression is not None:
         message += ("\nnote: the graph holds the lens logit only; this model's lens parameters are predicted with PyTorch "
                     "(brahmasifier predict does so)")
-    if args.verify:
-        diff = verify_onnx(model, path, tta=args.tta)
+    if config.verify:
+        diff = verify_onnx(model, path, tta=config.tta)
         message += f"; max |ONNX - PyTorch| logit difference {diff:.2e}"
         if not diff <= VERIFY_TOLERANCE:
             print(f"{message}\nerror: ONNX Runtime disagrees with PyTorch by more than {VERIFY_TOLERANCE:g}",

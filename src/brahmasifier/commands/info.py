@@ -9,20 +9,43 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from brahmasifier.commands._options import non_negative
+from brahmasifier.commands._options import ConfigOption, add_config_options, non_negative
+from brahmasifier.settings import Problems
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "InfoConfig", "add_arguments", "run"]
 
 HELP = "summarise a packed store (counts, rejects, duplicates, size)"
 
 
+@dataclass(frozen=True)
+class InfoConfig:
+    """``brahmasifier info``'s settings: the store, JSON or text, how many reject reasons (checked once)."""
+
+    store: str = ""
+    json: bool = False
+    top: int = 5
+
+    def __post_init__(self) -> None:
+        problems = Problems("")
+        if not (isinstance(self.top, int) and self.top >= 0):
+            problems.add(f"top must be 0 or more, got {self.top}")
+        problems.check()
+
+
+#: ``brahmasifier info`` options → InfoConfig fields; ``STORE`` (positional) is the other one.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--json",), "json", {"action": "store_true"}, "print machine-readable JSON instead of text"),
+    ConfigOption(("--top",), "top", {"type": non_negative}, "how many reject reasons to list (0 or more)"),
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The store and the output format."""
+    """The store and the output format (the fields of :class:`InfoConfig`)."""
     parser.add_argument("store", metavar="STORE", help="store folder written by `brahmasifier pack`")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
-    parser.add_argument("--top", type=non_negative, default=5, help="how many reject reasons to list (0 or more)")
+    add_config_options(parser, SETTINGS, asdict(InfoConfig()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io.summary import summarize_store
     from brahmasifier.pixels import masked_line
 
-    summary = summarize_store(args.store, top_reasons=args.top)
-    if args.json:
+    config = InfoConfig(store=args.store, **{o.setting: getattr(args, o.setting) for o in SETTINGS
+                                             if hasattr(args, o.setting)})
+    summary = summarize_store(config.store, top_reasons=config.top)
+    if config.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"store {summary['path']}: {summary['n_objects']:,} objects in {summary['n_shards']} shards, "

@@ -13,20 +13,28 @@ from __future__ import annotations
 import argparse
 import time
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
 HELP = "pack challenge FITS folders into a fast cutout store"
 
+#: ``brahmasifier pack`` options → PackConfig fields (checked there, once); defaults shown from PackConfig.
+#: ``ROOT`` (positional) and ``--no-progress`` (the shared spelling) are its other two fields.
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--out",), "out", {}, "store folder to create", required=True),
+    ConfigOption(("--workers",), "workers", {"type": int}, "worker processes (default: all usable CPUs)"),
+    ConfigOption(("--shard-size",), "shard_size", {"type": int}, "objects per shard (= per parallel task)"),
+    ConfigOption(("--overwrite",), "overwrite", {"action": "store_true"}, "rebuild --out if it already holds a store"),
+]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Inputs, output and parallelism."""
+    """Inputs, output and parallelism: the fields of :class:`~brahmasifier.io.pack_config.PackConfig`."""
+    from brahmasifier.io.pack_config import PackConfig
+
     parser.add_argument("roots", nargs="+", metavar="ROOT", help="folder(s) holding *_<band>.fits files (searched recursively)")
-    parser.add_argument("--out", required=True, help="store folder to create")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all usable CPUs)")
-    parser.add_argument("--shard-size", type=int, default=16384, help="objects per shard (= per parallel task)")
-    parser.add_argument("--overwrite", action="store_true", help="rebuild --out if it already holds a store")
+    add_config_options(parser, SETTINGS, PackConfig().to_dict())
     add_progress_option(parser)
 
 
@@ -35,16 +43,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from brahmasifier.io import pack_fits
+    from brahmasifier.io.pack_config import PackConfig
     from brahmasifier.io.parameters import parameters_line
     from brahmasifier.io.reader import stem_id_line
     from brahmasifier.io.store import MANIFEST
     from brahmasifier.pixels import masked_line
 
-    manifest_path = Path(args.out) / MANIFEST
-    manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not args.overwrite else None
+    config = PackConfig(roots=tuple(args.roots), progress=args.progress,
+                        **{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    manifest_path = Path(config.out) / MANIFEST
+    manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not config.overwrite else None
     started = time.perf_counter()
-    store = pack_fits(args.roots, args.out, workers=args.workers, shard_size=args.shard_size,
-                      progress=args.progress, overwrite=args.overwrite)
+    store = pack_fits(config)
     seconds = time.perf_counter() - started
     m = store.manifest
     if manifest_before is not None and manifest_path.read_bytes() == manifest_before:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
 from brahmasifier.survey.transforms import FOOTPRINTS, KERNELS, RESAMPLERS
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
 HELP = "transform a store or FITS tree like survey pixels (rotated/masked footprints, misregistered bands, offsets)"
 
@@ -32,32 +32,43 @@ def _masks(text: str) -> tuple[str, ...]:
     return tuple(m.strip() for m in text.split(",") if m.strip())
 
 
+#: ``brahmasifier perturb`` options → PerturbConfig fields (checked there, once); defaults from PerturbConfig.
+#: ``--resample`` and ``--noise-correlation`` are one mutually exclusive pair (``_SMOOTHING``).
+SETTINGS: list[ConfigOption] = [
+    ConfigOption(("--footprint",), "footprint", {"choices": FOOTPRINTS},
+                 "rotated: all bands rotated by one angle, corners outside r = 20.5 px set to --fill; "
+                 "masked: the same corners without rotating"),
+    ConfigOption(("--rotation-angle",), "rotation_angle", {"type": _angle, "metavar": "DEG|random"},
+                 "footprint rotation in degrees, or random in [0, 360) (default: random)"),
+    ConfigOption(("--kernel",), "kernel", {"choices": tuple(KERNELS)}, "interpolation of rotations"),
+    ConfigOption(("--fill",), "fill", {"type": float}, "value of pixels outside the footprint (default: 0)"),
+    ConfigOption(("--misregister-fraction",), "misregister_fraction", {"type": float, "metavar": "F"},
+                 "fraction of objects whose bands get their own rotation (default: 0)"),
+    ConfigOption(("--misregister-angle",), "misregister_angle", {"type": float, "metavar": "DEG"},
+                 "each misregistered band's extra rotation ~ U(-DEG, DEG) (default: 45)"),
+    ConfigOption(("--centre-offset",), "centre_offset", {"type": float, "metavar": "PIX"},
+                 "move each object by (dx, dy) ~ U(-PIX, PIX)^2 (default: 0)"),
+    ConfigOption(("--resample",), "resample", {"choices": RESAMPLERS},
+                 "shift every band by a random sub-pixel (a warp: correlated noise)"),
+    ConfigOption(("--noise-correlation",), "noise_correlation", {"type": float, "metavar": "RHO"},
+                 "convolve with the 3x3 kernel whose neighbour noise correlation is RHO (default: 0)"),
+    ConfigOption(("--mask",), "mask", {"type": _masks, "metavar": "KINDS"},
+                 "comma-separated masks: circles (NaN discs), strips (edge strips), chip-gaps (lines)"),
+]
+_SMOOTHING = ("resample", "noise_correlation")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Input, output, seed and one option per transform."""
+    """Input, output, seed, then one option per PerturbConfig setting (generated from :data:`SETTINGS`)."""
+    from brahmasifier.survey.transforms import PerturbConfig
+
     parser.add_argument("data", metavar="DATA", help="a packed store or a FITS tree")
     parser.add_argument("--out", required=True, help="output store folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (object k draws from (seed, k) alone) (default: 0)")
-    parser.add_argument("--footprint", choices=FOOTPRINTS, default="none",
-                        help="rotated: all bands rotated by one angle, corners outside r = 20.5 px set to --fill; "
-                             "masked: the same corners without rotating (default: none)")
-    parser.add_argument("--rotation-angle", type=_angle, default=None, metavar="DEG|random",
-                        help="footprint rotation in degrees, or random in [0, 360) (default: random)")
-    parser.add_argument("--kernel", choices=tuple(KERNELS), default="bilinear",
-                        help="interpolation of rotations (default: bilinear)")
-    parser.add_argument("--fill", type=float, default=0.0, help="value of pixels outside the footprint (default: 0)")
-    parser.add_argument("--misregister-fraction", type=float, default=0.0, metavar="F",
-                        help="fraction of objects whose bands get their own rotation (default: 0)")
-    parser.add_argument("--misregister-angle", type=float, default=45.0, metavar="DEG",
-                        help="each misregistered band's extra rotation ~ U(-DEG, DEG) (default: 45)")
-    parser.add_argument("--centre-offset", type=float, default=0.0, metavar="PIX",
-                        help="move each object by (dx, dy) ~ U(-PIX, PIX)^2 (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (object k draws from (seed, k) alone)")
+    defaults = PerturbConfig().to_dict()
     smooth = parser.add_mutually_exclusive_group()
-    smooth.add_argument("--resample", choices=RESAMPLERS, default="none",
-                        help="shift every band by a random sub-pixel (a warp: correlated noise) (default: none)")
-    smooth.add_argument("--noise-correlation", type=float, default=0.0, metavar="RHO",
-                        help="convolve with the 3x3 kernel whose neighbour noise correlation is RHO (default: 0)")
-    parser.add_argument("--mask", type=_masks, default=(), metavar="KINDS",
-                        help="comma-separated masks: circles (NaN discs), strips (edge strips), chip-gaps (lines)")
+    for option in SETTINGS:
+        add_config_options(smooth if option.setting in _SMOOTHING else parser, [option], defaults)  # type: ignore[arg-type]
     parser.add_argument("--shard-size", type=int, default=4096, help="objects per shard and resumable chunk")
     add_progress_option(parser)
 
@@ -71,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.shard_size < 1:
         raise ConfigError(f"--shard-size must be positive, got {args.shard_size}")
-    config = PerturbConfig(footprint=args.footprint, rotation_angle=args.rotation_angle, kernel=args.kernel, fill=args.fill,
-                           misregister_fraction=args.misregister_fraction, misregister_angle=args.misregister_angle,
-                           centre_offset=args.centre_offset, resample=args.resample,
-                           noise_correlation=args.noise_correlation, mask=args.mask)
+    config = PerturbConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
     store = perturb_data(args.data, args.out, config, args.seed, shard_size=args.shard_size, progress=args.progress)
     index = store.index
     per_object = len(store.bands) * store.stamp_size**2

@@ -18,9 +18,10 @@ import numpy as np
 from brahmasifier import __version__
 from brahmasifier._atomic import json_safe, write_json_atomic, write_text_atomic
 from brahmasifier._outputs import check_outside_inputs, check_writable_folder
-from brahmasifier.errors import ConfigError, EvaluationInputError, OutputPathError
+from brahmasifier.errors import EvaluationInputError, OutputPathError
 from brahmasifier.evaluation.bootstrap import MetricSettings
 from brahmasifier.evaluation.calibration import ReliabilityCurve, reliability_curve
+from brahmasifier.evaluation.config import EvaluateConfig
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
 from brahmasifier.evaluation.metrics import compute_metrics
 from brahmasifier.evaluation.tables import metric_label, table_rows, undefined_notes
@@ -91,20 +92,14 @@ def evaluate(
     model_folder = resolve_model_dir(model) if model is not None else None  # a run dir's model/: reports may go beside it
     check_outside_inputs({"--out": out}, [p for p in (probs, labels, images, model_folder) if p is not None])
     check_writable_folder(out, "--out")
-    if not 0 < prevalence < 1:
-        raise ConfigError(f"prevalence must be in (0, 1), got {prevalence}")
-    if n_bootstrap < 0:
-        raise ConfigError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    EvaluateConfig(threshold=threshold, prevalence=prevalence, bootstrap=n_bootstrap, seed=seed, temperature=temperature,
+                   gallery_size=n_gallery)  # checks the given values, once
     card, card_path = read_card(model) if model is not None else (None, None)
     threshold_source = "given"
     if threshold is None:
         threshold, threshold_source = (card.threshold, f"model card {card_path}") if card else (0.5, "default")
     if temperature is None and card is not None:
-        temperature = float(card.temperature)
-    if temperature is not None and not temperature > 0:
-        raise ConfigError(f"temperature must be > 0, got {temperature}")
-    if not 0 <= threshold <= 1:
-        raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold}")
+        temperature = float(card.temperature)  # the card's values are checked when it is read
 
     from brahmasifier.evaluation.parameters import estimate_columns
 

@@ -19,7 +19,8 @@ from torch import nn
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.bands import BANDS, STAMP_SIZE
-from brahmasifier.errors import ConfigError, ModelFormatError
+from brahmasifier.errors import ModelFormatError
+from brahmasifier.inference.export_config import MIN_OPSET, ExportConfig
 from brahmasifier.inference.tta import TTAModel
 
 __all__ = [
@@ -27,8 +28,6 @@ __all__ = [
     "graph_sources", "onnx_cache_dir", "verify_onnx",
 ]
 
-#: Lowest opset we export: LayerNorm (ConvNeXt) is a native op from 17 on.
-MIN_OPSET: int = 17
 INPUT_NAME = "image"
 OUTPUT_NAME = "logit"
 
@@ -45,8 +44,7 @@ def export_onnx(
     ``tta`` other than ``none`` bakes the views into the graph (one run scores all views).
     ``check`` runs ``onnx.checker`` on the result.
     """
-    if opset < MIN_OPSET:
-        raise ConfigError(f"opset must be >= {MIN_OPSET}, got {opset}")
+    ExportConfig(tta=tta, opset=opset)  # checks them, once
     if not isinstance(model, nn.Module):
         from brahmasifier.models import load_model
 

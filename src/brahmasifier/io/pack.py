@@ -35,7 +35,6 @@ import pandas as pd
 from brahmasifier._outputs import check_free_space, check_output_folder
 from brahmasifier._runlock import RunLock
 from brahmasifier.bands import BANDS, STAMP_SIZE
-from brahmasifier.errors import ConfigError
 from brahmasifier.io._pack_chunks import (
     PACK_INDEX_COLUMNS,
     PARTS_DIR,
@@ -46,6 +45,7 @@ from brahmasifier.io._pack_chunks import (
     load_part,
 )
 from brahmasifier.io._pack_workers import run_chunks
+from brahmasifier.io.pack_config import PackConfig
 from brahmasifier.io.parameters import join_parameters, load_parameters, n_with_parameters
 from brahmasifier.io.reader import ID_FROM_STEM
 from brahmasifier.io.release import count_file_rows
@@ -64,7 +64,7 @@ from brahmasifier.io.store import (
 )
 from brahmasifier.pixels import masked_summary
 
-__all__ = ["PACK_INDEX_COLUMNS", "pack_fits"]
+__all__ = ["PACK_INDEX_COLUMNS", "PackConfig", "pack_fits"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ _PART_NAME = re.compile(r"^part-\d{5}\.parquet$")
 
 
 def pack_fits(
-    roots: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    out: str | os.PathLike[str],
+    roots: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | PackConfig,
+    out: str | os.PathLike[str] | None = None,
     *,
     workers: int | None = None,
     shard_size: int = 16384,
@@ -86,19 +86,28 @@ def pack_fits(
 ) -> CutoutStore:
     """Pack every object under ``roots`` into the store folder ``out`` and open it.
 
+    Takes a :class:`~brahmasifier.io.pack_config.PackConfig` alone (``pack_fits(config)``), or
+    its fields as arguments (checked there: ``ConfigError`` for ``shard_size`` or ``workers`` < 1).
+
     ``workers`` processes (default: the usable CPUs, at most one per chunk; ``1`` runs in this
     process) each pack one chunk of ``shard_size`` objects into one shard. Unreadable objects
     are listed in ``rejected.csv`` with the file and reason. Rerunning after an interruption
     resumes. If ``out`` already holds a complete store, it is returned as is when it was
     packed from identical inputs; otherwise ``overwrite=True`` is needed to rebuild it.
     """
-    if shard_size < 1:
-        raise ConfigError(f"shard_size must be positive, got {shard_size}")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"workers must be positive, got {workers}")
+    if isinstance(roots, PackConfig):
+        if out is not None:
+            raise TypeError("pack_fits(config) takes no other arguments: out is config.out")
+        config = roots
+    else:
+        if out is None:
+            raise TypeError("pack_fits() needs out (the store folder)")
+        config = PackConfig.of(roots, out, workers=workers, shard_size=shard_size, progress=progress,
+                               overwrite=overwrite)
+    workers, shard_size, progress, overwrite = config.workers, config.shard_size, config.progress, config.overwrite
     started = time.perf_counter()
-    out = Path(out)
-    scan = scan_fits_tree(roots, exclude=[out])  # a store inside a root is not input
+    out = Path(config.out)
+    scan = scan_fits_tree(config.roots, exclude=[out])  # a store inside a root is not input
 
     if is_complete_store(out):
         if not overwrite:

@@ -34,6 +34,7 @@ from brahmasifier._atomic import atomic_path, write_json_atomic
 from brahmasifier._progress import progress_bar
 from brahmasifier.errors import ModelFormatError
 from brahmasifier.shift.compare import Finding, compare, findings_json, pixel_score, verdict_line
+from brahmasifier.shift.config import CheckConfig
 from brahmasifier.shift.embedding import EmbeddingDensity, embed
 from brahmasifier.shift.record import StatsCollector
 from brahmasifier.shift.stats import STAT_COLUMNS
@@ -111,6 +112,7 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
     """Measure ``data``, compare with the model's training data (or ``against``), write the outputs (module docstring)."""
     from brahmasifier.inference.sources import open_source
 
+    CheckConfig(batch_size=batch_size, seed=seed)  # checks them, once
     if model is None and against is None:
         raise ModelFormatError("check needs a reference: --model RUN_OR_MODEL (its card's statistics) or --against DATA")
     rng = np.random.default_rng(seed)
