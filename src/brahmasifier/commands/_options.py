@@ -28,7 +28,7 @@ from brahmasifier._deprecation import note_deprecated
 
 __all__ = [
     "ConfigOption", "DeprecatedAlias", "add_config_options", "add_progress_option", "apply_config_file", "given_settings",
-    "non_negative", "seed_value",
+    "non_negative", "option_values", "seed_value",
 ]
 
 
@@ -82,6 +82,11 @@ def add_progress_option(parser: argparse.ArgumentParser, default: Any = True) ->
 def given_settings(args: argparse.Namespace, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The settings the user gave (options added with ``SUPPRESS`` are absent unless typed)."""
     return {k: v for k, v in vars(args).items() if k not in {"command", "config", *exclude} and not k.startswith("_")}
+
+
+def option_values(args: argparse.Namespace, options: Sequence[ConfigOption]) -> dict[str, Any]:
+    """The settings of ``options`` that reached ``args`` (given on the command line or by ``--config``), by field name."""
+    return {o.setting: getattr(args, o.setting) for o in options if hasattr(args, o.setting)}
 
 
 def seed_value(text: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, option_values
 
 __all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.shift.figure import format_check_table
 
     config = CheckConfig(data=tuple(args.data), progress=args.progress,
-                         **{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+                         **option_values(args, SETTINGS))
     out = config.out
     check_output_files({"check.json": f"{out}/{CHECK_JSON}", "check_scores.csv": f"{out}/{CHECK_SCORES}",
                         "check.png": f"{out}/{CHECK_FIGURE}"})

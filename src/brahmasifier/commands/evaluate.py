@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, non_negative
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, non_negative, option_values
 
 __all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.evaluation.report import METRICS_FILE, REPORT_FILE, evaluate
     from brahmasifier.evaluation.tables import format_table
 
-    config = EvaluateConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    config = EvaluateConfig(**option_values(args, SETTINGS))
     result = evaluate(
         args.probs, args.labels, args.out, images=args.images, threshold=config.threshold,
         prevalence=config.prevalence, n_bootstrap=config.bootstrap, seed=config.seed, progress=args.progress,

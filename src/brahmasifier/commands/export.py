@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from brahmasifier.commands._options import ConfigOption, add_config_options
+from brahmasifier.commands._options import ConfigOption, add_config_options, option_values
 from brahmasifier.inference.config import TTA_ELEMENTS
 
 __all__ = ["HELP", "SETTINGS", "VERIFY_TOLERANCE", "add_arguments", "run"]
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.models import load_model
     from brahmasifier.models.card import resolve_model_dir
 
-    config = ExportConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    config = ExportConfig(**option_values(args, SETTINGS))
     check_output_files({"--out": config.out}, inputs=[resolve_model_dir(config.model)])
     model, card = load_model(config.model)
     path = export_onnx(model, config.out, tta=config.tta, opset=config.opset)

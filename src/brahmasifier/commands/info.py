@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from brahmasifier.commands._options import ConfigOption, add_config_options, non_negative
+from brahmasifier.commands._options import ConfigOption, add_config_options, non_negative, option_values
 from brahmasifier.settings import Problems
 
 __all__ = ["HELP", "SETTINGS", "InfoConfig", "add_arguments", "run"]
@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.io.summary import summarize_store
     from brahmasifier.pixels import masked_line
 
-    config = InfoConfig(store=args.store, **{o.setting: getattr(args, o.setting) for o in SETTINGS
-                                             if hasattr(args, o.setting)})
+    config = InfoConfig(store=args.store, **option_values(args, SETTINGS))
     summary = summarize_store(config.store, top_reasons=config.top)
     if config.json:
         print(json.dumps(summary, indent=2))

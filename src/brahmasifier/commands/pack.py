@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, option_values
 
 __all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from brahmasifier.pixels import masked_line
 
     config = PackConfig(roots=tuple(args.roots), progress=args.progress,
-                        **{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+                        **option_values(args, SETTINGS))
     manifest_path = Path(config.out) / MANIFEST
     manifest_before = manifest_path.read_bytes() if manifest_path.is_file() and not config.overwrite else None
     started = time.perf_counter()

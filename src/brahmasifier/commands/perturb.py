@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option
+from brahmasifier.commands._options import ConfigOption, add_config_options, add_progress_option, option_values
 from brahmasifier.survey.transforms import FOOTPRINTS, KERNELS, RESAMPLERS
 
 __all__ = ["HELP", "SETTINGS", "add_arguments", "run"]
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.shard_size < 1:
         raise ConfigError(f"--shard-size must be positive, got {args.shard_size}")
-    config = PerturbConfig(**{o.setting: getattr(args, o.setting) for o in SETTINGS if hasattr(args, o.setting)})
+    config = PerturbConfig(**option_values(args, SETTINGS))
     store = perturb_data(args.data, args.out, config, args.seed, shard_size=args.shard_size, progress=args.progress)
     index = store.index
     per_object = len(store.bands) * store.stamp_size**2
