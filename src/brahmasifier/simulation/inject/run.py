@@ -67,16 +67,16 @@ def _cached(name: str, key: object, make: Callable[[], Any]) -> Any:
     return _CACHE[name][1]
 
 
-def _run_chunk(number: int, store_path: str, hosts: list[dict[str, Any]], seed: int, config: dict[str, object],
+def _run_chunk(number: int, store_paths: tuple[str, ...], hosts: list[dict[str, Any]], seed: int, config: dict[str, object],
                folder: str) -> int:
     """Inject into the hosts of chunk ``number``; write its record; return how many succeeded."""
-    from brahmasifier.io.store import open_store
+    from brahmasifier.io.store import open_stores
     from brahmasifier.simulation.inject.paint import Host, inject_into_host
     from brahmasifier.simulation.inject.sources import OurSources, SlsimSources
     from brahmasifier.simulation.render import Renderer
 
     cfg = InjectConfig.from_dict(config)
-    store = _cached("store", store_path, lambda: open_store(store_path))
+    store = _cached("store", store_paths, lambda: open_stores(store_paths))  # one store, or several read as one
     renderer = _cached("renderer", "slsim", lambda: Renderer("slsim"))
     context: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if cfg.source_engine == "slsim":
@@ -197,15 +197,15 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
         order = np.random.default_rng(np.random.SeedSequence([seed, _SEED_ORDER])).permutation(len(table.candidates))
         host_list = _host_dicts(table, order, domain)
         chunks = [host_list[i : i + cfg.hosts_per_chunk] for i in range(0, len(host_list), cfg.hosts_per_chunk)]
-        resumed = _run_chunks(folder, chunks, str(store.path), seed, cfg, n, workers, progress)
+        resumed = _run_chunks(folder, chunks, tuple(map(str, store.paths)), seed, cfg, n, workers, progress)
         summary = write_outputs(out, folder, table, chunks, n, seed, layout_name, cfg, settings, preview,
                                 time.perf_counter() - started, resumed)
     shutil.rmtree(folder, ignore_errors=True)
     return summary
 
 
-def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: str, seed: int, cfg: InjectConfig, n: int,
-                workers: int | None, progress: bool) -> int:
+def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_paths: tuple[str, ...], seed: int, cfg: InjectConfig,
+                n: int, workers: int | None, progress: bool) -> int:
     """Run chunks in order until the first ``n`` successes are known; returns the number of chunks found done."""
     def done(c: int) -> int | None:
         path = folder / f"chunk-{c:05d}.json"
@@ -232,7 +232,7 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
                 if prefix()[0] >= n:
                     break
                 if c not in successes:
-                    successes[c] = _run_chunk(c, store_path, chunks[c], seed, config, str(folder))
+                    successes[c] = _run_chunk(c, store_paths, chunks[c], seed, config, str(folder))
                 bar.n = min(prefix()[0], n)
                 bar.refresh()
             return resumed
@@ -249,7 +249,7 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
                         upcoming = next(queue, None)
                         if upcoming is None:
                             break
-                        future = pool.submit(_run_chunk, upcoming, store_path, chunks[upcoming], seed, config, str(folder))
+                        future = pool.submit(_run_chunk, upcoming, store_paths, chunks[upcoming], seed, config, str(folder))
                         running[future] = upcoming
                     if not running:
                         break
