@@ -169,7 +169,7 @@ def test_datamodule_reads_several_stores_and_fits_roots_as_one(tiny_challenge_tr
     assert dm.summary["n_train"] + dm.summary["n_val"] == len(truth) + 40
     seen: dict[str, torch.Tensor] = {}
     for batch in dm.train_dataloader():  # through a worker process: the union pickles and reopens the shards
-        seen.update({i: img for i, img in zip(batch["id"], batch["image"], strict=True)})
+        seen.update(dict(zip(batch["id"], batch["image"], strict=True)))
     for k in range(20):  # every training object of a and b, with its own store's pixels
         for prefix, store in (("id", a), ("b", b)):
             if f"{prefix}{k}" in seen:

@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, output, seed, then one option per PerturbConfig setting (generated from :data:`SETTINGS`)."""
     from brahmasifier.survey.transforms import PerturbConfig
 
-    parser.add_argument("data", metavar="DATA", help="a packed store or a FITS tree")
+    parser.add_argument("data", metavar="DATA", nargs="+",
+                        help="packed stores and/or FITS trees (several: read as one, nothing copied)")
     parser.add_argument("--out", required=True, help="output store folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (object k draws from (seed, k) alone)")
     defaults = PerturbConfig().to_dict()

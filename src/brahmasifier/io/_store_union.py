@@ -54,7 +54,7 @@ StoreLike = CutoutStore | str | os.PathLike[str]
 
 #: What :meth:`CutoutStore.index_arrays` reads for a column a store's index lacks (``None``: the ID);
 #: the union fills it in where one store has the column and another does not.
-_READER_DEFAULTS: dict[str, object] = {"stem": None, "label": -1, "domain": "unknown", "n_nan": 0, "n_masked": -1,
+_READER_DEFAULTS: dict[str, int | str | None] = {"stem": None, "label": -1, "domain": "unknown", "n_nan": 0, "n_masked": -1,
                                        "id_source": ""}
 
 
@@ -129,9 +129,13 @@ class StoreUnion(CutoutStore):
                 store._index = None  # the union's copy is the one kept (bounded memory: one index, not two)
             present = {c for f in frames for c in f.columns}
             for k, frame in enumerate(frames):  # a reader column one store lacks: the reader's default, not NaN
-                lacking = {c: v for c, v in _READER_DEFAULTS.items() if c in present and c not in frame.columns}
+                lacking = [c for c in _READER_DEFAULTS if c in present and c not in frame.columns]
                 if lacking:
-                    frames[k] = frame.assign(**{c: frame["id"] if v is None else v for c, v in lacking.items()})
+                    frame = frame.copy()  # a caller may still hold the store's own table
+                    for column in lacking:
+                        default = _READER_DEFAULTS[column]
+                        frame[column] = frame["id"] if default is None else default
+                    frames[k] = frame
             index = pd.concat(frames, ignore_index=True, sort=False)
             names = [str(s.path) for s in self.stores]
             codes = np.repeat(np.arange(len(names), dtype=np.int64), [len(f) for f in frames])

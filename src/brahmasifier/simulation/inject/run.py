@@ -27,7 +27,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
@@ -126,25 +126,27 @@ def _host_dicts(table: HostTable, order: np.ndarray, domain: str | None) -> list
     return out
 
 
-def _settings(hosts: Path, catalog: Path | None, n: int, seed: int, layout_name: str, domain: str | None,
+def _settings(hosts: list[Path], catalog: Path | None, n: int, seed: int, layout_name: str, domain: str | None,
               cfg: InjectConfig) -> dict[str, object]:
     import hashlib
 
     digest = hashlib.sha256(catalog.read_bytes()).hexdigest() if catalog is not None else None
-    return {"engine": "inject", "hosts": str(hosts.resolve()), "catalog": None if catalog is None else str(catalog.resolve()),
-            "catalog_sha256": digest, "n": n, "seed": seed, "layout": layout_name, "domain": domain,
-            "inject": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
+    resolved = [str(h.resolve()) for h in hosts]
+    return {"engine": "inject", "hosts": resolved[0] if len(resolved) == 1 else resolved,
+            "catalog": None if catalog is None else str(catalog.resolve()), "catalog_sha256": digest, "n": n, "seed": seed,
+            "layout": layout_name, "domain": domain, "inject": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT,
+            "zp": NJY_ZERO_POINT}
 
 
-def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n: int, seed: int = 0,
-                   config: InjectConfig | None = None, catalog: str | os.PathLike[str] | None = None,
+def inject_dataset(hosts: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], n: int,
+                   seed: int = 0, config: InjectConfig | None = None, catalog: str | os.PathLike[str] | None = None,
                    layout_name: str = "challenge", workers: int | None = None, progress: bool = True,
                    preview: bool = True, domain: str | None = None,
                    cache_dir: str | os.PathLike[str] | None = None) -> InjectionSummary:
     """Inject ``n`` lensed sources into hosts and write them (and, by default, the untouched hosts) under ``out``.
 
     Args:
-        hosts: a packed store or a FITS tree of host cutouts.
+        hosts: packed stores and/or FITS trees of host cutouts (several: read as one, nothing copied).
         out: output folder (challenge layout, or the blind ``test`` layout).
         n: lenses to make (fewer if the hosts run out; the summary says so).
         seed: the run's seed; the output depends only on it and the settings.
@@ -177,11 +179,12 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
 
         if available() is not None:
             raise DependencyNotFoundError(str(available()))
-    out, hosts = Path(out), Path(hosts)
+    out = Path(out)
+    host_paths = [Path(hosts)] if isinstance(hosts, (str, os.PathLike)) else [Path(h) for h in hosts]
     catalog_path = Path(catalog) if catalog is not None else None
-    check_outside_inputs({"--out": out}, [hosts, *([catalog_path] if catalog_path else [])])
+    check_outside_inputs({"--out": out}, [*host_paths, *([catalog_path] if catalog_path else [])])
     catalog_frame = load_catalog(catalog_path) if catalog_path is not None else None
-    settings = json.loads(json.dumps(_settings(hosts, catalog_path, n, seed, layout_name, domain, cfg)))
+    settings = json.loads(json.dumps(_settings(host_paths, catalog_path, n, seed, layout_name, domain, cfg)))
     folder = out / CHUNK_FOLDER
     previous = check_resume(out, settings, folder=folder, what="data set")
     if previous is not None:
@@ -192,7 +195,7 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
         return InjectionSummary.from_manifest(out, previous)
     with locked_run(folder, settings):
         started = time.perf_counter()
-        store = open_hosts(hosts, Path(cache_dir) if cache_dir else folder / "hosts", workers, progress)
+        store = open_hosts(host_paths, Path(cache_dir) if cache_dir else folder / "hosts", workers, progress)
         table = select_hosts(store, catalog_frame, cfg.max_nan_pixels, cfg.host_query)
         order = np.random.default_rng(np.random.SeedSequence([seed, _SEED_ORDER])).permutation(len(table.candidates))
         host_list = _host_dicts(table, order, domain)
