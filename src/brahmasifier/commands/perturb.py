@@ -1,7 +1,7 @@
 """Make survey-like test sets: rotate and mask footprints, misregister bands, offset objects, resample, mask.
 
-Reads a packed store or a FITS tree (either engine's output, ``inject``'s output, the
-release) and writes a new store whose index carries what was applied to each object
+Reads packed stores and/or FITS trees (either engine's output, ``inject``'s output, the
+release; several are read as one) and writes a new store whose index carries what was applied to each object
 (``pert_*`` columns: angle per band, offset, fill value, kernel, sub-pixel shift, mask). The
 same seed gives the same pixels; an interrupted run resumes when rerun with the same settings.
 See docs/survey-pixels.md.
