@@ -189,7 +189,13 @@ class CutoutStore:
         out = np.empty((idx.size, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
         for k in np.unique(shard_of):
             sel = np.nonzero(shard_of == k)[0]
-            out[sel] = np.take(self._map(int(k)), idx[sel] - self._starts[k], axis=0)
+            local = idx[sel] - self._starts[k]
+            if sel[-1] - sel[0] + 1 == sel.size:
+                # Sorted rows (training batches, sequential scoring) make each shard's part one slice of
+                # ``out``: gather straight into it (mode="clip": unbuffered, and the rows are in range).
+                np.take(self._map(int(k)), local, axis=0, out=out[sel[0] : sel[-1] + 1], mode="clip")
+            else:
+                out[sel] = np.take(self._map(int(k)), local, axis=0)
         return out
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
