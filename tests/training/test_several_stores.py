@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from brahmasifier.cli import main
 
@@ -48,3 +49,18 @@ def test_train_on_two_stores_records_both(tmp_path: Path, capsys: pytest.Capture
     assert main(_train("--data", str(a), str(other), "--out", str(tmp_path / "r2"))) == 2
     err = capsys.readouterr().err
     assert str(a) in err and str(other) in err and "cannot be read as one store" in err
+
+
+def test_adapt_to_two_stores(tmp_path: Path) -> None:
+    """``--adapt-to T1 T2``: the unlabelled target is both stores read as one (the task reopens them by path)."""
+    source = tiny_store(tmp_path / "source", 64, seed=1).path
+    t1 = tiny_store(tmp_path / "t1", 20, seed=4, prefix="t").path
+    t2 = tiny_store(tmp_path / "t2", 12, seed=5, prefix="u").path
+    run = tmp_path / "run"
+    assert main(_train("--data", str(source), "--adapt-to", str(t1), str(t2), "--out", str(run))) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["adaptation"]["adapt_to"] == [str(t1), str(t2)]
+    assert 0.0 <= metrics["adaptation"]["last_epoch"]["domain_acc"] <= 1.0
+    assert not (run / "adapt_store").exists()  # nothing packed or copied
+    hparams = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["hyper_parameters"]
+    assert hparams["target_store"] == [str(t1), str(t2)]
