@@ -146,3 +146,32 @@ def test_an_unfinished_store_is_refused_not_scanned_as_fits(tmp_path: Path) -> N
     for use in (lambda: open_source([tmp_path / "s"]), lambda: LensDataModule(tmp_path / "s", progress=False).setup()):
         with pytest.raises(StoreError, match="incomplete store"):
             use()
+
+
+def test_datamodule_reads_several_stores_and_fits_roots_as_one(tiny_challenge_tree, tmp_path: Path) -> None:
+    """Two stores and a FITS tree: the tree packed once into the cache, all three read as one (DataLoader workers too)."""
+    from brahmasifier.io.store import StoreUnion
+
+    root, truth = tiny_challenge_tree
+    a = make_store(tmp_path / "a", [0, 1] * 10, seed=1)
+    index = a.index.assign(id=[f"b{k}" for k in range(20)])
+    b = write_store(tmp_path / "b", a.read(np.arange(20)) + 1.0, index)  # other pixels, other IDs
+    dm = LensDataModule([a.path, root, b.path], cache_dir=tmp_path / "cache", batch_size=64, val_fraction=0.2, workers=1,
+                        progress=False)
+    assert dm.store_paths == [tmp_path / "cache", a.path, b.path]
+    with pytest.raises(DataProblem, match="3 stores"):
+        _ = dm.store_path
+    dm.prepare_data()
+    dm.setup("fit")
+    assert isinstance(dm.store, StoreUnion) and len(dm.store) == len(truth) + 40
+    per_store = {e["path"]: e for e in dm.summary["stores"]}
+    assert [per_store[str(p)]["n_objects"] for p in dm.store_paths] == [len(truth), 20, 20]
+    assert dm.summary["n_train"] + dm.summary["n_val"] == len(truth) + 40
+    seen: dict[str, torch.Tensor] = {}
+    for batch in dm.train_dataloader():  # through a worker process: the union pickles and reopens the shards
+        seen.update(dict(zip(batch["id"], batch["image"], strict=True)))
+    for k in range(20):  # every training object of a and b, with its own store's pixels
+        for prefix, store in (("id", a), ("b", b)):
+            if f"{prefix}{k}" in seen:
+                torch.testing.assert_close(seen[f"{prefix}{k}"], torch.from_numpy(store.read([k])[0]))
+    assert {i for i in seen if i.startswith("b")} and {i for i in seen if i.startswith("id")}

@@ -86,6 +86,24 @@ def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree,
     pd.testing.assert_frame_equal(from_store.reset_index(drop=True), probs, check_exact=False, rtol=1e-5, atol=1e-5)
 
 
+def test_several_stores_are_scored_one_after_the_other(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
+    """``predict --data A B``: every object of both stores, the same probabilities as from the FITS tree."""
+    _, probs, _ = baseline
+    root, _ = tiny_challenge_tree
+    records = [read_object(o) for o in scan_fits_tree(root).objects]
+    index = pd.DataFrame({"id": [r.id for r in records], "stem": [r.stem for r in records], "label": -1,
+                          "domain": "unknown", "n_nan": [r.n_nan for r in records]})
+    images = np.stack([r.image for r in records])
+    write_store(tmp_path / "a", images[:10], index.iloc[:10], shard_size=4)
+    write_store(tmp_path / "b", images[10:], index.iloc[10:].reset_index(drop=True), shard_size=4)
+    summary = predict(PredictConfig(models=two_models, data=[tmp_path / "a", tmp_path / "b"], out=tmp_path / "s.csv",
+                                    probs_out=tmp_path / "p.parquet", onnx=False, progress=False, workers=0, batch_size=5,
+                                    part_size=8, threshold=0.5, precision="32-true"))
+    both = pd.read_parquet(tmp_path / "p.parquet").set_index("id").loc[probs["id"]].reset_index()
+    assert summary.n_scored == 24 and summary.n_ids == 24
+    pd.testing.assert_frame_equal(both, probs, check_exact=False, rtol=1e-5, atol=1e-5)
+
+
 def test_unreadable_objects_are_rejected_not_fatal(tiny_challenge_tree, two_models, tmp_path) -> None:
     root, _ = tiny_challenge_tree
     tree = tmp_path / "tree"

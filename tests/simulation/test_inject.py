@@ -304,3 +304,24 @@ def test_cli_errors_and_help_defaults(tmp_path: Path, capsys: pytest.CaptureFixt
         value = getattr(defaults, option.setting)
         if value is not None:
             assert f"(default: {value})" in text, option.setting
+
+
+@pytest.mark.filterwarnings("ignore:`axes` should not be `None`:DeprecationWarning")
+def test_hosts_from_two_stores_are_the_hosts_of_one(host_store: Path, tmp_path: Path) -> None:
+    """``--hosts A B``: two stores read as one give the lenses the same hosts give from one store."""
+    from brahmasifier.io.store import write_store
+
+    whole = open_store(host_store)
+    half = len(whole) // 2
+    for name, rows in (("a", np.arange(half)), ("b", np.arange(half, len(whole)))):
+        write_store(tmp_path / name, whole.read(rows), whole.index.iloc[rows].reset_index(drop=True))
+    config = InjectConfig(hosts_per_chunk=2)
+    one = inject_dataset(host_store, tmp_path / "one", 2, seed=5, workers=1, progress=False, config=config)
+    two = inject_dataset([tmp_path / "a", tmp_path / "b"], tmp_path / "two", 2, seed=5, workers=1, progress=False,
+                         config=config)  # (the chunk reopens the union from its store paths, as a worker process does)
+    assert two.n_lenses == one.n_lenses == 2 and two.hosts["found"] == len(whole)
+    h1, h2 = _hashes(one.out), _hashes(two.out)
+    lens_files = {k for k in h1 if k.startswith("slsim_lenses/") and Path(k).name.startswith("D1_")}
+    assert lens_files and {k: h1[k] for k in lens_files} == {k: h2.get(k) for k in lens_files}
+    manifest = json.loads((two.out / "simulation.json").read_text())
+    assert manifest["settings"]["hosts"] == [str((tmp_path / "a").resolve()), str((tmp_path / "b").resolve())]

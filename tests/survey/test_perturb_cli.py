@@ -110,3 +110,23 @@ def test_options_are_perturbconfig_fields_and_a_file_sets_them(tiny_store: Path,
         main(["perturb", str(tiny_store), "--out", str(tmp_path / "h"), "--resample", "bilinear",
               "--noise-correlation", "0.1"])
     assert exc.value.code == 2
+
+
+def test_several_stores_in_one_store_out(tiny_store: Path, tmp_path: Path) -> None:
+    """``perturb A B``: both stores read as one (nothing copied), each object drawn as at its row of the union."""
+    rng = np.random.default_rng(8)
+    images = np.stack([structured_object(rng) for _ in range(4)])
+    index = pd.DataFrame({"id": [f"y{k}" for k in range(4)], "stem": [f"y{k}" for k in range(4)], "label": [1, 0, 1, 0],
+                          "domain": "hsc", "n_nan": 0})
+    other = write_store(tmp_path / "other", images, index).path
+    args = ["--seed", "6", "--centre-offset", "1.5", "--shard-size", "5", "--no-progress"]
+    assert main(["perturb", str(tiny_store), str(other), "--out", str(tmp_path / "both"), *args]) == 0
+    both = open_store(tmp_path / "both")
+    assert len(both) == 11 and both.index["id"].tolist() == [f"x{k}" for k in range(7)] + [f"y{k}" for k in range(4)]
+    assert both.index["source_store"].astype(str).tolist() == [str(tiny_store)] * 7 + [str(other)] * 4
+    assert both.manifest["perturb"]["input"] == [str(tiny_store.resolve()), str(other.resolve())]
+    assert both.manifest["perturb"]["input_kind"] == "store"
+    assert main(["perturb", str(tiny_store), "--out", str(tmp_path / "first"), *args]) == 0
+    first = open_store(tmp_path / "first")  # row k draws from (seed, k): the first store's objects are the same
+    assert np.array_equal(both.read(range(7)), first.read(range(7)), equal_nan=True)
+    assert both.index["pert_offset_x"].iloc[:7].tolist() == first.index["pert_offset_x"].tolist()

@@ -21,10 +21,10 @@ def blob(rng: np.random.Generator, lens: bool) -> np.ndarray:
     return np.stack([core + ring * (b < 2) + rng.normal(0, 1, r.shape) for b in range(len(BANDS))]).astype(np.float32)
 
 
-def tiny_store(path: Path, n: int, seed: int = 0, n_unlabelled: int = 0) -> CutoutStore:
+def tiny_store(path: Path, n: int, seed: int = 0, n_unlabelled: int = 0, prefix: str = "obj") -> CutoutStore:
     rng = np.random.default_rng(seed)
     labels = [k % 2 for k in range(n)] + [-1] * n_unlabelled
     images = np.stack([blob(rng, label == 1) for label in labels])
-    index = pd.DataFrame({"id": [f"obj{k}" for k in range(len(labels))], "stem": [f"D1_{k}" for k in range(len(labels))],
+    index = pd.DataFrame({"id": [f"{prefix}{k}" for k in range(len(labels))], "stem": [f"D1_{k}" for k in range(len(labels))],
                           "label": labels, "domain": ["slsim" if k % 4 < 2 else "hsc" for k in range(len(labels))], "n_nan": 0})
     return write_store(path, images, index)

@@ -26,8 +26,8 @@ HELP = "paint lensed sources into real host cutouts (lenstronomy) and write lens
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `brahmasifier inject` (injection settings default to InjectConfig's, checked there)."""
-    parser.add_argument("--hosts", required=True, metavar="FITS_ROOT_OR_STORE",
-                        help="host cutouts: a packed store or a FITS tree")
+    parser.add_argument("--hosts", required=True, metavar="FITS_ROOT_OR_STORE", nargs="+",
+                        help="host cutouts: packed stores and/or FITS trees (several: read as one)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--n", type=int, required=True, help="lenses to make (each with its untouched host as a non-lens)")
     parser.add_argument("--seed", type=seed_value, default=0, help="random seed (output depends only on it and the settings)")

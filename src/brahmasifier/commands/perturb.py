@@ -1,7 +1,7 @@
 """Make survey-like test sets: rotate and mask footprints, misregister bands, offset objects, resample, mask.
 
-Reads a packed store or a FITS tree (either engine's output, ``inject``'s output, the
-release) and writes a new store whose index carries what was applied to each object
+Reads packed stores and/or FITS trees (either engine's output, ``inject``'s output, the
+release; several are read as one) and writes a new store whose index carries what was applied to each object
 (``pert_*`` columns: angle per band, offset, fill value, kernel, sub-pixel shift, mask). The
 same seed gives the same pixels; an interrupted run resumes when rerun with the same settings.
 See docs/survey-pixels.md.
@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, output, seed, then one option per PerturbConfig setting (generated from :data:`SETTINGS`)."""
     from brahmasifier.survey.transforms import PerturbConfig
 
-    parser.add_argument("data", metavar="DATA", help="a packed store or a FITS tree")
+    parser.add_argument("data", metavar="DATA", nargs="+",
+                        help="packed stores and/or FITS trees (several: read as one, nothing copied)")
     parser.add_argument("--out", required=True, help="output store folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (object k draws from (seed, k) alone)")
     defaults = PerturbConfig().to_dict()

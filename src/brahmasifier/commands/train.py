@@ -48,7 +48,7 @@ def _json_dict(text: str) -> dict[str, Any]:
 #: ``brahmasifier train`` options → TrainConfig fields; defaults are shown from TrainConfig.
 OPTIONS: list[ConfigOption] = [
     ConfigOption(("--data",), "data", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"},
-                 "a packed store, or FITS roots (packed into --cache-dir first)"),
+                 "packed stores (several: read as one, nothing copied) and/or FITS roots (packed into --cache-dir first)"),
     ConfigOption(("--out",), "out", {"metavar": "RUN_DIR"}, "run directory to create (or resume)"),
     ConfigOption(("--arch", "--model"), "arch", {},
                  "architecture: 'compact', a preset (compact_small, vit224, vit_tiny_p4) or any timm model name "
@@ -108,7 +108,7 @@ OPTIONS: list[ConfigOption] = [
                  "beta of the beta-NLL (0: plain Gaussian NLL; 0.5 kept classification as good in the baseline)"),
     ConfigOption(("--regression-hidden",), "regression_hidden", {"type": int}, "hidden width of the regression head"),
     ConfigOption(("--adapt-to",), "adapt_to", {"nargs": "+", "metavar": "STORE_OR_FITS_ROOT"},
-                 "unsupervised domain adaptation (DANN) towards this unlabelled data: a store or FITS roots; any labels "
+                 "unsupervised domain adaptation (DANN) towards this unlabelled data: stores and/or FITS roots; any labels "
                  "in it are ignored (docs/data-shift.md)"),
     ConfigOption(("--adapt-weight",), "adapt_weight", {"type": float},
                  "DANN weight: the gradient-reversal factor rises as weight x (2/(1+exp(-10p))-1) over training progress p"),

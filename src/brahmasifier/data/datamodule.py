@@ -1,8 +1,11 @@
-"""LightningDataModule over a packed store, or FITS roots packed into a cache once per node.
+"""LightningDataModule over packed stores and/or FITS roots packed into a cache once per node.
 
 Lightning calls :meth:`LensDataModule.prepare_data` on one process per node (with a barrier
 after it) and :meth:`LensDataModule.setup` on every process, so under DDP the FITS roots are
 packed once and every rank then opens the same store (shards shared through the page cache).
+Several stores (``train --data A B C``: several ``simulate``/``pack`` runs) are read as one
+without copying (:class:`~brahmasifier.io.store.StoreUnion`); the summary written to
+``metrics.json`` and the model card lists every store and how many objects each gave.
 """
 
 from __future__ import annotations
@@ -22,19 +25,21 @@ from brahmasifier.data.dataset import StoreDataset
 from brahmasifier.data.sampler import EpochSampler
 from brahmasifier.data.split import MIN_PER_CLASS, UNBALANCED_FRACTION, UnbalancedDataWarning, stratified_split
 from brahmasifier.errors import DataProblem
-from brahmasifier.io.store import CutoutStore, open_store
-from brahmasifier.io.store_input import is_store_input, open_or_pack
+from brahmasifier.io.store import CutoutStore, StoreUnion, open_stores
+from brahmasifier.io.store_input import is_store_input, open_or_pack, store_paths
 
 __all__ = ["LensDataModule", "check_labels", "is_store_input", "pack_if_needed"]
 
 
-def pack_if_needed(data: Sequence[str | os.PathLike[str]], cache_dir: str | os.PathLike[str], progress: bool = True) -> Path:
-    """Path of a store for ``data``: the store itself, or FITS roots packed once into ``cache_dir`` (reused on rerun).
+def pack_if_needed(data: Sequence[str | os.PathLike[str]], cache_dir: str | os.PathLike[str],
+                   progress: bool = True) -> list[Path]:
+    """The store folders for ``data``: its stores, and its FITS roots packed once into ``cache_dir`` (reused on rerun).
 
-    Training's use of :func:`brahmasifier.io.store_input.open_or_pack` (the one home of "store or FITS").
+    Training's use of :func:`brahmasifier.io.store_input.open_or_pack` (the one home of "store or FITS");
+    :func:`~brahmasifier.io.store.open_stores` of the result reads them as one store.
     """
-    return open_or_pack(data, cache_dir, what="training data", progress=progress, reuse_packed=True,
-                        note=rank_zero_info).path
+    return list(open_or_pack(data, cache_dir, what="training data", progress=progress, reuse_packed=True,
+                             note=rank_zero_info).paths)
 
 
 def check_labels(labels: np.ndarray, source: str) -> dict[str, int]:
@@ -65,8 +70,9 @@ def check_labels(labels: np.ndarray, source: str) -> dict[str, int]:
 class LensDataModule(pl.LightningDataModule):
     """Train/val loaders over a store: label −1 excluded, split stratified by label × domain.
 
-    ``data`` is a packed store path or FITS roots (packed into ``cache_dir`` in
-    ``prepare_data``, on one process per node). Loaders use batched store reads.
+    ``data`` is packed store paths and/or FITS roots (packed into ``cache_dir`` in
+    ``prepare_data``, on one process per node); several stores are read as one
+    (:class:`~brahmasifier.io.store.StoreUnion`). Loaders use batched store reads.
     """
 
     def __init__(
@@ -99,41 +105,48 @@ class LensDataModule(pl.LightningDataModule):
         self.summary: dict[str, Any] = {}
 
     @property
-    def store_path(self) -> Path:
-        """The store trained on (after packing, if FITS roots were given)."""
-        if is_store_input(self.data):
-            return Path(self.data[0])
-        if self.cache_dir is None:
+    def store_paths(self) -> list[Path]:
+        """The stores trained on, in row order: the packed cache first if FITS roots were given, then the stores."""
+        if not is_store_input(self.data) and self.cache_dir is None:
             raise DataProblem(f"{', '.join(map(str, self.data))}: not a packed store; give a cache_dir to pack FITS roots into")
-        return self.cache_dir
+        return store_paths(self.data, self.cache_dir)
+
+    @property
+    def store_path(self) -> Path:
+        """The one store trained on (after packing FITS roots); several stores: refused, use :attr:`store_paths`."""
+        paths = self.store_paths
+        if len(paths) != 1:
+            raise DataProblem(f"{len(paths)} stores ({', '.join(map(str, paths))}): use store_paths")
+        return paths[0]
 
     def prepare_data(self) -> None:
-        """Pack FITS roots into the cache (Lightning calls this on one process per node; a no-op for a store)."""
+        """Pack FITS roots into the cache (Lightning calls this on one process per node; a no-op for stores)."""
         if not is_store_input(self.data):
-            pack_if_needed(self.data, self.store_path, progress=self.progress)
+            pack_if_needed(self.data, self.store_paths[0], progress=self.progress)
 
     def setup(self, stage: str | None = None) -> None:
-        """Open the store, drop unlabelled objects, check the classes, split."""
+        """Open the store(s) as one, drop unlabelled objects, check the classes, split."""
         if self.store is not None:
             return
-        self.store = open_store(self.store_path)
+        self.store = open_stores(self.store_paths)
         index = self.store.index
         labels = index["label"].to_numpy()
         labelled = np.nonzero((labels == 0) | (labels == 1))[0]
         n_unlabelled = len(labels) - len(labelled)
         if n_unlabelled:
-            rank_zero_info(f"{self.store.path}: {n_unlabelled} objects with unknown label (-1) excluded from training")
-        counts = check_labels(labels[labelled], str(self.store.path))
+            rank_zero_info(f"{self.store.name}: {n_unlabelled} objects with unknown label (-1) excluded from training")
+        counts = check_labels(labels[labelled], self.store.name)
         domains = index["domain"].astype(str).to_numpy()
         train_pos, val_pos = stratified_split(labels[labelled], domains[labelled], self.val_fraction, self.seed)
         self.train_rows, self.val_rows = labelled[train_pos], labelled[val_pos]
         val_labels = labels[self.val_rows]
         if not ((val_labels == 0).any() and (val_labels == 1).any()):
-            raise DataProblem(f"{self.store.path}: validation split lacks one class; raise --val-fraction or add data")
+            raise DataProblem(f"{self.store.name}: validation split lacks one class; raise --val-fraction or add data")
         if len(self.train_rows) < self.batch_size:
             rank_zero_info(f"note: {len(self.train_rows)} training objects, fewer than one batch of {self.batch_size}")
         self.summary = {
-            "store": str(self.store.path),
+            "store": self.store.name,
+            **self._per_store(labelled),
             "n_objects": len(labels),
             "n_unlabelled_excluded": int(n_unlabelled),
             **counts,
@@ -142,6 +155,18 @@ class LensDataModule(pl.LightningDataModule):
             "val_fraction": self.val_fraction,
             "split_seed": self.seed,
             "domains": {str(k): int(v) for k, v in index.iloc[labelled]["domain"].value_counts().sort_index().items()},
+        }
+
+    def _per_store(self, labelled: np.ndarray) -> dict[str, Any]:
+        """``stores``: each store's folder with its objects, labelled ones, train and val rows (several stores only)."""
+        if not isinstance(self.store, StoreUnion):
+            return {}
+        counts = [self.store.n_per_store(), self.store.n_per_store(labelled), self.store.n_per_store(self.train_rows),
+                  self.store.n_per_store(self.val_rows)]
+        return {
+            "stores": [{"path": path, "n_objects": counts[0][path], "n_labelled": counts[1][path], "n_train": counts[2][path],
+                        "n_val": counts[3][path]} for path in counts[0]],
+            "n_duplicate_ids_across_stores": self.store.duplicates_across(),
         }
 
     def _loader(self, rows: np.ndarray, batch_size: int, shuffle: bool) -> DataLoader[dict[str, Any]]:

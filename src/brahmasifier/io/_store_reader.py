@@ -38,7 +38,8 @@ __all__ = ["CutoutStore", "StoreBatch", "open_store"]
 
 @dataclass(frozen=True)
 class _Shard:
-    file: str
+    root: Path  # the store folder holding it (a union's shards come from several)
+    file: str  # relative to ``root``
     n: int
 
 
@@ -83,7 +84,7 @@ class CutoutStore:
             raise StoreError(f"{manifest_path}: store version {self.manifest.get('version')} unsupported")
         self.bands: tuple[str, ...] = tuple(self.manifest["bands"])
         self.stamp_size: int = int(self.manifest["stamp_size"])
-        self._shards = [_Shard(s["file"], int(s["n"])) for s in self.manifest["shards"]]
+        self._shards = [_Shard(self.path, s["file"], int(s["n"])) for s in self.manifest["shards"]]
         self._starts = np.cumsum([0] + [s.n for s in self._shards])
         self._index: pd.DataFrame | None = None
         self._columns: dict[str, np.ndarray] | None = None
@@ -98,6 +99,16 @@ class CutoutStore:
 
     def __len__(self) -> int:
         return int(self._starts[-1])
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every store folder read (one here; a :class:`~brahmasifier.io.store.StoreUnion` has several)."""
+        return (self.path,)
+
+    @property
+    def name(self) -> str:
+        """The store for messages and records (its folder; a union names every folder)."""
+        return str(self.path)
 
     def __repr__(self) -> str:
         return f"CutoutStore({str(self.path)!r}, n={len(self)}, shards={len(self._shards)})"
@@ -146,17 +157,17 @@ class CutoutStore:
 
     def _check_shard(self, k: int) -> None:
         shard = self._shards[k]
-        check_shard_file(self.path / shard.file, (shard.n, len(self.bands), self.stamp_size, self.stamp_size))
+        check_shard_file(shard.root / shard.file, (shard.n, len(self.bands), self.stamp_size, self.stamp_size))
 
     def _map(self, k: int) -> np.ndarray:
         arr = self._maps[k]
         if arr is None:
             self._check_shard(k)
-            arr = np.load(self.path / self._shards[k].file, mmap_mode="r")
+            arr = np.load(self._shards[k].root / self._shards[k].file, mmap_mode="r")
             expected = (self._shards[k].n, len(self.bands), self.stamp_size, self.stamp_size)
             if arr.shape != expected or arr.dtype != np.float32:
                 raise StoreError(
-                    f"{self.path / self._shards[k].file}: shape {arr.shape} {arr.dtype}, expected {expected} float32")
+                    f"{self._shards[k].root / self._shards[k].file}: shape {arr.shape} {arr.dtype}, expected {expected} float32")
             self._maps[k] = arr
         return arr
 
@@ -178,7 +189,13 @@ class CutoutStore:
         out = np.empty((idx.size, len(self.bands), self.stamp_size, self.stamp_size), dtype=np.float32)
         for k in np.unique(shard_of):
             sel = np.nonzero(shard_of == k)[0]
-            out[sel] = np.take(self._map(int(k)), idx[sel] - self._starts[k], axis=0)
+            local = idx[sel] - self._starts[k]
+            if sel[-1] - sel[0] + 1 == sel.size:
+                # Sorted rows (training batches, sequential scoring) make each shard's part one slice of
+                # ``out``: gather straight into it (mode="clip": unbuffered, and the rows are in range).
+                np.take(self._map(int(k)), local, axis=0, out=out[sel[0] : sel[-1] + 1], mode="clip")
+            else:
+                out[sel] = np.take(self._map(int(k)), local, axis=0)
         return out
 
     def read_range(self, start: int, stop: int) -> np.ndarray:

@@ -1,9 +1,11 @@
 """The packed cutout store: sharded memory-mapped image arrays + a Parquet index (the public face).
 
-Every name of the store format is imported from here. By job, the code lives in three
+Every name of the store format is imported from here. By job, the code lives in four
 modules: the folder layout and "is this a (complete) store?" (``io/_store_format.py``), the
-reader (``io/_store_reader.py``: :class:`CutoutStore`, :func:`open_store`) and the writers
-(``io/_store_writer.py``: :class:`ShardWriter`, :func:`finalize_store`, :func:`write_store`).
+reader (``io/_store_reader.py``: :class:`CutoutStore`, :func:`open_store`), several stores
+read as one without copying (``io/_store_union.py``: :class:`StoreUnion`, :func:`open_stores`;
+its index adds ``source_store``) and the writers (``io/_store_writer.py``: :class:`ShardWriter`,
+:func:`finalize_store`, :func:`write_store`).
 
 Layout of a store folder::
 
@@ -33,10 +35,12 @@ from brahmasifier.io._store_format import (
     shard_filename,
 )
 from brahmasifier.io._store_reader import CutoutStore, StoreBatch, open_store
+from brahmasifier.io._store_union import SOURCE_STORE, StoreUnion, open_stores
 from brahmasifier.io._store_writer import ShardWriter, finalize_store, printable_rejects, write_shard, write_store
 
 __all__ = [
-    "INDEX", "INDEX_COLUMNS", "MANIFEST", "REJECTED", "REJECTED_COLUMNS", "SHARD_DIR", "STORE_FORMAT", "STORE_VERSION",
-    "CutoutStore", "ShardWriter", "StoreBatch", "StoreError", "finalize_store", "is_complete_store", "is_store_folder",
-    "open_store", "printable_rejects", "shard_filename", "write_shard", "write_store",
+    "INDEX", "INDEX_COLUMNS", "MANIFEST", "REJECTED", "REJECTED_COLUMNS", "SHARD_DIR", "SOURCE_STORE", "STORE_FORMAT",
+    "STORE_VERSION", "CutoutStore", "ShardWriter", "StoreBatch", "StoreError", "StoreUnion", "finalize_store",
+    "is_complete_store", "is_store_folder", "open_store", "open_stores", "printable_rejects", "shard_filename", "write_shard",
+    "write_store",
 ]

@@ -1,4 +1,4 @@
-"""``brahmasifier perturb``: a store (or a FITS tree, packed first) transformed object by object into a new store.
+"""``brahmasifier perturb``: stores and/or FITS trees (packed first) transformed object by object into a new store.
 
 Contract:
 
@@ -9,7 +9,9 @@ Contract:
   read as 0, so ``circles`` masks are counted). ``manifest.json`` records the settings and
   the input under ``"perturb"``. A FITS tree is packed into ``OUT/.perturb_input`` first
   (the same ``pack``: parameters joined, unreadable objects listed in ``rejected.csv``),
-  removed when the run finishes.
+  removed when the run finishes. Several inputs are read as one store
+  (:func:`brahmasifier.io.store_input.open_or_pack`: the packed trees first, then the stores;
+  nothing copied), and the output's ``source_store`` column says which store each object came from.
 - Deterministic per seed: object ``k`` (store row) draws from
   ``numpy.random.default_rng([seed, k])`` alone, so any chunk can be redone and gives the same
   pixels; the result does not depend on the chunk size.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +44,9 @@ from brahmasifier.io.store import (
     CutoutStore,
     ShardWriter,
     finalize_store,
-    is_store_folder,
     shard_filename,
 )
-from brahmasifier.io.store_input import open_or_pack
+from brahmasifier.io.store_input import open_or_pack, split_inputs
 from brahmasifier.pixels import bad_pixel_mask, invalid_mask
 from brahmasifier.survey.transforms import PerturbConfig, perturb_image
 
@@ -56,14 +58,17 @@ _INPUT = ".perturb_input"
 _OWN = frozenset({MANIFEST, INDEX, REJECTED, SHARD_DIR})
 
 
-def perturb_data(data: str | os.PathLike[str], out: str | os.PathLike[str], config: PerturbConfig, seed: int, *,
-                 shard_size: int = 4096, progress: bool = True) -> CutoutStore:
-    """Write ``out``: every object of ``data`` (a store or a FITS tree) transformed by ``config`` (see module docstring)."""
-    data, out = Path(data), Path(out)
+def perturb_data(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
+                 config: PerturbConfig, seed: int, *, shard_size: int = 4096, progress: bool = True) -> CutoutStore:
+    """Write ``out``: every object of ``data`` (stores and/or FITS trees) transformed by ``config`` (see module docstring)."""
+    paths = [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(p) for p in data]
+    out = Path(out)
     check_output_folder(out, _OWN, "a perturbed store")
     if (out / MANIFEST).is_file():
         raise OutputExistsError(f"{out}: already holds a finished store; choose a new --out")
-    settings = {"input": str(data.resolve()), "seed": int(seed), "shard_size": int(shard_size), **config.to_dict()}
+    resolved = [str(p.resolve()) for p in paths]
+    settings = {"input": resolved[0] if len(resolved) == 1 else resolved, "seed": int(seed), "shard_size": int(shard_size),
+                **config.to_dict()}
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / SETTINGS
     if settings_file.is_file():
@@ -74,7 +79,7 @@ def perturb_data(data: str | os.PathLike[str], out: str | os.PathLike[str], conf
                                     "rerun with the same settings to resume, or choose a new --out")
     else:
         write_text_atomic(settings_file, json.dumps(settings, indent=2))
-    source = open_or_pack(data, out / _INPUT, what="perturb input", workers=1, progress=progress)
+    source = open_or_pack(paths, out / _INPUT, what="perturb input", workers=1, progress=progress)
     n = len(source)
     (out / PARTS).mkdir(exist_ok=True)
     (out / SHARD_DIR).mkdir(exist_ok=True)
@@ -95,7 +100,9 @@ def perturb_data(data: str | os.PathLike[str], out: str | os.PathLike[str], conf
     if len(truth):  # bad pixels the input had were stored as 0: keep counting them
         index["n_nan"] = before_nan + truth["n_nan"].to_numpy(np.int64)
         index["n_masked"] = np.minimum(index["n_masked"].to_numpy(np.int64) + before_nan, int(np.prod(source.read([0]).shape)))
-    extra: dict[str, object] = {"perturb": {**settings, "input_kind": "store" if is_store_folder(data) else "fits"}}
+    stores, roots = split_inputs(paths)
+    extra: dict[str, object] = {"perturb": {**settings, "input_kind": "mixed" if stores and roots else "store" if stores
+                                            else "fits"}}
     store = finalize_store(out, [(shard_filename(k), stop - start) for k, start, stop in chunks], index,
                            source.rejected, extra=extra)
     shutil.rmtree(out / PARTS, ignore_errors=True)

@@ -61,8 +61,8 @@ def target_rows(store: Any) -> np.ndarray:
 class DomainAdversarialTask(LensClassificationTask):
     """:class:`LensClassificationTask` + a gradient-reversed domain classifier towards ``target_store``."""
 
-    def __init__(self, card: dict[str, Any], target_store: str = "", adapt_weight: float = 1.0, domain_hidden: int = 64,
-                 **kwargs: Any) -> None:
+    def __init__(self, card: dict[str, Any], target_store: str | list[str] = "", adapt_weight: float = 1.0,
+                 domain_hidden: int = 64, **kwargs: Any) -> None:
         super().__init__(card, **kwargs)
         width = int(self.model.num_features)
         self.domain_head = nn.Sequential(nn.Linear(width, domain_hidden), nn.ReLU(), nn.Linear(domain_hidden, 1))
@@ -71,15 +71,15 @@ class DomainAdversarialTask(LensClassificationTask):
         self._target_rows = np.empty(0, dtype=np.int64)
 
     def setup(self, stage: str) -> None:
-        """Open the target store (read-only) on every rank."""
+        """Open the target store(s), read as one, (read-only) on every rank."""
         from brahmasifier.errors import DataProblem
-        from brahmasifier.io.store import open_store
+        from brahmasifier.io.store import open_stores
 
         if self._target is None:
-            self._target = open_store(self.hparams["target_store"])
+            self._target = open_stores(self.hparams["target_store"])
             self._target_rows = target_rows(self._target)
             if len(self._target_rows) == 0:
-                raise DataProblem(f"{self.hparams['target_store']}: the --adapt-to data holds no object")
+                raise DataProblem(f"{self._target.name}: the --adapt-to data holds no object")
 
     def _target_batch(self, size: int, device: torch.device) -> torch.Tensor:
         seed = hash(("adapt", int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
@@ -117,8 +117,8 @@ class DomainAdversarialTask(LensClassificationTask):
         return loss + domain_loss
 
 
-def resolve_target(adapt_to: list[str], data: list[str], cache_dir: Any, progress: bool = True) -> Any:
-    """The target store of ``--adapt-to`` (FITS roots packed once into ``cache_dir``), refusing the training data itself.
+def resolve_target(adapt_to: list[str], data: list[str], cache_dir: Any, progress: bool = True) -> list[str]:
+    """The target store folders of ``--adapt-to`` (FITS roots packed once into ``cache_dir``), refusing the training data itself.
 
     Labels in the target are never read, so a labelled target leaks nothing; the one refusal is a
     target that *is* the training data (the same folder): adapting to it is a no-op that looks like
@@ -132,7 +132,7 @@ def resolve_target(adapt_to: list[str], data: list[str], cache_dir: Any, progres
     same = sorted({str(t) for t in adapt_to for d in data if Path(t).resolve() == Path(d).resolve()})
     if same:
         raise ConfigError(f"--adapt-to {', '.join(same)} is the training data itself; adapt to other (unlabelled) data")
-    return pack_if_needed(adapt_to, cache_dir, progress=progress)
+    return [str(p) for p in pack_if_needed(adapt_to, cache_dir, progress=progress)]
 
 
 __all__ += ["resolve_target"]

@@ -199,7 +199,8 @@ def _train(config: TrainConfig) -> RunResult:
         from brahmasifier.training.adaptation import DomainAdversarialTask, resolve_target
 
         target = resolve_target(config.adapt_to, config.data, run_dir / "adapt_store", config.progress)
-        task = DomainAdversarialTask(card.to_dict(), target_store=str(target), adapt_weight=config.adapt_weight,
+        task = DomainAdversarialTask(card.to_dict(), target_store=target if len(target) > 1 else target[0],
+                                     adapt_weight=config.adapt_weight,
                                      **task_kwargs)
         description += f", adapted (DANN, weight {config.adapt_weight:g}) to {', '.join(config.adapt_to)}"
     elif card.regression is not None:

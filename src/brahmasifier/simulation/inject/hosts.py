@@ -1,7 +1,8 @@
 """Host cutouts for injections: a packed store or FITS roots (packed once), their columns, and who may host.
 
 ``--hosts`` is a store (``brahmasifier pack`` output) or a FITS tree in the challenge's layout
-(class folders with ``parameters.fits``, or neutral names): a tree is packed first with the
+(class folders with ``parameters.fits``, or neutral names), or several of them (read as one
+store without copying: :func:`brahmasifier.io.store_input.open_or_pack`): a tree is packed first with the
 package's packer (:func:`brahmasifier.io.pack.pack_fits`, parallel, resumable), so reading,
 the ID taken from the files and the ``parameters.fits`` join are the same as for training
 data. Every object found ends up a candidate host or a row of the returned rejects with its
@@ -17,6 +18,7 @@ along columns), ``psf_fwhm_<b>`` (arcsec). Catalogue rows naming no host are cou
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,9 @@ class HostTable:
     n_catalog_unmatched: int
 
 
-def open_hosts(hosts: str | os.PathLike[str], cache_dir: Path, workers: int | None, progress: bool) -> CutoutStore:
-    """The store of ``hosts``: the store itself, or the FITS tree packed (resumably) into ``cache_dir``."""
+def open_hosts(hosts: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], cache_dir: Path, workers: int | None,
+               progress: bool) -> CutoutStore:
+    """The store of ``hosts``: the stores, and the FITS trees packed (resumably) into ``cache_dir``, read as one."""
     return open_or_pack(hosts, cache_dir, what="hosts", workers=workers, progress=progress)
 
 

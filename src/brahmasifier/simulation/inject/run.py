@@ -27,7 +27,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
@@ -67,16 +67,16 @@ def _cached(name: str, key: object, make: Callable[[], Any]) -> Any:
     return _CACHE[name][1]
 
 
-def _run_chunk(number: int, store_path: str, hosts: list[dict[str, Any]], seed: int, config: dict[str, object],
+def _run_chunk(number: int, store_paths: tuple[str, ...], hosts: list[dict[str, Any]], seed: int, config: dict[str, object],
                folder: str) -> int:
     """Inject into the hosts of chunk ``number``; write its record; return how many succeeded."""
-    from brahmasifier.io.store import open_store
+    from brahmasifier.io.store import open_stores
     from brahmasifier.simulation.inject.paint import Host, inject_into_host
     from brahmasifier.simulation.inject.sources import OurSources, SlsimSources
     from brahmasifier.simulation.render import Renderer
 
     cfg = InjectConfig.from_dict(config)
-    store = _cached("store", store_path, lambda: open_store(store_path))
+    store = _cached("store", store_paths, lambda: open_stores(store_paths))  # one store, or several read as one
     renderer = _cached("renderer", "slsim", lambda: Renderer("slsim"))
     context: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if cfg.source_engine == "slsim":
@@ -126,25 +126,27 @@ def _host_dicts(table: HostTable, order: np.ndarray, domain: str | None) -> list
     return out
 
 
-def _settings(hosts: Path, catalog: Path | None, n: int, seed: int, layout_name: str, domain: str | None,
+def _settings(hosts: list[Path], catalog: Path | None, n: int, seed: int, layout_name: str, domain: str | None,
               cfg: InjectConfig) -> dict[str, object]:
     import hashlib
 
     digest = hashlib.sha256(catalog.read_bytes()).hexdigest() if catalog is not None else None
-    return {"engine": "inject", "hosts": str(hosts.resolve()), "catalog": None if catalog is None else str(catalog.resolve()),
-            "catalog_sha256": digest, "n": n, "seed": seed, "layout": layout_name, "domain": domain,
-            "inject": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT, "zp": NJY_ZERO_POINT}
+    resolved = [str(h.resolve()) for h in hosts]
+    return {"engine": "inject", "hosts": resolved[0] if len(resolved) == 1 else resolved,
+            "catalog": None if catalog is None else str(catalog.resolve()), "catalog_sha256": digest, "n": n, "seed": seed,
+            "layout": layout_name, "domain": domain, "inject": cfg.to_dict(), "bands": list(BANDS), "bunit": PIXEL_UNIT,
+            "zp": NJY_ZERO_POINT}
 
 
-def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n: int, seed: int = 0,
-                   config: InjectConfig | None = None, catalog: str | os.PathLike[str] | None = None,
+def inject_dataset(hosts: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], n: int,
+                   seed: int = 0, config: InjectConfig | None = None, catalog: str | os.PathLike[str] | None = None,
                    layout_name: str = "challenge", workers: int | None = None, progress: bool = True,
                    preview: bool = True, domain: str | None = None,
                    cache_dir: str | os.PathLike[str] | None = None) -> InjectionSummary:
     """Inject ``n`` lensed sources into hosts and write them (and, by default, the untouched hosts) under ``out``.
 
     Args:
-        hosts: a packed store or a FITS tree of host cutouts.
+        hosts: packed stores and/or FITS trees of host cutouts (several: read as one, nothing copied).
         out: output folder (challenge layout, or the blind ``test`` layout).
         n: lenses to make (fewer if the hosts run out; the summary says so).
         seed: the run's seed; the output depends only on it and the settings.
@@ -177,11 +179,12 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
 
         if available() is not None:
             raise DependencyNotFoundError(str(available()))
-    out, hosts = Path(out), Path(hosts)
+    out = Path(out)
+    host_paths = [Path(hosts)] if isinstance(hosts, (str, os.PathLike)) else [Path(h) for h in hosts]
     catalog_path = Path(catalog) if catalog is not None else None
-    check_outside_inputs({"--out": out}, [hosts, *([catalog_path] if catalog_path else [])])
+    check_outside_inputs({"--out": out}, [*host_paths, *([catalog_path] if catalog_path else [])])
     catalog_frame = load_catalog(catalog_path) if catalog_path is not None else None
-    settings = json.loads(json.dumps(_settings(hosts, catalog_path, n, seed, layout_name, domain, cfg)))
+    settings = json.loads(json.dumps(_settings(host_paths, catalog_path, n, seed, layout_name, domain, cfg)))
     folder = out / CHUNK_FOLDER
     previous = check_resume(out, settings, folder=folder, what="data set")
     if previous is not None:
@@ -192,20 +195,20 @@ def inject_dataset(hosts: str | os.PathLike[str], out: str | os.PathLike[str], n
         return InjectionSummary.from_manifest(out, previous)
     with locked_run(folder, settings):
         started = time.perf_counter()
-        store = open_hosts(hosts, Path(cache_dir) if cache_dir else folder / "hosts", workers, progress)
+        store = open_hosts(host_paths, Path(cache_dir) if cache_dir else folder / "hosts", workers, progress)
         table = select_hosts(store, catalog_frame, cfg.max_nan_pixels, cfg.host_query)
         order = np.random.default_rng(np.random.SeedSequence([seed, _SEED_ORDER])).permutation(len(table.candidates))
         host_list = _host_dicts(table, order, domain)
         chunks = [host_list[i : i + cfg.hosts_per_chunk] for i in range(0, len(host_list), cfg.hosts_per_chunk)]
-        resumed = _run_chunks(folder, chunks, str(store.path), seed, cfg, n, workers, progress)
+        resumed = _run_chunks(folder, chunks, tuple(map(str, store.paths)), seed, cfg, n, workers, progress)
         summary = write_outputs(out, folder, table, chunks, n, seed, layout_name, cfg, settings, preview,
                                 time.perf_counter() - started, resumed)
     shutil.rmtree(folder, ignore_errors=True)
     return summary
 
 
-def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: str, seed: int, cfg: InjectConfig, n: int,
-                workers: int | None, progress: bool) -> int:
+def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_paths: tuple[str, ...], seed: int, cfg: InjectConfig,
+                n: int, workers: int | None, progress: bool) -> int:
     """Run chunks in order until the first ``n`` successes are known; returns the number of chunks found done."""
     def done(c: int) -> int | None:
         path = folder / f"chunk-{c:05d}.json"
@@ -232,7 +235,7 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
                 if prefix()[0] >= n:
                     break
                 if c not in successes:
-                    successes[c] = _run_chunk(c, store_path, chunks[c], seed, config, str(folder))
+                    successes[c] = _run_chunk(c, store_paths, chunks[c], seed, config, str(folder))
                 bar.n = min(prefix()[0], n)
                 bar.refresh()
             return resumed
@@ -249,7 +252,7 @@ def _run_chunks(folder: Path, chunks: list[list[dict[str, Any]]], store_path: st
                         upcoming = next(queue, None)
                         if upcoming is None:
                             break
-                        future = pool.submit(_run_chunk, upcoming, store_path, chunks[upcoming], seed, config, str(folder))
+                        future = pool.submit(_run_chunk, upcoming, store_paths, chunks[upcoming], seed, config, str(folder))
                         running[future] = upcoming
                     if not running:
                         break
