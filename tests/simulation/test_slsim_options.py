@@ -80,8 +80,8 @@ def test_skypy_file_errors_name_the_file_and_the_problem(tmp_path: Path) -> None
 
 
 def test_cli_refuses_slsim_options_for_our_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", "--out", str(tmp_path / "x"), "--n-per-class", "1", "--scene-offset", "2"]) == 2
-    assert "--scene-offset apply to the slsim engine only" in capsys.readouterr().err
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--n-per-class", "1", "--skypy-config", "x.yml"]) == 2
+    assert "--skypy-config applies to the slsim engine only" in capsys.readouterr().err
     assert main(["simulate", "--engine", "slsim", "--out", str(tmp_path / "y"), "--n-per-class", "1",
                  "--skypy-config", str(tmp_path / "none.yml")]) == 2
     assert "none.yml: no such file" in capsys.readouterr().err

@@ -3,8 +3,10 @@
 Reads the truth tables of simulated folders (``parameters.fits`` of the class folders, or a
 blind set's ``truth.csv``) and derives, per object, the quantities of :data:`LENS_QUANTITIES`
 and :data:`NONLENS_QUANTITIES` from the challenge and ``sim_*`` columns
-(:mod:`brahmasifier.simulation.truth`; a quantity an engine does not record — our engine has no
-``sim_offset_*``, ``sim_gamma_pl``/``sim_kappa_ext`` only with its mass options on — shows n = 0).
+(:mod:`brahmasifier.simulation.truth`; a quantity an engine does not record — our engine's
+``sim_offset_*`` only with ``scene_offset`` on, ``sim_gamma_pl``/``sim_kappa_ext`` only with its mass
+options on — shows n = 0). The companions of the ``false_positive`` non-lenses (number, smallest
+and largest separation, brightest i magnitude) are compared over that kind alone.
 :func:`quantile_table` prints the 5/16/50/84/95 %
 quantiles of each engine side by side; :func:`plot_distributions` overlays their histograms
 in one figure. ``experiments/compare_engines.py`` draws the samples and calls these.
@@ -40,6 +42,11 @@ def _offset(t: pd.DataFrame) -> pd.Series[float]:
     return (t["sim_offset_x"] ** 2 + t["sim_offset_y"] ** 2) ** 0.5
 
 
+def _false_positives(name: str) -> Quantity:
+    """Column ``name`` of the ``false_positive`` non-lenses alone (the companion truth)."""
+    return lambda t: t.loc[t["sim_subtype"] == "false_positive", name]
+
+
 #: Lens quantities: label → function of the truth table (a column expression).
 LENS_QUANTITIES: dict[str, Quantity] = {
     "theta_E [arcsec]": _col("Rein"),
@@ -70,6 +77,10 @@ NONLENS_QUANTITIES: dict[str, Quantity] = {
     "central g-i": _colour("g", "i", "mag_lens"),
     "z_central": _col("z_central"),
     "scene offset [arcsec]": _offset,
+    "false-positive companions": _false_positives("sim_n_companions"),
+    "companion sep min [arcsec]": _false_positives("sim_companion_sep_min"),
+    "companion sep max [arcsec]": _false_positives("sim_companion_sep_max"),
+    "brightest companion mag i": _false_positives("sim_companion_mag_i"),
     **{f"PSF FWHM {b} [arcsec]": _col(f"sim_psf_fwhm_{b}") for b in BANDS},
 }
 
