@@ -131,6 +131,10 @@ def test_companion_truth_matches_the_drawn_companions(kind: str, monkeypatch: py
             assert 0.7 <= min(seps) and max(seps) <= 2.6
     lone = nonlenses.draw_nonlens(np.random.default_rng(0), "slsim", PopulationConfig(nonlens_mix={"slsim": {"deflector": 1.0}}))
     assert not set(COMPANION_COLUMNS) & set(lone.row)  # no companions: the columns are missing (−999)
+    # A false positive whose deflector found no galaxy in front of it records 0 companions, no separations.
+    central = [c for c in lone.components if c.role == "central"]
+    assert nonlenses._companion_columns("false_positive", central) == {"sim_n_companions": 0.0}
+    assert nonlenses._companion_columns("deflector", central) == {}
 
 
 def test_cli_scene_offset_and_companions_of_our_engine(tmp_path: Path) -> None:

@@ -44,6 +44,8 @@ __all__ = ["NONLENS_KINDS", "NonlensKind", "draw_nonlens", "nonlens_kind"]
 
 #: Roles whose light is the central object's (its magnitudes go into the catalogue row).
 _CENTRAL_ROLES = frozenset({"central", "bulge", "disc", "spiral_arms"})
+#: Kinds drawn with unlensed companions (their number is recorded even when it is 0).
+_COMPANION_KINDS = frozenset({"false_positive", "elliptical_companion"})
 
 
 def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
@@ -58,14 +60,19 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
     row: dict[str, object] = {"z_central": z,
                               **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)},
-                              **_companion_columns(comps)}
+                              **_companion_columns(subtype, comps)}
     return Scene(0, subtype, None, comps, psf_scale, beta, row)
 
 
-def _companion_columns(comps: list[LightComponent]) -> dict[str, float]:
-    """Number, separations and brightest i magnitude of the ``companion`` components (none: no columns)."""
+def _companion_columns(subtype: str, comps: list[LightComponent]) -> dict[str, float]:
+    """Number, separations and brightest i magnitude of the ``companion`` components.
+
+    None (the columns missing) for a kind without companions; a kind made of companions that
+    found none (a ``false_positive`` deflector with no source galaxy in front of it, ~1 in 400)
+    records 0.
+    """
     companions = [c for c in comps if c.role == "companion"]
-    if not companions:
+    if not companions and subtype not in _COMPANION_KINDS:
         return {}
     central = next((c for c in comps if c.role in _CENTRAL_ROLES), comps[0]).params
     i = BANDS.index("i")

@@ -39,13 +39,13 @@ import numpy as np
 from brahmasifier.bands import BANDS, MISSING_VALUE, TRUTH_CONVENTIONS
 
 __all__ = [
-    "CONVENTIONS",
     "COMPANION_COLUMNS",
+    "CONVENTIONS",
     "LENS_COLUMNS",
     "NONLENS_COLUMNS",
     "SIM_COLUMNS",
-    "e1e2_from_ellipticity",
     "companion_row",
+    "e1e2_from_ellipticity",
     "ellipticity_from_e1e2",
     "lensed_magnitude",
     "position_angle",
@@ -183,10 +183,10 @@ def companion_row(centre: tuple[float, float], positions: list[tuple[float, floa
 
     Returns:
         Number of companions, smallest and largest separation from the centre (arcsec) and the
-        brightest companion's i magnitude; empty (the columns missing) without companions.
+        brightest companion's i magnitude; without companions the number (0) alone.
     """
     if not positions:
-        return {}
+        return {"sim_n_companions": 0.0}
     seps = [math.hypot(x - centre[0], y - centre[1]) for x, y in positions]
     return {"sim_n_companions": float(len(positions)), "sim_companion_sep_min": float(min(seps)),
             "sim_companion_sep_max": float(max(seps)), "sim_companion_mag_i": float(min(mags_i))}
