@@ -15,7 +15,8 @@ Draws ``--n`` objects per class from each engine with its defaults (ours: the de
 coadd) into ``--work`` (default ``experiments/_work/compare/``, reused when rerun with the same
 settings), prints the 5/16/50/84/95 % quantiles of the quantities of
 :mod:`brahmasifier.simulation.compare` side by side (lenses, then non-lenses), the fraction of
-lenses with matched-filter arc S/N in i below 22, the non-lens kinds, and writes one figure of
+lenses with matched-filter arc S/N in i below 22, the non-lens kinds, a two-sample KS test of
+each quantity against ``--reference`` (default: the first sample), and writes one figure of
 overlaid histograms per class (offsets, EPL slope, external shear and convergence among them,
 where an engine records them; the false positives' companions: number, separations, brightest
 i magnitude, and the fractions with 1/2/3 companions) (``--figures PREFIX``: ``PREFIX_lenses.png`` and
@@ -31,7 +32,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brahmasifier.simulation.compare import LENS_QUANTITIES, NONLENS_QUANTITIES, load_truth, plot_distributions, quantile_table
+from brahmasifier.simulation.compare import (
+    LENS_QUANTITIES,
+    NONLENS_QUANTITIES,
+    ks_table,
+    load_truth,
+    plot_distributions,
+    quantile_table,
+)
 
 
 def draw(engine: str, n: int, seed: int, work: Path, workers: int | None, progress: bool,
@@ -92,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-ours", type=int, default=11)
     parser.add_argument("--seed-slsim", type=int, default=12)
     parser.add_argument("--engines", default="ours,slsim")
-    parser.add_argument("--sample", action="append", default=[], metavar="NAME=DIR",
-                        help="use an existing simulated folder instead of drawing (repeatable)")
+    parser.add_argument("--sample", action="append", default=[], metavar="NAME=DIR[,DIR...]",
+                        help="use existing simulated folders (several: pooled) instead of drawing (repeatable)")
+    parser.add_argument("--reference", default=None, metavar="NAME",
+                        help="sample the others are KS-tested against (default: the first --sample)")
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / "_work" / "compare")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--figures", type=Path, default=None, help="prefix of the two figures (default WORK/compare)")
@@ -106,18 +116,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="another PopulationConfig field of our engine (a number), repeatable")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    folders: dict[str, Path] = {}
+    folders: dict[str, list[Path]] = {}
     for item in args.sample:
         name, _, folder = item.partition("=")
-        folders[name] = Path(folder)
+        folders[name] = [Path(f) for f in folder.split(",")]
     config, tag = ours_config(args.ours_epl_gamma, args.ours_kappa_ext, args.ours_scene_offset, args.ours_nonlens_mix,
                               dict(_setting(item) for item in args.ours_set))
     if not folders or config is not None:
         seeds = {"ours": args.seed_ours, "slsim": args.seed_slsim}
         for engine in args.engines.split(",") if not folders else ["ours"]:
-            folders[engine + tag] = draw(engine, args.n, seeds[engine], args.work, args.workers, not args.no_progress,
-                                         config if engine == "ours" else None, tag if engine == "ours" else "")
-    truth = {name: load_truth(folder) for name, folder in folders.items()}
+            folders[engine + tag] = [draw(engine, args.n, seeds[engine], args.work, args.workers, not args.no_progress,
+                                          config if engine == "ours" else None, tag if engine == "ours" else "")]
+    truth = {name: pd.concat([load_truth(f) for f in paths], ignore_index=True) for name, paths in folders.items()}
     lenses = {name: t[t["label"] == 1] for name, t in truth.items()}
     others = {name: t[t["label"] == 0] for name, t in truth.items()}
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
@@ -125,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         print(quantile_table(lenses, LENS_QUANTITIES).to_string())
         print("\n== non-lenses ==")
         print(quantile_table(others, NONLENS_QUANTITIES).to_string())
+        reference = args.reference or next(iter(truth))
+        for title, samples, quantities in (("lenses", lenses, LENS_QUANTITIES), ("non-lenses", others, NONLENS_QUANTITIES)):
+            print(f"\n== {title}: two-sample KS against {reference} ==")
+            print(ks_table(samples, quantities, reference).to_string(sparsify=False))
     for name, table in lenses.items():
         snr = table["sim_arc_snr_i"].to_numpy(dtype=float)
         snr = snr[np.isfinite(snr)]

@@ -22,7 +22,7 @@ from brahmasifier.bands import PIXEL_SCALE
 from brahmasifier.cli import main
 from brahmasifier.errors import ConfigError
 from brahmasifier.simulation import nonlenses
-from brahmasifier.simulation.compare import NONLENS_QUANTITIES, load_truth, quantile_table
+from brahmasifier.simulation.compare import NONLENS_QUANTITIES, ks_table, load_truth, quantile_table
 from brahmasifier.simulation.generate import make_object
 from brahmasifier.simulation.lens_systems import source_area_radius
 from brahmasifier.simulation.population import PopulationConfig
@@ -153,3 +153,7 @@ def test_cli_scene_offset_and_companions_of_our_engine(tmp_path: Path) -> None:
     table = quantile_table({"ours": others}, NONLENS_QUANTITIES)
     assert table.loc[("scene offset [arcsec]", "ours"), "n"] == 2
     assert table.loc[("false-positive companions", "ours"), "n"] == int(fp.sum())
+    far = others.assign(sim_offset_x=others["sim_offset_x"] + 10.0)
+    ks = ks_table({"ours": others, "same": others.copy(), "far": far}, NONLENS_QUANTITIES, "ours")
+    assert ks.loc[("scene offset [arcsec]", "same"), "D"] == 0.0 and ks.loc[("scene offset [arcsec]", "far"), "D"] == 1.0
+    assert ("scene offset [arcsec]", "ours") not in ks.index
