@@ -98,8 +98,11 @@ def test_the_cli_offers_a_registered_engine(toy_engine: str, tmp_path: Path, cap
     assert main(["pack", str(one), "--out", str(tmp_path / "store"), "--workers", "1", "--no-progress"]) == 0
     assert len(open_store(tmp_path / "store")) == 8
     assert main(["simulate", "--engine", toy_engine, "--n-per-class", "1", "--out", str(tmp_path / "x"),
-                 "--scene-offset", "1"]) == 2  # the slsim engine's options stay its own
+                 "--skypy-config", "x.yml"]) == 2  # the slsim engine's options stay its own
     assert "slsim engine only" in capsys.readouterr().err
+    assert main(["simulate", "--engine", toy_engine, "--n-per-class", "1", "--out", str(tmp_path / "x"),
+                 "--scene-offset", "1"]) == 2  # and the built-in engines' ones theirs
+    assert "--scene-offset: options of the built-in engines" in capsys.readouterr().err
 
 
 def test_an_unregistered_engine_is_not_offered(tmp_path: Path) -> None:

@@ -80,8 +80,8 @@ def test_skypy_file_errors_name_the_file_and_the_problem(tmp_path: Path) -> None
 
 
 def test_cli_refuses_slsim_options_for_our_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", "--out", str(tmp_path / "x"), "--n-per-class", "1", "--scene-offset", "2"]) == 2
-    assert "--scene-offset apply to the slsim engine only" in capsys.readouterr().err
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--n-per-class", "1", "--skypy-config", "x.yml"]) == 2
+    assert "--skypy-config applies to the slsim engine only" in capsys.readouterr().err
     assert main(["simulate", "--engine", "slsim", "--out", str(tmp_path / "y"), "--n-per-class", "1",
                  "--skypy-config", str(tmp_path / "none.yml")]) == 2
     assert "none.yml: no such file" in capsys.readouterr().err
@@ -131,3 +131,32 @@ def test_shift_scene_moves_every_position_of_a_copy() -> None:
     assert shifted["kwargs_lens"][0]["center_x"] == pytest.approx(0.5) and shifted["kwargs_lens"][1]["dec_0"] == -0.2
     np.testing.assert_allclose(shifted["kwargs_ps"][0]["ra_image"], [1.4, -0.6])
     assert params["kwargs_lens"][0]["center_x"] == 0.1  # the original is untouched
+
+
+def test_false_positive_companions_are_in_the_truth(offset_tree: tuple[Path, SlsimConfig]) -> None:
+    """A ``FalsePositive``'s row records its sources: count, separations from the deflector, brightest i."""
+    from slsim.Lenses.lens_pop import area_theta_e_infinity
+
+    from brahmasifier.simulation.slsim_engine.catalogue import Realisation, quiet_slsim, seeded
+    from brahmasifier.simulation.slsim_engine.images import render_object, truth_row
+
+    _, cfg = offset_tree
+    with seeded(np.random.SeedSequence([4])), quiet_slsim():
+        realisation = Realisation(cfg)
+        for _ in range(3):
+            fp = realisation.false_positive()
+            row = truth_row(fp, "deflector", render_object(fp, "deflector", cfg.coadd_years, np.arange(5)))
+            sources = [fp.source(k) for k in range(fp.source_number)]  # type: ignore[attr-defined]
+            centre = np.asarray(fp.deflector.deflector_center, dtype=float)  # type: ignore[attr-defined]
+            seps = [float(np.hypot(*(np.asarray(s.extended_source_position, dtype=float) - centre))) for s in sources]
+            assert row["sim_n_companions"] == len(sources) and len(sources) in cfg.false_positive_sources
+            assert row["sim_companion_sep_min"] == pytest.approx(min(seps))
+            assert row["sim_companion_sep_max"] == pytest.approx(max(seps))
+            assert row["sim_companion_mag_i"] == pytest.approx(min(float(s.extended_source_magnitude("i")) for s in sources))
+            # SLSim places them uniformly in its test area π(1.5 θ_E∞)² around the stamp centre; the
+            # deflector is dithered within 0.01 arcsec² of it.
+            radius = float(np.sqrt(area_theta_e_infinity(fp.deflector.theta_e_infinity(cosmo=realisation.cosmo)) / np.pi))  # type: ignore[attr-defined]
+            assert max(seps) <= radius + float(np.sqrt(0.01 / np.pi)) + 1e-9
+        lens = realisation.lenses(1)[0]
+        lone = truth_row(lens, "deflector", render_object(lens, "deflector", cfg.coadd_years, np.arange(5)))
+    assert "sim_n_companions" not in lone  # a lone deflector: the columns are missing (−999)

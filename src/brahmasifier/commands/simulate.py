@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(SLSim's repository, tag v0.1.1) (default: ours)")
     slsim.add_argument("--scene-offset", type=float, default=0.0, metavar="PIX",
                        help="shift each scene by a uniform random offset up to ±PIX pixels per axis, recorded as "
-                            "sim_offset_x/y (default: 0, centred)")
+                            "sim_offset_x/y (default: 0, centred; both engines)")
     slsim.add_argument("--epl-gamma", default=None, metavar="MEAN[,SD]",
                        help="power-law slope of the EPL deflectors, fixed or Gaussian (default: 2, i.e. SIE; "
                             "also our engine)")
@@ -116,7 +116,8 @@ def _population_config(args: argparse.Namespace) -> Any:
     """Our engine's :class:`PopulationConfig`: the --config file's ``population:`` section, then the options.
 
     ``--nonlens-mix`` becomes the mix of every domain, ``--epl-gamma`` and ``--kappa-ext`` the lenses' mass
-    options, each over the section's value; ``None`` when nothing is given (the defaults).
+    options, ``--scene-offset`` the scene offset, each over the section's value; ``None`` when nothing is
+    given (the defaults).
     """
     section, where = _section(args, "population")
     if args.epl_gamma:
@@ -124,6 +125,8 @@ def _population_config(args: argparse.Namespace) -> Any:
         section["epl_gamma"] = (values[0], values[1] if len(values) == 2 else 0.0)
     if args.kappa_ext:
         section["kappa_ext_sigma"] = args.kappa_ext
+    if args.scene_offset:
+        section["scene_offset"] = args.scene_offset
     if "epl_gamma" in section or "kappa_ext_sigma" in section:
         from brahmasifier.simulation.lens_systems import check_mass_options
 
@@ -163,10 +166,8 @@ def run(args: argparse.Namespace) -> int:
     if args.engine != "slsim":
         from brahmasifier.errors import ConfigError
 
-        given = [flag for flag, value in (("--skypy-config", args.skypy_config), ("--scene-offset", args.scene_offset))
-                 if value not in (None, 0.0)]
-        if given:
-            raise ConfigError(f"{', '.join(given)} apply to the slsim engine only; add --engine slsim")
+        if args.skypy_config is not None:
+            raise ConfigError("--skypy-config applies to the slsim engine only; add --engine slsim")
         if getattr(args, "slsim", None) is not None:
             raise ConfigError(f"{args.config}: the slsim section applies to the slsim engine only; add engine: slsim")
     elif args.kappa_ext:
@@ -182,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
         from brahmasifier.errors import ConfigError
 
         given = [flag for flag, value in (("--nonlens-mix", args.nonlens_mix), ("--epl-gamma", args.epl_gamma),
-                                          ("--kappa-ext", args.kappa_ext), ("--los-file", args.los_file)) if value]
+                                          ("--kappa-ext", args.kappa_ext), ("--los-file", args.los_file),
+                                          ("--scene-offset", args.scene_offset)) if value]
         if given:
             raise ConfigError(f"{', '.join(given)}: options of the built-in engines; the {args.engine} engine runs with "
                               "its own settings")

@@ -3,10 +3,13 @@
 Reads the truth tables of simulated folders (``parameters.fits`` of the class folders, or a
 blind set's ``truth.csv``) and derives, per object, the quantities of :data:`LENS_QUANTITIES`
 and :data:`NONLENS_QUANTITIES` from the challenge and ``sim_*`` columns
-(:mod:`brahmasifier.simulation.truth`; a quantity an engine does not record — our engine has no
-``sim_offset_*``, ``sim_gamma_pl``/``sim_kappa_ext`` only with its mass options on — shows n = 0).
+(:mod:`brahmasifier.simulation.truth`; a quantity an engine does not record — our engine's
+``sim_offset_*`` only with ``scene_offset`` on, ``sim_gamma_pl``/``sim_kappa_ext`` only with its mass
+options on — shows n = 0). The companions of the ``false_positive`` non-lenses (number, smallest
+and largest separation, brightest i magnitude) are compared over that kind alone.
 :func:`quantile_table` prints the 5/16/50/84/95 %
-quantiles of each engine side by side; :func:`plot_distributions` overlays their histograms
+quantiles of each engine side by side, :func:`ks_table` tests each against a reference sample
+(two-sample Kolmogorov–Smirnov); :func:`plot_distributions` overlays their histograms
 in one figure. ``experiments/compare_engines.py`` draws the samples and calls these.
 """
 
@@ -21,7 +24,8 @@ import pandas as pd
 
 from brahmasifier.bands import BANDS, MISSING_VALUE
 
-__all__ = ["LENS_QUANTITIES", "NONLENS_QUANTITIES", "QUANTILES", "load_truth", "plot_distributions", "quantile_table"]
+__all__ = ["LENS_QUANTITIES", "NONLENS_QUANTITIES", "QUANTILES", "ks_table", "load_truth", "plot_distributions",
+           "quantile_table"]
 
 QUANTILES: tuple[float, ...] = (0.05, 0.16, 0.50, 0.84, 0.95)
 Quantity = Callable[[pd.DataFrame], "pd.Series[float]"]
@@ -38,6 +42,11 @@ def _colour(a: str, b: str, prefix: str) -> Quantity:
 def _offset(t: pd.DataFrame) -> pd.Series[float]:
     """Distance of the scene centre from the stamp centre (``sim_offset_x/y``), arcsec."""
     return (t["sim_offset_x"] ** 2 + t["sim_offset_y"] ** 2) ** 0.5
+
+
+def _false_positives(name: str) -> Quantity:
+    """Column ``name`` of the ``false_positive`` non-lenses alone (the companion truth)."""
+    return lambda t: t.loc[t["sim_subtype"] == "false_positive", name]
 
 
 #: Lens quantities: label → function of the truth table (a column expression).
@@ -70,6 +79,10 @@ NONLENS_QUANTITIES: dict[str, Quantity] = {
     "central g-i": _colour("g", "i", "mag_lens"),
     "z_central": _col("z_central"),
     "scene offset [arcsec]": _offset,
+    "false-positive companions": _false_positives("sim_n_companions"),
+    "companion sep min [arcsec]": _false_positives("sim_companion_sep_min"),
+    "companion sep max [arcsec]": _false_positives("sim_companion_sep_max"),
+    "brightest companion mag i": _false_positives("sim_companion_mag_i"),
     **{f"PSF FWHM {b} [arcsec]": _col(f"sim_psf_fwhm_{b}") for b in BANDS},
 }
 
@@ -138,6 +151,33 @@ def quantile_table(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str,
             rows.append({"quantity": label, "engine": engine, "n": len(values),
                          **{f"q{round(100 * q):02d}": float(s) for q, s in zip(quantiles, stats, strict=True)}})
     return pd.DataFrame(rows).set_index(["quantity", "engine"])
+
+
+def ks_table(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str, Quantity], reference: str) -> pd.DataFrame:
+    """Two-sample Kolmogorov–Smirnov test of every sample against ``reference``, per quantity.
+
+    Args:
+        samples: engine name → truth table (one class); must hold ``reference``.
+        quantities: label → column expression.
+        reference: the sample the others are tested against.
+
+    Returns:
+        Rows ``(quantity, engine)`` for the quantities both record, columns ``n``, ``n_ref``, the
+        KS distance ``D`` and its p-value (discrete quantities such as counts: a conservative p).
+    """
+    from scipy.stats import ks_2samp
+
+    rows = []
+    for label, quantity in quantities.items():
+        ref = _values(samples[reference], quantity)
+        for engine, table in samples.items():
+            values = _values(table, quantity)
+            if engine == reference or not len(values) or not len(ref):
+                continue
+            test = ks_2samp(values, ref)
+            rows.append({"quantity": label, "engine": engine, "n": len(values), "n_ref": len(ref),
+                         "D": float(test.statistic), "p": float(test.pvalue)})
+    return pd.DataFrame(rows, columns=["quantity", "engine", "n", "n_ref", "D", "p"]).set_index(["quantity", "engine"])
 
 
 def plot_distributions(samples: Mapping[str, pd.DataFrame], quantities: Mapping[str, Quantity], path: str | Path,

@@ -2,7 +2,9 @@
 
 Every object has its own ``numpy.random.Generator`` seeded from
 ``SeedSequence([seed, domain code, label, index])``; the output of an object therefore does
-not depend on how objects are spread over processes. :func:`draw_object` is our engine's
+not depend on how objects are spread over processes. A scene offset
+(``PopulationConfig.scene_offset``) is drawn after the object and before the unrelated field,
+and moves the object alone (:func:`~brahmasifier.simulation.scene.offset_scene`). :func:`draw_object` is our engine's
 draw in the engine registry (:mod:`brahmasifier.simulation.engines`), with one
 :class:`~brahmasifier.simulation.render.Renderer` per domain per process.
 """
@@ -22,7 +24,7 @@ from brahmasifier.simulation.measures import image_multiplicity, matched_filter_
 from brahmasifier.simulation.nonlenses import draw_nonlens
 from brahmasifier.simulation.population import PopulationConfig, sky_position
 from brahmasifier.simulation.render import Renderer, RenderResult
-from brahmasifier.simulation.scene import Scene
+from brahmasifier.simulation.scene import Scene, draw_scene_offset, offset_scene
 from brahmasifier.simulation.truth import lensed_magnitude
 
 __all__ = [
@@ -105,6 +107,8 @@ def make_object(renderer: Renderer, label: int, index: int, seed: int, cfg: Popu
         scene, attempts = draw_detectable_lens(renderer, rng, cfg)
     else:
         scene, attempts = draw_nonlens(rng, domain, cfg), 1
+    if cfg.scene_offset > 0:  # drawn only when asked: a centred run keeps its bytes
+        offset_scene(scene, *draw_scene_offset(rng, cfg.scene_offset))
     add_field(rng, scene, cfg, half_size=STAMP_SIZE * PIXEL_SCALE / 2.0)
     render = renderer.render(scene, rng if noise else None, noise=noise)
     scene.row = {"RA": ra, "Dec": dec, **scene.row, **_measures(renderer, scene, render)}
@@ -140,9 +144,10 @@ def _measures(renderer: Renderer, scene: Scene, render: RenderResult) -> dict[st
     if "sim_n_images" in scene.row:  # measured by the selection
         n_images, separation = int(scene.row["sim_n_images"]), float(scene.row["sim_image_sep"])  # type: ignore[call-overload, arg-type]
     else:
+        centre = (float(scene.row.get("sim_offset_x", 0.0)), float(scene.row.get("sim_offset_y", 0.0)))  # type: ignore[arg-type]
         n_images, separation = image_multiplicity(renderer.lens_model(scene.lens_kwargs), scene.lens_kwargs,
                                                   float(scene.row["srcx"]),  # type: ignore[arg-type]
-                                                  float(scene.row["srcy"]), scene.rein)  # type: ignore[arg-type]
+                                                  float(scene.row["srcy"]), scene.rein, centre)  # type: ignore[arg-type]
     magnification = float(scene.row.get("sim_magnification", -1.0))  # type: ignore[arg-type]
     out.update({"sim_arc_snr_i": matched_filter_snr(arc, variance), "sim_n_images": float(n_images),
                 "sim_image_sep": separation,

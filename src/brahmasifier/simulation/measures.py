@@ -77,7 +77,7 @@ def matched_filter_snr(template: np.ndarray, variance: np.ndarray) -> float:
 
 
 def image_multiplicity(lens_model: object, kwargs_lens: list[dict[str, float]], x_source: float, y_source: float,
-                       theta_e: float) -> tuple[int, float]:
+                       theta_e: float, centre: tuple[float, float] = (0.0, 0.0)) -> tuple[int, float]:
     """Number of images of a point at the source centre and their largest separation.
 
     Args:
@@ -86,6 +86,7 @@ def image_multiplicity(lens_model: object, kwargs_lens: list[dict[str, float]], 
         x_source: source-plane x of the source centre, arcsec.
         y_source: source-plane y, arcsec.
         theta_e: Einstein radius (sets the search window), arcsec.
+        centre: centre of the numerical solver's search window, arcsec (the lens's scene offset).
 
     Returns:
         ``(n_images, separation)``; separation 0 for fewer than two images.
@@ -95,6 +96,8 @@ def image_multiplicity(lens_model: object, kwargs_lens: list[dict[str, float]], 
     solver = LensEquationSolver(lens_model)
     window = 6.0 * max(theta_e, 0.05)
     options = {"search_window": window, "min_distance": window / 200.0, "magnification_limit": 0.01}
+    if centre != (0.0, 0.0):  # only for moved scenes: centred ones keep their bytes
+        options.update({"x_center": float(centre[0]), "y_center": float(centre[1])})
     xs: np.ndarray = np.array([])
     if analytical_lens_model_support(lens_model.lens_model_list):  # type: ignore[attr-defined]
         # The analytical EPL+shear solver is singular for an exactly round, unsheared lens (NaN, a

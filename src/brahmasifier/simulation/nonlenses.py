@@ -12,7 +12,10 @@ engines, :mod:`brahmasifier.simulation.nonlens_kinds`); adding a kind is one dec
 :class:`~brahmasifier.simulation.population.PopulationConfig` is made. The three kinds the SLSim
 engine draws too (``deflector``, ``false_positive``, ``blue``) declare its draw in the same
 decorator (``slsim=``), and are registered after our own kinds, in the order the SLSim engine
-has always drawn them.
+has always drawn them. Kinds with unlensed ``companion`` components (``false_positive``,
+``elliptical_companion``) record them in the truth row (``sim_n_companions``, their smallest and
+largest separation from the central galaxy, the brightest one's i magnitude;
+:func:`~brahmasifier.simulation.truth.companion_row`, as the SLSim engine's false positives).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from brahmasifier.simulation.lenses import deflector_component
 from brahmasifier.simulation.nonlens_kinds import NONLENS_KINDS, NonlensKind, nonlens_kind
 from brahmasifier.simulation.scene import LightComponent, Scene, draw_centre, draw_psf, ellipticity, sersic
 from brahmasifier.simulation.skypy_galaxies import BLUE, Galaxies, draw_blue_with_magnitude, draw_sources
+from brahmasifier.simulation.truth import companion_row
 
 if TYPE_CHECKING:
     from brahmasifier.simulation.population import PopulationConfig
@@ -40,6 +44,8 @@ __all__ = ["NONLENS_KINDS", "NonlensKind", "draw_nonlens", "nonlens_kind"]
 
 #: Roles whose light is the central object's (its magnitudes go into the catalogue row).
 _CENTRAL_ROLES = frozenset({"central", "bulge", "disc", "spiral_arms"})
+#: Kinds drawn with unlensed companions (their number is recorded even when it is 0).
+_COMPANION_KINDS = frozenset({"false_positive", "elliptical_companion"})
 
 
 def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -> Scene:
@@ -53,8 +59,26 @@ def draw_nonlens(rng: np.random.Generator, domain: str, cfg: PopulationConfig) -
     central_flux = np.asarray(sum(c.flux for c in comps if c.role in _CENTRAL_ROLES))
     psf_scale, beta = draw_psf(rng, cfg.seeing_scatter[domain], cfg.gaussian_psf_fraction[domain])
     row: dict[str, object] = {"z_central": z,
-                              **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)}}
+                              **{f"mag_lens_{b}": float(m) for b, m in zip(BANDS, mags_of(central_flux), strict=True)},
+                              **_companion_columns(subtype, comps)}
     return Scene(0, subtype, None, comps, psf_scale, beta, row)
+
+
+def _companion_columns(subtype: str, comps: list[LightComponent]) -> dict[str, float]:
+    """Number, separations and brightest i magnitude of the ``companion`` components.
+
+    None (the columns missing) for a kind without companions; a kind made of companions that
+    found none (a ``false_positive`` deflector with no source galaxy in front of it, ~1 in 400)
+    records 0.
+    """
+    companions = [c for c in comps if c.role == "companion"]
+    if not companions and subtype not in _COMPANION_KINDS:
+        return {}
+    central = next((c for c in comps if c.role in _CENTRAL_ROLES), comps[0]).params
+    i = BANDS.index("i")
+    return companion_row((central["center_x"], central["center_y"]),
+                         [(c.params["center_x"], c.params["center_y"]) for c in companions],
+                         [float(mags_of(c.flux)[i]) for c in companions])
 
 
 def _lens_like_elliptical(rng: np.random.Generator, x0: float, y0: float, cfg: PopulationConfig

@@ -18,6 +18,7 @@ import numpy as np
 from brahmasifier.settings import Problems
 from brahmasifier.simulation.lens_systems import LensCuts
 from brahmasifier.simulation.nonlens_kinds import check_mix
+from brahmasifier.simulation.scene import MAX_SCENE_OFFSET
 from brahmasifier.simulation.truth import LENS_COLUMNS, NONLENS_COLUMNS
 
 __all__ = ["LENS_COLUMNS", "LENS_POPULATIONS", "NONLENS_COLUMNS", "NONLENS_MIX", "LensCuts", "PopulationConfig", "sky_position"]
@@ -66,6 +67,8 @@ class PopulationConfig:
     # Mass profile options of every lens (both populations), off by default (see :mod:`.lens_systems`):
     epl_gamma: tuple[float, float] | None = None  # EPL slope (mean, sd), Gaussian; None: SIE (γ = 2)
     kappa_ext_sigma: float = 0.0  # external convergence N(0, σ) per lens (SLSim's LOS table: σ ≈ 0.04); 0: none
+    # Scene offset (both engines' ``--scene-offset``; :func:`~.scene.draw_scene_offset`), off by default:
+    scene_offset: float = 0.0  # largest shift of the whole scene per axis, LSST pixels (uniform); 0: none drawn
 
     def __post_init__(self) -> None:
         problems = Problems("PopulationConfig: bad ")
@@ -80,6 +83,7 @@ class PopulationConfig:
                      "skypy_shear_sigma", "max_centre_offset"):
             problems.within(name, getattr(self, name), 0.0)
         problems.within("star_probability", self.star_probability, 0.0, 1.0)
+        problems.within("scene_offset", self.scene_offset, 0.0, MAX_SCENE_OFFSET, unit="pixels")
         problems.check()
 
 

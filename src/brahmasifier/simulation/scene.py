@@ -8,6 +8,12 @@ Pixels are made by :mod:`brahmasifier.simulation.render`; nothing here depends o
 Conventions: ellipticities are ``(1-q)/(1+q)``, position angles are in radians
 counter-clockwise from the +x axis, positions in arcsec from the stamp centre, sizes are
 Sérsic half-light radii along the intermediate axis (lenstronomy).
+
+Scene offsets (``simulate --scene-offset PIX``, both engines): :func:`draw_scene_offset` is the
+one draw of the shift (uniform in ±PIX pixels per axis, from the object's generator; nothing
+drawn at 0, so a centred run keeps its bytes), and :func:`offset_scene` moves every profile
+centre of our engine's scene, its mass model and ``srcx``/``srcy`` by it — an exact translation
+(no resampling: the external shear and convergence move with the deflector).
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brahmasifier.bands import BANDS, MISSING_VALUE
+from brahmasifier.bands import BANDS, MISSING_VALUE, PIXEL_SCALE
 
-__all__ = ["N_BANDS", "LightComponent", "Scene", "draw_centre", "draw_psf", "ellipticity", "sersic"]
+__all__ = ["MAX_SCENE_OFFSET", "N_BANDS", "LightComponent", "Scene", "draw_centre", "draw_psf", "draw_scene_offset",
+           "ellipticity", "offset_scene", "sersic"]
 
 N_BANDS = len(BANDS)
+#: Largest scene offset (pixels): beyond a quarter of the 41-pixel stamp the object is no longer "the central one".
+MAX_SCENE_OFFSET: float = 10.0
+#: Position keys of light-profile and mass-model keyword dicts, as (x, y) pairs.
+_POSITION_KEYS: tuple[tuple[str, str], ...] = (("center_x", "center_y"), ("ra_0", "dec_0"))
 
 
 @dataclass
@@ -93,3 +104,37 @@ def draw_centre(rng: np.random.Generator, max_offset: float) -> tuple[float, flo
     r = max_offset * math.sqrt(rng.uniform())
     a = rng.uniform(0, 2 * math.pi)
     return r * math.cos(a), r * math.sin(a)
+
+
+def draw_scene_offset(rng: np.random.Generator, max_pixels: float) -> tuple[float, float]:
+    """A scene offset ``(dx, dy)`` in arcsec, uniform in ``[−max_pixels, max_pixels]`` LSST pixels per axis.
+
+    Nothing is drawn when ``max_pixels`` is 0 (the generator's stream, hence every later draw, is
+    unchanged): ``(0.0, 0.0)``.
+    """
+    if not max_pixels > 0:
+        return 0.0, 0.0
+    dx, dy = rng.uniform(-max_pixels, max_pixels, 2) * PIXEL_SCALE
+    return float(dx), float(dy)
+
+
+def offset_scene(scene: Scene, dx: float, dy: float) -> Scene:
+    """Move the whole scene by ``(dx, dy)`` arcsec, in place, and record the shift.
+
+    Every light component's centre, the mass model's centres (deflector, shear and convergence
+    origins) and the source position ``srcx``/``srcy`` move; ``sim_offset_x``/``sim_offset_y``
+    are set. Lensed light moves with the lens, so the image is the centred one translated.
+
+    Returns:
+        ``scene``.
+    """
+    for params in [c.params for c in scene.components] + list(scene.lens_kwargs or []):
+        for kx, ky in _POSITION_KEYS:
+            if kx in params and ky in params:
+                params[kx] = float(params[kx]) + dx
+                params[ky] = float(params[ky]) + dy
+    for key, shift in (("srcx", dx), ("srcy", dy)):
+        if key in scene.row:
+            scene.row[key] = float(scene.row[key]) + shift  # type: ignore[arg-type]
+    scene.row.update({"sim_offset_x": dx, "sim_offset_y": dy})
+    return scene

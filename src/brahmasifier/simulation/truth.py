@@ -18,7 +18,10 @@ axis), ``y`` along rows — lenstronomy's ``array2image`` order, which both engi
   towards ``+y``.
 - ``sh``: external shear modulus; ``sh_PA``: its angle in the same convention
   (``MISSING_VALUE`` where the shear is exactly zero and the angle is undefined).
-- ``srcx``, ``srcy``: unlensed source centre in arcsec from the stamp centre (``x``, ``y``).
+- ``srcx``, ``srcy``: unlensed source centre in arcsec from the stamp centre (``x``, ``y``);
+  with a scene offset the moved centre (the offset included).
+- ``sim_offset_x``, ``sim_offset_y``: the scene offset (``simulate --scene-offset``, both
+  engines): the shift of the whole scene on top of the population's own centring jitter.
 - ``Reff_l``, ``Reff_s``: Sérsic half-light radius in arcsec as lenstronomy's
   ``SERSIC_ELLIPSE`` defines it (``R_sersic``, the radius along the intermediate axis
   ``sqrt(a b)``); ``n_l_sers``, ``n_s_sers``: Sérsic indices.
@@ -36,10 +39,12 @@ import numpy as np
 from brahmasifier.bands import BANDS, MISSING_VALUE, TRUTH_CONVENTIONS
 
 __all__ = [
+    "COMPANION_COLUMNS",
     "CONVENTIONS",
     "LENS_COLUMNS",
     "NONLENS_COLUMNS",
     "SIM_COLUMNS",
+    "companion_row",
     "e1e2_from_ellipticity",
     "ellipticity_from_e1e2",
     "lensed_magnitude",
@@ -70,11 +75,20 @@ SIM_COLUMNS: dict[str, str] = {
     "sim_n_images": "number of images of the source centre (lens equation)",
     "sim_image_sep": "largest separation between two images of the source centre, arcsec",
     **{f"sim_psf_fwhm_{b}": f"PSF FWHM in {b}, arcsec" for b in BANDS},
-    "sim_offset_x": "x (along columns) of the scene's centre from the stamp centre, arcsec (SLSim engine's scene_offset)",
-    "sim_offset_y": "y (along rows) of the scene's centre from the stamp centre, arcsec",
+    "sim_offset_x": "x (along columns) of the scene's shift from the stamp centre, arcsec (simulate --scene-offset)",
+    "sim_offset_y": "y (along rows) of the scene's shift from the stamp centre, arcsec",
     "sim_gamma_pl": "power-law slope of the deflector's mass profile (2: isothermal)",
     "sim_kappa_ext": "external (line-of-sight) convergence at the lens",
+    "sim_n_companions": "number of unlensed companions around a non-lens's central galaxy (false_positive, "
+                        "elliptical_companion kinds)",
+    "sim_companion_sep_min": "smallest separation of a companion's centre from the central galaxy's, arcsec",
+    "sim_companion_sep_max": "largest separation of a companion's centre from the central galaxy's, arcsec",
+    "sim_companion_mag_i": "i-band AB magnitude of the brightest companion",
 }
+
+#: The columns of :func:`companion_row` (absent, i.e. ``MISSING_VALUE``, for objects without companions).
+COMPANION_COLUMNS: tuple[str, ...] = ("sim_n_companions", "sim_companion_sep_min", "sim_companion_sep_max",
+                                      "sim_companion_mag_i")
 
 #: The conventions above as data (for code that must know them, e.g. target encoders); the dict
 #: itself lives in the bottom layer (:data:`brahmasifier.bands.TRUTH_CONVENTIONS`), one home for both.
@@ -156,3 +170,23 @@ def lensed_magnitude(magnitude: float, magnification: float) -> float:
     if not magnification > 0 or magnitude == MISSING_VALUE:
         return MISSING_VALUE
     return magnitude - 2.5 * math.log10(magnification)
+
+
+def companion_row(centre: tuple[float, float], positions: list[tuple[float, float]],
+                  mags_i: list[float]) -> dict[str, float]:
+    """The :data:`COMPANION_COLUMNS` of a non-lens with unlensed companions (both engines' false positives).
+
+    Args:
+        centre: ``(x, y)`` of the central galaxy, arcsec.
+        positions: ``(x, y)`` of each companion's centre, arcsec (same frame).
+        mags_i: each companion's i-band AB magnitude.
+
+    Returns:
+        Number of companions, smallest and largest separation from the centre (arcsec) and the
+        brightest companion's i magnitude; without companions the number (0) alone.
+    """
+    if not positions:
+        return {"sim_n_companions": 0.0}
+    seps = [math.hypot(x - centre[0], y - centre[1]) for x, y in positions]
+    return {"sim_n_companions": float(len(positions)), "sim_companion_sep_min": float(min(seps)),
+            "sim_companion_sep_max": float(max(seps)), "sim_companion_mag_i": float(min(mags_i))}

@@ -56,13 +56,12 @@ from dataclasses import asdict, dataclass, field
 
 from brahmasifier.settings import Problems
 from brahmasifier.simulation.nonlens_kinds import check_mix, kinds_for
+from brahmasifier.simulation.scene import MAX_SCENE_OFFSET
 from brahmasifier.simulation.slsim_engine.skypy_config import BLUE_MODELS, check_skypy_file
 
 __all__ = ["MAX_SCENE_OFFSET", "SAMPLINGS", "SlsimConfig"]
 
 SAMPLINGS: tuple[str, ...] = ("population", "random")
-#: Largest ``scene_offset`` (pixels): beyond a quarter of the 41-pixel stamp the object is no longer "the central one".
-MAX_SCENE_OFFSET: float = 10.0
 
 
 @dataclass(frozen=True)

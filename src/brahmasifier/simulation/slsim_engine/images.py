@@ -13,7 +13,8 @@ What is rendered per form (a non-lens kind's SLSim draw says which,
 :mod:`brahmasifier.simulation.nonlens_kinds`): ``lens`` — deflector + lensed source;
 ``deflector`` — an object's lens light alone (the deflector of a lens system without its
 source; ``FalsePositive``: deflector and its unlensed companions, all lens light in
-lenstronomy's terms); ``source`` — a lone ``Source``, unlensed.
+lenstronomy's terms); ``source`` — a lone ``Source``, unlensed. A ``FalsePositive``'s truth row
+records its companions (number, separations from the deflector, brightest i magnitude).
 
 A scene offset (``SlsimConfig.scene_offset``) is rendered exactly: :func:`shift_scene` moves
 every profile centre of a copy of the lenstronomy keywords (SLSim caches its own), and the
@@ -32,7 +33,7 @@ import numpy as np
 from brahmasifier.bands import BANDS, MISSING_VALUE, STAMP_SIZE
 from brahmasifier.simulation.instrument import NJY_ZERO_POINT
 from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr
-from brahmasifier.simulation.truth import ellipticity_from_e1e2, lensed_magnitude, shear_from_gamma
+from brahmasifier.simulation.truth import companion_row, ellipticity_from_e1e2, lensed_magnitude, shear_from_gamma
 
 __all__ = ["FORMS", "RenderedObject", "band_settings", "render_object", "shift_scene", "truth_row"]
 
@@ -146,6 +147,22 @@ def _shape(kwargs: dict[str, float]) -> tuple[float, float]:
     return float(q), float(pa)
 
 
+def _companions(obj: object) -> dict[str, float]:
+    """A ``FalsePositive``'s companion columns (:func:`~brahmasifier.simulation.truth.companion_row`); else none.
+
+    Its sources are the unlensed companions, placed by SLSim around the stamp centre; the
+    separations are from the deflector's own (dithered) centre.
+    """
+    from slsim.FalsePositives.false_positive import FalsePositive
+
+    if not isinstance(obj, FalsePositive):
+        return {}
+    sources = [obj.source(k) for k in range(obj.source_number)]
+    centre = tuple(float(v) for v in obj.deflector.deflector_center)
+    positions = [(float(s.extended_source_position[0]), float(s.extended_source_position[1])) for s in sources]
+    return companion_row((centre[0], centre[1]), positions, [float(s.extended_source_magnitude("i")) for s in sources])
+
+
 def truth_row(obj: object, form: str, rendered: RenderedObject) -> dict[str, object]:
     """Catalogue row (challenge columns + ``sim_*``) of an object in :mod:`~brahmasifier.simulation.truth` conventions.
 
@@ -166,7 +183,7 @@ def truth_row(obj: object, form: str, rendered: RenderedObject) -> dict[str, obj
     deflector = obj.deflector  # type: ignore[attr-defined]
     mags = {f"mag_lens_{b}": float(deflector.magnitude(b)) for b in BANDS}
     if form != "lens":
-        return {"z_central": float(deflector.redshift), **mags, **row}
+        return {"z_central": float(deflector.redshift), **mags, **row, **_companions(obj)}
     _, params = obj.lenstronomy_kwargs("i")  # type: ignore[attr-defined]
     mass, shear = params["kwargs_lens"][0], params["kwargs_lens"][1]
     kappa_ext = float(params["kwargs_lens"][2]["kappa"]) if len(params["kwargs_lens"]) > 2 else 0.0

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from brahmasifier._atomic import write_text_atomic
-from brahmasifier.bands import BANDS, PIXEL_SCALE
+from brahmasifier.bands import BANDS
 from brahmasifier.errors import ConfigError
 from brahmasifier.io.release import class_folder
 from brahmasifier.simulation.engines import RunRequest
@@ -95,6 +95,7 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
     from brahmasifier._atomic import atomic_path
     from brahmasifier.simulation.generate import slsim_object_id
     from brahmasifier.simulation.population import sky_position
+    from brahmasifier.simulation.scene import draw_scene_offset
     from brahmasifier.simulation.slsim_engine.catalogue import Realisation, quiet_slsim, seeded
     from brahmasifier.simulation.slsim_engine.images import render_object, truth_row
 
@@ -117,10 +118,7 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
         for label, index, obj, kind, form in objects:
             ra, dec = sky_position(rng, DOMAIN)
             noise_seeds = rng.integers(0, 2**31 - 1, len(BANDS))
-            offset = (0.0, 0.0)
-            if cfg.scene_offset > 0:  # drawn only when asked: a centred run keeps its bytes
-                dx, dy = rng.uniform(-cfg.scene_offset, cfg.scene_offset, 2) * PIXEL_SCALE
-                offset = (float(dx), float(dy))
+            offset = draw_scene_offset(rng, cfg.scene_offset)  # nothing drawn at 0: a centred run keeps its bytes
             rendered = render_object(obj, form, cfg.coadd_years, noise_seeds, offset)
             object_id = slsim_object_id(ra, dec)
             position = int(numbers[(0 if label == 1 else n_per_class) + index])
