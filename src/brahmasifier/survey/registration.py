@@ -4,15 +4,18 @@ Method (per object, vectorised over a batch):
 
 1. Each band minus its median, pixels invalid in any band (the caller's mask:
    :func:`brahmasifier.pixels.fill_mask` and :func:`brahmasifier.pixels.zeroed_bad_mask` in
-   ``predict``; NaN) set to that level in every band, is resampled (bilinear, one sparse matrix for every image) onto a polar grid
-   about the stamp centre: radii 2–18 px every 2 px (inside the inscribed circle rotated
-   footprints keep), every :data:`STEP` degrees; then divided by ``3 × 1.4826 × MAD`` (the
-   band's noise: bands differ by orders of magnitude) through ``asinh`` (the bright core no
-   longer dominates), and each ring's mean is removed (the radial profile says nothing about
-   an angle). Median and MAD come from every third pixel. Measured on 400 objects of our
-   engine's test set (a probe like ``experiments/survey_registration_rates.py``; ``docs/survey-pixels.md``): this
-   grid (9 radii × 90 angles) estimates angles as well as 17 × 180 at a third of the cost,
-   and a soft threshold of the noise before ``asinh`` flagged worse at a 1% false-flag rate.
+   ``predict``; NaN) set to that level in every band, is resampled (bilinear, one sparse
+   matrix for every image) onto a polar grid about the stamp centre: :data:`RADII` 1–19 px
+   every 1.5 px (inside the inscribed circle rotated footprints keep), every :data:`STEP`
+   degrees; then divided by ``ASINH_NOISE × 1.4826 × MAD`` (the band's noise: bands differ by
+   orders of magnitude) through ``asinh`` (the bright core does not dominate), and each ring's
+   mean is removed (the radial profile says nothing about an angle). Median and MAD come from
+   every third pixel. Measured (tuning sets as in 3., ``docs/survey-pixels.md`` §3): with
+   ``asinh`` at 10 × the noise instead of 3 ×, and radii every 1.5 px from 1 px instead of every
+   2 px from 2 px, the flagged bands' angle errors fell from a median 1.19° / 90th percentile
+   7.3° to 0.75° / 5.0° (SLSim engine) and detection at ≤ 1% false flags rose from 91.4% /
+   87.2% to 92.6% / 88.0% (our engine / SLSim), for 13 radii instead of 9; 1 × the noise
+   was worse (74% on SLSim), 30 × and linear a little worse, 3° steps no better.
    Masks: a hole in one band alone reads as structure — on an SLSim-engine set with random
    discs, strips and chip gaps, 2.95% of clean objects flagged; 2.20% with the common level;
    the rest were NaN discs the readers had set to 0 inside the stamp, where ``fill_mask``
@@ -43,10 +46,11 @@ Method (per object, vectorised over a batch):
    band while colour structure sets one band apart, so the sum over bands ranks misregistered
    objects above colourful clean ones better than the largest band score: 91.4% / 87.2% of
    objects spanning ≥ 10° found (our engine / SLSim) against 89.6% / 84.8% with the largest
-   (floor 0.5, threshold 0.093) at the same ≤ 1% false flags; floor 0.3 beat 0.5 and 0.7 with
-   the sum. Per-band angle uncertainties (ring jackknife, a Cramér–Rao width from the
-   residual), a noise-corrected (disattenuated) correlation, an S/N-weighted reference and a
-   validity-weighted correlation (below) did not find more at ≤ 1% false flags.
+   (floor 0.5, threshold 0.093) at the same ≤ 1% false flags (with the earlier grid: 3 × the
+   noise, radii every 2 px); with the grid of 1., floor 0.2 and threshold 0.31 (floors 0.3 and
+   0.5 found fewer). Per-band angle uncertainties (ring jackknife, a Cramér–Rao width from
+   the residual), a noise-corrected (disattenuated) correlation, an S/N-weighted reference and
+   the validity-weighted correlation of 1. did not find more at ≤ 1% false flags.
    In a flagged object every band estimated at least :data:`REPAIR_ANGLE` from 0 is a band to
    repair (``band_flags``): rotating back bands estimated 1–5° reduced their mean error
    (1.6–2.5° left against 2.1–4.3° untouched), and on an SLSim-engine set repairing all bands
@@ -73,8 +77,10 @@ __all__ = ["MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "ST
 
 #: Angular step of the polar grid, degrees (the estimate is refined between steps).
 STEP: float = 4.0
-#: Radii of the polar grid, pixels from the stamp centre.
-RADII: np.ndarray = np.arange(2.0, 18.5, 2.0)
+#: Radii of the polar grid, pixels from the stamp centre (see the module docstring).
+RADII: np.ndarray = np.arange(1.0, 19.5, 1.5)
+#: Pixels are put through ``asinh(x / (ASINH_NOISE × noise))`` (see the module docstring).
+ASINH_NOISE: float = 10.0
 #: Rounds of estimating each band against the others as already aligned (the first round's
 #: reference holds the misaligned bands too; two more remove that bias).
 ITERATIONS: int = 3
@@ -82,9 +88,9 @@ ITERATIONS: int = 3
 MIN_ANGLE: float = 5.0
 #: Smallest sum of band scores (gain / max(1 − ρ(0), floor) × peak correlation, see the module docstring) that
 #: flags an object.
-MIN_SCORE: float = 0.21
+MIN_SCORE: float = 0.31
 #: Floor of ``1 − ρ(0)`` in the score (see the module docstring).
-SCORE_FLOOR: float = 0.3
+SCORE_FLOOR: float = 0.2
 #: Smallest ``|angle|`` (degrees) of a band of a flagged object that is rotated back.
 REPAIR_ANGLE: float = 1.0
 
@@ -189,7 +195,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med).astype(np.float32)  # invalid anywhere: level
     n_phi = round(360.0 / STEP)
     polar = np.asarray((_polar_matrix(h, STEP, tuple(RADII)) @ centred.reshape(k * nb, h * w).T).T)
-    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (3.0 * sigma[..., None]))
+    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (ASINH_NOISE * sigma[..., None]))
     polar -= polar.mean(axis=3, keepdims=True)
     spectra = np.fft.rfft(polar, axis=3)  # (k, nb, radii, n_phi // 2 + 1)
     waves = np.arange(spectra.shape[-1])
