@@ -6,16 +6,17 @@ Method (per object, vectorised over a batch):
    :func:`brahmasifier.pixels.fill_mask` and :func:`brahmasifier.pixels.zeroed_bad_mask` in
    ``predict``; NaN) set to that level in every band, is resampled (bilinear, one sparse
    matrix for every image) onto a polar grid about the stamp centre: :data:`RADII` 1–19 px
-   every 1.5 px (inside the inscribed circle rotated footprints keep), every :data:`STEP`
+   every 2 px (inside the inscribed circle rotated footprints keep), every :data:`STEP`
    degrees; then divided by ``ASINH_NOISE × 1.4826 × MAD`` (the band's noise: bands differ by
    orders of magnitude) through ``asinh`` (the bright core does not dominate), and each ring's
    mean is removed (the radial profile says nothing about an angle). Median and MAD come from
    every third pixel. Measured (tuning sets as in 3., ``docs/survey-pixels.md`` §3): with
-   ``asinh`` at 10 × the noise instead of 3 ×, and radii every 1.5 px from 1 px instead of every
-   2 px from 2 px, the flagged bands' angle errors fell from a median 1.19° / 90th percentile
-   7.3° to 0.75° / 5.0° (SLSim engine) and detection at ≤ 1% false flags rose from 91.4% /
-   87.2% to 92.6% / 88.0% (our engine / SLSim), for 13 radii instead of 9; 1 × the noise
-   was worse (74% on SLSim), 30 × and linear a little worse, 3° steps no better.
+   ``asinh`` at 10 × the noise instead of 3 ×, and radii 1, 3, …, 19 px instead of 2, 4, …,
+   18 px, the flagged bands' angle errors fell from a median 1.19° / 90th percentile 7.3° to
+   0.75° / 5.3° (SLSim engine) and detection at ≤ 1% false flags rose from 91.4% / 87.2% to
+   92.6% / 88.5% (our engine / SLSim), for 10 radii instead of 9; 1 × the noise was worse
+   (74% on SLSim), 30 × and linear a little worse; radii every 1.5 px or 1 px, or 3° steps,
+   no better (at up to twice the cost).
    Masks: a hole in one band alone reads as structure — on an SLSim-engine set with random
    discs, strips and chip gaps, 2.95% of clean objects flagged; 2.20% with the common level;
    the rest were NaN discs the readers had set to 0 inside the stamp, where ``fill_mask``
@@ -78,7 +79,7 @@ __all__ = ["MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "ST
 #: Angular step of the polar grid, degrees (the estimate is refined between steps).
 STEP: float = 4.0
 #: Radii of the polar grid, pixels from the stamp centre (see the module docstring).
-RADII: np.ndarray = np.arange(1.0, 19.5, 1.5)
+RADII: np.ndarray = np.arange(1.0, 19.5, 2.0)
 #: Pixels are put through ``asinh(x / (ASINH_NOISE × noise))`` (see the module docstring).
 ASINH_NOISE: float = 10.0
 #: Rounds of estimating each band against the others as already aligned (the first round's
