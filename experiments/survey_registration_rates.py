@@ -12,10 +12,11 @@ the median peak correlation (what limits detection). The estimate is exactly ``p
 (:func:`brahmasifier.survey.registration.estimate_band_angles` on the images with their
 :func:`brahmasifier.pixels.fill_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
 and :func:`brahmasifier.pixels.zeroed_bad_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
-calls it), in batches of 256. For a before/after on the same sets: ``--rule last`` flags
-with the rule of the session before (largest band score, floor 0.5, ≥ 0.10, ≥ 5°; filled
-pixels only as invalid), ``--rule previous`` with the first rule (|angle| ≥ 6° and gain ×
-peak ≥ 0.06, filled pixels only).
+calls it), in batches of 256. ``--rule last`` (largest band score, floor 0.5, ≥ 0.10,
+≥ 5°) and ``--rule previous`` (|angle| ≥ 6° and gain × peak ≥ 0.06) apply earlier flag rules,
+with filled pixels only as invalid, to the CURRENT estimate (grid and ``asinh`` scale): they
+show what the flag rule alone changes. The exact earlier numbers come from running this
+script at the commit of the time (``docs/survey-pixels.md`` §3 gives it).
 """
 
 from __future__ import annotations

@@ -53,10 +53,12 @@ Method (per object, vectorised over a batch):
    the residual), a noise-corrected (disattenuated) correlation, an S/N-weighted reference and
    the validity-weighted correlation of 1. did not find more at ≤ 1% false flags.
    In a flagged object every band estimated at least :data:`REPAIR_ANGLE` from 0 is a band to
-   repair (``band_flags``): rotating back bands estimated 1–5° reduced their mean error
-   (1.6–2.5° left against 2.1–4.3° untouched), and on an SLSim-engine set repairing all bands
-   by their true angles (``experiments/survey_registration_oracle.py``) gave TPR at FPR 1e-2
-   0.525 against 0.496 for the flagged bands alone.
+   repair (``band_flags``): with the earlier grid, bands estimated 1–5° from the median band
+   kept a mean error of 1.6–2.5° once rotated back against 2.1–4.3° untouched.
+   ``experiments/survey_registration_oracle.py`` (``docs/survey-pixels.md`` §3) says where
+   ``--register-bands`` still loses against the clean set: repaired with the true angles an
+   SLSim-engine set is 0.017 below it in TPR at FPR 1e-2, the missed detections and the angle
+   errors cost the rest.
 4. :func:`register_bands` rotates each flagged band back about the centre (cubic spline: a
    bilinear round trip smoothed the core by more than a 25° misregistration changed a
    band-alignment score, ``tests/survey/test_predict_pixels.py``); pixels the rotation
