@@ -20,7 +20,7 @@ Method (per object, vectorised over a batch):
    Masks: a hole in one band alone reads as structure — on an SLSim-engine set with random
    discs, strips and chip gaps, 2.95% of clean objects flagged; 2.20% with the common level;
    the rest were NaN discs the readers had set to 0 inside the stamp, where ``fill_mask``
-   does not look: with ``zeroed_bad_mask`` too, 0.35–0.5% (our engine / SLSim). A
+   does not look: with ``zeroed_bad_mask`` too, 0.40% on both engines (the rule as shipped). A
    validity-weighted correlation (each band's own holes left out, the reference over the
    pixels valid in every other band) found 84% instead of 50% of misregistered objects that
    also had masks, but 6 points fewer without masks at ≤ 1% false flags (masked colourful
