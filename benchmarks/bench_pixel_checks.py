@@ -1,13 +1,15 @@
 """What ``predict``'s pixel checks (masked pixels, band registration) cost, side by side.
 
-Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3]``
+Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3] [--checks-only]``
 
 Times :func:`brahmasifier.inference.predict` (default compact model, random weights: speed does
 not depend on them; flips TTA; defaults otherwise) over the first ``--objects`` objects of a
 store, with the checks as shipped and with :func:`brahmasifier.survey.checks.pixel_checks`
 replaced by a pass-through, rounds interleaved so machine load hits both alike; prints the
 median objects/s of each and the cost of the checks in % of predict's objects/s. Also the
-checks alone (µs per object, batches of 256) on clean and on rotated-footprint objects.
+checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
+objects; ``--checks-only`` times only those (to compare two checkouts: run this file with
+``PYTHONPATH`` pointing at each in turn).
 """
 
 from __future__ import annotations
@@ -31,12 +33,33 @@ def _subset(store_path: str, n: int, folder: Path) -> Path:
     return write_store(folder / "store", store.read(np.arange(n)), index).path
 
 
+def _checks_alone(store_path: str, n: int) -> None:
+    from brahmasifier.io.store import open_store
+    from brahmasifier.survey.checks import pixel_checks
+    from brahmasifier.survey.transforms import footprint_outside
+
+    images = open_store(store_path).read(np.arange(min(256, n)))
+    rotated = images.copy()
+    rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
+    for label, batch in (("clean", images), ("corners filled", rotated)):
+        times = []
+        for _ in range(7):
+            t = time.perf_counter()
+            pixel_checks(batch, np.zeros(len(batch), np.int32))
+            times.append(time.perf_counter() - t)
+        print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store")
     parser.add_argument("--objects", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--checks-only", action="store_true", help="time pixel_checks alone, not predict")
     args = parser.parse_args()
+    if args.checks_only:
+        _checks_alone(args.store, args.objects)
+        return
 
     import torch
 
@@ -45,7 +68,6 @@ def main() -> None:
     from brahmasifier.inference.predictor import predict
     from brahmasifier.models import ModelCard, build_model, save_model
     from brahmasifier.survey.checks import pixel_checks
-    from brahmasifier.survey.transforms import footprint_outside
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -71,18 +93,7 @@ def main() -> None:
             print(f"predict {k:12s}: median {med[k]:7.1f} objects/s  (rounds: {', '.join(f'{x:.1f}' for x in v)})")
         print(f"checks cost {100 * (1 - med['with checks'] / med['without']):.1f}% of predict's objects/s")
 
-        from brahmasifier.io.store import open_store
-
-        images = open_store(store).read(np.arange(min(256, args.objects)))
-        rotated = images.copy()
-        rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
-        for label, batch in (("clean", images), ("corners filled", rotated)):
-            times = []
-            for _ in range(5):
-                t = time.perf_counter()
-                pixel_checks(batch, np.zeros(len(batch), np.int32))
-                times.append(time.perf_counter() - t)
-            print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
+        _checks_alone(str(store), args.objects)
         pd.set_option("display.width", 120)
 
 

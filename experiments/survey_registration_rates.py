@@ -11,8 +11,12 @@ among the missed objects spanning 10–20°, the median |truth| of their most-ro
 the median peak correlation (what limits detection). The estimate is exactly ``predict``'s
 (:func:`brahmasifier.survey.registration.estimate_band_angles` on the images with their
 :func:`brahmasifier.pixels.fill_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
-calls it), in batches of 256. ``--rule previous`` flags with the rule before this change
-(|angle| ≥ 6° and gain × peak ≥ 0.06), for a before/after on the same sets.
+and :func:`brahmasifier.pixels.zeroed_bad_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
+calls it), in batches of 256. ``--rule last`` (largest band score, floor 0.5, ≥ 0.10,
+≥ 5°) and ``--rule previous`` (|angle| ≥ 6° and gain × peak ≥ 0.06) apply earlier flag rules,
+with filled pixels only as invalid, to the CURRENT estimate (grid and ``asinh`` scale): they
+show what the flag rule alone changes. The exact earlier numbers come from running this
+script at the commit of the time (``docs/survey-pixels.md`` §3 gives it).
 """
 
 from __future__ import annotations
@@ -23,16 +27,18 @@ import numpy as np
 
 from brahmasifier.bands import BANDS
 from brahmasifier.io.store import open_store
-from brahmasifier.pixels import fill_mask
+from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.registration import BandAngles, estimate_band_angles
 
 
-def _angles(path: str) -> tuple[BandAngles, object]:
+def _angles(path: str, rule: str) -> tuple[BandAngles, object]:
     store = open_store(path)
     parts: list[BandAngles] = []
     for start in range(0, len(store), 256):
-        images = store.read_batch(np.arange(start, min(start + 256, len(store)))).images
-        parts.append(estimate_band_angles(images, fill_mask(images)))
+        batch = store.read_batch(np.arange(start, min(start + 256, len(store))))
+        images = batch.images
+        invalid = fill_mask(images) if rule != "current" else fill_mask(images) | zeroed_bad_mask(images, batch.n_nan)
+        parts.append(estimate_band_angles(images, invalid))
     joined = BandAngles(np.concatenate([p.angles for p in parts]), np.concatenate([p.gain for p in parts]),
                         peak=np.concatenate([p.peak for p in parts]))
     return joined, store.index
@@ -41,6 +47,9 @@ def _angles(path: str) -> tuple[BandAngles, object]:
 def _flags(angles: BandAngles, rule: str) -> np.ndarray:
     if rule == "previous":
         return ((np.abs(angles.angles) >= 6.0) & (angles.gain * angles.peak >= 0.06)).any(axis=1)
+    if rule == "last":
+        last = angles.gain * angles.peak / np.maximum(1.0 - (angles.peak - angles.gain), 0.5)
+        return ((np.abs(angles.angles) >= 5.0) & (last >= 0.10)).any(axis=1)
     return angles.misregistered
 
 
@@ -48,16 +57,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", nargs="*", default=[])
     parser.add_argument("--misregistered", nargs="*", default=[])
-    parser.add_argument("--rule", choices=("current", "previous"), default="current")
+    parser.add_argument("--rule", choices=("current", "last", "previous"), default="current")
     args = parser.parse_args()
     for path in args.clean:
-        angles, index = _angles(path)
+        angles, index = _angles(path, args.rule)
         flagged = _flags(angles, args.rule)
         labels = index["label"].to_numpy()  # type: ignore[attr-defined]
         print(f"[{args.rule}] clean {path}: {flagged.mean():.2%} of {len(flagged)} flagged "
               f"(lenses {flagged[labels == 1].mean():.2%}, non-lenses {flagged[labels == 0].mean():.2%})")
     for path in args.misregistered:
-        angles, index = _angles(path)
+        angles, index = _angles(path, args.rule)
         flagged = _flags(angles, args.rule)
         span = index["pert_max_band_angle"].to_numpy()  # type: ignore[index]
         truth = np.stack([index[f"pert_angle_{b}"].to_numpy() for b in BANDS], axis=1)  # type: ignore[index]

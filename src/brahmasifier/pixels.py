@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["FILL_MIN_PIXELS", "PIXEL_LIMIT", "bad_pixel_mask", "clean_pixels", "fill_mask", "invalid_mask",
-           "masked_fraction", "masked_line", "masked_summary", "nan_where_filled"]
+           "masked_fraction", "masked_line", "masked_summary", "nan_where_filled", "zeroed_bad_mask"]
 
 #: Largest pixel magnitude accepted as data; beyond it (and NaN/±Inf) a pixel is bad (see the module docstring).
 PIXEL_LIMIT: float = 1e15
@@ -156,6 +156,26 @@ def invalid_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS, *, user_
     if user_mask is not None:
         mask |= np.broadcast_to(np.asarray(user_mask, dtype=bool), mask.shape)
     return mask
+
+
+def zeroed_bad_mask(images: np.ndarray, n_nan: np.ndarray) -> np.ndarray:
+    """``True`` where the readers set a bad pixel to 0: every pixel exactly 0.0 of an object with ``n_nan > 0``.
+
+    The readers (:func:`clean_pixels`) write 0 over NaN/Inf and count them in ``n_nan``; a NaN
+    disc inside the stamp then reads as a disc of zeros that :func:`fill_mask` (border-touching
+    regions only) cannot see. Real sky pixels are never exactly 0.0 (float noise), so in an
+    object known to hold bad pixels its exact zeros are they (or a 0-fill, invalid anyway).
+    Objects without bad pixels get ``False`` everywhere, at the cost of one comparison.
+
+    Args:
+        images: ``(k, ...)`` pixels as the readers return them.
+        n_nan: bad pixels per object, ``(k,)``.
+    """
+    hit = np.asarray(n_nan).reshape(-1) > 0
+    out = np.zeros(np.shape(images), dtype=bool)
+    if hit.any():
+        out[hit] = np.asarray(images)[hit] == 0.0
+    return out
 
 
 def nan_where_filled(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from tests.survey.tiny import structured_object
 
+from brahmasifier.pixels import zeroed_bad_mask
 from brahmasifier.survey.checks import PIXEL_COLUMNS, pixel_checks
 from brahmasifier.survey.registration import estimate_band_angles, register_bands
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
@@ -56,10 +57,39 @@ def test_pixel_checks_columns_and_nan_fills() -> None:
 
 
 def test_a_small_rotation_of_one_band_is_flagged_and_measured() -> None:
-    """8° on one band (an object spanning 8°): the score is a fraction of the correlation left to gain, so it is found."""
+    """10° on one band (the issue's smallest span): the score is a fraction of the correlation left to gain, so it is found."""
     clean = _objects(8, 5)
-    rotated = np.stack([rotate_bands(im, np.array([0, 0, 8.0, 0, 0])) for im in clean])
+    rotated = np.stack([rotate_bands(im, np.array([0, 0, 10.0, 0, 0])) for im in clean])
     found = estimate_band_angles(rotated)
     assert found.misregistered.all() and not estimate_band_angles(clean).misregistered.any()
-    assert np.all(np.abs(found.angles[:, 2] - 8.0) < 1.0)
+    assert np.all(np.abs(found.angles[:, 2] - 10.0) < 1.0)
     assert np.all(found.band_flags[:, 2]) and not found.band_flags[:, [0, 1, 3, 4]].any()
+
+
+def _with_zeroed_discs(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A NaN disc in one band per object, as the readers return it: set to 0 and counted in ``n_nan``."""
+    yy, xx = np.mgrid[:41, :41] - 20.0
+    disc = np.hypot(yy - 5.0, xx - 6.0) <= 4.0
+    out = images.copy()
+    for k in range(len(out)):
+        out[k, k % out.shape[1]][disc] = 0.0
+    return out, np.full(len(out), int(disc.sum()))
+
+
+def test_the_readers_zeroed_nan_discs_are_invalid_and_a_masked_clean_object_is_not_flagged() -> None:
+    clean = _objects(8, 6)
+    masked, n_nan = _with_zeroed_discs(clean)
+    zeroed = zeroed_bad_mask(masked, n_nan)
+    assert np.array_equal(zeroed, masked == 0.0) and zeroed.reshape(8, -1).sum(axis=1).tolist() == n_nan.tolist()
+    assert not zeroed_bad_mask(masked, np.zeros(8, int)).any()  # no bad pixels counted: nothing to find
+    _, columns = pixel_checks(masked, n_nan)
+    assert not columns["misregistered"].any()
+
+
+def test_a_known_rotation_is_detected_in_a_masked_object() -> None:
+    clean = _objects(8, 6)
+    rotated = np.stack([rotate_bands(im, np.array([0.0, 15.0, 0.0, 0.0, -10.0])) for im in clean])
+    masked, n_nan = _with_zeroed_discs(rotated)
+    _, columns = pixel_checks(masked, n_nan)
+    assert columns["misregistered"].all()
+    assert np.all(np.abs(columns["band_angle_r"] - 15.0) < 4.0) and np.all(np.abs(columns["band_angle_y"] + 10.0) < 4.0)

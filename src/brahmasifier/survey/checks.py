@@ -7,7 +7,9 @@ probabilities file:
 - ``masked_fraction``: invalid pixels / all pixels. The readers count them before cleaning
   (``n_masked``: bad or constant-filled from the border, :func:`brahmasifier.pixels.invalid_mask`);
   where a store predates that count, the filled pixels found now plus ``n_nan``.
-- ``misregistered`` (0/1) and ``band_angle_<b>`` (degrees): :mod:`brahmasifier.survey.registration`.
+- ``misregistered`` (0/1) and ``band_angle_<b>`` (degrees): :mod:`brahmasifier.survey.registration`,
+  on the images with the filled pixels and the bad pixels the reader set to 0
+  (:func:`brahmasifier.pixels.zeroed_bad_mask`) invalid.
 - the images: filled pixels set to NaN (:func:`brahmasifier.pixels.nan_where_filled`: a
   ``valid_only`` model ignores them, an older model reads them as 0); with ``register=True``
   each flagged band is rotated back first (pixels it uncovers are NaN too).
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import BANDS
-from brahmasifier.pixels import fill_mask
+from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.registration import estimate_band_angles, register_bands
 
 __all__ = ["PIXEL_COLUMNS", "pixel_checks"]
@@ -48,7 +50,7 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         known = np.asarray(n_masked, dtype=np.int64)
         counted = np.where(known >= 0, known, counted)
     fraction = np.minimum(counted, per_object) / per_object
-    angles = estimate_band_angles(images, fill)
+    angles = estimate_band_angles(images, fill | zeroed_bad_mask(images, n_nan))  # NaN discs the reader set to 0 too
     out = images
     if fill.any():
         out = images.copy()

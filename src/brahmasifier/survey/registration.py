@@ -2,39 +2,63 @@
 
 Method (per object, vectorised over a batch):
 
-1. Each band minus its median, pixels invalid in any band (:func:`brahmasifier.pixels.fill_mask`,
-   NaN) set to that level in every band (a hole in one band alone read as structure: on an
-   SLSim-engine set with random discs, strips and chip gaps, 2.95% of clean objects flagged,
-   2.20% with the common mask), is resampled (bilinear, one sparse matrix for every image) onto a polar grid
-   about the stamp centre: radii 2–18 px every 2 px (inside the inscribed circle rotated
-   footprints keep), every :data:`STEP` degrees; then divided by ``3 × 1.4826 × MAD`` (the
-   band's noise: bands differ by orders of magnitude) through ``asinh`` (the bright core no
-   longer dominates), and each ring's mean is removed (the radial profile says nothing about
-   an angle). Median and MAD come from every third pixel. Measured on 400 objects of our
-   engine's test set (a probe like ``experiments/survey_registration_rates.py``; ``docs/survey-pixels.md``): this
-   grid (9 radii × 90 angles) estimates angles as well as 17 × 180 at a third of the cost,
-   and a soft threshold of the noise before ``asinh`` flagged worse at a 1% false-flag rate.
+1. Each band minus its median, pixels invalid in any band (the caller's mask:
+   :func:`brahmasifier.pixels.fill_mask` and :func:`brahmasifier.pixels.zeroed_bad_mask` in
+   ``predict``; NaN) set to that level in every band, is resampled (bilinear, one sparse
+   matrix for every image) onto a polar grid about the stamp centre: :data:`RADII` 1–19 px
+   every 2 px (inside the inscribed circle rotated footprints keep), every :data:`STEP`
+   degrees; then divided by ``ASINH_NOISE × 1.4826 × MAD`` (the band's noise: bands differ by
+   orders of magnitude) through ``asinh`` (the bright core does not dominate), and each ring's
+   mean is removed (the radial profile says nothing about an angle). Median and MAD come from
+   every third pixel. Measured (tuning sets as in 3., ``docs/survey-pixels.md`` §3): with
+   ``asinh`` at 10 × the noise instead of 3 ×, and radii 1, 3, …, 19 px instead of 2, 4, …,
+   18 px, the flagged bands' angle errors fell from a median 1.19° / 90th percentile 7.3° to
+   0.75° / 5.3° (SLSim engine) and detection at ≤ 1% false flags rose from 91.4% / 87.2% to
+   92.6% / 88.5% (our engine / SLSim), for 10 radii instead of 9; 1 × the noise was worse
+   (74% on SLSim), 30 × and linear a little worse; radii every 1.5 px or 1 px, or 3° steps,
+   no better (at up to twice the cost).
+   Masks: a hole in one band alone reads as structure — on an SLSim-engine set with random
+   discs, strips and chip gaps, 2.95% of clean objects flagged; 2.20% with the common level;
+   the rest were NaN discs the readers had set to 0 inside the stamp, where ``fill_mask``
+   does not look: with ``zeroed_bad_mask`` too, 0.40% on both engines (the rule as shipped). A
+   validity-weighted correlation (each band's own holes left out, the reference over the
+   pixels valid in every other band) found 84% instead of 50% of misregistered objects that
+   also had masks, but 6 points fewer without masks at ≤ 1% false flags (masked colourful
+   lenses scored high): not used.
 2. A rotation about the centre is a circular shift along the angle, so the correlation of
    band ``b`` with the sum of the *other* bands at every shift is one FFT along the angle,
    summed over the radii, normalised into a correlation coefficient ``ρ_b(Δ)``. The band's
    estimated rotation is the best shift (refined by a parabola through the peak), relative to
    the median of the five bands' estimates (so the bands that agree define 0).
-3. An object is ``misregistered`` when some band's estimate is at least :data:`MIN_ANGLE` from
-   0 **and** its score — the gain in ``ρ`` (rotated against as it is), as a fraction of what
-   was left to gain, ``1 − ρ(0)`` floored at :data:`SCORE_FLOOR`, times ``ρ`` at the estimate —
-   is at least :data:`MIN_SCORE`. A round or faint object has no angle to measure (its ``ρ``
-   barely changes; it is not flagged); the peak factor keeps noisy bands whose best shift is a
-   noise peak from flagging. Why this score (measured on our engine's test set, 2,000 objects,
-   offsets ±2 px, each band rotated by U(−30°, 30°), perturb seed 31; threshold at 1% false
-   flags on the clean and the rotated-but-aligned copies; ``docs/survey-pixels.md``): the gain
-   grows like the square of a small angle, so gain × peak (the previous score) found only
-   47% of objects spanning 10–20°; dividing by ``1 − ρ(0)`` makes it a fraction (86% of
-   them, 95% overall at 1% false flags on the clean set) but a well-correlated object whose
-   bands differ in colour (``ρ(0)`` near 1: a lens's blue arcs against its red deflector)
-   then scores high on rotated-and-offset footprints (5.7% false flags); the floor 0.5 keeps
-   those at ≤ 1% (overall 89–90%). Per-band angle uncertainties (ring jackknife, a
-   Cramér–Rao width from the residual) did not separate: clean objects' bands differ by
-   significant, real, colour-dependent angles.
+3. Each band's score is the gain in ``ρ`` (rotated against as it is) as a fraction of what was
+   left to gain, ``1 − ρ(0)`` floored at :data:`SCORE_FLOOR`, times ``ρ`` at the estimate. An
+   object is ``misregistered`` when the **sum** of the scores of its bands estimated at least
+   :data:`MIN_ANGLE` from 0 is at least :data:`MIN_SCORE`. A round or faint object has no angle
+   to measure (its ``ρ`` barely changes; it is not flagged); the peak factor keeps noisy bands
+   whose best shift is a noise peak from flagging. Why (thresholds at ≤ 1% false flags on
+   every clean tuning set: our engine's test set and its rotated-footprint and randomly masked
+   copies, perturb seed 31, and the SLSim engine's clean, rotated, masked and resampled copies,
+   seed 21; detection on each set's copy with every band rotated by U(−30°, 30°);
+   ``docs/survey-pixels.md`` §3): the gain grows like the square of a small angle, so gain ×
+   peak found only 47% of objects spanning 10–20°; dividing by ``1 − ρ(0)`` makes it a
+   fraction, but a well-correlated object whose bands differ in colour (``ρ(0)`` near 1: a
+   lens's blue arcs against its red deflector) then scores high on rotated-and-offset
+   footprints (5.7% false flags) — the floor keeps those down. A misregistration turns every
+   band while colour structure sets one band apart, so the sum over bands ranks misregistered
+   objects above colourful clean ones better than the largest band score: 91.4% / 87.2% of
+   objects spanning ≥ 10° found (our engine / SLSim) against 89.6% / 84.8% with the largest
+   (floor 0.5, threshold 0.093) at the same ≤ 1% false flags (with the earlier grid: 3 × the
+   noise, radii every 2 px); with the grid of 1., floor 0.2 and threshold 0.31 (floors 0.3 and
+   0.5 found fewer). Per-band angle uncertainties (ring jackknife, a Cramér–Rao width from
+   the residual), a noise-corrected (disattenuated) correlation, an S/N-weighted reference and
+   the validity-weighted correlation of 1. did not find more at ≤ 1% false flags.
+   In a flagged object every band estimated at least :data:`REPAIR_ANGLE` from 0 is a band to
+   repair (``band_flags``): with the earlier grid, bands estimated 1–5° from the median band
+   kept a mean error of 1.6–2.5° once rotated back against 2.1–4.3° untouched.
+   ``experiments/survey_registration_oracle.py`` (``docs/survey-pixels.md`` §3) says where
+   ``--register-bands`` still loses against the clean set: repaired with the true angles an
+   SLSim-engine set is 0.017 below it in TPR at FPR 1e-2, the missed detections and the angle
+   errors cost the rest.
 4. :func:`register_bands` rotates each flagged band back about the centre (cubic spline: a
    bilinear round trip smoothed the core by more than a 25° misregistration changed a
    band-alignment score, ``tests/survey/test_predict_pixels.py``); pixels the rotation
@@ -51,34 +75,47 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_ANGLE", "MIN_SCORE", "RADII", "SCORE_FLOOR", "STEP", "BandAngles", "estimate_band_angles", "register_bands"]
+__all__ = ["MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles", "estimate_band_angles",
+           "register_bands"]
 
 #: Angular step of the polar grid, degrees (the estimate is refined between steps).
 STEP: float = 4.0
-#: Radii of the polar grid, pixels from the stamp centre.
-RADII: np.ndarray = np.arange(2.0, 18.5, 2.0)
+#: Radii of the polar grid, pixels from the stamp centre (see the module docstring).
+RADII: np.ndarray = np.arange(1.0, 19.5, 2.0)
+#: Pixels are put through ``asinh(x / (ASINH_NOISE × noise))`` (see the module docstring).
+ASINH_NOISE: float = 10.0
 #: Rounds of estimating each band against the others as already aligned (the first round's
 #: reference holds the misaligned bands too; two more remove that bias).
 ITERATIONS: int = 3
-#: Smallest ``|angle|`` (degrees) of a band that flags an object.
+#: Smallest ``|angle|`` (degrees) of a band whose score counts towards the object's.
 MIN_ANGLE: float = 5.0
-#: Smallest score (gain / max(1 − ρ(0), floor) × peak correlation, see the module docstring) that flags a band.
-MIN_SCORE: float = 0.10
+#: Smallest sum of band scores (gain / max(1 − ρ(0), floor) × peak correlation, see the module docstring) that
+#: flags an object.
+MIN_SCORE: float = 0.31
 #: Floor of ``1 − ρ(0)`` in the score (see the module docstring).
-SCORE_FLOOR: float = 0.5
+SCORE_FLOOR: float = 0.2
+#: Smallest ``|angle|`` (degrees) of a band of a flagged object that is rotated back.
+REPAIR_ANGLE: float = 1.0
 
 
 class BandAngles:
-    """Per object: each band's estimated rotation (degrees, ``(k, bands)``), its correlation gain and peak, and the flag."""
+    """Per object: each band's estimated rotation (degrees, ``(k, bands)``), its correlation gain and peak, and the flag.
+
+    ``score`` is each band's score, ``object_score`` the sum over the bands at least
+    ``min_angle`` from 0, ``misregistered`` whether it reaches ``min_score``; ``band_flags``
+    are the bands to rotate back: in a flagged object, those at least ``repair_angle`` from 0.
+    """
 
     def __init__(self, angles: np.ndarray, gain: np.ndarray, min_angle: float = MIN_ANGLE,
-                 min_score: float = MIN_SCORE, peak: np.ndarray | None = None) -> None:
+                 min_score: float = MIN_SCORE, peak: np.ndarray | None = None,
+                 repair_angle: float = REPAIR_ANGLE) -> None:
         self.angles = angles
         self.gain = gain
         self.peak = peak if peak is not None else np.zeros_like(gain)  # ρ at the estimated angle
         self.score = gain * self.peak / np.maximum(1.0 - (self.peak - gain), SCORE_FLOOR)  # ρ(0) = peak − gain
-        self.band_flags = (np.abs(angles) >= min_angle) & (self.score >= min_score)
-        self.misregistered = self.band_flags.any(axis=1)
+        self.object_score = np.where(np.abs(angles) >= min_angle, self.score, 0.0).sum(axis=1)
+        self.misregistered = self.object_score >= min_score
+        self.band_flags = self.misregistered[:, None] & (np.abs(angles) >= repair_angle)
 
     def columns(self, bands: tuple[str, ...]) -> dict[str, Any]:
         """The probabilities-file columns: ``misregistered`` 0/1 and ``band_angle_<b>``."""
@@ -147,7 +184,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         images: raw pixels (NaN allowed: invalid).
         invalid: optional boolean mask of the same shape (e.g. :func:`brahmasifier.pixels.fill_mask`).
         min_angle: smallest ``|angle|`` that flags a band.
-        min_score: smallest score (gain / max(1 − ρ(0), floor) × peak) that flags a band.
+        min_score: smallest sum of band scores (gain / max(1 − ρ(0), floor) × peak) that flags an object.
     """
     images = np.asarray(images)
     k, nb, h, w = images.shape
@@ -161,7 +198,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med).astype(np.float32)  # invalid anywhere: level
     n_phi = round(360.0 / STEP)
     polar = np.asarray((_polar_matrix(h, STEP, tuple(RADII)) @ centred.reshape(k * nb, h * w).T).T)
-    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (3.0 * sigma[..., None]))
+    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (ASINH_NOISE * sigma[..., None]))
     polar -= polar.mean(axis=3, keepdims=True)
     spectra = np.fft.rfft(polar, axis=3)  # (k, nb, radii, n_phi // 2 + 1)
     waves = np.arange(spectra.shape[-1])
@@ -187,7 +224,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
 
 
 def register_bands(images: np.ndarray, angles: BandAngles) -> np.ndarray:
-    """A copy of ``images`` with every flagged band rotated back by its estimated angle (see the module docstring)."""
+    """A copy of ``images`` with every band of ``angles.band_flags`` rotated back by its estimated angle (module docstring)."""
     from scipy import ndimage
 
     out = np.array(images, dtype=np.float32, copy=True)
