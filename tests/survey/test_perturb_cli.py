@@ -130,3 +130,13 @@ def test_several_stores_in_one_store_out(tiny_store: Path, tmp_path: Path) -> No
     first = open_store(tmp_path / "first")  # row k draws from (seed, k): the first store's objects are the same
     assert np.array_equal(both.read(range(7)), first.read(range(7)), equal_nan=True)
     assert both.index["pert_offset_x"].iloc[:7].tolist() == first.index["pert_offset_x"].tolist()
+
+
+def test_nan_masks_are_counted_once(tiny_store: Path, tmp_path: Path) -> None:
+    """NaN discs are stored as 0 and counted in the index's ``n_nan``; reading does not count them again."""
+    assert main(["perturb", str(tiny_store), "--seed", "6", "--mask", "circles", "--out", str(tmp_path / "m"),
+                 "--no-progress"]) == 0
+    store = open_store(tmp_path / "m")
+    batch = store.read_batch(np.arange(len(store)))
+    assert (store.index["n_nan"] > 0).all() and not np.isnan(batch.images).any()
+    assert batch.n_nan.tolist() == store.index["n_nan"].tolist()

@@ -125,6 +125,7 @@ def _perturb_chunk(source: CutoutStore, out: Path, number: int, start: int, stop
                 rows.append(truth)
             bad = bad_pixel_mask(batch)
             invalid = invalid_mask(batch)
+            batch[bad] = 0.0  # stored as the packer stores them: counted in n_nan, read as 0 (not counted twice)
             for j in range(len(batch)):
                 rows[len(rows) - len(batch) + j].update(
                     n_nan=int(bad[j].sum()), n_masked=int(invalid[j].sum()))
