@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "D4_SIZE", "IDENTITY", "compose", "d4_apply", "d4_invert", "frame_matrix", "inverse_element", "rot90",
+    "D4_SIZE", "IDENTITY", "axis_frame", "compose", "d4_apply", "d4_invert", "frame_matrix", "inverse_element", "rot90",
     "spin2_signs", "vector_action",
 ]
 
@@ -110,6 +110,18 @@ def d4_invert(x: Any, element: int) -> Any:
     return d4_apply(x, inverse_element(element))
 
 
+def axis_frame(x_axis: str = "+col", y_axis: str = "+row") -> np.ndarray:
+    """2×2 signed permutation taking pixel offsets ``(d_row, d_col)`` to ``(x, y)`` that grow along ``x_axis`` / ``y_axis``.
+
+    ``x = s_x · d[axis of x]``, ``y = s_y · d[axis of y]`` (axes as in :func:`frame_matrix`).
+    """
+    axis = {"row": 0, "col": 1}
+    frame = np.zeros((2, 2))
+    for k, name in enumerate((x_axis, y_axis)):
+        frame[k, axis[name[1:]]] = 1.0 if name[0] == "+" else -1.0
+    return frame
+
+
 def frame_matrix(element: int, x_axis: str = "+col", y_axis: str = "+row") -> np.ndarray:
     """2×2 matrix of D4 ``element`` on (x, y) coordinates that grow along ``x_axis`` / ``y_axis``.
 
@@ -124,11 +136,7 @@ def frame_matrix(element: int, x_axis: str = "+col", y_axis: str = "+row") -> np
         r, q = divmod(int(np.argmax(d4_apply(probe, element))), size)
         return r - c, q - c
 
-    # pixel offsets (row, col) → frame (x, y): x = s_x * d[axis_x], y = s_y * d[axis_y]
-    axis = {"row": 0, "col": 1}
-    frame = np.zeros((2, 2))
-    for k, name in enumerate((x_axis, y_axis)):
-        frame[k, axis[name[1:]]] = 1.0 if name[0] == "+" else -1.0
+    frame = axis_frame(x_axis, y_axis)
     pixel = np.array([moved(1, 0), moved(0, 1)], dtype=np.float64).T  # columns: images of unit row / col offsets
     return frame @ pixel @ frame.T
 

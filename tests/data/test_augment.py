@@ -208,3 +208,25 @@ def test_misregister_rotates_bands_independently() -> None:
         positions = {tuple(round(v) for v in _centroid(band)) for band in sample}
         assert len(positions) > 1
         assert all(abs(math.hypot(*p) - 8.0) < 1.5 for p in positions)  # rotated (and shifted <= 1.5 px) about the centre
+
+
+def test_the_reported_geometry_is_where_the_content_went() -> None:
+    """``apply_with_geometry`` draws what ``apply`` draws and reports each sample's shift and turn (0 where not applied)."""
+    rows, cols = torch.meshgrid(torch.arange(41.0), torch.arange(41.0), indexing="ij")
+    blob = 100.0 * torch.exp(-0.5 * ((rows - 20) ** 2 + (cols - 26) ** 2) / 1.5**2)  # 6 px to the right of the centre
+    x = blob.expand(16, 2, 41, 41).clone()
+    augment = SurveyAugment(shift=2.0, rotate=180.0, probability=0.5)
+    out, geometry = augment.apply_with_geometry(x, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.nan_to_num(out), torch.nan_to_num(augment.apply(x, torch.Generator().manual_seed(3))))
+    assert geometry.shift.shape == (16, 2) and geometry.rotation.shape == (16,)
+    assert (geometry.shift == 0).all(dim=1).any() and (geometry.rotation == 0).any()  # some samples left alone
+    assert (geometry.shift.abs() <= 2.0).all() and (geometry.rotation.abs() <= 180.0).all()
+    for k in range(16):  # the point at (6, 0) px, shifted by (dx, dy), then turned from +col towards +row
+        dx, dy = geometry.shift[k].tolist()
+        a = math.radians(float(geometry.rotation[k]))
+        px, py = 6.0 + dx, dy
+        col, row = 20 + px * math.cos(a) - py * math.sin(a), 20 + px * math.sin(a) + py * math.cos(a)
+        img = torch.nan_to_num(out[k, 0]).clamp_min(0).double()
+        near = (rows - row) ** 2 + (cols - col) ** 2 < 20  # the light within 4.5 px (3 σ) of the predicted place
+        assert img[near].sum() > 0.9 * img.sum(), k
+    assert SurveyAugment().apply_with_geometry(x, torch.Generator())[1].shift.abs().sum() == 0  # off: nothing moved

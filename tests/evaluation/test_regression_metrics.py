@@ -111,3 +111,34 @@ def test_probability_file_estimates_scored_by_true_class(tmp_path: Path) -> None
     head = block["headline"]["rein_ge_0.5"]  # θ_E ≥ 0.5 is every lens here
     assert head["n"] == 5 and head["p84"] == pytest.approx(0.5 + 0.36 * 4.5)
     assert all((tmp_path / f).is_file() for f in figures)
+
+
+def test_headline_on_the_lenses_called_lenses(tmp_path: Path) -> None:
+    """With a threshold, the issue-22 headline is also computed on the true lenses with ``prob`` ≥ threshold."""
+    from brahmasifier.evaluation.parameters import estimate_columns, format_parameter_table, parameter_section
+
+    n = 8  # 5 lenses (θ_E PRED/TRUE; zlens) and 3 non-lenses
+    rein = np.r_[PRED, 1.0, 1.0, 1.0]
+    zl = np.r_[0.5, 0.6, 0.7, 0.8, 0.9, 0.5, 0.5, 0.5]
+    probs = pd.DataFrame({"id": [f"o{k}" for k in range(n)], "prob": [0.9, 0.2, 0.8, 0.95, 0.1, 0.99, 0.1, 0.1],
+                          "Rein": rein, "Rein_sigma": 0.3, "Rein_lo68": rein - 0.6, "Rein_hi68": rein + 0.05,
+                          "Rein_lo95": rein - 1.0, "Rein_hi95": rein + 1.0,
+                          "zlens": zl, "zlens_sigma": 0.1, "zlens_lo68": zl - 0.1, "zlens_hi68": zl + 0.1,
+                          "zlens_lo95": zl - 0.2, "zlens_hi95": zl + 0.2})
+    renamed, columns = estimate_columns(probs)
+    true_z = np.r_[0.5, 0.9, 0.6, 1.0, 0.5, np.nan, np.nan, np.nan]
+    truth = pd.DataFrame({"label": [1] * 5 + [0] * 3, "domain": "slsim", "Rein": np.r_[TRUE, np.nan, np.nan, np.nan],
+                          "zlens": true_z})
+    table = pd.concat([renamed, truth], axis=1)
+    block, _ = parameter_section(table, columns, tmp_path, threshold=0.5)
+    called = block["headline_called"]  # lenses 0, 2, 3 (the non-lens with prob 0.99 is not a lens)
+    assert called["n_called_lenses"] == 3 and called["threshold"] == 0.5
+    err = PRED[[0, 2, 3]] - TRUE[[0, 2, 3]]  # -0.1, 0.5, -0.4
+    r = called["rein_ge_0.5"]
+    assert r["n"] == 3 and r["bias"] == pytest.approx(np.median(err)) and r["p16"] == pytest.approx(np.percentile(err, 16))
+    assert r["coverage_68"] == pytest.approx(1 / 3)  # truth inside [pred - 0.6, pred + 0.05]: row 2 only
+    zerr = (zl[[0, 2, 3]] - true_z[[0, 2, 3]]) / (1 + true_z[[0, 2, 3]])
+    assert called["zlens_nmad"] == pytest.approx(1.4826 * np.median(np.abs(zerr - np.median(zerr))))
+    assert called["zlens_nmad"] != pytest.approx(block["headline"]["zlens_nmad"])  # not the all-lens value
+    assert "called lenses (prob >= 0.500: 3)" in format_parameter_table(block)
+    assert "headline_called" not in parameter_section(table, columns, tmp_path)[0]  # no threshold: as before

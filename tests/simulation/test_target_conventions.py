@@ -70,3 +70,37 @@ def test_simulator_conventions_and_d4_action_match_rendered_pixels() -> None:
         # the moments give lenstronomy's φ (from +x towards +y); the catalogue PA is 90° − φ
         assert _angle_diff(math.radians(90.0 - view_truth["ell_l_PA"]), vpa) < math.radians(2), f"element {element}"
         assert view_truth["ell_l"] == pytest.approx(q, abs=1e-6)
+
+
+@pytest.mark.parametrize(("dx", "dy", "degrees"), [(1.5, -2.0, 0.0), (0.0, 0.0, 30.0), (-1.2, 0.7, -75.0), (2.0, 1.0, 135.0)])
+def test_survey_moves_act_on_the_targets_as_on_the_rendered_pixels(dx: float, dy: float, degrees: float) -> None:
+    """A rendered Sérsic, shifted and turned by the survey augmentation's own functions, is where the targets say.
+
+    Its centroid and moment PA are measured where ``TargetSet.move_targets`` puts its catalogue
+    position and position angle, given the geometry ``SurveyAugment`` reports for those calls.
+    """
+    from brahmasifier.data.augment import AugmentGeometry, SurveyAugment, rotate_footprint, shift
+
+    x0, y0, q, phi = 0.6, -0.4, 0.45, 0.5
+    component = sersic("central", x0, y0, 0.5, 1.0, q, phi, np.full(len(BANDS), 1e5))
+    scene = Scene(0, "test", None, [component], np.ones(len(BANDS)), 3.5, {})
+    image = torch.from_numpy(Renderer("slsim").render(scene, None, noise=False).image.astype(np.float64))[None]
+    moved = shift(image, torch.tensor([dx]), torch.tensor([dy]))
+    moved = torch.nan_to_num(rotate_footprint(moved, torch.tensor([degrees])))
+    # what SurveyAugment reports for this rotate_footprint angle (content turned by −angle, col → row)
+    geometry = AugmentGeometry(torch.tensor([[dx, dy]], dtype=torch.float64), torch.tensor([-degrees], dtype=torch.float64))
+    vx, vy, vpa = _measure(moved[0, 2].numpy())
+
+    spec = TargetSet((Target("srcx", LENS, "vector", ("srcx", "srcy")),
+                      Target("ell_l", LENS, "spin2", ("ell_l", "ell_l_PA"), "ellipticity")))
+    ell, pa = ellipticity_from_e1e2(component.params["e1"], component.params["e2"])
+    encoded, _ = spec.encode(pd.DataFrame({"srcx": [x0], "srcy": [y0], "ell_l": [ell], "ell_l_PA": [pa]}), np.ones(1))
+    after = spec.move_targets(encoded, geometry.shift.numpy(), geometry.rotation.numpy(), SurveyAugment().pixel_scale)
+    truth = decode(spec, after, np.full((1, 4), 1e-12)).values.iloc[0]
+    assert (vx, vy) == pytest.approx((truth["srcx"], truth["srcy"]), abs=0.03)
+    assert _angle_diff(math.radians(90.0 - truth["ell_l_PA"]), vpa) < math.radians(2)
+    assert truth["ell_l"] == pytest.approx(q, abs=1e-6)
+    if degrees:  # the sense matters: the opposite turn would put the PA elsewhere
+        wrong = decode(spec, spec.move_targets(encoded, geometry.shift.numpy(), -geometry.rotation.numpy(), 0.2),
+                       np.full((1, 4), 1e-12)).values.iloc[0]
+        assert _angle_diff(math.radians(90.0 - wrong["ell_l_PA"]), vpa) > math.radians(10)

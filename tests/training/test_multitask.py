@@ -1,4 +1,4 @@
-"""The multi-task Lightning task: targets from the store index, -999 masked, D4 acting on targets with the images."""
+"""The multi-task Lightning task: targets from the store index, -999 masked, D4 and the survey moves acting on targets."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
+from brahmasifier.cli import main
+from brahmasifier.data.augment import AugmentGeometry
 from brahmasifier.data.transforms import D4_SIZE
 from brahmasifier.io.store import write_store
-from brahmasifier.models import ModelCard
+from brahmasifier.models import ModelCard, load_model
 from brahmasifier.models.regression import regression_card_entry
 from brahmasifier.models.targets import select_targets
 from brahmasifier.training.config import TrainConfig
@@ -81,5 +83,39 @@ def test_config_rejects_unknown_targets() -> None:
     with pytest.raises(ValueError, match="unknown regression target"):
         TrainConfig(targets="Rein,theta")
     assert TrainConfig(targets="Rein,ell_l_PA", aug_seeing=0.3).targets == "Rein,ell_l_PA"
-    with pytest.raises(ValueError, match="aug_flux and aug_shift"):
-        TrainConfig(targets="default", aug_shift=0.5)
+    with pytest.raises(ValueError, match="aug_flux changes the magnitudes"):
+        TrainConfig(targets="default", aug_flux=0.5)
+    config = TrainConfig(targets="default", aug_shift=2.0, aug_rotate=180.0, aug_misregister=10.0)  # moves follow the targets
+    assert (config.aug_shift, config.aug_rotate) == (2.0, 180.0)
+
+
+def test_survey_moves_act_on_the_targets_after_d4(tmp_path: Path) -> None:
+    task = _task(_store(tmp_path / "s"))
+    assert task.spec is not None
+    batch = {"index": torch.arange(12)}
+    elements = torch.arange(12) % D4_SIZE
+    shift = torch.linspace(-2, 2, 24, dtype=torch.float64).reshape(12, 2)
+    turn = torch.linspace(-180, 180, 12, dtype=torch.float64)
+    d4_only, mask = task._batch_targets(batch, elements)
+    moved, moved_mask = task._batch_targets(batch, elements, AugmentGeometry(shift, turn))
+    expected = task.spec.move_targets(d4_only.numpy().astype(np.float64), shift.numpy(), turn.numpy(), 0.2)
+    assert torch.equal(mask, moved_mask)
+    assert np.allclose(moved.numpy(), np.where(mask.numpy(), expected, 0.0), atol=1e-5)
+    assert moved[:, 0].tolist() == d4_only[:, 0].tolist()  # θ_E (a scalar) does not move
+    assert not torch.allclose(moved[mask], d4_only[mask])  # srcx and ell_l do
+    unmoved = AugmentGeometry(torch.zeros(12, 2, dtype=torch.float64), torch.zeros(12, dtype=torch.float64))
+    assert torch.equal(task._batch_targets(batch, elements, unmoved)[0], d4_only)
+
+
+def test_train_cli_with_targets_and_the_shift_rotate_recipe(tmp_path: Path) -> None:
+    """The refusal is lifted: ``--targets`` with ``--aug-shift``/``--aug-rotate`` trains; ``--aug-flux`` is refused."""
+    _store(tmp_path / "store")  # truth for Rein, ell_l and srcx in the index
+    run = tmp_path / "run"
+    common = ["train", "--data", str(tmp_path / "store"), "--targets", "Rein,srcx,ell_l", "--epochs", "1", "--batch-size", "4",
+              "--model-kwargs", '{"widths": [8, 16], "depths": [0, 1]}', "--regression-hidden", "8",
+              "--val-fraction", "0.34", "--threads", "1", "--no-progress"]
+    assert main([*common, "--out", str(run), "--aug-shift", "2", "--aug-rotate", "180", "--aug-probability", "1"]) == 0
+    _, card = load_model(run)
+    spec = card.target_set()
+    assert spec is not None and [t.name for t in spec.targets] == ["Rein", "ell_l", "srcx"]
+    assert main([*common, "--out", str(tmp_path / "flux"), "--aug-flux", "0.5"]) == 2

@@ -74,18 +74,19 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--augment",), "augment", {"action": argparse.BooleanOptionalAction},
                  "random D4 (flips + 90° rotations) augmentation"),
     ConfigOption(("--aug-flux",), "aug_flux", {"type": float, "metavar": "MAG"},
-                 "survey augmentation: flux scaling by up to ±MAG magnitudes (noise kept at its level when dimming; 0: off)"),
+                 "survey augmentation: flux scaling by up to ±MAG magnitudes (noise kept at its level when dimming; 0: off; "
+                 "not with --targets)"),
     ConfigOption(("--aug-seeing",), "aug_seeing", {"type": float, "metavar": "ARCSEC"},
                  "survey augmentation: extra Gaussian seeing per band, FWHM up to ARCSEC (noise restored; 0: off)"),
     ConfigOption(("--aug-shift",), "aug_shift", {"type": float, "metavar": "PIXELS"},
-                 "survey augmentation: sub-pixel shifts up to ±PIXELS (Fourier; 0: off)"),
+                 "survey augmentation: sub-pixel shifts up to ±PIXELS (Fourier; 0: off; with --targets srcx/srcy move too)"),
     ConfigOption(("--aug-sky",), "aug_sky", {"type": float, "metavar": "SIGMA"},
                  "survey augmentation: sky offsets and gradients up to ±SIGMA sky noise per band (0: off)"),
     ConfigOption(("--aug-noise",), "aug_noise", {"type": float, "metavar": "FRACTION"},
                  "survey augmentation: sky noise raised by up to FRACTION (0.5: up to 1.5x) by adding noise (0: off)"),
     ConfigOption(("--aug-rotate",), "aug_rotate", {"type": float, "metavar": "DEGREES"},
                  "survey augmentation: bilinear rotation by up to ±DEGREES (180: any angle), the footprint outside "
-                 "r = 20.5 px masked, as the blind set's (0: off)"),
+                 "r = 20.5 px masked, as the blind set's (0: off; with --targets positions and angles turn too)"),
     ConfigOption(("--aug-mask",), "aug_mask", {"type": float, "metavar": "N"},
                  "survey augmentation: up to N random masks (discs in one band, edge strips, chip gaps) set invalid "
                  "(NaN) (0: off)"),

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -62,12 +62,27 @@ from brahmasifier.bands import PIXEL_SCALE
 from brahmasifier.errors import ConfigError
 from brahmasifier.sky import sky_stats
 
-__all__ = ["AUGMENTATIONS", "SurveyAugment", "add_sky", "blur", "correlate", "misregister_bands", "random_masks",
-           "rotate_footprint", "scale_flux", "shift"]
+__all__ = ["AUGMENTATIONS", "AugmentGeometry", "SurveyAugment", "add_sky", "blur", "correlate", "misregister_bands",
+           "random_masks", "rotate_footprint", "scale_flux", "shift"]
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
 AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister", "rotate", "mask")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+class AugmentGeometry(NamedTuple):
+    """How :meth:`SurveyAugment.apply_with_geometry` moved each sample's content (what regression targets must follow).
+
+    Applied in this order: ``shift`` ``(B, 2)`` float64 pixels, ``(dx, dy)`` = (along columns,
+    along rows), then a turn by ``rotation`` ``(B,)`` float64 degrees about the stamp centre,
+    counted from ``+col`` towards ``+row`` (a point at column offset 1 goes to row offset 1 after
+    90°). Zero where a sample was not shifted/rotated. ``misregister`` is not recorded: it turns
+    and moves each band by its own small amount around the cutout's frame (zero mean), a
+    perturbation of the data like noise, so targets keep their frame.
+    """
+
+    shift: torch.Tensor
+    rotation: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -112,11 +127,18 @@ class SurveyAugment:
 
     def apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The augmented batch (a new tensor; ``x`` itself when nothing is on)."""
+        return self.apply_with_geometry(x, generator)[0]
+
+    def apply_with_geometry(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, AugmentGeometry]:
+        """:meth:`apply` (the same draws), also returning how each sample's content was moved (:class:`AugmentGeometry`)."""
+        b = x.shape[0]
+        moved = torch.zeros(b, 2, dtype=torch.float64)
+        turned = torch.zeros(b, dtype=torch.float64)
         if not self.active:
-            return x
+            return x, AugmentGeometry(moved, turned)
         if x.ndim != 4:
             raise ValueError(f"survey augmentation needs a (B, C, H, W) batch, got shape {tuple(x.shape)}")
-        b, c = x.shape[:2]
+        c = x.shape[1]
         out = x.float()
         needs_sky = any(getattr(self, name) > 0 for name in ("flux", "seeing", "sky", "noise", "correlated_noise"))
         sigma = sky_stats(out.detach())[1] if needs_sky else None
@@ -141,6 +163,7 @@ class SurveyAugment:
             use = chosen()
             d = uniform(b, 2, low=-self.shift, high=self.shift) * use[:, None]
             out = shift(out, d[:, 0], d[:, 1])
+            moved = d.double().cpu()
         if self.sky > 0:
             use = chosen()
             amplitudes = uniform(b, c, 3, low=-self.sky, high=self.sky) * use[:, None, None]
@@ -163,11 +186,12 @@ class SurveyAugment:
             use = chosen()
             angle = uniform(b, low=-self.rotate, high=self.rotate)
             out = torch.where(use[:, None, None, None], rotate_footprint(out, angle), out)
+            turned = -angle.double().cpu() * use.cpu()  # rotate_footprint turns the content by −angle (col → row sense)
         if self.mask > 0:
             use = chosen()
             masked = random_masks(b, c, out.shape[-2], out.shape[-1], math.ceil(self.mask), generator).to(x.device)
             out = out.masked_fill(masked & use[:, None, None, None], float("nan"))
-        return out.to(x.dtype)
+        return out.to(x.dtype), AugmentGeometry(moved, turned)
 
 
 def _normal(shape: torch.Size | tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:

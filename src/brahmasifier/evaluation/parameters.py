@@ -18,7 +18,9 @@ percentiles of the error, the catastrophic-outlier fraction (``|err|`` > 0.3″ 
 σ_v, > 0.15 in Δz/(1+z) for redshifts, else ``|err − bias|`` > 3 NMAD), and the coverage of the
 predicted 68% and 95% intervals. ``headline`` adds the issue-15 targets: θ_E bias and 16–84%
 error range for θ_E ≥ 0.5″, zlens and σ_v NMAD, and how many columns have 68% coverage in
-[0.63, 0.73].
+[0.63, 0.73]. Given the decision threshold, ``headline_called`` is the same on the true lenses
+the model calls lenses (``prob`` ≥ threshold; issue 22's targets are stated on those): the
+parameters a catalogue of candidates would carry.
 """
 
 from __future__ import annotations
@@ -55,8 +57,12 @@ def estimate_columns(predictions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
     return predictions.rename(columns=renames), columns
 
 
-def parameter_section(table: pd.DataFrame, columns: list[str], out: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Metrics (see module docstring) and figures of the estimated ``columns``; returns (block, figures)."""
+def parameter_section(table: pd.DataFrame, columns: list[str], out: Path,
+                      threshold: float | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Metrics (see module docstring) and figures of the estimated ``columns``; returns (block, figures).
+
+    ``threshold`` (on ``prob``): also the headline on the true lenses called lenses (``headline_called``).
+    """
     from brahmasifier.evaluation.regression_plots import plot_binned_errors, plot_interval_coverage, plot_predicted_vs_true
 
     spec = select_targets(",".join(columns))
@@ -80,6 +86,13 @@ def parameter_section(table: pd.DataFrame, columns: list[str], out: Path) -> tup
     block: dict[str, Any] = {"columns": columns, "metrics": metrics, "headline": _headline(values, truth, kinds, minus, plus,
                                                                                           metrics, period),
                              "rows": "lens columns on true lenses, non-lens columns on true non-lenses"}
+    if threshold is not None and "prob" in table.columns:
+        called = (pd.to_numeric(table["prob"], errors="coerce").to_numpy(np.float64) >= threshold) & (labels == 1)
+        lens_kinds = {c: k for c, k in kinds.items() if truth[c].notna().to_numpy()[labels == 1].any()}
+        sub = {lv: frame[called] for lv, frame in minus.items()}, {lv: frame[called] for lv, frame in plus.items()}
+        sub_metrics = regression_metrics(values[called], truth[called], lens_kinds, *sub, period=period)
+        block["headline_called"] = {"threshold": float(threshold), "n_called_lenses": int(called.sum()),
+                                    **_headline(values[called], truth[called], lens_kinds, *sub, sub_metrics, period)}
     figures: dict[str, str] = {}
     plot_predicted_vs_true(values, truth, columns, out / "parameters_pred_vs_true.png", domains)
     figures["parameters_pred_vs_true.png"] = "Predicted vs true lens parameters (true lenses; non-lens columns: true non-lenses)"
@@ -131,11 +144,19 @@ def format_parameter_table(block: dict[str, Any]) -> str:
     for col, entry in block["metrics"].items():
         a = entry["all"]
         lines.append(f"{col:<14}{entry['kind']:<9}{a['n']:>6}" + "".join(f"{_fmt(a.get(k)):>9}" for k in _TABLE_KEYS))
-    head = block["headline"]
-    if "rein_ge_0.5" in head:
-        r = head["rein_ge_0.5"]
-        lines.append(f"theta_E >= 0.5\" ({r['n']} lenses): bias {_fmt(r['bias'])}, 16-84% {_fmt(r['p16'])} .. {_fmt(r['p84'])}")
-    lines.append(f"68% coverage in {COVERAGE_BAND[0]}-{COVERAGE_BAND[1]}: {head['coverage_68_in_band']} columns")
+    for key, what in (("headline", "true lenses"), ("headline_called", "true lenses called lenses")):
+        head = block.get(key)
+        if head is None:
+            continue
+        if key == "headline_called":
+            what += f" (prob >= {head['threshold']:.3f}: {head['n_called_lenses']})"
+        lines.append(f"{what}:")
+        if "rein_ge_0.5" in head:
+            r = head["rein_ge_0.5"]
+            lines.append(f"  theta_E >= 0.5\" ({r['n']} lenses): bias {_fmt(r['bias'])}, 16-84% {_fmt(r['p16'])} .. "
+                         f"{_fmt(r['p84'])}, cov68 {_fmt(r['coverage_68'])}")
+        lines.append("  " + ", ".join(f"{c} NMAD {_fmt(head.get(f'{c}_nmad'))}" for c in ("zlens", "vel_disp")))
+        lines.append(f"  68% coverage in {COVERAGE_BAND[0]}-{COVERAGE_BAND[1]}: {head['coverage_68_in_band']} columns")
     return "\n".join(lines)
 
 
@@ -154,6 +175,13 @@ def parameter_html(block: dict[str, Any], figure_html: Any) -> str:
     if "rein_ge_0.5" in head:
         r = head["rein_ge_0.5"]
         notes.append(f"θ_E ≥ 0.5″ ({r['n']} lenses): bias {_fmt(r['bias'])}″, 16–84% {_fmt(r['p16'])}″ … {_fmt(r['p84'])}″.")
+    called = block.get("headline_called")
+    if called is not None and "rein_ge_0.5" in called:
+        r = called["rein_ge_0.5"]
+        notes.append(f"On the {called['n_called_lenses']} true lenses called lenses (prob ≥ {called['threshold']:.3f}): "
+                     f"θ_E ≥ 0.5″ ({r['n']}) bias {_fmt(r['bias'])}″, 16–84% {_fmt(r['p16'])}″ … {_fmt(r['p84'])}″; "
+                     f"zlens NMAD {_fmt(called.get('zlens_nmad'))}, σ_v NMAD {_fmt(called.get('vel_disp_nmad'))}; "
+                     f"68% coverage in band: {called['coverage_68_in_band']} columns.")
     header = "".join(f"<th>{h}</th>" for h in ("parameter", "error", "n", "bias", "NMAD", "p16", "p84", "outliers",
                                               "cov. 68%", "cov. 95%"))
     parts = ["<h2>Lens parameters</h2>", f"<table><tr>{header}</tr>{''.join(rows)}</table>",

@@ -138,7 +138,7 @@ def evaluate(
     if estimated:
         from brahmasifier.evaluation.parameters import parameter_section
 
-        parameters, parameter_figures = parameter_section(table, estimated, out)
+        parameters, parameter_figures = parameter_section(table, estimated, out, threshold)
         figures.update(parameter_figures)
 
     gallery: dict[str, Any] = {}

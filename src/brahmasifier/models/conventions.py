@@ -6,8 +6,12 @@ holds (an axis ratio, or an ellipticity), the unit and range of the position ang
 their value at the stamp centre). Ellipticities and shears are learned as components
 ``(e cos 2φ, e sin 2φ)`` of the eccentricity ``e = (1 − q)/(1 + q)`` (the shear modulus as it
 is); flips and quarter turns act on those the same way whatever the origin and sense of the
-angle (PA → ±PA + k·90° only changes signs that cancel), so ``angle_origin``/``angle_towards``
-are recorded but enter no computation.
+angle (PA → ±PA + k·90° only changes signs that cancel). A turn by any other angle does depend
+on the sense: :attr:`TruthConventions.angle_sense` (from ``angle_origin``/``angle_towards``) says
+whether a PA grows with a turn from ``+x`` towards ``+y``, and :meth:`TruthConventions.frame_turn`
+/ :meth:`TruthConventions.frame_offsets` carry a turn and a shift of the pixels (the survey
+augmentations of :mod:`brahmasifier.data.augment`) into this frame and unit (``position_unit``:
+``arcsec`` = ``pixel_scale`` per pixel, or ``pixel``).
 
 :data:`SIMULATOR_CONVENTIONS` is read from :data:`brahmasifier.bands.TRUTH_CONVENTIONS`, the one
 home of what both simulation engines write (``simulation.truth.CONVENTIONS`` is that dict;
@@ -25,14 +29,17 @@ from typing import Any
 import numpy as np
 
 from brahmasifier.bands import TRUTH_CONVENTIONS
-from brahmasifier.d4 import frame_matrix
+from brahmasifier.d4 import axis_frame, frame_matrix
 
-__all__ = ["ANGLE_UNITS", "AXES", "ELLIPTICITIES", "SIMULATOR_CONVENTIONS", "TruthConventions", "d4_frame_matrix"]
+__all__ = ["ANGLE_UNITS", "AXES", "ELLIPTICITIES", "POSITION_UNITS", "SIMULATOR_CONVENTIONS", "TruthConventions",
+           "d4_frame_matrix"]
 
 #: Units accepted for position angles.
 ANGLE_UNITS: tuple[str, ...] = ("rad", "deg")
 #: Image axes a position coordinate can grow along (``col`` = last array axis, ``row`` = the one before).
 AXES: tuple[str, ...] = ("+col", "-col", "+row", "-row")
+#: Units of ``srcx``/``srcy``: arcsec (the pixel scale per pixel) or pixels.
+POSITION_UNITS: tuple[str, ...] = ("arcsec", "pixel")
 #: What an ``ell_*`` column can hold: the axis ratio q = b/a, the eccentricity (1 − q)/(1 + q), or 1 − q.
 ELLIPTICITIES: tuple[str, ...] = ("axis_ratio", "eccentricity", "one_minus_q")
 
@@ -45,12 +52,12 @@ class TruthConventions:
         ellipticity: what ``ell_l``, ``ell_m``, ``ell_s`` hold (:data:`ELLIPTICITIES`).
         angle_unit: ``rad`` or ``deg`` for every ``*_PA`` column.
         angle_range: the half-open range PAs are written in (its width is 180°).
-        angle_origin: axis the PA is measured from (recorded only).
-        angle_towards: axis the PA grows towards (recorded only).
+        angle_origin: axis the PA is measured from (``+x``, ``-x``, ``+y``, ``-y``).
+        angle_towards: axis the PA grows towards (perpendicular to ``angle_origin``).
         x_axis: image axis along which ``srcx`` grows.
         y_axis: image axis along which ``srcy`` grows (the other one).
         position_centre: value of ``srcx``/``srcy`` at the stamp centre.
-        position_unit: unit of ``srcx``/``srcy`` (recorded only).
+        position_unit: unit of ``srcx``/``srcy``: ``arcsec`` or ``pixel`` (:data:`POSITION_UNITS`).
     """
 
     ellipticity: str = "axis_ratio"
@@ -111,6 +118,34 @@ class TruthConventions:
     def ellipticity_decreasing(self) -> bool:
         """True when the ``ell`` value falls as the eccentricity grows (an axis ratio)."""
         return self.ellipticity == "axis_ratio"
+
+    @property
+    def angle_sense(self) -> int:
+        """+1 when a PA grows with a turn from ``+x`` towards ``+y``, −1 when against it (``+y`` → ``+x``)."""
+        polar = {"+x": 0, "+y": 90, "-x": 180, "-y": 270}
+        if self.angle_origin not in polar or self.angle_towards not in polar:
+            raise ValueError(f"angle_origin {self.angle_origin!r} / angle_towards {self.angle_towards!r}: "
+                             f"expected axes among {', '.join(polar)}")
+        step = (polar[self.angle_towards] - polar[self.angle_origin]) % 360
+        if step not in (90, 270):
+            raise ValueError(f"angle_towards {self.angle_towards!r} is not perpendicular to angle_origin {self.angle_origin!r}")
+        return 1 if step == 90 else -1
+
+    def frame_turn(self, degrees: np.ndarray) -> np.ndarray:
+        """A turn of the pixels by ``degrees`` from ``+col`` towards ``+row`` → the same turn from ``+x`` towards ``+y``.
+
+        Equal, or opposite when ``x_axis``/``y_axis`` mirror the pixel grid (e.g. ``y`` along ``-row``).
+        """
+        col_row = axis_frame(self.x_axis, self.y_axis)[:, ::-1]  # (d_col, d_row) → (x, y)
+        return np.asarray(degrees, dtype=np.float64) * round(float(np.linalg.det(col_row)))
+
+    def frame_offsets(self, shift: np.ndarray, pixel_scale: float) -> np.ndarray:
+        """Pixel shifts ``(N, 2)`` = (along columns, along rows) → ``(N, 2)`` changes of ``(x, y)`` in ``position_unit``."""
+        if self.position_unit not in POSITION_UNITS:
+            raise ValueError(f"position_unit {self.position_unit!r}: expected one of {', '.join(POSITION_UNITS)}")
+        per_pixel = float(pixel_scale) if self.position_unit == "arcsec" else 1.0
+        col_row = axis_frame(self.x_axis, self.y_axis)[:, ::-1]
+        return np.asarray(shift, dtype=np.float64).reshape(-1, 2) @ col_row.T * per_pixel
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (``angle_range`` as a list)."""

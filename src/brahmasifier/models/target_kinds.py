@@ -17,6 +17,17 @@ rows: label 0). Its ``kind`` fixes everything structural, so a new target is a d
 - ``vector``: a position ``(x, y)``, less the conventions' centre. D4 permutes and signs it
   (:func:`brahmasifier.d4.vector_action`).
 
+The continuous moves of the survey augmentations (any-angle turns and shifts of the image,
+:class:`brahmasifier.data.augment.AugmentGeometry`) act here too, next to D4: a turn by α about
+the stamp centre (from ``+x`` towards ``+y``) turns a ``vector`` by α and a ``spin2`` pair by
+``2 · angle_sense · α`` (the PA changes by ``angle_sense · α``:
+:attr:`~brahmasifier.models.conventions.TruthConventions.angle_sense`), a shift adds itself to a
+``vector``; scalars never change (:func:`turn_target`, :func:`shift_target`). A quarter turn
+gives exactly the D4 action (tested), and pixels' turns and shifts are put into the truth frame
+by :meth:`~brahmasifier.models.conventions.TruthConventions.frame_turn` / ``frame_offsets``.
+Pairs are standardised with location 0 and one shared scale, so both act on standardised values
+as on encoded ones (a shift divided by that scale).
+
 :func:`encode_target` and :func:`d4_target_action` are the per-kind rules the spec
 (:class:`~brahmasifier.models.targets.TargetSet`) applies; :func:`spin2_frame` is the
 along/across-the-mean frame of a spin-2 pair that both the σ recalibration and the decoder use.
@@ -34,7 +45,7 @@ from brahmasifier.d4 import spin2_signs, vector_action
 from brahmasifier.models.conventions import TruthConventions
 
 __all__ = ["ENCODINGS", "ERROR_KINDS", "GROUPS", "KINDS", "KIND_ENCODINGS", "LENS", "NONLENS", "Target",
-           "d4_target_action", "encode_target", "spin2_frame", "valid_values"]
+           "d4_target_action", "encode_target", "shift_target", "spin2_frame", "turn_target", "valid_values"]
 
 LENS, NONLENS = "lens", "nonlens"
 #: Group → the label of the rows it is learned from.
@@ -159,6 +170,32 @@ def d4_target_action(target: Target, matrix: np.ndarray) -> tuple[tuple[int, ...
     if target.kind == "vector":  # (x', y') = M (x, y), M a signed permutation
         return vector_action(matrix)
     return (0,), (1.0,)
+
+
+def turn_target(target: Target, values: np.ndarray, degrees: np.ndarray, conventions: TruthConventions) -> np.ndarray:
+    """A target's encoded values ``(N, k)`` after the image turned by ``degrees`` ``(N,)`` from ``+x`` towards ``+y``.
+
+    The turn is about the stamp centre (``position_centre``). ``vector``: rotated by the angle;
+    ``spin2``: ``(e cos 2φ, e sin 2φ)`` rotated by ``2 · angle_sense · angle`` (φ → φ + sense · angle);
+    ``scalar``: unchanged. Works on standardised values too (pairs: location 0, one scale).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if target.kind == "scalar":
+        return values
+    rate = 1.0 if target.kind == "vector" else 2.0 * conventions.angle_sense
+    angle = np.deg2rad(np.asarray(degrees, dtype=np.float64)) * rate
+    cos, sin = np.cos(angle), np.sin(angle)
+    x, y = values[:, 0], values[:, 1]
+    return np.stack([cos * x - sin * y, sin * x + cos * y], axis=1)
+
+
+def shift_target(target: Target, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """A target's encoded values ``(N, k)`` after the image moved by ``offsets`` ``(N, 2)`` (truth frame, encoded units).
+
+    Only a ``vector`` (a position in the cutout) moves with the image; everything else is unchanged.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return values + np.asarray(offsets, dtype=np.float64) if target.kind == "vector" else values
 
 
 def spin2_frame(mu: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

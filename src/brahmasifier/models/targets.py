@@ -1,4 +1,4 @@
-"""The regression spec of a model: :class:`TargetSet` — which targets, their standardisation, masks, D4 action, JSON.
+"""The regression spec of a model: :class:`TargetSet` — which targets, their standardisation, masks, D4 action and moves, JSON.
 
 Contract:
 
@@ -20,7 +20,9 @@ Contract:
   :func:`brahmasifier.models.target_decode.decode` turns them into the challenge's columns with intervals.
 - Pairs are standardised with location 0 and one shared scale, so a flip or quarter turn of
   the image acts on the standardised targets as a signed permutation (:meth:`TargetSet.d4_action`):
-  augmentation and test-time augmentation transform targets exactly.
+  augmentation and test-time augmentation transform targets exactly; the survey augmentation's
+  shifts and any-angle turns act through :meth:`TargetSet.move_targets` (the per-kind rules in
+  :mod:`brahmasifier.models.target_kinds`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from brahmasifier.models.target_kinds import (
     Target,
     d4_target_action,
     encode_target,
+    shift_target,
+    turn_target,
     valid_values,
 )
 from brahmasifier.models.target_registry import challenge_targets, register_target, registered_targets
@@ -235,6 +239,25 @@ class TargetSet:
             return values[:, perm] * sign
         out = np.empty_like(values)
         out[:, perm] = values * sign
+        return out
+
+    # -- continuous moves (survey augmentation) --------------------------------------------------
+    def move_targets(self, values: np.ndarray, shift: np.ndarray, turn: np.ndarray, pixel_scale: float) -> np.ndarray:
+        """Standardised targets ``(N, D)`` of images → those of the images shifted, then turned.
+
+        ``shift`` ``(N, 2)``: pixels along columns and rows; ``turn`` ``(N,)``: degrees from
+        ``+col`` towards ``+row`` about the stamp centre (the order and meaning of
+        :class:`brahmasifier.data.augment.AugmentGeometry`). Per target:
+        :func:`~brahmasifier.models.target_kinds.shift_target` (a shift in the truth frame and unit,
+        divided by the pair's scale), then :func:`~brahmasifier.models.target_kinds.turn_target`.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        offsets = self.conventions.frame_offsets(shift, pixel_scale)
+        degrees = self.conventions.frame_turn(turn)
+        out = values.copy()
+        for t, sl in self.target_slices():
+            moved = shift_target(t, values[:, sl], offsets / self.scale[sl][0])
+            out[:, sl] = turn_target(t, moved, degrees, self.conventions)
         return out
 
     # -- JSON ----------------------------------------------------------------------------------

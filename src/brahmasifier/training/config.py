@@ -120,10 +120,10 @@ class TrainConfig:
             from brahmasifier.models.targets import select_targets
 
             select_targets(self.targets)  # a ConfigError naming an unknown target now, not after packing
-            if self.aug_flux > 0 or self.aug_shift > 0:
-                raise ConfigError("aug_flux and aug_shift change the magnitudes and positions the lens-parameter "
-                                  "regression learns (they are not applied to its targets); use them without --targets, "
-                                  "or use aug_seeing/aug_sky/aug_noise")
+            if self.aug_flux > 0:  # shifts and turns move the targets with the image (TargetSet.move_targets)
+                raise ConfigError("aug_flux changes the magnitudes the lens-parameter regression learns and breaks "
+                                  "their relation to zlens and vel_disp; use it without --targets (aug_shift, "
+                                  "aug_rotate, aug_seeing, aug_sky, aug_noise work with --targets)")
         if self.input_size is not None and not 8 <= int(self.input_size) <= 1024:
             raise ConfigError(f"input_size must be in [8, 1024] pixels, got {self.input_size}")
         if not 0 <= int(self.seed) < 2**32:

@@ -20,10 +20,13 @@ Contract:
   (masked entries enter neither the loss nor its gradient).
 - Augmentation: the D4 element drawn for each image acts on its targets too
   (``TargetSet.d4_action``: a signed permutation of the standardised targets), so flips and
-  quarter turns change ellipticity/shear components and source positions consistently. Of the
-  survey augmentations (:mod:`brahmasifier.data.augment`) seeing, sky and noise leave every
-  target as it is; flux scaling and shifts would change magnitudes and positions, so
-  :class:`~brahmasifier.training.config.TrainConfig` refuses them with ``targets``.
+  quarter turns change ellipticity/shear components and source positions consistently; then the
+  survey augmentations' shifts and any-angle turns (:class:`~brahmasifier.data.augment.AugmentGeometry`)
+  move them (``TargetSet.move_targets``: positions shifted and turned, e/PA pairs turned by twice
+  the angle). Seeing, sky, noise, correlated noise and masks leave every target as it is;
+  ``misregister`` (zero-mean per-band turns) keeps the targets' frame; flux scaling would change
+  the magnitudes and break their relation to redshift and σ_v, so
+  :class:`~brahmasifier.training.config.TrainConfig` refuses ``aug_flux`` with ``targets``.
 - Validation logs ``val_auc`` (the checkpoint monitor, as for the classifier) and ``val_nll``.
 
 The classifier task's hooks (optimiser, schedule, metrics) are reused unchanged.
@@ -42,6 +45,7 @@ import torch
 
 from brahmasifier._atomic import atomic_path
 from brahmasifier.d4 import D4_SIZE
+from brahmasifier.data.augment import AugmentGeometry
 from brahmasifier.data.transforms import random_d4
 from brahmasifier.errors import DataProblem
 from brahmasifier.models.card import ModelCard
@@ -160,13 +164,20 @@ class LensMultiTaskTask(LensClassificationTask):
         targets, mask = self.spec.encode(index, labels)
         self._targets, self._mask = torch.from_numpy(targets), torch.from_numpy(mask)
 
-    def _batch_targets(self, batch: dict[str, Any], elements: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch_targets(self, batch: dict[str, Any], elements: torch.Tensor | None,
+                       geometry: AugmentGeometry | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         rows = torch.as_tensor(batch["index"], dtype=torch.long).cpu()
         target, mask = self._targets[rows], self._mask[rows]
         if elements is not None:  # the image's D4 element acts on its targets (signed permutation)
             perm = self._perm[elements]
             target = torch.gather(target, 1, perm) * self._sign[elements]
             mask = torch.gather(mask, 1, perm)
+        moved = geometry is not None and bool(geometry.shift.any() or geometry.rotation.any())
+        if moved and self.spec is not None:  # then the survey augmentation's shift and turn (models/targets.py)
+            assert geometry is not None
+            values = self.spec.move_targets(target.numpy(), geometry.shift.numpy(), geometry.rotation.numpy(),
+                                            self.survey_augment.pixel_scale)
+            target = torch.from_numpy(np.where(mask.numpy(), values, 0.0)).to(target.dtype)
         return target.to(self.device), mask.to(self.device)
 
     def _outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -175,22 +186,23 @@ class LensMultiTaskTask(LensClassificationTask):
         logits, mean, log_var = self.model(x)
         return logits.float(), mean.float(), log_var.float()
 
-    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """As the classifier task's ``_augment`` (same generator and order), also returning the D4 elements."""
+    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, AugmentGeometry]:
+        """As the classifier task's ``_augment`` (same generator and order), also returning the D4 elements and moves."""
         seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
         generator = torch.Generator().manual_seed(seed)
         elements = None
         if self.hparams["augment"]:
             x, elements = random_d4(x, generator)
-        return self.survey_augment.apply(x, generator), elements
+        x, geometry = self.survey_augment.apply_with_geometry(x, generator)
+        return x, elements, geometry
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        """One step: D4 on images and targets (survey augmentations on the images), BCE + weighted masked β-NLL."""
+        """One step: D4, then the survey augmentations on images, and their moves on targets; BCE + weighted masked β-NLL."""
         x, y = batch["image"], batch["label"].float()
-        elements = None
+        elements, geometry = None, None
         if self.hparams["augment"] or self.survey_augment.active:
-            x, elements = self._augment_with_elements(x)
-        target, mask = self._batch_targets(batch, elements)
+            x, elements, geometry = self._augment_with_elements(x)
+        target, mask = self._batch_targets(batch, elements, geometry)
         logits, mean, log_var = self._outputs(x)
         loss, parts = multitask_loss(logits, y, mean, log_var, target, mask, weight=float(self.hparams["regression_weight"]),
                                      beta=float(self.hparams["regression_beta"]))
