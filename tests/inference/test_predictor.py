@@ -71,13 +71,18 @@ def test_fits_tree_prediction_follows_the_ensemble_rule(baseline, tiny_challenge
     assert summary.n_positive == int(submission["preds"].sum())
 
 
-def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
-    _, probs, _ = baseline
-    root, _ = tiny_challenge_tree
+def _tree_as_arrays(root: Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """The tree's objects as read by the FITS reader: images and a store index (labels unknown)."""
     records = [read_object(o) for o in scan_fits_tree(root).objects]
     index = pd.DataFrame({"id": [r.id for r in records], "stem": [r.stem for r in records], "label": -1,
                           "domain": "unknown", "n_nan": [r.n_nan for r in records]})
-    write_store(tmp_path / "store", np.stack([r.image for r in records]), index, shard_size=10)
+    return np.stack([r.image for r in records]), index
+
+
+def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
+    _, probs, _ = baseline
+    images, index = _tree_as_arrays(tiny_challenge_tree[0])
+    write_store(tmp_path / "store", images, index, shard_size=10)
     summary = predict(PredictConfig(models=two_models, data=tmp_path / "store", out=tmp_path / "s.csv",
                                     probs_out=tmp_path / "p.parquet", onnx=False, progress=False, workers=0, batch_size=5,
                                     part_size=8, threshold=0.5, precision="32-true"))
@@ -89,11 +94,7 @@ def test_store_input_gives_the_same_probabilities(baseline, tiny_challenge_tree,
 def test_several_stores_are_scored_one_after_the_other(baseline, tiny_challenge_tree, two_models, tmp_path) -> None:
     """``predict --data A B``: every object of both stores, the same probabilities as from the FITS tree."""
     _, probs, _ = baseline
-    root, _ = tiny_challenge_tree
-    records = [read_object(o) for o in scan_fits_tree(root).objects]
-    index = pd.DataFrame({"id": [r.id for r in records], "stem": [r.stem for r in records], "label": -1,
-                          "domain": "unknown", "n_nan": [r.n_nan for r in records]})
-    images = np.stack([r.image for r in records])
+    images, index = _tree_as_arrays(tiny_challenge_tree[0])
     write_store(tmp_path / "a", images[:10], index.iloc[:10], shard_size=4)
     write_store(tmp_path / "b", images[10:], index.iloc[10:].reset_index(drop=True), shard_size=4)
     summary = predict(PredictConfig(models=two_models, data=[tmp_path / "a", tmp_path / "b"], out=tmp_path / "s.csv",
