@@ -173,11 +173,12 @@ def test_vit_resizes_inside_the_model() -> None:
 # onnxscript (needed by the new dynamo exporter) is not a dependency; the TorchScript exporter warns it is legacy.
 @pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The feature will be removed. Please remove usage of this function:DeprecationWarning")
-@pytest.mark.parametrize("normalization", ["asinh_mad", "per_image"])
-def test_onnx_export_matches_torch(tmp_path: Path, normalization: str) -> None:
+@pytest.mark.parametrize("normalization", [{"name": "asinh_mad"}, {"name": "per_image"},
+                                           {"name": "asinh_mad", "colour_residuals": "i", "valid_only": True}])
+def test_onnx_export_matches_torch(tmp_path: Path, normalization: dict) -> None:
     """Normalisation + band gather live in the model and export with it (TorchScript exporter)."""
     ort = pytest.importorskip("onnxruntime")
-    model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization={"name": normalization},
+    model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization=normalization,
                                   bands=resolve_band_mapping("irgzy"))).eval()
     torch.onnx.export(model, (_batch(5, n=2),), str(tmp_path / "m.onnx"), input_names=["x"], output_names=["logit"],
                       dynamic_axes={"x": {0: "batch"}}, dynamo=False)
@@ -213,3 +214,51 @@ def test_plain_cnn_baseline_builds_saves_and_is_as_large_as_the_compact_net(tmp_
     loaded, loaded_card = load_model(tmp_path / "model")
     assert loaded_card.architecture == "plain_cnn"
     torch.testing.assert_close(loaded(x), out)
+
+
+def _deflector_and_arc(arc: float, seed: int = 0) -> torch.Tensor:
+    """One object: a red elliptical deflector (one colour everywhere) plus, if ``arc``, a blue arc at 5 px, and noise."""
+    yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
+    deflector = 2000.0 * torch.exp(-(xx**2 + yy**2 / 0.6) / (2 * 3.0**2))
+    ring = torch.exp(-((xx**2 + yy**2).sqrt() - 5.0) ** 2 / 2.0) * (xx > 0)
+    red, blue = torch.tensor([0.3, 0.6, 1.0, 1.3, 1.5]), torch.tensor([1.0, 0.8, 0.5, 0.3, 0.2])
+    noise = torch.randn(5, 41, 41, generator=torch.Generator().manual_seed(seed))
+    return (red[:, None, None] * deflector + arc * blue[:, None, None] * ring + noise)[None]
+
+
+def test_colour_residuals_cancel_a_one_colour_deflector_and_keep_an_arc_of_another() -> None:
+    """The residual channels (bands minus the scaled reference) hold noise for a deflector alone and the arc when there is one."""
+    norm = build_normalization({"name": "asinh_mad", "colour_residuals": "i"}, list(BANDS))
+    alone, lensed = norm(_deflector_and_arc(0.0)), norm(_deflector_and_arc(40.0))
+    assert alone.shape == (1, 9, 41, 41) and norm.extra_channels(5) == 4
+    assert alone[0, :5].abs().max() > 5.0  # the deflector is bright in the bands themselves
+    assert alone[0, 5:].abs().max() < 1.5  # and gone from the residuals (noise through asinh(x / 3σ))
+    g_residual = lensed[0, 5]  # g minus scaled i: the arc, on the side where it was put
+    assert g_residual[20, 25] > 3.0 and g_residual[20, 15].abs() < 1.5
+    # the first five channels are asinh_mad's own: the same numbers as without residuals
+    plain = build_normalization({"name": "asinh_mad"})
+    torch.testing.assert_close(lensed[:, :5], plain(_deflector_and_arc(40.0)))
+
+
+def test_colour_residuals_ignore_masked_pixels_values_and_build_a_wider_model() -> None:
+    spec = {"name": "asinh_mad", "colour_residuals": "i", "valid_only": True}
+    norm = build_normalization(spec, list(BANDS))
+    x = _deflector_and_arc(40.0)
+    torch.testing.assert_close(norm(x), build_normalization({**spec, "valid_only": False}, list(BANDS))(x))
+    a, b = x.clone(), x.clone()
+    a[0, 1, 3:6, 3:6], b[0, 1, 3:6, 3:6] = float("nan"), float("nan")
+    a[0, 2, 30, 30], b[0, 2, 30, 30] = float("nan"), float("nan")
+    b[0, 0, 3:6, 3:6] += 0.0  # same invalid set; the values behind NaN cannot differ, so compare with an Inf instead
+    b[0, 2, 30, 30] = float("inf")
+    torch.testing.assert_close(norm(a), norm(b))
+    model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization=spec)).eval()
+    assert torch.isfinite(model(_batch(1))).all()
+
+
+@pytest.mark.parametrize(("spec", "message"), [({"name": "per_image", "colour_residuals": "i"}, "asinh_mad only"),
+                                               ({"name": "asinh_mad", "colour_residuals": "q"}, "one of the model's bands")])
+def test_colour_residuals_errors_name_the_setting(spec: dict, message: str) -> None:
+    from brahmasifier.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        build_normalization(spec, list(BANDS))

@@ -86,5 +86,7 @@ class LensClassifier(nn.Module):
 
 def build_model(card: ModelCard, pretrained_file: str | Path | None = None) -> LensClassifier:
     """The model a card describes (random or ``pretrained_file`` weights; use ``load_model`` for ours)."""
-    backbone = create_backbone(card.architecture, len(card.bands), card.model_kwargs, pretrained_file)
-    return LensClassifier(backbone, build_normalization(card.normalization), card.bands, card.input_size, card.architecture)
+    normalization = build_normalization(card.normalization, list(card.bands))
+    extra = getattr(normalization, "extra_channels", lambda n: 0)(len(card.bands))  # colour residuals widen the input
+    backbone = create_backbone(card.architecture, len(card.bands) + extra, card.model_kwargs, pretrained_file)
+    return LensClassifier(backbone, normalization, card.bands, card.input_size, card.architecture)
