@@ -136,3 +136,27 @@ def test_training_logs_the_same_validation_metrics_as_the_end_of_the_run(trained
     plain = validation_metrics(preds["logit"], preds["label"], threshold=0.5)
     assert epochs.loc[best, "val_accuracy"] == pytest.approx(plain["accuracy"], abs=1e-6)
     assert result.metrics["at_threshold_0.5"]["accuracy"] == pytest.approx(plain["accuracy"])
+
+
+def test_colour_residuals_train_a_wider_model_that_predicts(trained_run) -> None:
+    """``--colour-residuals i``: the card keeps the band, the stem takes 9 channels, predict reads it like any model."""
+    from brahmasifier.inference import PredictConfig, predict
+
+    tmp, config, _ = trained_run
+    run = train(TrainConfig(data=config.data, out=str(tmp / "colour"), model_kwargs=TINY_MODEL, epochs=1, batch_size=32,
+                            colour_residuals="i", progress=False, limit_train_batches=2, seed=1))
+    model, card = load_model(run.model_dir)
+    assert card.normalization["colour_residuals"] == "i"
+    assert next(p for p in model.backbone.parameters() if p.dim() == 4).shape[1] == 9  # 5 bands + 4 residuals
+    probs = tmp / "colour_probs.csv"
+    predict(PredictConfig(models=[str(run.model_dir)], data=config.data, out=str(tmp / "colour_sub.csv"),
+                          probs_out=str(probs), progress=False))
+    assert np.isfinite(pd.read_csv(probs)["logit"]).all()
+
+
+@pytest.mark.parametrize(("change", "message"), [({"colour_residuals": "q"}, "one band of grizy"),
+                                                 ({"colour_residuals": "i", "normalization": "per_image"}, "asinh_mad"),
+                                                 ({"colour_residuals": "i", "init_from": "run"}, "init-from")])
+def test_colour_residuals_refused_where_they_cannot_work(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(data=["store"], out="run", **change)

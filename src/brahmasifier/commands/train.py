@@ -57,6 +57,10 @@ OPTIONS: list[ConfigOption] = [
                  "extra architecture arguments as JSON"),
     ConfigOption(("--normalization",), "normalization", {"choices": ["asinh_mad", "per_image", "none"]},
                  "normalisation inside the model (default: asinh_mad)"),
+    ConfigOption(("--colour-residuals",), "colour_residuals", {"metavar": "BAND"},
+                 "asinh_mad: add one channel per other band, that band minus BAND (e.g. i) scaled to the same core "
+                 "flux: a one-colour deflector cancels, a blue arc stays (off by default; configs/slsim_2core.yaml "
+                 "sets i)"),
     ConfigOption(("--band-mapping",), "band_mapping", {"metavar": "ORDER"},
                  "bands fed to the stem in order: grizy (default) or irgzy (i<-R, r<-G, g<-B for pretrained RGB stems)"),
     ConfigOption(("--pretrained-file",), "pretrained_file", {"metavar": "PATH"},

@@ -48,6 +48,7 @@ class TrainConfig:
     arch: str = "compact"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     normalization: str | dict[str, Any] | None = None
+    colour_residuals: str | None = None  # asinh_mad: colour-residual channels against this band (models/normalization.py)
     band_mapping: str | None = None
     pretrained_file: str | None = None
     init_from: str | None = None
@@ -124,6 +125,17 @@ class TrainConfig:
                 raise ConfigError("aug_flux changes the magnitudes the lens-parameter regression learns and breaks "
                                   "their relation to zlens and vel_disp; use it without --targets (aug_shift, "
                                   "aug_rotate, aug_seeing, aug_sky, aug_noise work with --targets)")
+        if self.colour_residuals is not None:
+            from brahmasifier.bands import BANDS
+
+            if self.colour_residuals not in BANDS:
+                raise ConfigError(f"colour_residuals {self.colour_residuals!r}: expected one band of {''.join(BANDS)}, e.g. i")
+            if self.init_from:
+                raise ConfigError("colour_residuals widens the model's input; --init-from keeps the model it starts "
+                                  "from (train from scratch, or start from a model trained with them)")
+            name = self.normalization if isinstance(self.normalization, str) else (self.normalization or {}).get("name")
+            if name not in (None, "asinh_mad"):
+                raise ConfigError(f"colour_residuals is a parameter of the asinh_mad normalisation, not {name!r}")
         if self.input_size is not None and not 8 <= int(self.input_size) <= 1024:
             raise ConfigError(f"input_size must be in [8, 1024] pixels, got {self.input_size}")
         if not 0 <= int(self.seed) < 2**32:

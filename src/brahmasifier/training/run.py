@@ -105,6 +105,8 @@ def _initial_card_and_state(config: TrainConfig) -> tuple[Any, Any, str]:
         # statistics over valid pixels, invalid ones neutral (models/normalization.py): the same numbers on a clean
         # image, and a masked pixel's value cannot change the logit; cards written before it lack the key (False)
         normalization = {**normalization, "valid_only": True}
+    if config.colour_residuals is not None:  # a band letter of the model's bands (checked by build_normalization)
+        normalization = {**normalization, "colour_residuals": config.colour_residuals}
     card = preset_card(config.arch, model_kwargs=kwargs, bands=resolve_band_mapping(config.band_mapping),
                        normalization=dict(normalization), input_size=input_size)
     start = f"pretrained file {config.pretrained_file}" if config.pretrained_file else "scratch"
