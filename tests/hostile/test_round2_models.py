@@ -53,6 +53,8 @@ def _copy_model(model: Path, tmp_path: Path, **card: object) -> Path:
     ({"normalization.softening": -1}, "softening"),
     ({"normalization.softening": 0}, "softening"),
     ({"normalization.eps": float("nan")}, "eps"),
+    ({"normalization.core_radius": 0}, "core_radius"),
+    ({"normalization.colour_residuals": "../x"}, "colour_residuals"),
     ({"temperature": 1e-300}, "temperature"),
     ({"temperature": 1e300}, "temperature"),
     ({"input_size": 100000}, "input_size"),
