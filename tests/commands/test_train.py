@@ -50,9 +50,11 @@ def test_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "brahmasifier train: error:" in err and "not found" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("preset", ["reference", "vit224", "cpu_default"])
+@pytest.mark.parametrize("preset", ["reference", "vit224", "cpu_default", "survey_pixels", "slsim_2core"])
 def test_presets_parse(preset: str) -> None:
     from brahmasifier.training.config import merge_settings, read_config_file
 
     config = merge_settings(read_config_file(Path(__file__).parents[2] / "configs" / f"{preset}.yaml"))
     assert config.arch in {"convnext_tiny", "vit224", "compact"} and config.lr is not None
+    if preset == "slsim_2core":  # the documented SLSim finder: survey moves and colour residuals against i
+        assert (config.aug_rotate, config.aug_shift, config.colour_residuals) == (180.0, 2.0, "i")
