@@ -251,6 +251,12 @@ def test_colour_residuals_ignore_masked_pixels_values_and_build_a_wider_model() 
     b[0, 0, 3:6, 3:6] += 0.0  # same invalid set; the values behind NaN cannot differ, so compare with an Inf instead
     b[0, 2, 30, 30] = float("inf")
     torch.testing.assert_close(norm(a), norm(b))
+    # a hole over part of the core in g: the colour is matched on the pixels valid in both bands, so the deflector
+    # still cancels everywhere else (fitted with the hole's zeros, g - alpha * i left the deflector's wings behind)
+    holed = _deflector_and_arc(0.0)
+    holed[0, 0, 18:21, 18:21] = float("nan")
+    out = norm(holed)[0, 5]
+    assert out[18:21, 18:21].abs().max() == 0 and out.abs().max() < 1.5
     model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization=spec)).eval()
     assert torch.isfinite(model(_batch(1))).all()
 

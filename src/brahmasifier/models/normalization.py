@@ -226,23 +226,24 @@ class AsinhMAD(nn.Module):
         core = ((yy * yy + xx * xx) <= self.core_radius**2).float()
         ref = centred[:, r : r + 1]
         band = others(centred)
-        num = (band * core).sum(dim=(2, 3))
-        den = (ref * core).sum(dim=(2, 3))
+        vres = None if valid is None else others(valid) & valid[:, r : r + 1]  # valid in the band and the reference
+        weight = core if vres is None else core * vres.float()  # the colour from pixels valid in both (a masked core)
+        num = (band * weight).sum(dim=(2, 3))
+        den = (ref * weight).sum(dim=(2, 3))
         alpha = torch.where(den > 0, num / den.clamp(min=1e-30), torch.zeros_like(num)).clamp(min=0.0, max=100.0)
         res = band - alpha[..., None, None] * ref
         flat = res.flatten(2)
-        if valid is None:
+        if vres is None:
             med = self._median_last(flat)
             mad = self._median_last((flat - med[..., None]).abs())
         else:
-            vres = others(valid) & valid[:, r : r + 1]
             vflat = vres.flatten(2)
             med = _masked_lower_median(flat, vflat)
             mad = _masked_lower_median((flat - med).abs(), vflat).squeeze(-1)
             med = med.squeeze(-1)
         scale = self.softening * 1.4826 * mad + self.eps * (1.0 + med.abs())
         out = asinh_onnx((res - med[..., None, None]) / scale[..., None, None])
-        return out if valid is None else torch.where(vres, out, torch.zeros_like(out))
+        return out if vres is None else torch.where(vres, out, torch.zeros_like(out))
 
 
 class FiniteOnly(nn.Module):
