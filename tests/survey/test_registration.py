@@ -82,8 +82,12 @@ def test_the_readers_zeroed_nan_discs_are_invalid_and_a_masked_clean_object_is_n
     zeroed = zeroed_bad_mask(masked, n_nan)
     assert np.array_equal(zeroed, masked == 0.0) and zeroed.reshape(8, -1).sum(axis=1).tolist() == n_nan.tolist()
     assert not zeroed_bad_mask(masked, np.zeros(8, int)).any()  # no bad pixels counted: nothing to find
-    _, columns = pixel_checks(masked, n_nan)
+    out, columns = pixel_checks(masked, n_nan)
     assert not columns["misregistered"].any()
+    # and the model gets them as NaN (invalid: a valid_only model ignores them) — not as a disc of zero flux
+    assert np.array_equal(np.isnan(out), zeroed) and np.array_equal(out[~zeroed], masked[~zeroed])
+    same, _ = pixel_checks(masked, np.zeros(8, int))  # no bad pixels counted: the zeros are data
+    assert not np.isnan(same).any()
 
 
 def test_a_known_rotation_is_detected_in_a_masked_object() -> None:
