@@ -48,7 +48,7 @@ OPTIONS: list[ConfigOption] = [
                  "probability threshold for preds=1, or 'auto' (from the model cards)"),
     ConfigOption(("--register-bands",), "register_bands", {"action": argparse.BooleanOptionalAction},
                  "rotate the bands of objects flagged misregistered back onto the others before scoring "
-                 "(docs/survey-pixels.md)"),
+                 "(on by default: it costs clean objects nothing measurable; docs/survey-pixels.md)"),
     ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per batch"),
     ConfigOption(("--workers",), "workers", {"type": int},
                  "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "
