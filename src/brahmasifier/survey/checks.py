@@ -17,8 +17,8 @@ probabilities file:
   inside the stamp reached the model as a disc of zero flux: harmless for ``asinh_mad`` (0 is
   about the sky level), not for its colour residuals (a zero in one band over the deflector reads
   as a strong colour feature): on an SLSim-engine set with random masks, ±2 px offsets (perturb
-  seed 21) the 30,000-object colour model went from TPR 0.437 to 0.634 at FPR 1e-2 (AUC 0.928 to 0.936; without the residuals 0.508 either way)
-  (``docs/survey-pixels.md`` §2).
+  seed 21) the 30,000-object colour model went from TPR 0.437 to 0.634 at FPR 1e-2 (AUC 0.928 to
+  0.936; without the residuals 0.508 either way; ``docs/survey-pixels.md`` §2).
 """
 
 from __future__ import annotations
