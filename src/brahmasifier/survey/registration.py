@@ -64,6 +64,10 @@ Method (per object, vectorised over a batch):
    band-alignment score, ``tests/survey/test_predict_pixels.py``); pixels the rotation
    uncovers, and any touching an invalid pixel, become NaN: invalid.
 
+The arithmetic is float32 / complex64 from the polar grid on (this session; before: float64): on
+the SLSim-engine clean and misregistered sets (perturb seed 21) the flags are identical and the
+angles differ by < 0.001°, at 0.75–0.88 of the time.
+
 Angles are degrees in ``scipy.ndimage.rotate``'s sense: a band rotated by ``+θ`` from the
 others is estimated at ``+θ``, and rotated by ``−θ`` to repair it.
 """
@@ -152,7 +156,8 @@ def _polar_matrix(size: int, step: float, radii: tuple[float, ...]) -> Any:
         data.append(w.ravel())
         ii.append(rows)
         jj.append(((y0 + dy) * size + (x0 + dx)).ravel())
-    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(ii), np.concatenate(jj))), shape=(rr.size, size * size))
+    weights = np.concatenate(data).astype(np.float32)  # float32 images stay float32 (half the memory traffic)
+    return sparse.csr_matrix((weights, (np.concatenate(ii), np.concatenate(jj))), shape=(rr.size, size * size))
 
 
 def _lower_median(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -198,14 +203,15 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med).astype(np.float32)  # invalid anywhere: level
     n_phi = round(360.0 / STEP)
     polar = np.asarray((_polar_matrix(h, STEP, tuple(RADII)) @ centred.reshape(k * nb, h * w).T).T)
-    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / (ASINH_NOISE * sigma[..., None]))
+    scale = (ASINH_NOISE * sigma[..., None]).astype(np.float32)
+    polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / scale)
     polar -= polar.mean(axis=3, keepdims=True)
     spectra = np.fft.rfft(polar, axis=3)  # (k, nb, radii, n_phi // 2 + 1)
-    waves = np.arange(spectra.shape[-1])
+    waves = np.arange(spectra.shape[-1], dtype=np.float32)
     power = (polar**2).sum(axis=(2, 3))
-    shift = np.zeros((k, nb))  # in samples: band(φ + shift) lines up with the others
+    shift = np.zeros((k, nb), dtype=np.float32)  # in samples: band(φ + shift) lines up with the others
     for _ in range(ITERATIONS):
-        aligned = spectra * np.exp(2j * np.pi * waves * shift[..., None, None] / n_phi)
+        aligned = spectra * np.exp(np.complex64(2j * np.pi / n_phi) * waves * shift[..., None, None])
         reference = aligned.sum(axis=1, keepdims=True) - aligned  # every other band, aligned as estimated so far
         corr = np.fft.irfft((spectra * np.conj(reference)).sum(axis=2), n=n_phi, axis=2)  # c[s] = Σ band(φ + s) ref(φ)
         ref_power = (np.abs(reference) ** 2 * _rfft_weights(n_phi)).sum(axis=(2, 3)) / n_phi
