@@ -71,7 +71,7 @@ def normalization_problem(spec: dict[str, Any]) -> str:
     if "core_radius" in spec and not 0.5 <= _number(spec["core_radius"]) <= 20:
         return f"core_radius {spec['core_radius']!r} must be in [0.5, 20] pixels (the core the colours are matched in)"
     if spec.get("colour_residuals") is not None and spec["colour_residuals"] not in BANDS:
-        return f"colour_residuals {spec['colour_residuals']!r} must be one band letter of {''.join(BANDS)}"
+        return f"colour_residuals {spec['colour_residuals']!r} must be one band of {''.join(BANDS)}, e.g. i"
     return ""
 
 

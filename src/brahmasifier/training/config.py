@@ -126,10 +126,11 @@ class TrainConfig:
                                   "their relation to zlens and vel_disp; use it without --targets (aug_shift, "
                                   "aug_rotate, aug_seeing, aug_sky, aug_noise work with --targets)")
         if self.colour_residuals is not None:
-            from brahmasifier.bands import BANDS
+            from brahmasifier.models.card import normalization_problem
 
-            if self.colour_residuals not in BANDS:
-                raise ConfigError(f"colour_residuals {self.colour_residuals!r}: expected one band of {''.join(BANDS)}, e.g. i")
+            problem = normalization_problem({"colour_residuals": self.colour_residuals})  # the cards' one rule
+            if problem:
+                raise ConfigError(problem)
             if self.init_from:
                 raise ConfigError("colour_residuals widens the model's input; --init-from keeps the model it starts "
                                   "from (train from scratch, or start from a model trained with them)")
