@@ -27,8 +27,9 @@ noise makes two neighbouring pixels equal with probability ~2⁻²³ per pair, s
 starts on the border ring alone (160 pixels of a 41 × 41 stamp): a plane whose ring holds no two
 equal neighbours cannot hold a fill touching the border and is done after one comparison; the
 others are labelled with ``scipy.ndimage.label``, all in one call for their first repeated
-border value (a 3-D structure without links between planes: a rotated footprint's batch went
-from one call per plane to one per batch, ~4x faster), then plane by plane for any second value.
+border value (the planes stacked one above the other with a blank row between, labelled as one
+2-D image: one call per batch instead of one per plane, ~4x faster; the 2-D call is 2x the 3-D
+one with a structure without links between planes), then plane by plane for any second value.
 """
 
 from __future__ import annotations
@@ -112,12 +113,16 @@ def fill_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarr
     if candidates.size == 0:
         return out.reshape(arr.shape)
     # The common case, one fill value per plane (its first repeated ring value): every candidate
-    # plane labelled in one call (a 3-D structure with no links between planes).
+    # plane labelled in one call (the planes stacked with a blank row between, 4-connected).
     eq = ring[candidates] == np.roll(ring[candidates], 1, axis=1)
     first = ring[candidates, eq.argmax(axis=1)]
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(2, 1)
-    _keep_regions(planes[candidates] == first[:, None, None], structure, border, min_pixels, out, candidates)
+    structure = ndimage.generate_binary_structure(2, 1)
+    same = planes[candidates] == first[:, None, None]
+    # A footprint is usually the same in every band: label each distinct plane once (5x fewer).
+    distinct, copies = _distinct_planes(same)
+    found = np.zeros((len(distinct), height, width), dtype=bool)
+    _keep_regions(same[distinct], structure, border, min_pixels, found, np.arange(len(distinct)))
+    out[candidates] = found[copies]
     others = (eq & (ring[candidates] != first[:, None])).any(axis=1)
     for j in np.flatnonzero(others):  # rare: a second fill value on the same plane
         plane_index = candidates[j]
@@ -129,20 +134,51 @@ def fill_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS) -> np.ndarr
     return out.reshape(arr.shape)
 
 
+def _distinct_planes(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct, copies)``: indices of distinct boolean planes of ``(n, H, W)`` and, per plane, its copy's row in ``distinct``.
+
+    Rows are grouped by a 64-bit hash of their packed bits (``np.unique(axis=0)`` on the bits
+    took as long as labelling every plane), then checked bit for bit against their group's
+    first row; a row that differs (a hash collision) becomes distinct itself, so the result is
+    exact.
+    """
+    n = len(masks)
+    packed = np.packbits(masks.reshape(n, -1), axis=1)
+    width = -(-packed.shape[1] // 8) * 8
+    words = np.zeros((n, width), dtype=np.uint8)
+    words[:, : packed.shape[1]] = packed
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64
+        multipliers = (np.arange(width // 8, dtype=np.uint64) * np.uint64(2) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        hashes = (words.view(np.uint64) * multipliers).sum(axis=1, dtype=np.uint64)
+    _, first, group = np.unique(hashes, return_index=True, return_inverse=True)
+    representative = first[group.reshape(-1)]
+    clash = np.flatnonzero((packed != packed[representative]).any(axis=1))
+    representative[clash] = clash  # exact: a colliding plane is its own
+    distinct, copies = np.unique(representative, return_inverse=True)
+    return distinct, copies.reshape(-1)
+
+
 def _keep_regions(same: np.ndarray, structure: np.ndarray, border: np.ndarray, min_pixels: int, out: np.ndarray,
                   plane_indices: np.ndarray) -> None:
     """Mark in ``out[plane_indices]`` the regions of ``same`` (``(n, H, W)``) touching ``border`` with ``min_pixels`` or more."""
     from scipy import ndimage
 
-    labels, n_labels = ndimage.label(same, structure)
+    n, height, width = same.shape
+    stacked = np.zeros((n, height + 1, width), dtype=bool)  # planes one above the other, a blank row between
+    stacked[:, :height] = same
+    labels_2d, n_labels = ndimage.label(stacked.reshape(n * (height + 1), width), structure)  # 2-D: 2x the 3-D call
+    labels = labels_2d.reshape(n, height + 1, width)[:, :height]
     if n_labels == 0:
         return
-    sizes = np.bincount(labels.ravel(), minlength=n_labels + 1)
+    inside = labels[same]  # only the pixels of some region: a few corners' worth, not every pixel
+    sizes = np.bincount(inside, minlength=n_labels + 1)
     touching = np.zeros(n_labels + 1, dtype=bool)
-    touching[np.unique(labels[:, border])] = True
+    touching[labels[:, border]] = True
     keep = touching & (sizes >= min_pixels)
     keep[0] = False
-    out[plane_indices] |= keep[labels]
+    marked = np.zeros(same.shape, dtype=bool)
+    marked[same] = keep[inside]
+    out[plane_indices] |= marked
 
 
 def invalid_mask(images: np.ndarray, min_pixels: int = FILL_MIN_PIXELS, *, user_mask: np.ndarray | None = None) -> np.ndarray:

@@ -63,3 +63,29 @@ def test_edge_strip_is_found() -> None:
     image[1, :, :6] = 0.0  # a chip edge in r only
     m = fill_mask(image)
     assert m[1, :, :6].all() and m.sum() == 41 * 6
+
+
+def test_distinct_planes_are_exact_even_when_hashes_collide() -> None:
+    from brahmasifier.pixels import _distinct_planes
+
+    rng = np.random.default_rng(7)
+    base = rng.random((3, 41, 41)) < 0.3
+    masks = base[[0, 1, 0, 2, 1, 0]]
+    distinct, copies = _distinct_planes(masks)
+    assert len(distinct) == 3
+    np.testing.assert_array_equal(masks[distinct][copies], masks)
+    # Two different planes with one 64-bit hash: word 0 + 1 and word 1 − m0 / m1 (mod 2^64).
+    words = np.packbits(base[0].reshape(-1)).copy()
+    w = np.zeros(216, np.uint8)
+    w[:211] = words
+    as_int = w.view(np.uint64).copy()
+    m0, m1 = 0x9E3779B97F4A7C15, (3 * 0x9E3779B97F4A7C15) % 2**64  # the hash's first two multipliers
+    inverse = pow(m1, -1, 2**64)
+    as_int[0] = np.uint64((int(as_int[0]) + 1) % 2**64)
+    as_int[1] = np.uint64((int(as_int[1]) - m0 * inverse) % 2**64)
+    twin = np.unpackbits(as_int.view(np.uint8)[:211])[: 41 * 41].reshape(41, 41).astype(bool)
+    assert not np.array_equal(twin, base[0])
+    pair = np.stack([base[0], twin, base[0]])
+    distinct, copies = _distinct_planes(pair)
+    assert len(distinct) == 2
+    np.testing.assert_array_equal(pair[distinct][copies], pair)

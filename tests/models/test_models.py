@@ -173,18 +173,42 @@ def test_vit_resizes_inside_the_model() -> None:
 # onnxscript (needed by the new dynamo exporter) is not a dependency; the TorchScript exporter warns it is legacy.
 @pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The feature will be removed. Please remove usage of this function:DeprecationWarning")
-@pytest.mark.parametrize("normalization", [{"name": "asinh_mad"}, {"name": "per_image"},
-                                           {"name": "asinh_mad", "colour_residuals": "i", "valid_only": True}])
-def test_onnx_export_matches_torch(tmp_path: Path, normalization: dict) -> None:
+@pytest.mark.parametrize(("normalization", "extra"), [({"name": "asinh_mad"}, {}), ({"name": "per_image"}, {}),
+                                                    ({"name": "asinh_mad", "colour_residuals": "i", "valid_only": True},
+                                                     {"radial_channel": True})])
+def test_onnx_export_matches_torch(tmp_path: Path, normalization: dict, extra: dict) -> None:
     """Normalisation + band gather live in the model and export with it (TorchScript exporter)."""
     ort = pytest.importorskip("onnxruntime")
-    model = build_model(ModelCard(model_kwargs=TINY_COMPACT, normalization=normalization,
+    model = build_model(ModelCard(model_kwargs=TINY_COMPACT | extra, normalization=normalization,
                                   bands=resolve_band_mapping("irgzy"))).eval()
     torch.onnx.export(model, (_batch(5, n=2),), str(tmp_path / "m.onnx"), input_names=["x"], output_names=["logit"],
                       dynamic_axes={"x": {0: "batch"}}, dynamo=False)
     x = _batch(6, n=5)
     out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_radial_channel_is_the_distance_from_the_centre_and_d4_invariant(tmp_path: Path) -> None:
+    from brahmasifier.models.backbones.compact import radial_map
+
+    r = radial_map(torch.zeros(2, 5, 41, 41))[1, 0]
+    assert r.shape == (41, 41) and r[20, 20] == 0 and r[20, 40] == pytest.approx(20 / 20.5)
+    for turned in (r.flip(0), r.flip(1), r.T, torch.rot90(r)):
+        assert torch.equal(turned, r)
+    card = ModelCard(model_kwargs=TINY_COMPACT | {"radial_channel": True})
+    model = build_model(card).eval()
+    assert model.backbone.stem[0].in_channels == 6  # five bands and the map
+    x = _batch(1)
+    save_model(model, card, tmp_path / "model")
+    loaded, _ = load_model(tmp_path / "model")
+    torch.testing.assert_close(loaded(x), model(x))
+    # The map is seen: the same weights without it (the stem's last input channel dropped) give another logit.
+    plain = build_model(ModelCard(model_kwargs=TINY_COMPACT)).eval()
+    state = {k: (v[:, :5] if k == "backbone.stem.0.weight" else v) for k, v in model.state_dict().items()}
+    plain.load_state_dict(state)
+    assert not torch.allclose(plain(x), model(x))
+    with pytest.raises(ValueError, match="radial_channel must be true or false"):
+        build_model(ModelCard(model_kwargs={"radial_channel": "yes"}))
 
 
 def test_activation_is_a_setting_with_gelu_by_default() -> None:
@@ -268,3 +292,29 @@ def test_colour_residuals_errors_name_the_setting(spec: dict, message: str) -> N
 
     with pytest.raises(ConfigError, match=message):
         build_normalization(spec, list(BANDS))
+
+
+@pytest.mark.parametrize("n", [1681, 1680, 7, 1])
+def test_masked_lower_median_is_the_sorted_one(n: int) -> None:
+    """The top-k with ±inf for invalid values (no sort) gives exactly the sort's lower median of the valid values."""
+    from brahmasifier.models.normalization import _masked_lower_median
+
+    g = torch.Generator().manual_seed(n)
+    flat = torch.randn(32, 5, n, generator=g)
+    valid = torch.rand(32, 5, n, generator=g) > torch.rand(32, 5, 1, generator=g)
+    valid[0], valid[1] = True, False  # all valid; none valid (→ 0)
+    k = ((valid.sum(dim=-1, keepdim=True) + 1) // 2 - 1).clamp(min=0)
+    ordered = torch.where(valid, flat, torch.full_like(flat, float("inf"))).sort(dim=-1).values.gather(-1, k)
+    expected = torch.where(torch.isfinite(ordered), ordered, torch.zeros_like(ordered))
+    assert torch.equal(_masked_lower_median(flat, valid), expected)
+    assert torch.equal(_masked_lower_median(flat, valid)[1], torch.zeros(5, 1))
+
+
+def test_valid_only_batches_mixing_clean_and_masked_images_match_one_at_a_time() -> None:
+    norm = build_normalization({"name": "asinh_mad", "colour_residuals": "i", "valid_only": True}, list(BANDS))
+    x = _batch(3, n=4)
+    x[1, :, :5, :5] = float("nan")
+    x[3, 2, 10:14, 10:14] = float("nan")
+    together = norm(x)
+    for j in range(4):
+        torch.testing.assert_close(together[j], norm(x[j:j + 1])[0])

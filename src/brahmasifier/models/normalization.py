@@ -38,8 +38,8 @@ pixel limit — and every invalid pixel is set to 0 after normalising (the band'
 a neutral value). Prediction and training hand the model NaN where a pixel is filled
 (:func:`brahmasifier.pixels.nan_where_filled`), so a masked pixel's value cannot change the logit.
 On an image with no invalid pixel both variants give the same numbers (the lower median of all
-pixels is the ``(n+1)//2``-th smallest, as before). The valid-only median sorts each band
-(1681 values) instead of a partial top-k.
+pixels is the ``(n+1)//2``-th smallest, as before). The valid-only median is a partial top-k
+too (``_masked_lower_median``: invalid values as ±inf in the right numbers), not a sort.
 """
 
 from __future__ import annotations
@@ -101,7 +101,11 @@ def _rows_with_invalid(x: torch.Tensor, masked: Callable[[torch.Tensor], torch.T
     some_invalid = ~_valid(x).flatten(1).all(dim=1)
     if not bool(some_invalid.any()):
         return plain(x)
-    out = plain(x)
+    if bool(some_invalid.all()):  # a rotated footprint's batch: every image
+        return masked(x)
+    clean = plain(x[~some_invalid])
+    out = clean.new_empty((x.shape[0], *clean.shape[1:]))
+    out[~some_invalid] = clean
     out[some_invalid] = masked(x[some_invalid]).to(out.dtype)
     return out
 
@@ -144,10 +148,21 @@ class PerImageStandardize(nn.Module):
 
 
 def _masked_lower_median(flat: torch.Tensor, vflat: torch.Tensor) -> torch.Tensor:
-    """Lower median of the valid values of ``flat`` along the last axis, kept as a length-1 axis (0 where none is valid)."""
-    k = ((vflat.sum(dim=-1, keepdim=True) + 1) // 2 - 1).clamp(min=0)
-    ordered = torch.where(vflat, flat, torch.full_like(flat, float("inf"))).sort(dim=-1).values.gather(-1, k)
-    return torch.where(torch.isfinite(ordered), ordered, torch.zeros_like(ordered))
+    """Lower median of the valid values of ``flat`` along the last axis, kept as a length-1 axis (0 where none is valid).
+
+    Without a sort: of a row's invalid values, as many become −inf as put its valid lower
+    median at the row's own lower-median rank ``(n + 1) // 2`` (the rest +inf), so one
+    unsorted top-k and a max — as for the all-valid median — give exactly the sorted answer
+    (a test keeps the sort), in a quarter of the time on a rotated footprint's stamps.
+    """
+    n = flat.shape[-1]
+    k = (n + 1) // 2
+    invalid = ~vflat
+    low = k - (vflat.sum(dim=-1, keepdim=True) + 1) // 2  # invalid values sent below every valid one
+    to_low = invalid & (torch.cumsum(invalid.to(torch.int32), dim=-1) <= low)
+    filled = torch.where(vflat, flat, torch.where(to_low, torch.full_like(flat, -math.inf), torch.full_like(flat, math.inf)))
+    median = filled.topk(k, dim=-1, largest=False, sorted=False).values.amax(dim=-1, keepdim=True)
+    return torch.where(torch.isfinite(median), median, torch.zeros_like(median))
 
 
 class AsinhMAD(nn.Module):

@@ -8,6 +8,13 @@ full resolution in a stride-1 stem and first stage, then halves resolution per s
 default widths it has ~0.4M parameters (most in the last, 6×6 stage, where they are cheap)
 (see experiments/compare_architectures.py for the measured accuracy/speed against timm
 backbones).
+
+``radial_channel=True`` appends one input channel holding each pixel's distance from the stamp
+centre (in units of the half-width). Global average pooling makes the net nearly translation
+invariant, so without it a feature cannot say *where* light sits — and the Einstein radius is a
+distance from the centre. The map is invariant under the D4 group and any rotation about the
+centre, so D4 TTA and the rotation augmentation stay exact. Measured in
+docs/science/cross-simulator.md ("Where the arc sits").
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from torch import nn
 from brahmasifier.errors import ConfigError
 from brahmasifier.models.backbones._registry import register_backbone
 
-__all__ = ["ACTIVATIONS", "CompactLensNet", "ConvBNAct", "ResidualBlock", "compact"]
+__all__ = ["ACTIVATIONS", "CompactLensNet", "ConvBNAct", "ResidualBlock", "compact", "radial_map"]
 
 #: Activations by name. ``relu`` lets ONNX Runtime fuse conv + BN + activation into one kernel
 #: (GELU took 16% of the compact net's CPU inference time as a separate op): 1.27x faster scoring,
@@ -69,6 +76,19 @@ class ConvBNAct(nn.Sequential):
                          _activation(act))
 
 
+def radial_map(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)``: each pixel's distance from the stamp centre over the half-width, in ``x``'s dtype.
+
+    Tensor arithmetic only (no Python ints from the shape), so it traces into an ONNX graph.
+    """
+    yy = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)
+    xx = torch.arange(x.shape[-1], device=x.device, dtype=torch.float32)
+    half = (torch.maximum(yy[-1], xx[-1]) + 1.0) / 2.0
+    yy, xx = yy - yy[-1] / 2.0, xx - xx[-1] / 2.0
+    r = torch.sqrt(yy[:, None] ** 2 + xx[None, :] ** 2) / half
+    return r.to(x.dtype)[None, None].expand(x.shape[0], 1, -1, -1)
+
+
 class CompactLensNet(nn.Module):
     """Stride-1 stem, then per stage a (strided) conv-BN-GELU and ``depth`` residual blocks.
 
@@ -81,6 +101,7 @@ class CompactLensNet(nn.Module):
     stem_width: channels of the stride-1 stem (default: ``widths[0]``).
     drop_rate: dropout before the head.
     act: activation, ``gelu`` or ``relu``.
+    radial_channel: append the distance-from-centre map as one more input channel (module docstring).
     """
 
     def __init__(
@@ -92,14 +113,18 @@ class CompactLensNet(nn.Module):
         stem_width: int | None = None,
         drop_rate: float = 0.1,
         act: str = "gelu",
+        radial_channel: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(radial_channel, bool):
+            raise ConfigError(f"compact: radial_channel must be true or false, not {radial_channel!r}")
+        self.radial_channel = radial_channel
         widths = [int(w) for w in widths]
         depths = [int(d) for d in depths]
         if len(widths) != len(depths) or not widths:
             raise ConfigError(f"compact: widths {widths} and depths {depths} must be non-empty and equally long")
         stem_width = int(stem_width or widths[0])
-        self.stem = ConvBNAct(in_chans, stem_width, act=act)
+        self.stem = ConvBNAct(in_chans + int(radial_channel), stem_width, act=act)
         stages: list[nn.Module] = []
         prev = stem_width
         for k, (width, depth) in enumerate(zip(widths, depths, strict=True)):
@@ -117,6 +142,8 @@ class CompactLensNet(nn.Module):
     # ``get_classifier``), so a regression head can share the pooled features of any backbone.
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map ``(B, num_features, h, w)`` before pooling."""
+        if self.radial_channel:
+            x = torch.cat([x, radial_map(x)], dim=1)
         return self.stages(self.stem(x))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
