@@ -136,7 +136,7 @@ class BandAngles:
         """The probabilities-file columns: ``misregistered`` 0/1 and ``band_angle_<b>``."""
         out: dict[str, Any] = {"misregistered": self.misregistered.astype(np.int8)}
         for j, band in enumerate(bands):
-            out[f"band_angle_{band}"] = np.round(self.angles[:, j], 2)
+            out[f"band_angle_{band}"] = np.round(self.angles[:, j].astype(np.float64), 2)  # one dtype in every part
         return out
 
 
@@ -279,7 +279,9 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         refine = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
         found = (best + np.clip(refine, -0.5, 0.5) + n_phi / 2) % n_phi - n_phi / 2
         shift = ((found - _median(found) + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
-    relative = -shift * STEP  # a band rotated by +θ (scipy's sense) has its structure at φ - θ
+    # A band rotated by +θ (scipy's sense) has its structure at φ - θ. float64, as before: the
+    # probabilities file's angle columns keep one dtype in every part.
+    relative = (-shift * STEP).astype(np.float64)
     gain = mid - rho[..., 0]
     return BandAngles(relative, gain, min_angle, min_score, mid)
 
