@@ -136,7 +136,7 @@ class BandAngles:
         """The probabilities-file columns: ``misregistered`` 0/1 and ``band_angle_<b>``."""
         out: dict[str, Any] = {"misregistered": self.misregistered.astype(np.int8)}
         for j, band in enumerate(bands):
-            out[f"band_angle_{band}"] = np.round(self.angles[:, j].astype(np.float64), 2)  # one dtype in every part
+            out[f"band_angle_{band}"] = np.round(self.angles[:, j], 2)
         return out
 
 

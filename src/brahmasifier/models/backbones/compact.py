@@ -13,8 +13,9 @@ backbones).
 centre (in units of the half-width). Global average pooling makes the net nearly translation
 invariant, so without it a feature cannot say *where* light sits — and the Einstein radius is a
 distance from the centre. The map is invariant under the D4 group and any rotation about the
-centre, so D4 TTA and the rotation augmentation stay exact. Measured in
-docs/science/cross-simulator.md ("Where the arc sits").
+centre, so D4 TTA and the rotation augmentation stay exact. Measured (issue 22): no gain on θ_E
+or on classification, so off by default (docs/science/cross-simulator.md, "100,000 objects, and
+where the Einstein-radius errors come from").
 """
 
 from __future__ import annotations
