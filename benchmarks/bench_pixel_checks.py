@@ -5,7 +5,8 @@ Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 
 Times :func:`brahmasifier.inference.predict` (default compact model, random weights: speed does
 not depend on them; flips TTA; defaults otherwise) over the first ``--objects`` objects of a
 store, with the checks as shipped and with :func:`brahmasifier.survey.checks.pixel_checks`
-replaced by a pass-through, rounds interleaved so machine load hits both alike; prints the
+replaced by a pass-through, rounds interleaved so machine load hits both alike (after one
+uncounted warm-up round of each); prints the
 median objects/s of each and the cost of the checks in % of predict's objects/s. Also the
 checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
 objects; ``--checks-only`` times only those (to compare two checkouts: run this file with
@@ -81,12 +82,13 @@ def main() -> None:
             return images, {}
 
         rates: dict[str, list[float]] = {"with checks": [], "without": []}
-        for r in range(args.rounds):
+        for r in range(-1, args.rounds):  # round -1 warms both arms up (first imports, allocator) and is not counted
             for name in rates:
                 sources.pixel_checks = pixel_checks if name == "with checks" else passthrough  # type: ignore[assignment]
                 out = folder / f"{name.replace(' ', '_')}_{r}"
                 summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False))
-                rates[name].append(summary.objects_per_second)
+                if r >= 0:
+                    rates[name].append(summary.objects_per_second)
         sources.pixel_checks = pixel_checks  # type: ignore[assignment]
         med = {k: statistics.median(v) for k, v in rates.items()}
         for k, v in rates.items():

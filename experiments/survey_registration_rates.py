@@ -12,7 +12,9 @@ the median peak correlation (what limits detection). The estimate is exactly ``p
 (:func:`brahmasifier.survey.registration.estimate_band_angles` on the images with their
 :func:`brahmasifier.pixels.fill_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
 and :func:`brahmasifier.pixels.zeroed_bad_mask`, as :func:`brahmasifier.survey.checks.pixel_checks`
-calls it), in batches of 256. ``--rule last`` (largest band score, floor 0.5, ≥ 0.10,
+calls it, combined with the footprint angles of :mod:`brahmasifier.survey.footprint`), in
+batches of 256. ``--rule image`` leaves the footprints out (the image estimate alone, the rule
+before the footprints). ``--rule last`` (largest band score, floor 0.5, ≥ 0.10,
 ≥ 5°) and ``--rule previous`` (|angle| ≥ 6° and gain × peak ≥ 0.06) apply earlier flag rules,
 with filled pixels only as invalid, to the CURRENT estimate (grid and ``asinh`` scale): they
 show what the flag rule alone changes. The exact earlier numbers come from running this
@@ -28,19 +30,30 @@ import numpy as np
 from brahmasifier.bands import BANDS
 from brahmasifier.io.store import open_store
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
+from brahmasifier.survey.footprint import footprint_angles, with_footprint
 from brahmasifier.survey.registration import BandAngles, estimate_band_angles
 
 
 def _angles(path: str, rule: str) -> tuple[BandAngles, object]:
     store = open_store(path)
-    parts: list[BandAngles] = []
+    angles: list[np.ndarray] = []
+    gain: list[np.ndarray] = []
+    peak: list[np.ndarray] = []
+    flags: list[np.ndarray] = []
     for start in range(0, len(store), 256):
         batch = store.read_batch(np.arange(start, min(start + 256, len(store))))
         images = batch.images
-        invalid = fill_mask(images) if rule != "current" else fill_mask(images) | zeroed_bad_mask(images, batch.n_nan)
-        parts.append(estimate_band_angles(images, invalid))
-    joined = BandAngles(np.concatenate([p.angles for p in parts]), np.concatenate([p.gain for p in parts]),
-                        peak=np.concatenate([p.peak for p in parts]))
+        fill = fill_mask(images)
+        invalid = fill if rule in ("last", "previous") else fill | zeroed_bad_mask(images, batch.n_nan)
+        part = estimate_band_angles(images, invalid)
+        if rule == "current":
+            part = with_footprint(part, footprint_angles(fill))
+        angles.append(part.angles)
+        gain.append(part.gain)
+        peak.append(part.peak)
+        flags.append(part.misregistered)
+    joined = BandAngles(np.concatenate(angles), np.concatenate(gain), peak=np.concatenate(peak))
+    joined.misregistered = np.concatenate(flags)
     return joined, store.index
 
 
@@ -57,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", nargs="*", default=[])
     parser.add_argument("--misregistered", nargs="*", default=[])
-    parser.add_argument("--rule", choices=("current", "last", "previous"), default="current")
+    parser.add_argument("--rule", choices=("current", "image", "last", "previous"), default="current")
     args = parser.parse_args()
     for path in args.clean:
         angles, index = _angles(path, args.rule)

@@ -297,7 +297,7 @@ def test_colour_residuals_errors_name_the_setting(spec: dict, message: str) -> N
 @pytest.mark.parametrize("n", [1681, 1680, 7, 1])
 def test_masked_lower_median_is_the_sorted_one(n: int) -> None:
     """The top-k with ±inf for invalid values (no sort) gives exactly the sort's lower median of the valid values."""
-    from brahmasifier.models.normalization import _masked_lower_median
+    from brahmasifier.models.normalization import _masked_lower_median, _sent_low
 
     g = torch.Generator().manual_seed(n)
     flat = torch.randn(32, 5, n, generator=g)
@@ -308,6 +308,25 @@ def test_masked_lower_median_is_the_sorted_one(n: int) -> None:
     expected = torch.where(torch.isfinite(ordered), ordered, torch.zeros_like(ordered))
     assert torch.equal(_masked_lower_median(flat, valid), expected)
     assert torch.equal(_masked_lower_median(flat, valid)[1], torch.zeros(5, 1))
+    assert torch.equal(_masked_lower_median(flat, valid, _sent_low(valid)), expected)  # the mask's choice, shared
+
+
+def test_eager_normalisation_matches_the_exported_asinh() -> None:
+    """Eager ``AsinhMAD`` uses ``torch.asinh``, the exported graph :func:`asinh_onnx`: the same numbers to float32 rounding."""
+    from brahmasifier.models import normalization
+
+    x = _batch(4)
+    x[1, :, :5] = float("nan")
+    norm = build_normalization({"name": "asinh_mad", "colour_residuals": "i", "valid_only": True}, list(BANDS))
+    eager = norm(x)
+    original = normalization._asinh
+    normalization._asinh = normalization.asinh_onnx  # type: ignore[assignment]
+    try:
+        exported_form = norm(x)
+    finally:
+        normalization._asinh = original  # type: ignore[assignment]
+    torch.testing.assert_close(eager, exported_form, rtol=1e-6, atol=1e-6)
+    assert not torch.equal(eager[0], torch.zeros_like(eager[0]))
 
 
 def test_valid_only_batches_mixing_clean_and_masked_images_match_one_at_a_time() -> None:

@@ -310,13 +310,20 @@ class Renderer:
         m = (image.shape[-1] - STAMP_SIZE) // 2
         return image[..., m : m + STAMP_SIZE, m : m + STAMP_SIZE]
 
+    def noise_variance(self, image: np.ndarray, extra_background: np.ndarray | None = None) -> np.ndarray:
+        """Per-pixel variance (nJy²) of the LSST noise :meth:`render` adds to the noiseless ``(5, H, W)`` ``image``."""
+        var = np.empty(image.shape, dtype=np.result_type(image.dtype, np.float32))  # the image's float dtype: same bytes
+        for b, inst in enumerate(self.lsst):
+            bkg_var = inst.background_rms**2 if extra_background is None else extra_background[b] ** 2
+            var[b] = bkg_var + np.clip(image[b], 0.0, None) * inst.poisson_njy_per_count
+        return var
+
     def _add_lsst_noise(self, image: np.ndarray, rng: np.random.Generator, extra_background: np.ndarray | None) -> np.ndarray:
         """Sky/read noise + Gaussian-approximated shot noise of the sources, per band."""
         out = image.copy()
-        for b, inst in enumerate(self.lsst):
-            bkg_var = inst.background_rms**2 if extra_background is None else extra_background[b] ** 2
-            var = bkg_var + np.clip(image[b], 0.0, None) * inst.poisson_njy_per_count
-            out[b] += rng.standard_normal(image[b].shape) * np.sqrt(var)
+        var = self.noise_variance(image, extra_background)
+        for b in range(len(self.lsst)):
+            out[b] += rng.standard_normal(image[b].shape) * np.sqrt(var[b])
         return out
 
     def _degrade_hsc(self, model: np.ndarray, fwhm_lsst: np.ndarray, beta: float,

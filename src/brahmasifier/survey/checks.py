@@ -9,7 +9,9 @@ probabilities file:
   where a store predates that count, the filled pixels found now plus ``n_nan``.
 - ``misregistered`` (0/1) and ``band_angle_<b>`` (degrees): :mod:`brahmasifier.survey.registration`,
   on the images with the filled pixels and the bad pixels the reader set to 0
-  (:func:`brahmasifier.pixels.zeroed_bad_mask`) invalid.
+  (:func:`brahmasifier.pixels.zeroed_bad_mask`) invalid, and the bands' rotated footprints
+  (:mod:`brahmasifier.survey.footprint`: bands whose filled corners say different angles are
+  misregistered, and those angles are the ones repaired).
 - the images: filled pixels and the bad pixels the reader set to 0 set to NaN (as
   :func:`brahmasifier.pixels.nan_where_filled` does for the filled ones: a ``valid_only`` model
   ignores them, an older model reads them as 0, as before); with ``register=True`` each flagged
@@ -29,6 +31,7 @@ import numpy as np
 
 from brahmasifier.bands import BANDS
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
+from brahmasifier.survey.footprint import footprint_angles, with_footprint
 from brahmasifier.survey.registration import estimate_band_angles, register_bands
 
 __all__ = ["PIXEL_COLUMNS", "pixel_checks"]
@@ -57,7 +60,7 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         counted = np.where(known >= 0, known, counted)
     fraction = np.minimum(counted, per_object) / per_object
     invalid = fill | zeroed_bad_mask(images, n_nan)  # NaN discs the reader set to 0 too
-    angles = estimate_band_angles(images, invalid)
+    angles = with_footprint(estimate_band_angles(images, invalid), footprint_angles(fill))
     out = images
     if invalid.any():
         out = images.copy()

@@ -71,7 +71,9 @@ perturb seed 21, the flags were identical to float64 and the angles within 0.001
 round of 2. works on the cross-spectra summed over the radii once, ``C_bc(m) = Σ_r S_b S_c*``
 (the correlation of band ``b`` with the others and the others' power are sums over ``C``), the
 Fourier transforms along the angle are BLAS products with fixed matrices, and medians are one
-partition: the same flags and angles within 0.002° as the direct form
+sort (numpy's vectorised float sort beats a partition at these lengths); the level is
+subtracted after the polar resampling (its weights sum to 1: one pass over 600 samples instead
+of 1,681 pixels): the same flags and angles within 0.002° as the direct form
 (``tests/survey/test_registration.py`` keeps it) at 0.4 of its time. The polar grid steps 6°
 rather than 4°: on the tuning sets detection moved by −0.3 / +0.1 points (92.2% / 88.3%) and the
 false flags by at most 0.1 point, on the held-out seeds 22 and 23 89.0% / 89.5% against
@@ -131,6 +133,7 @@ class BandAngles:
         self.object_score = np.where(np.abs(angles) >= min_angle, self.score, 0.0).sum(axis=1)
         self.misregistered = self.object_score >= min_score
         self.band_flags = self.misregistered[:, None] & (np.abs(angles) >= repair_angle)
+        self.footprint_flag = np.zeros(len(angles), dtype=bool)  # flagged by the footprints (survey.footprint)
 
     def columns(self, bands: tuple[str, ...]) -> dict[str, Any]:
         """The probabilities-file columns: ``misregistered`` 0/1 and ``band_angle_<b>``."""
@@ -181,10 +184,14 @@ def _lower_median(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def _median(sample: np.ndarray) -> np.ndarray:
-    """``np.median(sample, axis=-1, keepdims=True)`` by one partition (exactly; half the time of ``np.median``)."""
+    """``np.median(sample, axis=-1, keepdims=True)`` by one sort (exactly).
+
+    numpy's vectorised float sort beats ``np.partition`` on rows of a few hundred values (14 vs
+    17 µs per object here) and ``np.median`` by 2x.
+    """
     n = sample.shape[-1]
     lo, hi = (n - 1) // 2, n // 2
-    part = np.partition(sample, lo if lo == hi else [lo, hi], axis=-1)  # one kth: 4x faster than [lo, lo]
+    part = np.sort(sample, axis=-1)
     return 0.5 * (part[..., lo:lo + 1] + part[..., hi:hi + 1])
 
 
@@ -241,12 +248,15 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     if invalid is not None:
         bad |= invalid.reshape(k, nb, h * w)
     med, sigma = _level_and_noise(flat, bad)
+    med = med.astype(np.float32)
     invalid_any = bad.any(axis=1, keepdims=True)
-    centred = flat - med.astype(np.float32)
-    if invalid_any.any():
-        centred[np.broadcast_to(invalid_any, centred.shape)] = 0.0  # invalid in any band: the level, in every band
+    if invalid_any.any():  # invalid in any band: the level, in every band
+        flat = np.where(invalid_any, med, flat)
     n_phi = round(360.0 / STEP)
-    polar = np.asarray(centred.reshape(k * nb, h * w) @ _polar_matrix(h, STEP, tuple(RADII)))
+    # Resample, then subtract the level: the bilinear weights of each polar sample sum to 1, so this is
+    # (flat − level) resampled without a pass over every pixel.
+    polar = np.asarray(flat.reshape(k * nb, h * w) @ _polar_matrix(h, STEP, tuple(RADII))).reshape(k, nb, -1)
+    polar -= med
     scale = (ASINH_NOISE * sigma[..., None]).astype(np.float32)
     polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / scale)
     polar -= polar.mean(axis=3, keepdims=True)
