@@ -40,6 +40,7 @@ from functools import lru_cache
 import numpy as np
 
 from brahmasifier.survey.registration import REPAIR_ANGLE, BandAngles
+from brahmasifier.survey.transforms import footprint_outside
 
 __all__ = ["INNER_RADIUS", "MAX_MISMATCH", "MIN_SPREAD", "TEMPLATE_STEP", "footprint_angles", "relative_footprint_angles",
            "with_footprint"]
@@ -62,9 +63,7 @@ def _templates(size: int, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """Angles ``(A,)``, the corner pixels' indices ``(P,)`` and the uncovered corners ``(P, A)`` (float32 0/1, C order)."""
     from scipy import ndimage
 
-    centre = (size - 1) / 2.0
-    yy, xx = np.mgrid[:size, :size] - centre
-    corner = np.flatnonzero(np.hypot(yy, xx).ravel() > INNER_RADIUS)
+    corner = np.flatnonzero(footprint_outside(size, INNER_RADIUS).ravel())
     angles = np.arange(-45.0, 45.0, step)
     ones = np.ones((size, size))
     bank = np.empty((len(angles), corner.size), dtype=np.float32)
