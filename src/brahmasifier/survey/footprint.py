@@ -17,9 +17,9 @@ against the uncovered corners of a stamp rotated by every angle in ``[−45°, 4
 resampler uncovers about one pixel less along each edge, which moves no edge's angle); the
 angle with the fewest mismatched pixels wins, refined by a parabola (one BLAS product of the
 planes' corner bits with the bank's; a finer bank, 0.1°, was no more precise). A plane whose
-fill does not look like rotated corners (more than :data:`MAX_MISMATCH` of the union mismatched: a strip, a chip gap, a
-corner cut by the catalogue) has no footprint angle (NaN); a plane without fill in the corners
-reads 0° (not rotated, or by a multiple of 90°).
+fill does not look like rotated corners (more than :data:`MAX_MISMATCH` of the union
+mismatched: a strip, a chip gap, a corner cut by the catalogue) has no footprint angle (NaN); a
+plane without fill in the corners reads 0° (not rotated, or by a multiple of 90°).
 
 Measured (``docs/survey-pixels.md`` §3, "Footprint angles"; ``experiments/survey_registration_rates.py``):
 on the sets whose bands were each rotated by U(−30°, 30°) with their corners filled (perturb
@@ -105,8 +105,8 @@ def footprint_angles(fill: np.ndarray) -> np.ndarray:
     refine = np.where(denom > 0, 0.5 * (left - right) / np.where(denom > 0, denom, 1.0), 0.0)
     found = (angles[best] + np.clip(refine, -0.5, 0.5) * TEMPLATE_STEP + 45.0) % 90.0 - 45.0
     out[todo] = np.where(mid <= MAX_MISMATCH * union[rows, best], found, np.nan)
-    copy = filled & as_first
-    out[copy] = np.broadcast_to(out[:, :1], out.shape)[copy]
+    same = filled & as_first
+    out[same] = np.broadcast_to(out[:, :1], out.shape)[same]
     return out
 
 
@@ -130,8 +130,7 @@ def with_footprint(angles: BandAngles, footprint: np.ndarray, min_spread: float 
     it (relative to the bands' circular median; the corners say it mod 90°: where the image
     estimate flagged the object too, of ``θ − 90°, θ, θ + 90°`` the one nearest its angle,
     elsewhere ``θ`` in ``[−45°, 45°)``), the others keep the image estimate; the bands to
-    repair follow
-    (:data:`~brahmasifier.survey.registration.REPAIR_ANGLE`).
+    repair follow (:data:`~brahmasifier.survey.registration.REPAIR_ANGLE`).
     """
     relative = relative_footprint_angles(footprint)
     known = ~np.isnan(relative)
