@@ -7,6 +7,12 @@ the same weights with ``valid_only`` switched off (how cards before it read fill
 0) — and each set, runs ``predict`` (flips TTA, the default) and prints AUC and TPR at
 FPR 1e-2 (``binary_metrics``), the masked and misregistered counts. ``--register NAME`` also
 scores that set with ``--register-bands``; ``--valid-only-only`` skips the "off" variant.
+
+Every row of a set made from the same objects as ``--baseline`` (default ``clean``; the
+perturbed copies keep the IDs) also gets its TPR at FPR 1e-2 minus the baseline's with paired
+bootstrap intervals (``gap``, ``gap_lo68`` … ``gap_hi95``;
+:func:`brahmasifier.evaluation.bootstrap.paired_tpr_difference`, 1,000 draws): at 1,000
+non-lenses that operating point is set by ten objects, so a gap is only read against its interval.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from brahmasifier.binary_metrics import RankedScores, auc, tpr_at_false_positives
+from brahmasifier.evaluation.bootstrap import paired_tpr_difference
 from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import open_store
@@ -53,11 +61,13 @@ def main() -> None:
     parser.add_argument("--register", nargs="*", default=[])
     parser.add_argument("--out", default="experiments/_work/survey_table")
     parser.add_argument("--valid-only-only", action="store_true", help="score only with valid_only on")
+    parser.add_argument("--baseline", default="clean", help="set the paired gaps are measured against")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sets = dict(item.split("=", 1) for item in args.set)
+    sets = dict(sorted((item.split("=", 1) for item in args.set), key=lambda kv: kv[0] != args.baseline))
     rows = []
+    scored: dict[tuple[str, bool, bool], pd.DataFrame] = {}
     for valid_only in (True,) if args.valid_only_only else (True, False):
         model = _variant(args.model, out / "models", valid_only)
         for name, store in sets.items():
@@ -68,6 +78,14 @@ def main() -> None:
                                       probs_out=out / tag / "p.csv", progress=False, register_bands=register))
                 probs = pd.read_csv(out / tag / "p.csv", dtype={"id": str})
                 row = {"set": name, "register_bands": register, "valid_only": valid_only, **_metrics(probs, labels)}
+                scored[name, register, valid_only] = probs
+                base = scored.get((args.baseline, False, valid_only))
+                if base is not None and (name, register) != (args.baseline, False) and set(base["id"]) == set(probs["id"]):
+                    joined = base.merge(probs, on="id", suffixes=("_base", ""))
+                    gap = paired_tpr_difference(joined["logit_base"].to_numpy(), joined["logit"].to_numpy(),
+                                                labels.loc[joined["id"]].to_numpy(), rng=np.random.default_rng(0))
+                    row |= {"gap": gap["difference"], "gap_lo68": gap["ci68"][0], "gap_hi68": gap["ci68"][1],
+                            "gap_lo95": gap["ci95"][0], "gap_hi95": gap["ci95"][1]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     table = pd.DataFrame(rows)

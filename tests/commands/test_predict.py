@@ -56,3 +56,31 @@ def test_predict_command_end_to_end(tiny_challenge_tree: tuple[Path, pd.DataFram
     probs = pd.read_csv(tmp_path / "o" / "probs.csv", dtype={"id": str})
     assert list(probs.columns) == ["id", "stem", "prob", "logit", "logit_run", "n_nan", *PIXEL_COLUMNS]
     assert (tmp_path / "o" / "rejected.csv").is_file()
+
+
+def test_repair_score_repairs_unflagged_objects_and_says_so(tiny_challenge_tree: tuple[Path, pd.DataFrame],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--repair-score 0`` turns back every band ≥ 1° off, flagged or not: the column and the summary count them."""
+    import numpy as np
+
+    root, _ = tiny_challenge_tree
+    run = _saved_run(tmp_path / "run")
+    counts = {}
+    for tag, extra in (("flagged", []), ("all", ["--repair-score", "0"]), ("off", ["--no-register-bands"])):
+        out = tmp_path / tag
+        assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(out / "s.csv"), "--probs",
+                     str(out / "p.csv"), "--workers", "0", "--no-progress", *extra]) == 0
+        probs = pd.read_csv(out / "p.csv", dtype={"id": str})
+        angles = probs[[c for c in probs.columns if c.startswith("band_angle_")]].to_numpy()
+        counts[tag] = probs["bands_registered"].to_numpy()
+        printed = capsys.readouterr().out
+        if tag == "all":  # every band at least 1° from the median band is turned back (angles rounded to 0.01°)
+            assert np.array_equal(counts[tag], (np.abs(angles) >= 1.0 - 0.005).sum(axis=1))
+            assert counts[tag].sum() > counts["flagged"].sum()
+            assert f"{int((counts[tag] > 0).sum())} objects had bands re-aligned" in printed
+        if tag == "flagged":  # only flagged objects
+            assert not counts[tag][probs["misregistered"].to_numpy() == 0].any()
+    assert not counts["off"].any()
+    assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(tmp_path / "x.csv"),
+                 "--repair-score", "-1"]) == 2
+    assert "repair_score must be a finite number >= 0" in capsys.readouterr().err

@@ -58,3 +58,4 @@ def test_presets_parse(preset: str) -> None:
     assert config.arch in {"convnext_tiny", "vit224", "compact"} and config.lr is not None
     if preset == "slsim_2core":  # the documented SLSim finder: survey moves and colour residuals against i
         assert (config.aug_rotate, config.aug_shift, config.colour_residuals) == (180.0, 2.0, "i")
+        assert config.survey_augment()["resample_bands"] == 30.0  # repaired bands' resampling, measured

@@ -57,12 +57,12 @@ def test_no_effect_and_no_draws_when_off() -> None:
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
     strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0, "mask": 3.0,
-                 "correlated_noise": 0.19, "misregister": 10.0}
+                 "correlated_noise": 0.19, "misregister": 10.0, "resample_bands": 30.0}
     aug = SurveyAugment(**{name: strengths[name]}, probability=1.0)
     x = _noise(8) + _blob()[None, None]
     one, two, other = aug.apply(x, _gen(5)), aug.apply(x, _gen(5)), aug.apply(x, _gen(6))
     finite = torch.isfinite(one)
-    if name in ("rotate", "misregister"):  # the footprint outside r = 20.5 px is invalid (NaN); everything inside is data
+    if name in ("rotate", "misregister", "resample_bands"):  # outside r = 20.5 px invalid (NaN); everything inside is data
         yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
         assert torch.equal(~finite, (torch.hypot(yy, xx) > 20.5).expand_as(finite))
         one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
@@ -230,3 +230,14 @@ def test_the_reported_geometry_is_where_the_content_went() -> None:
         near = (rows - row) ** 2 + (cols - col) ** 2 < 20  # the light within 4.5 px (3 σ) of the predicted place
         assert img[near].sum() > 0.9 * img.sum(), k
     assert SurveyAugment().apply_with_geometry(x, torch.Generator())[1].shift.abs().sum() == 0  # off: nothing moved
+
+
+def test_resample_bands_keeps_the_bands_aligned() -> None:
+    """A band turned there and back is the band, smoothed: an off-centre blob stays where it was (to a few per cent)."""
+    x = _blob(x0=5.0, width=2.5)[None, None].repeat(4, 5, 1, 1)
+    out = SurveyAugment(resample_bands=30.0, probability=1.0).apply(x, _gen(7))
+    yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
+    inner = torch.hypot(yy, xx) < 17
+    err = (out - x)[..., inner].abs().max()
+    turned = SurveyAugment(misregister=30.0, probability=1.0).apply(x, _gen(7))
+    assert err < 0.03 * x.max() and err < 0.2 * (turned - x)[..., inner].abs().max()

@@ -20,7 +20,13 @@ from sklearn.metrics import (
 
 from brahmasifier.binary_metrics import RankedScores, purity_at_prevalence
 from brahmasifier.errors import EvaluationInputError
-from brahmasifier.evaluation.bootstrap import MetricSettings, _bootstrap_weights, _scalar_metrics, metrics_for_subset
+from brahmasifier.evaluation.bootstrap import (
+    MetricSettings,
+    _bootstrap_weights,
+    _scalar_metrics,
+    metrics_for_subset,
+    paired_tpr_difference,
+)
 from brahmasifier.evaluation.completeness import completeness_by, jeffreys_interval, source_magnitude_column
 from brahmasifier.evaluation.inputs import join_predictions, load_labels, load_predictions
 from brahmasifier.evaluation.metrics import compute_metrics
@@ -75,6 +81,35 @@ def test_bootstrap_weights_equal_sklearn_sample_weight() -> None:
     assert m["auc_roc"] == pytest.approx(roc_auc_score(labels, logits, sample_weight=weights), abs=1e-12)
     assert m["average_precision"] == pytest.approx(average_precision_score(labels, logits, sample_weight=weights), abs=1e-12)
     assert m["precision"] == pytest.approx(precision_score(labels, probs >= 0.5, sample_weight=weights))
+
+
+def test_paired_tpr_difference() -> None:
+    """Paired TPR differences: exact point value, zero for identical scorings, narrower than one scoring's interval.
+
+    The point difference equals the two TPRs' difference; identical scorings differ by exactly 0
+    in every resample; a small perturbation's paired interval is narrower than one scoring's own
+    bootstrap interval.
+    """
+    logits, probs, labels = _scores(3, decimals=None)
+    fpr = 1e-2
+    same = paired_tpr_difference(logits, logits, labels, fpr=fpr, n_bootstrap=200)
+    assert same["difference"] == 0.0 and same["ci95"] == [0.0, 0.0]
+    rng = np.random.default_rng(4)
+    worse = logits - rng.uniform(0.0, 0.6, logits.size) * labels  # lenses score lower: TPR must fall
+    diff = paired_tpr_difference(logits, worse, labels, fpr=fpr, n_bootstrap=300, rng=np.random.default_rng(5))
+    n_neg = int((labels == 0).sum())
+
+    def tpr(scores: np.ndarray) -> float:
+        threshold = np.sort(scores[labels == 0])[::-1][int(fpr * n_neg)]  # scores above the (k+1)-th non-lens
+        return float((scores[labels == 1] > threshold).mean())
+
+    assert diff["difference"] == pytest.approx(tpr(worse) - tpr(logits))
+    assert diff["difference"] < 0 and diff["ci95"][1] < 0
+    lo, hi = diff["ci68"]
+    assert lo <= diff["difference"] <= hi
+    own = metrics_for_subset(logits, probs, labels, MetricSettings(fprs=(fpr,)), n_bootstrap=300,
+                             rng=np.random.default_rng(5))["metrics"]["tpr_at_fpr_1e-02"]["ci68"]
+    assert hi - lo < own[1] - own[0]
 
 
 def test_tpr0_tpr10_hand_built() -> None:

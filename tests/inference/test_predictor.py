@@ -21,13 +21,19 @@ from brahmasifier.inference.tta import TTAModel
 from brahmasifier.io import read_object, scan_fits_tree
 from brahmasifier.io.store import write_store
 from brahmasifier.models import load_model
+from brahmasifier.survey.checks import pixel_checks
 
 
 def expected_logits(models: list[Path], tree: Path, tta: str) -> pd.DataFrame:
-    """The ensemble rule computed directly: TTA mean logit per model, / T, mean over models."""
+    """The ensemble rule computed directly: TTA mean logit per model, / T, mean over models.
+
+    On the images ``predict`` scores: after its pixel checks with the band repair (on by default;
+    the checks treat each object on its own, so one call over every object equals its batches).
+    """
     objects = scan_fits_tree(tree).objects
     records = [read_object(o) for o in objects]
-    images = torch.from_numpy(np.stack([r.image for r in records]))
+    checked, _ = pixel_checks(np.stack([r.image for r in records]), np.array([r.n_nan for r in records]), register=True)
+    images = torch.from_numpy(checked)
     columns = {}
     with torch.inference_mode():
         for path in models:

@@ -51,6 +51,7 @@ def test_predict_tta_uses_a_registered_view_set(two_models: list[Path], tiny_cha
     from brahmasifier.io.reader import read_object
     from brahmasifier.io.scan import scan_fits_tree
     from brahmasifier.models import load_model
+    from brahmasifier.survey.checks import pixel_checks
 
     root, truth = tiny_challenge_tree
     sub, probs = tmp_path / "submission.csv", tmp_path / "probs.csv"
@@ -65,7 +66,9 @@ def test_predict_tta_uses_a_registered_view_set(two_models: list[Path], tiny_cha
 
     model, _ = load_model(two_models[0])
     objects = scan_fits_tree([root]).objects
-    x = torch.from_numpy(np.stack([read_object(o).image for o in objects]))
+    records = [read_object(o) for o in objects]  # as predict scores them: after its checks and band repair
+    x = torch.from_numpy(pixel_checks(np.stack([r.image for r in records]), np.array([r.n_nan for r in records]),
+                                      register=True)[0])
     with torch.no_grad():
         rot4 = torch.stack([model(d4_apply(x, e)) for e in range(4)]).mean(dim=0).numpy()
         plain = model(x).numpy()

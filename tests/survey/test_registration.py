@@ -125,12 +125,13 @@ def _direct_estimate(images: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarra
     from brahmasifier.survey import registration as reg
 
     k, nb, h, w = images.shape
-    flat = images.reshape(k, nb, h * w).astype(np.float64)
-    bad = ~np.isfinite(flat) | invalid.reshape(k, nb, h * w)
+    support, matrix = reg._polar_support(h, reg.STEP, tuple(reg.RADII))  # the pixels the polar grid reads
+    flat = images.reshape(k, nb, h * w)[..., support].astype(np.float64)
+    bad = ~np.isfinite(flat) | invalid.reshape(k, nb, h * w)[..., support]
     med, sigma = reg._level_and_noise(flat, bad)
     centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med)
     n_phi = round(360.0 / reg.STEP)
-    polar = np.asarray(centred.reshape(k * nb, h * w) @ reg._polar_matrix(h, reg.STEP, tuple(reg.RADII)).astype(np.float64))
+    polar = np.asarray(centred.reshape(k * nb, -1) @ matrix.astype(np.float64))
     polar = np.arcsinh(polar.reshape(k, nb, len(reg.RADII), n_phi) / (reg.ASINH_NOISE * sigma[..., None]))
     polar -= polar.mean(axis=3, keepdims=True)
     spectra = np.fft.rfft(polar, axis=3)
@@ -166,3 +167,48 @@ def test_the_cross_spectral_rounds_give_the_direct_estimate() -> None:
     np.testing.assert_allclose(shipped.angles, angles, atol=0.01)
     np.testing.assert_allclose(shipped.gain, gain, atol=1e-4)
     assert shipped.misregistered[8:].sum() >= 6 and not shipped.misregistered[:8].any()
+
+
+def test_filled_corners_never_reach_the_estimate_and_batches_do_not_mix() -> None:
+    """The estimate reads the pixels of its polar grid alone (r < 20.5 px), each object on its own.
+
+    A rotated footprint's corners (outside the inscribed circle), filled and marked invalid,
+    leave every number of the estimate unchanged; and an object's numbers do not depend on
+    whether another object in its batch has a hole (each band's level and noise come from its
+    own valid pixels, whatever the rest of the batch holds).
+    """
+    rng = np.random.default_rng(12)
+    images = np.concatenate([_objects(4, 12), np.stack([rotate_bands(im, rng.uniform(-30, 30, 5))
+                                                        for im in _objects(4, 13)])])
+    plain = estimate_band_angles(images)
+    cut = images.copy()
+    corners = np.zeros(images.shape, dtype=bool)
+    corners[..., footprint_outside(41)] = True
+    cut[corners] = -3.0
+    filled = estimate_band_angles(cut, corners)
+    np.testing.assert_array_equal(filled.angles, plain.angles)
+    np.testing.assert_array_equal(filled.object_score, plain.object_score)
+    holed = images.copy()
+    holed[0, 2, 18:23, 18:23] = np.nan  # a hole inside the grid, in one object's band
+    mixed = estimate_band_angles(holed)
+    np.testing.assert_array_equal(mixed.angles[1:], plain.angles[1:])
+    np.testing.assert_array_equal(mixed.object_score[1:], plain.object_score[1:])
+    alone = estimate_band_angles(holed[:1])
+    np.testing.assert_array_equal(mixed.angles[:1], alone.angles)
+
+
+def test_one_blas_thread_limits_numpys_openblas_only_while_it_lasts() -> None:
+    from threadpoolctl import ThreadpoolController
+
+    from brahmasifier.survey.checks import one_blas_thread
+
+    def threads() -> dict[str, int]:
+        return {i["internal_api"]: i["num_threads"] for i in ThreadpoolController().info()}
+
+    before = threads()
+    with one_blas_thread():
+        inside = threads()
+    assert threads() == before
+    if "openblas" in before:  # numpy's wheels bundle OpenBLAS; another BLAS is left alone
+        assert inside["openblas"] == 1
+    assert {k: v for k, v in inside.items() if k != "openblas"} == {k: v for k, v in before.items() if k != "openblas"}

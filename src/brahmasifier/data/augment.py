@@ -40,6 +40,10 @@ Applied in this order, after the D4 flips and rotations:
   centre, bilinear, the footprint outside r = 20.5 px NaN (:func:`misregister_bands`): the
   blind set's bands rotated by different angles, as a perturbation of lenses and non-lenses
   alike (the label is kept).
+- ``resample_bands`` (max per-band angle A, degrees): after ``misregister``. Each band rotated by
+  its own ``U(−A, A)`` (bilinear) and straight back (bicubic), the footprint outside r = 20.5 px
+  NaN: every band aligned but resampled twice at its own angle, as ``predict --register-bands``
+  leaves a repaired object (the survey's rotation, then the repair's).
 - ``mask`` (max number of masks N): applied last. Per sample ``n ~ U{1, …, ⌈N⌉}`` masks, each a
   disc of radius 2–5 px in one band, an edge strip 2–8 px wide (all bands) or a chip gap — a
   2–4 px line across the stamp (all bands) — with equal odds, set to NaN (:func:`random_masks`):
@@ -66,7 +70,8 @@ __all__ = ["AUGMENTATIONS", "AugmentGeometry", "SurveyAugment", "add_sky", "blur
            "random_masks", "rotate_footprint", "scale_flux", "shift"]
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
-AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister", "rotate", "mask")
+AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister",
+                                  "resample_bands", "rotate", "mask")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -98,6 +103,7 @@ class SurveyAugment:
     mask: float = 0.0  # max number of random masks (discs, edge strips, chip gaps) set to NaN
     correlated_noise: float = 0.0  # max lag-1 noise correlation of a resampling-like [c, 1, c] kernel
     misregister: float = 0.0  # max per-band rotation in degrees (and shift of a 20th of it in pixels)
+    resample_bands: float = 0.0  # max per-band angle of a rotation there and back (bilinear, then bicubic)
     probability: float = 0.5
     pixel_scale: float = PIXEL_SCALE
 
@@ -182,6 +188,12 @@ class SurveyAugment:
             angles = uniform(b, c, low=-self.misregister, high=self.misregister)
             offsets = uniform(b, c, 2, low=-self.misregister / 20.0, high=self.misregister / 20.0)
             out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
+        if self.resample_bands > 0:
+            use = chosen()
+            angles = uniform(b, c, low=-self.resample_bands, high=self.resample_bands)
+            still = torch.zeros(b, c, 2, device=x.device)
+            there_and_back = misregister_bands(misregister_bands(out, angles, still), -angles, still, mode="bicubic")
+            out = torch.where(use[:, None, None, None], there_and_back, out)
         if self.rotate > 0:
             use = chosen()
             angle = uniform(b, low=-self.rotate, high=self.rotate)
@@ -274,8 +286,9 @@ def _outside(h: int, w: int, radius: float, device: torch.device, dtype: torch.d
     return torch.hypot(yy, xx) > radius
 
 
-def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Tensor, radius: float = 20.5) -> torch.Tensor:
-    """Each ``(sample, band)`` rotated by ``degrees[b, c]`` and moved by ``offsets[b, c] = (dx, dy)`` px (bilinear).
+def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Tensor, radius: float = 20.5,
+                      mode: str = "bilinear") -> torch.Tensor:
+    """Each ``(sample, band)`` rotated by ``degrees[b, c]``, moved by ``offsets[b, c] = (dx, dy)`` px (``grid_sample`` mode).
 
     Pixels outside ``radius`` (and outside the stamp) become NaN, as in :func:`rotate_footprint`.
     """
@@ -288,7 +301,7 @@ def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Ten
     affine = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x.dtype)
     grid = F.affine_grid(affine, [b * c, 1, h, w], align_corners=True)
     planes = torch.nan_to_num(x).reshape(b * c, 1, h, w)
-    out = F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros", align_corners=True).reshape(b, c, h, w)
+    out = F.grid_sample(planes, grid, mode=mode, padding_mode="zeros", align_corners=True).reshape(b, c, h, w)
     return out.masked_fill(_outside(h, w, radius, x.device, x.dtype), float("nan"))
 
 

@@ -7,6 +7,7 @@ the config is made, with a :class:`~brahmasifier.errors.ConfigError` naming the 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any
@@ -48,6 +49,10 @@ class PredictConfig:
     # on by default since it was measured (docs/survey-pixels.md §3, "On by default"): clean sets ±0.006 in TPR at
     # FPR 1e-2, misregistered sets +0.41 / +0.52 (30,000-object models without / with colour residuals)
     register_bands: bool = True
+    # with register_bands, also repair the unflagged objects whose registration score reaches this (None: flagged
+    # objects only; 0.1 measured in docs/survey-pixels.md §3: +0.02 on misregistered circle-cut sets, −0.01 on aligned
+    # rotated ones)
+    repair_score: float | None = None
     # hardware
     batch_size: int = 256
     workers: int | None = None
@@ -90,6 +95,9 @@ class PredictConfig:
         for name in ("batch_size", "part_size", "num_nodes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.repair_score is not None and not (math.isfinite(float(self.repair_score)) and self.repair_score >= 0):
+            raise ConfigError(f"repair_score must be a finite number >= 0 (or None: flagged objects only), "
+                              f"got {self.repair_score!r}")
         if self.max_parts is not None and self.max_parts < 1:
             raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
         check_devices(self.devices)

@@ -145,12 +145,13 @@ class PartsDataModule(pl.LightningDataModule):
     """Builds each rank's DataLoader over its own parts once the rank is known."""
 
     def __init__(self, source: ObjectSource, parts: Sequence[Part], plan: dict[str, Any], parts_dir: Path, resume: bool,
-                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter, register_bands: bool = False) -> None:
+                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter, register_bands: bool = False,
+                 repair_score: float | None = None) -> None:
         super().__init__()
         self.source, self.parts, self.plan, self.parts_dir = source, list(parts), plan, parts_dir
         self.resume, self.batch_size, self.workers, self.max_parts = resume, batch_size, workers, max_parts
         self.writer = writer
-        self.register_bands = register_bands
+        self.register_bands, self.repair_score = register_bands, repair_score
         self.reused: set[int] = set()
         self.todo: list[Part] = []
 
@@ -175,7 +176,7 @@ class PartsDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader[Any]:
         """Whole batches of this rank's parts, in order (a reader thread, or worker processes)."""
-        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size), self.register_bands)
+        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size), self.register_bands, self.repair_score)
         if not self.workers:
             from brahmasifier.inference.prefetch import ThreadPrefetchedBatches
 

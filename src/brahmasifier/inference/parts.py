@@ -225,6 +225,7 @@ class MergeResult(ObjectCounts):
     n_with_masked: int = 0  # scored IDs with invalid pixels (masked_fraction > 0)
     median_masked_fraction: float = 0.0  # over those
     n_misregistered: int = 0  # scored IDs flagged misregistered
+    n_registered: int = 0  # scored IDs with bands turned back before scoring (--register-bands)
     pixel_checks: bool = False  # whether the parts carried the pixel columns
     #: Fraction of scored objects whose OOD score exceeds the training 99th percentile is computed by the
     #: caller from these (None: no model recorded its embedding density).
@@ -305,6 +306,9 @@ def merge_parts(
         probs["misregistered"] = (probs["misregistered"].to_numpy(np.float64) > 0).astype(np.int64)  # any row of the ID
         pixel_summary = {**masked_summary(probs["masked_fraction"].to_numpy()),
                          "n_misregistered": int(probs["misregistered"].sum()), "pixel_checks": True}
+        if "bands_registered" in probs:  # the most of any row of the ID (a mean over its rows, rounded up)
+            probs["bands_registered"] = np.ceil(probs["bands_registered"].to_numpy(np.float64)).astype(np.int64)
+            pixel_summary["n_registered"] = int((probs["bands_registered"] > 0).sum())
     if ood:
         probs["ood_score"] = combined["ood_score"].to_numpy(np.float64)
     preds = (prob >= threshold).astype(np.int64)

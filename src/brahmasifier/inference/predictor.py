@@ -94,6 +94,7 @@ class PredictionSummary(ObjectCounts):
     n_with_masked: int = 0
     median_masked_fraction: float = 0.0
     n_misregistered: int = 0
+    n_registered: int = 0
     register_bands: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,8 +119,9 @@ class PredictionSummary(ObjectCounts):
             masked_line(self.n_with_masked, self.median_masked_fraction),
             f"{self.n_misregistered} object{'s' if self.n_misregistered != 1 else ''} flagged misregistered (bands rotated "
             "against each other; column misregistered)"
-            + ("; their bands were re-aligned before scoring (--register-bands)" if self.register_bands
-               else "" if not self.n_misregistered else "; --register-bands re-aligns them"),
+            + (f"; {self.n_registered} object{'s' if self.n_registered != 1 else ''} had bands re-aligned before scoring "
+               "(--register-bands; column bands_registered)"
+               if self.register_bands else "" if not self.n_misregistered else "; --register-bands re-aligns them"),
             f"models: {', '.join(self.models)}; TTA {self.tta}; {self.engine} {self.precision} on {self.device}"
             + (f" x{self.world_size}" if self.world_size > 1 else ""),
             f"{self.n_scored} objects in {self.seconds:.1f} s ({self.objects_per_second:.0f} objects/s)"
@@ -220,6 +222,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         "data": [str(Path(p).resolve()) for p in config.data],
         "objects": len(source), "objects_fingerprint": source.fingerprint(), "part_size": config.part_size,
         "register_bands": config.register_bands,
+        **({"repair_score": config.repair_score} if config.repair_score is not None else {}),
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
 
@@ -229,7 +232,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         module = EnsembleModule(loaded, config.tta, precision, engine, channels_last, parts_dir / "onnx")
         writer = PartWriter(parts_dir, parts, model_columns, progress=config.progress, parameter_columns=param_columns)
         datamodule = PartsDataModule(source, parts, plan, parts_dir, config.resume, config.batch_size, workers,
-                                     config.max_parts, writer, config.register_bands)
+                                     config.max_parts, writer, config.register_bands, config.repair_score)
         distributed = str(config.devices) != "1" or config.num_nodes > 1
         with quiet_lightning(startup_lines=False):
             trainer = pl.Trainer(
@@ -273,7 +276,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         parts_total=len(parts), parts_reused=len(already), parts_scored=len(parts) - len(already),
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         n_with_masked=result.n_with_masked, median_masked_fraction=result.median_masked_fraction,
-        n_misregistered=result.n_misregistered, register_bands=config.register_bands,
+        n_misregistered=result.n_misregistered, n_registered=result.n_registered, register_bands=config.register_bands,
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
         notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "

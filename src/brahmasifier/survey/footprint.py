@@ -39,7 +39,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from brahmasifier.survey.registration import REPAIR_ANGLE, BandAngles
+from brahmasifier.survey.registration import BandAngles
 from brahmasifier.survey.transforms import footprint_outside
 
 __all__ = ["INNER_RADIUS", "MAX_MISMATCH", "MIN_SPREAD", "TEMPLATE_STEP", "footprint_angles", "relative_footprint_angles",
@@ -146,5 +146,5 @@ def with_footprint(angles: BandAngles, footprint: np.ndarray, min_spread: float 
     out.angles = np.where(flag[:, None] & known, chosen, angles.angles)
     out.footprint_flag = flag
     out.misregistered = angles.misregistered | flag
-    out.band_flags = out.misregistered[:, None] & (np.abs(out.angles) >= REPAIR_ANGLE)
+    out.band_flags = out.bands_to_repair()
     return out
