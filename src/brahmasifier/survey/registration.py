@@ -230,25 +230,28 @@ def _median(sample: np.ndarray) -> np.ndarray:
     return 0.5 * (part[..., lo:lo + 1] + part[..., hi:hi + 1])
 
 
-def _level_and_noise(flat: np.ndarray, bad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per band: median and ``1.4826 × MAD`` of every third pixel (a third of the work; ample for a scale)."""
-    sample = flat[..., ::3]
-    valid = np.ones(sample.shape, dtype=bool) if bad is None else ~bad[..., ::3]
-    holed = ~valid.all(axis=-1)  # bands with an invalid sampled pixel
-    if not holed.any():
+def _median_and_mad(sample: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD along the last axis: exact over every value, or the lower ones over the ``valid`` values."""
+    if valid is None:
         med = _median(sample)
-        mad = _median(np.abs(sample - med))
-    elif holed.all():
-        med = _lower_median(sample, valid)
-        mad = _lower_median(np.abs(np.where(valid, sample, 0.0) - med), valid)
-    else:  # the valid-only sort on the bands with holes alone (same numbers elsewhere, at a third of the cost)
+        return med, _median(np.abs(sample - med))
+    med = _lower_median(sample, valid)
+    return med, _lower_median(np.abs(np.where(valid, sample, 0.0) - med), valid)
+
+
+def _level_and_noise(flat: np.ndarray, bad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per band: median and ``1.4826 × MAD`` of every third pixel (a third of the work; ample for a scale).
+
+    Bands with an invalid sampled pixel take the valid-only sort; the others the exact median of all.
+    """
+    sample = flat[..., ::3]
+    holed = np.zeros(sample.shape[:-1], dtype=bool) if bad is None else bad[..., ::3].any(axis=-1)
+    if not holed.any():
+        med, mad = _median_and_mad(sample)
+    else:
         med, mad = np.empty((*sample.shape[:-1], 1), sample.dtype), np.empty((*sample.shape[:-1], 1), sample.dtype)
-        some, ok = sample[holed], valid[holed]
-        med[holed] = _lower_median(some, ok)
-        mad[holed] = _lower_median(np.abs(np.where(ok, some, 0.0) - med[holed]), ok)
-        full = sample[~holed]
-        med[~holed] = _median(full)
-        mad[~holed] = _median(np.abs(full - med[~holed]))
+        med[holed], mad[holed] = _median_and_mad(sample[holed], ~bad[..., ::3][holed])  # type: ignore[index]
+        med[~holed], mad[~holed] = _median_and_mad(sample[~holed])
     return med, 1.4826 * mad + 1e-12 * (1.0 + np.abs(med))
 
 
