@@ -106,6 +106,14 @@ def test_options_are_perturbconfig_fields_and_a_file_sets_them(tiny_store: Path,
     capsys.readouterr()
     assert main(["perturb", str(tiny_store), "--out", str(tmp_path / "g"), "--misregister-fraction", "2"]) == 2
     assert "misregister fraction 2.0 (expected 0..1)" in capsys.readouterr().err
+    assert main(["perturb", str(tiny_store), "--out", str(tmp_path / "g"), "--misregister-groups", "gy,ri"]) == 2
+    assert "misregister groups 'gy,ri'" in capsys.readouterr().err
+    out = tmp_path / "groups"
+    assert main(["perturb", str(tiny_store), "--out", str(out), "--misregister-fraction", "1", "--misregister-groups",
+                 "gy,riz", "--no-progress"]) == 0
+    index = open_store(out).index
+    assert (index["pert_angle_g"] == index["pert_angle_y"]).all() and (index["pert_angle_r"] == index["pert_angle_z"]).all()
+    assert open_store(out).manifest["perturb"]["misregister_groups"] == "gy,riz"
     with pytest.raises(SystemExit) as exc:  # still one smoothing at a time, refused by argparse
         main(["perturb", str(tiny_store), "--out", str(tmp_path / "h"), "--resample", "bilinear",
               "--noise-correlation", "0.1"])

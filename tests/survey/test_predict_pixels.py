@@ -16,7 +16,7 @@ from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import write_store
 from brahmasifier.models import ModelCard, save_model
 from brahmasifier.pixels import nan_where_filled
-from brahmasifier.survey.checks import pixel_checks
+from brahmasifier.survey.checks import misregistered_line, pixel_checks
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -80,6 +80,20 @@ def test_predict_counts_and_columns(tmp_path: Path, objects: np.ndarray) -> None
     assert summary.n_with_masked == 3  # the footprints and the misregistered object's rotated corners
     assert summary.n_misregistered == 1
     assert "3 objects have masked pixels" in summary.describe() and "1 object flagged misregistered" in summary.describe()
+    assert "20% flagged" in summary.describe() and "--repair-score 0" in summary.describe()  # 1 of 5: far above ~1%
+
+
+def test_the_summary_suggests_repairing_every_object_only_when_many_are_flagged() -> None:
+    few = misregistered_line(4, 100, register_bands=False, n_registered=0, repair_score=None)
+    assert few.startswith("4 objects flagged misregistered") and "--register-bands re-aligns them" in few
+    assert "--repair-score" not in few
+    many = misregistered_line(5, 100, register_bands=True, n_registered=5, repair_score=None)
+    assert "5 objects had bands re-aligned" in many and "5% flagged" in many and "--repair-score 0" in many
+    assert "--repair-score 0" in misregistered_line(5, 100, register_bands=True, n_registered=5, repair_score=0.1)
+    done = misregistered_line(50, 100, register_bands=True, n_registered=90, repair_score=0.0)
+    assert "flagged, where" not in done
+    assert misregistered_line(0, 0, register_bands=False, n_registered=0, repair_score=None) == (
+        "0 objects flagged misregistered (bands rotated against each other; column misregistered)")
 
 
 class _AlignmentScore(torch.nn.Module):

@@ -69,6 +69,20 @@ def test_misregistration_records_each_band_angle() -> None:
     assert t0["pert_misregistered"] == 0 and np.array_equal(none, obj)
 
 
+def test_misregister_groups_turn_bands_together() -> None:
+    obj = _obj()
+    config = PerturbConfig(misregister_fraction=1.0, misregister_angle=30.0, misregister_groups="gy,riz")
+    _, grouped = perturb_image(obj, config, np.random.default_rng(2))
+    _, alone = perturb_image(obj, PerturbConfig(misregister_fraction=1.0, misregister_angle=30.0),
+                             np.random.default_rng(2))
+    angle = {b: grouped[f"pert_angle_{b}"] for b in "grizy"}
+    assert angle["g"] == angle["y"] == alone["pert_angle_g"] and angle["r"] == angle["i"] == angle["z"] == alone["pert_angle_r"]
+    assert angle["g"] != angle["r"] and grouped["pert_max_band_angle"] == pytest.approx(abs(angle["g"] - angle["r"]))
+    for bad in ("gy,ri", "gyy,riz", "gy,,riz", "gx,riz"):
+        with pytest.raises(ConfigError, match="misregister groups"):
+            PerturbConfig(misregister_groups=bad)
+
+
 def test_lanczos_integer_shift_is_exact_inside() -> None:
     obj = _obj()
     shifted = lanczos_shift(obj, 2.0, -1.0)

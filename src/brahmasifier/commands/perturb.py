@@ -46,6 +46,9 @@ SETTINGS: list[ConfigOption] = [
                  "fraction of objects whose bands get their own rotation (default: 0)"),
     ConfigOption(("--misregister-angle",), "misregister_angle", {"type": float, "metavar": "DEG"},
                  "each misregistered band's extra rotation ~ U(-DEG, DEG) (default: 45)"),
+    ConfigOption(("--misregister-groups",), "misregister_groups", {"metavar": "GROUPS"},
+                 "bands turned together, e.g. gy,riz (g and y by one angle, r, i, z by another; "
+                 "default: each band its own)"),
     ConfigOption(("--centre-offset",), "centre_offset", {"type": float, "metavar": "PIX"},
                  "move each object by (dx, dy) ~ U(-PIX, PIX)^2 (default: 0)"),
     ConfigOption(("--resample",), "resample", {"choices": RESAMPLERS},

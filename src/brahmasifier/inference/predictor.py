@@ -58,6 +58,7 @@ from brahmasifier.inference.parts import (
 )
 from brahmasifier.io.reader import stem_id_line
 from brahmasifier.pixels import masked_line
+from brahmasifier.survey.checks import misregistered_line
 
 __all__ = ["PredictionSummary", "ood_verdict", "predict"]
 
@@ -96,6 +97,7 @@ class PredictionSummary(ObjectCounts):
     n_misregistered: int = 0
     n_registered: int = 0
     register_bands: bool = False
+    repair_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
@@ -117,11 +119,8 @@ class PredictionSummary(ObjectCounts):
                                           if self.n_duplicate_ids else ""),
             f"{self.n_positive} predicted lenses at threshold {self.threshold:.4g}",
             masked_line(self.n_with_masked, self.median_masked_fraction),
-            f"{self.n_misregistered} object{'s' if self.n_misregistered != 1 else ''} flagged misregistered (bands rotated "
-            "against each other; column misregistered)"
-            + (f"; {self.n_registered} object{'s' if self.n_registered != 1 else ''} had bands re-aligned before scoring "
-               "(--register-bands; column bands_registered)"
-               if self.register_bands else "" if not self.n_misregistered else "; --register-bands re-aligns them"),
+            misregistered_line(self.n_misregistered, self.n_scored, register_bands=self.register_bands,
+                               n_registered=self.n_registered, repair_score=self.repair_score),
             f"models: {', '.join(self.models)}; TTA {self.tta}; {self.engine} {self.precision} on {self.device}"
             + (f" x{self.world_size}" if self.world_size > 1 else ""),
             f"{self.n_scored} objects in {self.seconds:.1f} s ({self.objects_per_second:.0f} objects/s)"
@@ -277,7 +276,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         n_with_masked=result.n_with_masked, median_masked_fraction=result.median_masked_fraction,
         n_misregistered=result.n_misregistered, n_registered=result.n_registered, register_bands=config.register_bands,
-        out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
+        repair_score=config.repair_score, out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
         notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),

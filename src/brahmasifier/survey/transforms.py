@@ -21,7 +21,11 @@ an exact separable Lanczos-3 kernel (:func:`lanczos_shift`). Applied in this ord
    corners without rotating.
 4. ``misregister_fraction`` F: with probability F the object's bands are rotated by their own
    angles about the centre, each ~ U(−A, A) with A = ``misregister_angle`` (corners the
-   rotation uncovers set to ``fill``); truth: each band's total angle.
+   rotation uncovers set to ``fill``); truth: each band's total angle. ``misregister_groups``
+   (e.g. ``"gy,riz"``: the blind set's look as another team's figures showed it, g and y one
+   way, r, i and z another) turns the bands of a group together, by the angle drawn for the
+   group's first band (the draws are the same as without groups: a seed's other values do not
+   move).
 5. ``mask``: ``circles`` (1–3 discs of radius 2–5 px, one band each, set to NaN: the pipeline's
    NO_DATA, counted as bad pixels), ``strips`` (an edge strip 2–8 px wide on a random side, all
    bands, ``fill``), ``chip-gaps`` (a 2–4 px line across the stamp, horizontal or vertical, all
@@ -71,6 +75,7 @@ class PerturbConfig:
     fill: float = 0.0
     misregister_fraction: float = 0.0
     misregister_angle: float = 45.0
+    misregister_groups: str = ""  # "" (each band alone) or comma-separated groups of band letters, e.g. "gy,riz"
     centre_offset: float = 0.0
     resample: str = "none"
     noise_correlation: float = 0.0
@@ -83,6 +88,11 @@ class PerturbConfig:
         problems.choice("resample", self.resample, RESAMPLERS)
         problems.within("misregister_fraction", self.misregister_fraction, 0.0, 1.0, label="misregister fraction")
         problems.within("misregister_angle", self.misregister_angle, 0.0, 180.0, unit="degrees", label="misregister angle")
+        if self.misregister_groups:
+            letters = self.misregister_groups.replace(",", "")
+            if sorted(letters) != sorted(BANDS) or any(not g for g in self.misregister_groups.split(",")):
+                problems.add(f"misregister groups {self.misregister_groups!r}: every band of {''.join(BANDS)} exactly "
+                             "once, groups separated by commas (e.g. 'gy,riz')")
         problems.within("centre_offset", self.centre_offset, 0.0, 10.0, unit="pixels", label="centre offset")
         problems.within("noise_correlation", self.noise_correlation, 0.0, 0.70, label="noise correlation")
         if self.noise_correlation > 0 and self.resample != "none":
@@ -194,6 +204,19 @@ def _apply_masks(image: np.ndarray, kinds: tuple[str, ...], fill: float, rng: np
     return applied
 
 
+def _grouped(draw: np.ndarray, groups: str) -> np.ndarray:
+    """Each band's misregistration angle: its own draw, or its group's first band's (``groups`` as ``"gy,riz"``)."""
+    if not groups:
+        return draw
+    if len(draw) != len(BANDS):
+        raise ValueError(f"misregister groups need the {len(BANDS)} bands {''.join(BANDS)}, the image has {len(draw)}")
+    out = draw.copy()
+    for group in groups.split(","):
+        members = sorted(BANDS.index(b) for b in group)
+        out[members] = draw[members[0]]
+    return out
+
+
 def perturb_image(image: np.ndarray, config: PerturbConfig, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     """One object transformed as ``config`` says; returns the float32 image and its truth row (:data:`TRUTH_COLUMNS`).
 
@@ -205,7 +228,7 @@ def perturb_image(image: np.ndarray, config: PerturbConfig, rng: np.random.Gener
     subpixel = rng.uniform(0.0, 1.0, 2)
     rotation_draw = float(rng.uniform(0.0, 360.0))
     misregistered = bool(rng.uniform() < config.misregister_fraction)
-    band_draw = rng.uniform(-1.0, 1.0, n_bands) * config.misregister_angle
+    band_draw = np.asarray(rng.uniform(-1.0, 1.0, n_bands)) * config.misregister_angle
     mask_rng = np.random.default_rng(rng.integers(2**63))
     out = np.asarray(image, dtype=np.float32)
     if config.centre_offset > 0:
@@ -222,7 +245,7 @@ def perturb_image(image: np.ndarray, config: PerturbConfig, rng: np.random.Gener
         rotation = rotation_draw if config.rotation_angle is None else float(config.rotation_angle)
     angles = np.full(n_bands, rotation)
     if misregistered:
-        angles = angles + band_draw
+        angles = angles + _grouped(band_draw, config.misregister_groups)
     order = KERNELS[config.kernel]
     if np.any(angles != 0.0):
         out = rotate_bands(out, angles, order=order, fill=config.fill)

@@ -23,7 +23,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -53,7 +55,10 @@ from brahmasifier.simulation.runs import (
 from brahmasifier.simulation.slsim_engine.config import SlsimConfig
 from brahmasifier.simulation.writer import LAYOUTS, DatasetWriter
 
-__all__ = ["CHUNK_FOLDER", "run_engine", "simulate_slsim"]
+if TYPE_CHECKING:
+    from brahmasifier.simulation.slsim_engine.images import RenderedObject
+
+__all__ = ["CHUNK_FOLDER", "RealisationObject", "realisation_objects", "run_engine", "simulate_slsim"]
 
 CHUNK_FOLDER = ".slsim_chunks"
 DOMAIN = "slsim"
@@ -89,25 +94,35 @@ def _settings(n_per_class: int, seed: int, layout_name: str, cfg: SlsimConfig) -
     return settings
 
 
-def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class: int, layout_name: str, out: str,
-                     config: dict[str, object], preview: bool) -> int:
-    """Make and write the objects of class indices ``[start, stop)`` from realisation ``number``."""
-    from brahmasifier._atomic import atomic_path
-    from brahmasifier.simulation.generate import slsim_object_id
+class RealisationObject(NamedTuple):
+    """One object of a realisation as rendered (:func:`realisation_objects`), before it is written."""
+
+    label: int
+    class_index: int  # the object's number within its class
+    kind: str
+    form: str
+    obj: object
+    ra: float
+    dec: float
+    rendered: RenderedObject  # the noisy image and its noiseless parts
+    realisation: Any  # slsim_engine.catalogue.Realisation: its population draws and deflector count
+
+
+def realisation_objects(number: int, start: int, stop: int, seed: int, cfg: SlsimConfig) -> Iterator[RealisationObject]:
+    """The lenses, then the non-lenses, of class indices ``[start, stop)`` of realisation ``number``, rendered.
+
+    The one place the engine draws and renders; ``simulate`` writes what it yields, and
+    ``experiments/survey_registration_bound.py`` reads the noiseless parts of the same objects.
+    """
     from brahmasifier.simulation.population import sky_position
     from brahmasifier.simulation.scene import draw_scene_offset
     from brahmasifier.simulation.slsim_engine.catalogue import Realisation, quiet_slsim, seeded
-    from brahmasifier.simulation.slsim_engine.images import render_object, truth_row
+    from brahmasifier.simulation.slsim_engine.images import render_object
 
-    cfg = SlsimConfig(**{**config, "false_positive_sources": tuple(config["false_positive_sources"])})  # type: ignore[arg-type]
     rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_OURS, number]))
-    numbers = blind_numbers(seed, 2 * n_per_class)
     names = kinds_for("slsim")  # registration order: deflector, false_positive, blue, then any added kind
     mix = np.array([cfg.nonlens_mix.get(k, 0.0) for k in names], dtype=float)
     kinds = [names[k] for k in rng.choice(len(names), size=stop - start, p=mix / mix.sum())]
-    writer = DatasetWriter(Path(out), layout_name)
-    results: list[dict[str, object]] = []
-    previews: dict[str, np.ndarray] = {}
     with seeded(np.random.SeedSequence([seed, _SEED_SLSIM, number])), quiet_slsim():
         realisation = Realisation(cfg)
         objects = [(1, i, obj, "lens", "lens")
@@ -120,19 +135,38 @@ def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class:
             noise_seeds = rng.integers(0, 2**31 - 1, len(BANDS))
             offset = draw_scene_offset(rng, cfg.scene_offset)  # nothing drawn at 0: a centred run keeps its bytes
             rendered = render_object(obj, form, cfg.coadd_years, noise_seeds, offset)
-            object_id = slsim_object_id(ra, dec)
-            position = int(numbers[(0 if label == 1 else n_per_class) + index])
-            stem = writer.write_object(DOMAIN, label, index, position, object_id, rendered.image)
-            row = {"RA": ra, "Dec": dec, **truth_row(obj, form, rendered)}
-            results.append({"domain": DOMAIN, "label": label, "index": index, "stem": stem, "object_id": object_id,
-                            "subtype": kind, "row": row})
-            if preview and index < PREVIEW_PER_CLASS:
-                previews[f"{label}_{index}"] = rendered.image
+            yield RealisationObject(label, index, kind, form, obj, ra, dec, rendered, realisation)
+
+
+def _run_realisation(number: int, start: int, stop: int, seed: int, n_per_class: int, layout_name: str, out: str,
+                     config: dict[str, object], preview: bool) -> int:
+    """Make and write the objects of class indices ``[start, stop)`` from realisation ``number``."""
+    from brahmasifier._atomic import atomic_path
+    from brahmasifier.simulation.generate import slsim_object_id
+    from brahmasifier.simulation.slsim_engine.images import truth_row
+
+    cfg = SlsimConfig(**{**config, "false_positive_sources": tuple(config["false_positive_sources"])})  # type: ignore[arg-type]
+    numbers = blind_numbers(seed, 2 * n_per_class)
+    writer = DatasetWriter(Path(out), layout_name)
+    results: list[dict[str, object]] = []
+    previews: dict[str, np.ndarray] = {}
+    realisation = None
+    for item in realisation_objects(number, start, stop, seed, cfg):
+        realisation = item.realisation
+        object_id = slsim_object_id(item.ra, item.dec)
+        position = int(numbers[(0 if item.label == 1 else n_per_class) + item.class_index])
+        stem = writer.write_object(DOMAIN, item.label, item.class_index, position, object_id, item.rendered.image)
+        row = {"RA": item.ra, "Dec": item.dec, **truth_row(item.obj, item.form, item.rendered)}
+        results.append({"domain": DOMAIN, "label": item.label, "index": item.class_index, "stem": stem,
+                        "object_id": object_id, "subtype": item.kind, "row": row})
+        if preview and item.class_index < PREVIEW_PER_CLASS:
+            previews[f"{item.label}_{item.class_index}"] = item.rendered.image
     folder = Path(out) / CHUNK_FOLDER
     if previews:
         with atomic_path(folder / f"preview-{number:05d}.npz") as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **previews)  # type: ignore[arg-type]
+    assert realisation is not None  # start < stop: every realisation makes at least one lens
     record = {"realisation": number, "start": start, "stop": stop, "population_draws": realisation.population_draws,
               "deflectors_in_catalogue": realisation.n_deflectors, "results": results}
     write_text_atomic(folder / f"chunk-{number:05d}.json", json.dumps(record))
