@@ -153,16 +153,17 @@ class BandAngles:
         self.score = gain * self.peak / np.maximum(1.0 - (self.peak - gain), SCORE_FLOOR)  # ρ(0) = peak − gain
         self.object_score = np.where(np.abs(angles) >= min_angle, self.score, 0.0).sum(axis=1)
         self.misregistered = self.object_score >= min_score
+        self.repair_angle = repair_angle
         self.band_flags = self.bands_to_repair()
         self.footprint_flag = np.zeros(len(angles), dtype=bool)  # flagged by the footprints (survey.footprint)
 
     def bands_to_repair(self, repair_score: float | None = None) -> np.ndarray:
-        """The bands at least :data:`REPAIR_ANGLE` from 0 of the flagged objects and, given ``repair_score``, of those scoring it.
+        """The bands at least ``repair_angle`` from 0 of the flagged objects and, given ``repair_score``, of those scoring it.
 
         ``predict --repair-score`` (module docstring, 3.): a looser choice of objects to repair.
         """
         chosen = self.misregistered if repair_score is None else self.misregistered | (self.object_score >= repair_score)
-        return chosen[:, None] & (np.abs(self.angles) >= REPAIR_ANGLE)
+        return chosen[:, None] & (np.abs(self.angles) >= self.repair_angle)
 
     def columns(self, bands: tuple[str, ...]) -> dict[str, Any]:
         """The probabilities-file columns: ``misregistered`` 0/1 and ``band_angle_<b>``."""
