@@ -13,8 +13,8 @@ the model as valid values: its faster all-valid normalisation). Prints the media
 each, the cost of the checks in % of predict's objects/s and how it splits between the
 invalid pixels and the registration. Also the
 checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
-objects; ``--checks-only`` times only those (to compare two checkouts: run this file with
-``PYTHONPATH`` pointing at each in turn).
+objects, and on clean ones with ``--band-groups gy,riz``; ``--checks-only`` times only those (to
+compare two checkouts: run this file with ``PYTHONPATH`` pointing at each in turn).
 """
 
 from __future__ import annotations
@@ -46,11 +46,12 @@ def _checks_alone(store_path: str, n: int) -> None:
     images = open_store(store_path).read(np.arange(min(256, n)))
     rotated = images.copy()
     rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
-    for label, batch in (("clean", images), ("corners filled", rotated)):
+    for label, batch, groups in (("clean", images, ""), ("corners filled", rotated, ""),
+                                 ("clean, --band-groups gy,riz", images, "gy,riz")):
         times = []
         for _ in range(7):
             t = time.perf_counter()
-            pixel_checks(batch, np.zeros(len(batch), np.int32))
+            pixel_checks(batch, np.zeros(len(batch), np.int32), band_groups=groups)
             times.append(time.perf_counter() - t)
         print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
 
@@ -68,7 +69,7 @@ def main() -> None:
 
     import torch
 
-    import brahmasifier.inference.sources as sources
+    import brahmasifier.survey.checks as checks
     from brahmasifier.inference.config import PredictConfig
     from brahmasifier.inference.predictor import predict
     from brahmasifier.models import ModelCard, build_model, save_model
@@ -83,11 +84,13 @@ def main() -> None:
         model_dir = save_model(build_model(card).eval(), card, folder / "model")
 
         def passthrough(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
-                        register: bool = False, repair_score: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                        register: bool = False, repair_score: float | None = None,
+                        band_groups: str = "") -> tuple[np.ndarray, dict[str, np.ndarray]]:
             return images, {}
 
         def masks_only(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
-                       register: bool = False, repair_score: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                       register: bool = False, repair_score: float | None = None,
+                       band_groups: str = "") -> tuple[np.ndarray, dict[str, np.ndarray]]:
             invalid = fill_mask(images) | zeroed_bad_mask(images, n_nan)
             if not invalid.any():
                 return images, {}
@@ -99,12 +102,12 @@ def main() -> None:
         rates: dict[str, list[float]] = {name: [] for name in arms}
         for r in range(-1, args.rounds):  # round -1 warms every arm up (first imports, allocator) and is not counted
             for name in rates:
-                sources.pixel_checks = arms[name]  # type: ignore[assignment]
+                checks.pixel_checks = arms[name]  # type: ignore[assignment]  # what Registration.checks calls
                 out = folder / f"{name.replace(' ', '_')}_{r}"
                 summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False))
                 if r >= 0:
                     rates[name].append(summary.objects_per_second)
-        sources.pixel_checks = pixel_checks  # type: ignore[assignment]
+        checks.pixel_checks = pixel_checks  # type: ignore[assignment]
         med = {k: statistics.median(v) for k, v in rates.items()}
         for k, v in rates.items():
             print(f"predict {k:12s}: median {med[k]:7.1f} objects/s  (rounds: {', '.join(f'{x:.1f}' for x in v)})")

@@ -1,13 +1,13 @@
 """The before/after table of docs/survey-pixels.md: one model scored on clean and survey-transformed copies of a test set.
 
 Run: ``python experiments/survey_pixels_table.py --model RUN_OR_MODEL --set NAME=STORE ... [--register NAME ...]
-[--repair-score S] [--out DIR]``
+[--repair-score S] [--band-groups GROUPS] [--out DIR]``
 
 For each model card variant — as trained (``valid_only`` from its card) and, for comparison,
 the same weights with ``valid_only`` switched off (how cards before it read filled pixels: as
 0) — and each set, runs ``predict`` (flips TTA, the default) and prints AUC and TPR at
 FPR 1e-2 (``binary_metrics``), the masked and misregistered counts. ``--register NAME`` also
-scores that set with ``--register-bands`` (and ``--repair-score S``, given); ``--valid-only-only``
+scores that set with ``--register-bands`` (and ``--repair-score S``, ``--band-groups G``, given); ``--valid-only-only``
 skips the "off" variant.
 
 Every row of a set made from the same objects as ``--baseline`` (default ``clean``; the
@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--baseline", default="clean", help="set the paired gaps are measured against")
     parser.add_argument("--repair-score", type=float, default=None,
                         help="predict --repair-score for the --register rows (default: the flagged objects only)")
+    parser.add_argument("--band-groups", default="",
+                        help="predict --band-groups for the --register rows, e.g. gy,riz (default: each band alone)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,8 @@ def main() -> None:
                 tag = f"{name}{'_register' if register else ''}_v{int(valid_only)}"
                 predict(PredictConfig(models=[str(model)], data=[store], out=out / tag / "s.csv",
                                       probs_out=out / tag / "p.csv", progress=False, register_bands=register,
-                                      repair_score=args.repair_score if register else None))
+                                      repair_score=args.repair_score if register else None,
+                                      band_groups=args.band_groups if register else ""))
                 probs = pd.read_csv(out / tag / "p.csv", dtype={"id": str})
                 row = {"set": name, "register_bands": register, "valid_only": valid_only, **_metrics(probs, labels)}
                 scored[name, register, valid_only] = probs

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import brahmasifier.inference.sources as sources
+import brahmasifier.survey.checks as survey_checks
 from brahmasifier.bands import BANDS
 from brahmasifier.binary_metrics import RankedScores, auc, tpr_at_false_positives
 from brahmasifier.inference.config import PredictConfig
@@ -65,7 +65,8 @@ def _truth(store_path: str) -> dict[str, np.ndarray]:
 
 def _wrapped(variant: str, truth: dict[str, np.ndarray]) -> Any:
     def checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
-               register: bool = False, repair_score: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+               register: bool = False, repair_score: float | None = None,
+               band_groups: str = "") -> tuple[np.ndarray, dict[str, Any]]:
         out, columns = pixel_checks(images, n_nan, n_masked, register=False)
         flagged = columns["misregistered"].astype(bool)
         if variant == "estimate_all":
@@ -101,10 +102,12 @@ def main() -> None:
     rows = []
     for variant in args.variants:
         store = args.clean if variant == "clean" else args.misregistered
-        sources.pixel_checks = pixel_checks if variant in ("clean", "none", "register") else _wrapped(variant, truth)  # type: ignore[assignment]
+        # what predict's Registration.checks calls (a module global, looked up per batch)
+        survey_checks.pixel_checks = (pixel_checks if variant in ("clean", "none", "register")  # type: ignore[assignment]
+                                      else _wrapped(variant, truth))
         predict(PredictConfig(models=[args.model], data=[store], out=out / variant / "s.csv", probs_out=out / variant / "p.csv",
                               progress=False, workers=0, register_bands=variant == "register"))
-        sources.pixel_checks = pixel_checks  # type: ignore[assignment]
+        survey_checks.pixel_checks = pixel_checks  # type: ignore[assignment]
         probs = pd.read_csv(out / variant / "p.csv", dtype={"id": str})
         row = {"variant": variant, **_metrics(probs, open_store(store).index.set_index("id")["label"])}
         rows.append(row)

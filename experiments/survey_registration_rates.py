@@ -1,7 +1,7 @@
 """Detection and false-flag rates of the band-registration check (docs/survey-pixels.md).
 
 Run: ``python experiments/survey_registration_rates.py --clean STORE [STORE ...] --misregistered STORE [STORE ...]
-[--rule current|previous]``
+[--rule current|previous] [--band-groups GROUPS]``
 
 Clean stores: the fraction of objects flagged ``misregistered`` (false flags). Misregistered
 stores (``brahmasifier perturb --misregister-fraction 1``): the fraction flagged among objects
@@ -18,7 +18,8 @@ before the footprints). ``--rule last`` (largest band score, floor 0.5, ≥ 0.10
 ≥ 5°) and ``--rule previous`` (|angle| ≥ 6° and gain × peak ≥ 0.06) apply earlier flag rules,
 with filled pixels only as invalid, to the CURRENT estimate (grid and ``asinh`` scale): they
 show what the flag rule alone changes. The exact earlier numbers come from running this
-script at the commit of the time (``docs/survey-pixels.md`` §3 gives it).
+script at the commit of the time (``docs/survey-pixels.md`` §3 gives it). ``--band-groups gy,riz``
+estimates one angle per group, as ``predict --band-groups`` does (with the current rules).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ import argparse
 
 import numpy as np
 
-from brahmasifier.bands import BANDS
+from brahmasifier.bands import BANDS, band_groups
 from brahmasifier.io.store import open_store
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
 from brahmasifier.survey.registration import BandAngles, estimate_band_angles
 
 
-def _angles(path: str, rule: str) -> tuple[BandAngles, object]:
+def _angles(path: str, rule: str, groups: str = "") -> tuple[BandAngles, object]:
     store = open_store(path)
     angles: list[np.ndarray] = []
     gain: list[np.ndarray] = []
@@ -45,7 +46,7 @@ def _angles(path: str, rule: str) -> tuple[BandAngles, object]:
         images = batch.images
         fill = fill_mask(images)
         invalid = fill if rule in ("last", "previous") else fill | zeroed_bad_mask(images, batch.n_nan)
-        part = estimate_band_angles(images, invalid)
+        part = estimate_band_angles(images, invalid, groups=band_groups(groups) if groups else None)
         if rule == "current":
             part = with_footprint(part, footprint_angles(fill))
         angles.append(part.angles)
@@ -71,15 +72,18 @@ def main() -> None:
     parser.add_argument("--clean", nargs="*", default=[])
     parser.add_argument("--misregistered", nargs="*", default=[])
     parser.add_argument("--rule", choices=("current", "image", "last", "previous"), default="current")
+    parser.add_argument("--band-groups", default="", help="bands known to turn together, e.g. gy,riz")
     args = parser.parse_args()
+    if args.band_groups and args.rule in ("last", "previous"):
+        parser.error("--band-groups goes with --rule current or image")
     for path in args.clean:
-        angles, index = _angles(path, args.rule)
+        angles, index = _angles(path, args.rule, args.band_groups)
         flagged = _flags(angles, args.rule)
         labels = index["label"].to_numpy()  # type: ignore[attr-defined]
         print(f"[{args.rule}] clean {path}: {flagged.mean():.2%} of {len(flagged)} flagged "
               f"(lenses {flagged[labels == 1].mean():.2%}, non-lenses {flagged[labels == 0].mean():.2%})")
     for path in args.misregistered:
-        angles, index = _angles(path, args.rule)
+        angles, index = _angles(path, args.rule, args.band_groups)
         flagged = _flags(angles, args.rule)
         span = index["pert_max_band_angle"].to_numpy()  # type: ignore[index]
         truth = np.stack([index[f"pert_angle_{b}"].to_numpy() for b in BANDS], axis=1)  # type: ignore[index]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "BANDS", "CODE_BY_DOMAIN", "DOMAIN_BY_CODE", "MISSING_VALUE", "PIXEL_SCALE", "STAMP_SIZE", "TRUTH_CONVENTIONS",
-    "UNKNOWN_DOMAIN", "UNKNOWN_LABEL", "band_index",
+    "UNKNOWN_DOMAIN", "UNKNOWN_LABEL", "band_groups", "band_index",
 ]
 
 #: Channel order of every image array in the package: (N, len(BANDS), STAMP_SIZE, STAMP_SIZE).
@@ -33,6 +33,21 @@ def band_index(band: str) -> int:
         return BANDS.index(band)
     except ValueError:
         raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None
+
+
+def band_groups(spec: str, setting: str = "band groups") -> tuple[tuple[int, ...], ...]:
+    """Channel indices of comma-separated groups of band letters (``"gy,riz"`` → ``((0, 4), (1, 2, 3))``).
+
+    Every band exactly once, each group non-empty: the groups of bands turned together
+    (``perturb --misregister-groups``, ``predict --band-groups``). Raises ``ValueError`` naming
+    ``setting`` and the spec.
+    """
+    parts = spec.split(",")
+    letters = "".join(parts)
+    if sorted(letters) != sorted(BANDS) or any(not part for part in parts):
+        raise ValueError(f"{setting} {spec!r}: every band of {''.join(BANDS)} exactly once, groups separated by "
+                         "commas (e.g. 'gy,riz')")
+    return tuple(tuple(sorted(BANDS.index(b) for b in part)) for part in parts)
 
 
 #: The geometric conventions of the truth columns both simulation engines write, as data (the one

@@ -84,3 +84,24 @@ def test_repair_score_repairs_unflagged_objects_and_says_so(tiny_challenge_tree:
     assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(tmp_path / "x.csv"),
                  "--repair-score", "-1"]) == 2
     assert "repair_score must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_band_groups_give_one_angle_per_group(tiny_challenge_tree: tuple[Path, pd.DataFrame], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``--band-groups gy,riz``: g, y share an angle, r, i, z stay at 0, every object is re-aligned; bad specs refused."""
+    import numpy as np
+
+    root, _ = tiny_challenge_tree
+    run = _saved_run(tmp_path / "run")
+    out = tmp_path / "grp"
+    assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(out / "s.csv"), "--probs",
+                 str(out / "p.csv"), "--workers", "0", "--no-progress", "--band-groups", "gy,riz"]) == 0
+    probs = pd.read_csv(out / "p.csv", dtype={"id": str})
+    assert np.array_equal(probs["band_angle_g"], probs["band_angle_y"])
+    assert not probs[["band_angle_r", "band_angle_i", "band_angle_z"]].to_numpy().any()
+    assert probs["band_angle_g"].abs().max() > 0  # the groups were estimated, not skipped
+    assert np.array_equal(probs["bands_registered"], 2 * (probs["band_angle_g"].abs() >= 1.0 - 0.005))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(tmp_path / "x.csv"),
+                 "--band-groups", "gy,ri"]) == 2
+    assert "band groups 'gy,ri': every band of grizy exactly once" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import write_store
 from brahmasifier.models import ModelCard, save_model
 from brahmasifier.pixels import nan_where_filled
-from brahmasifier.survey.checks import misregistered_line, pixel_checks
+from brahmasifier.survey.checks import AGREE_MIN_OBJECTS, misregistered_line, pixel_checks, suggest_band_groups
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -94,6 +94,38 @@ def test_the_summary_suggests_repairing_every_object_only_when_many_are_flagged(
     assert "flagged, where" not in done
     assert misregistered_line(0, 0, register_bands=False, n_registered=0, repair_score=None) == (
         "0 objects flagged misregistered (bands rotated against each other; column misregistered)")
+
+
+def test_predict_says_in_which_groups_the_flagged_bands_turn(tmp_path: Path) -> None:
+    """60 objects with g and y turned against r, i, z: the summary names the groups and --band-groups; not once given."""
+    rng = np.random.default_rng(8)
+    turned = [rotate_bands(structured_object(rng), np.array([a, 0.0, 0.0, 0.0, a]))
+              for a in rng.choice([-1, 1], 60) * rng.uniform(15.0, 30.0, 60)]
+    model_dir, _ = _model(tmp_path, valid_only=True)
+    store = _store(tmp_path / "store", np.stack(turned))
+    settings = {"models": [model_dir], "data": [store], "onnx": False, "progress": False, "workers": 0, "tta": "none",
+                "precision": "32-true"}
+    summary = predict(PredictConfig(out=tmp_path / "a" / "s.csv", **settings))  # type: ignore[arg-type]
+    assert summary.n_misregistered >= 50 and summary.suggested_groups == "gy,riz"
+    assert "--band-groups gy,riz estimates one angle per group" in summary.describe()
+    given = predict(PredictConfig(out=tmp_path / "b" / "s.csv", band_groups="gy,riz", **settings))  # type: ignore[arg-type]
+    assert given.band_groups == "gy,riz" and "--band-groups" not in given.describe()
+
+
+def test_band_groups_from_agreeing_angles() -> None:
+    rng = np.random.default_rng(4)
+    own = rng.uniform(-30.0, 30.0, (200, 5))
+    assert suggest_band_groups(own, 1000) == ""  # every band on its own angle
+    shared = own[:, [0, 1, 1, 1, 0]] + rng.normal(0.0, 1.0, (200, 5))
+    assert suggest_band_groups(shared, 1000) == "gy,riz"
+    assert suggest_band_groups(shared, 5000) == ""  # 4% flagged: as aligned cutouts' colourful lenses
+    assert suggest_band_groups(shared[:AGREE_MIN_OBJECTS - 1], 100) == ""  # too few objects to say
+    assert suggest_band_groups(own[:, [0, 0, 0, 0, 0]], 1000) == ""  # one group: nothing turned against anything
+    line = misregistered_line(100, 200, register_bands=True, n_registered=100, repair_score=None, suggested_groups="gy,riz")
+    assert "50% flagged, and their bands turn in groups gy,riz" in line and "--band-groups gy,riz" in line
+    assert "--repair-score" not in line  # the groups' advice re-aligns every object
+    assert "--band-groups" not in misregistered_line(100, 200, register_bands=True, n_registered=100, repair_score=None,
+                                                     band_groups="gy,riz", suggested_groups="gy,riz")
 
 
 class _AlignmentScore(torch.nn.Module):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from tests.survey.tiny import structured_object
 
+from brahmasifier.bands import band_groups
 from brahmasifier.pixels import zeroed_bad_mask
 from brahmasifier.survey.checks import PIXEL_COLUMNS, pixel_checks
-from brahmasifier.survey.registration import estimate_band_angles, register_bands
+from brahmasifier.survey.registration import GROUP_MIN_SCORE, estimate_band_angles, register_bands
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -33,6 +34,28 @@ def test_two_groups_like_the_blind_set() -> None:
     found = estimate_band_angles(np.stack([rotate_bands(im, angles) for im in clean]))
     assert found.misregistered.all()
     assert np.all(np.abs(found.angles[:, [0, 4]] + 20.0) < 4.0)
+
+
+def test_known_groups_share_one_angle_against_the_largest() -> None:
+    """``groups``: g and y turned together are measured as one, r, i, z (the largest group) define 0."""
+    clean = _objects(6, 2)
+    angles = np.array([12.0, 0.0, 0.0, 0.0, 12.0])
+    groups = ((0, 4), (1, 2, 3))
+    found = estimate_band_angles(np.stack([rotate_bands(im, angles) for im in clean]), groups=groups)
+    assert found.misregistered.all() and np.array_equal(found.misregistered, found.object_score >= GROUP_MIN_SCORE)
+    assert np.array_equal(found.angles[:, 0], found.angles[:, 4]) and not found.angles[:, 1:4].any()
+    assert np.all(np.abs(found.angles[:, 0] - 12.0) < 1.5)
+    assert np.array_equal(found.band_flags, np.abs(found.angles) >= 1.0)
+    assert not estimate_band_angles(clean, groups=groups).misregistered.any()
+    with pytest.raises(ValueError, match="every one of the 5 bands exactly once"):
+        estimate_band_angles(clean, groups=((0, 4), (1, 2)))
+
+
+def test_band_group_specs() -> None:
+    assert band_groups("gy,riz") == ((0, 4), (1, 2, 3)) and band_groups("grizy") == ((0, 1, 2, 3, 4),)
+    for bad in ("gy,ri", "gyy,riz", "gy,,riz", "gx,riz"):
+        with pytest.raises(ValueError, match=f"band groups '{bad}'"):
+            band_groups(bad)
 
 
 def test_repair_brings_the_band_back() -> None:
@@ -100,7 +123,7 @@ def test_a_known_rotation_is_detected_in_a_masked_object() -> None:
 
 
 def test_the_dft_matrices_are_numpys_fft() -> None:
-    from brahmasifier.survey.registration import _dft_matrices
+    from brahmasifier.survey.polar import dft_matrices as _dft_matrices
 
     rng = np.random.default_rng(4)
     for n in (90, 91):
@@ -114,7 +137,7 @@ def test_the_dft_matrices_are_numpys_fft() -> None:
 
 @pytest.mark.parametrize("n", [1, 2, 561, 560])
 def test_median_is_numpys(n: int) -> None:
-    from brahmasifier.survey.registration import _median
+    from brahmasifier.survey.polar import median as _median
 
     x = np.random.default_rng(n).normal(size=(4, 5, n)).astype(np.float32)
     np.testing.assert_array_equal(_median(x), np.median(x, axis=-1, keepdims=True))
@@ -122,13 +145,14 @@ def test_median_is_numpys(n: int) -> None:
 
 def _direct_estimate(images: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The estimate written out the long way (np.fft along the angle, each round's reference built over every radius)."""
+    from brahmasifier.survey import polar as grid
     from brahmasifier.survey import registration as reg
 
     k, nb, h, w = images.shape
-    support, matrix = reg._polar_support(h, reg.STEP, tuple(reg.RADII))  # the pixels the polar grid reads
+    support, matrix = grid.polar_support(h, reg.STEP, tuple(reg.RADII))  # the pixels the polar grid reads
     flat = images.reshape(k, nb, h * w)[..., support].astype(np.float64)
     bad = ~np.isfinite(flat) | invalid.reshape(k, nb, h * w)[..., support]
-    med, sigma = reg._level_and_noise(flat, bad)
+    med, sigma = grid.level_and_noise(flat, bad)
     centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med)
     n_phi = round(360.0 / reg.STEP)
     polar = np.asarray(centred.reshape(k * nb, -1) @ matrix.astype(np.float64))
@@ -142,7 +166,7 @@ def _direct_estimate(images: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarra
         aligned = spectra * np.exp(2j * np.pi / n_phi * waves * shift[..., None, None])
         reference = aligned.sum(axis=1, keepdims=True) - aligned
         corr = np.fft.irfft((spectra * np.conj(reference)).sum(axis=2), n=n_phi, axis=2)
-        ref_power = (np.abs(reference) ** 2 * reg._rfft_weights(n_phi)).sum(axis=(2, 3)) / n_phi
+        ref_power = (np.abs(reference) ** 2 * grid.rfft_weights(n_phi)).sum(axis=(2, 3)) / n_phi
         rho = corr / (np.sqrt(power * ref_power)[..., None] + 1e-12)
         best = rho.argmax(axis=2)
         left, mid, right = (np.take_along_axis(rho, ((best + d) % n_phi)[..., None], axis=2)[..., 0] for d in (-1, 0, 1))

@@ -55,6 +55,14 @@ OPTIONS: list[ConfigOption] = [
                  "(the flag is 0.31). 0 re-aligns every object by its estimated angles: on cutouts cut to the circle "
                  "with g, y turned against r, i, z (the challenge's blind set) TPR at FPR 1e-2 0.476 -> 0.819, on "
                  "clean ones -0.012; the summary suggests it when many objects are flagged (default: off)"),
+    ConfigOption(("--band-groups",), "band_groups", {"metavar": "GROUPS"},
+                 "bands known to turn together, e.g. gy,riz (g and y one way, r, i, z another: the challenge's blind "
+                 "set as another team's figures show it): the registration estimates one angle per group against the "
+                 "largest and, unless --repair-score says otherwise, re-aligns every object by it. On cutouts cut to "
+                 "the circle with g, y turned against r, i, z: TPR at FPR 1e-2 within 0.006 of clean (0.041 with "
+                 "--repair-score 0 per band), clean and aligned cutouts unchanged; wrong groups lose most lenses, so "
+                 "give them only when known (the summary names the groups the flagged objects' bands turn in; "
+                 "docs/survey-pixels.md, section 3; default: each band alone)"),
     ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per batch"),
     ConfigOption(("--workers",), "workers", {"type": int},
                  "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "

@@ -13,6 +13,7 @@ from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any
 
 from brahmasifier._deprecation import note_deprecated
+from brahmasifier.bands import band_groups
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
 from brahmasifier.inference.tta_views import TTA_ELEMENTS as _TTA_REGISTRY
@@ -53,6 +54,9 @@ class PredictConfig:
     # objects only; 0: every object, measured in docs/survey-pixels.md §3: the blind set's two-group form 0.476 ->
     # 0.819 in TPR at FPR 1e-2, clean -0.012; 0.1: +0.02 on per-band circle-cut sets, -0.01 on aligned rotated ones)
     repair_score: float | None = None
+    # bands known to turn together ("gy,riz"; "" each band alone): one registration angle per group, measured in
+    # docs/survey-pixels.md §3 ("Bands known to turn together")
+    band_groups: str = ""
     # hardware
     batch_size: int = 256
     workers: int | None = None
@@ -98,6 +102,11 @@ class PredictConfig:
         if self.repair_score is not None and not (math.isfinite(float(self.repair_score)) and self.repair_score >= 0):
             raise ConfigError(f"repair_score must be a finite number >= 0 (or None: flagged objects only), "
                               f"got {self.repair_score!r}")
+        if self.band_groups:
+            try:
+                band_groups(self.band_groups)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
         if self.max_parts is not None and self.max_parts < 1:
             raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
         check_devices(self.devices)

@@ -37,6 +37,7 @@ from brahmasifier.inference.parts import Part, batches_of, done_parts, parts_for
 from brahmasifier.inference.sources import BatchDataset, ObjectSource
 from brahmasifier.inference.tta import TTAModel
 from brahmasifier.inference.writer import PartWriter
+from brahmasifier.survey.checks import Registration
 
 __all__ = ["EnsembleModule", "PartsDataModule"]
 
@@ -145,13 +146,13 @@ class PartsDataModule(pl.LightningDataModule):
     """Builds each rank's DataLoader over its own parts once the rank is known."""
 
     def __init__(self, source: ObjectSource, parts: Sequence[Part], plan: dict[str, Any], parts_dir: Path, resume: bool,
-                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter, register_bands: bool = False,
-                 repair_score: float | None = None) -> None:
+                 batch_size: int, workers: int, max_parts: int | None, writer: PartWriter,
+                 registration: Registration | None = None) -> None:
         super().__init__()
         self.source, self.parts, self.plan, self.parts_dir = source, list(parts), plan, parts_dir
         self.resume, self.batch_size, self.workers, self.max_parts = resume, batch_size, workers, max_parts
         self.writer = writer
-        self.register_bands, self.repair_score = register_bands, repair_score
+        self.registration = registration or Registration()
         self.reused: set[int] = set()
         self.todo: list[Part] = []
 
@@ -176,7 +177,7 @@ class PartsDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader[Any]:
         """Whole batches of this rank's parts, in order (a reader thread, or worker processes)."""
-        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size), self.register_bands, self.repair_score)
+        dataset = BatchDataset(self.source, batches_of(self.todo, self.batch_size), self.registration)
         if not self.workers:
             from brahmasifier.inference.prefetch import ThreadPrefetchedBatches
 

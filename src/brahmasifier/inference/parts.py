@@ -33,7 +33,7 @@ from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
 from brahmasifier.models.temperature import sigmoid
 from brahmasifier.pixels import masked_summary
-from brahmasifier.survey.checks import PIXEL_COLUMNS
+from brahmasifier.survey.checks import PIXEL_COLUMNS, suggest_band_groups
 
 if TYPE_CHECKING:
     from brahmasifier.models.targets import TargetSet
@@ -226,6 +226,7 @@ class MergeResult(ObjectCounts):
     median_masked_fraction: float = 0.0  # over those
     n_misregistered: int = 0  # scored IDs flagged misregistered
     n_registered: int = 0  # scored IDs with bands turned back before scoring (--register-bands)
+    suggested_groups: str = ""  # the groups the flagged objects' bands turn in (survey.checks.suggest_band_groups)
     pixel_checks: bool = False  # whether the parts carried the pixel columns
     #: Fraction of scored objects whose OOD score exceeds the training 99th percentile is computed by the
     #: caller from these (None: no model recorded its embedding density).
@@ -309,6 +310,10 @@ def merge_parts(
         if "bands_registered" in probs:  # the most of any row of the ID (a mean over its rows, rounded up)
             probs["bands_registered"] = np.ceil(probs["bands_registered"].to_numpy(np.float64)).astype(np.int64)
             pixel_summary["n_registered"] = int((probs["bands_registered"] > 0).sum())
+        angle_columns = [c for c in pixel_columns if c.startswith("band_angle_")]
+        flagged = probs.loc[probs["misregistered"] == 1, angle_columns].to_numpy(np.float64)
+        pixel_summary["suggested_groups"] = suggest_band_groups(flagged, len(probs),
+                                                                tuple(c[len("band_angle_"):] for c in angle_columns))
     if ood:
         probs["ood_score"] = combined["ood_score"].to_numpy(np.float64)
     preds = (prob >= threshold).astype(np.int64)

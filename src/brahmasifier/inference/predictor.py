@@ -58,7 +58,7 @@ from brahmasifier.inference.parts import (
 )
 from brahmasifier.io.reader import stem_id_line
 from brahmasifier.pixels import masked_line
-from brahmasifier.survey.checks import misregistered_line
+from brahmasifier.survey.checks import Registration, misregistered_line
 
 __all__ = ["PredictionSummary", "ood_verdict", "predict"]
 
@@ -98,6 +98,8 @@ class PredictionSummary(ObjectCounts):
     n_registered: int = 0
     register_bands: bool = False
     repair_score: float | None = None
+    band_groups: str = ""
+    suggested_groups: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
@@ -120,7 +122,8 @@ class PredictionSummary(ObjectCounts):
             f"{self.n_positive} predicted lenses at threshold {self.threshold:.4g}",
             masked_line(self.n_with_masked, self.median_masked_fraction),
             misregistered_line(self.n_misregistered, self.n_scored, register_bands=self.register_bands,
-                               n_registered=self.n_registered, repair_score=self.repair_score),
+                               n_registered=self.n_registered, repair_score=self.repair_score,
+                               band_groups=self.band_groups, suggested_groups=self.suggested_groups),
             f"models: {', '.join(self.models)}; TTA {self.tta}; {self.engine} {self.precision} on {self.device}"
             + (f" x{self.world_size}" if self.world_size > 1 else ""),
             f"{self.n_scored} objects in {self.seconds:.1f} s ({self.objects_per_second:.0f} objects/s)"
@@ -222,8 +225,10 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         "objects": len(source), "objects_fingerprint": source.fingerprint(), "part_size": config.part_size,
         "register_bands": config.register_bands,
         **({"repair_score": config.repair_score} if config.repair_score is not None else {}),
+        **({"band_groups": config.band_groups} if config.band_groups else {}),
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
+    registration = Registration(config.register_bands, config.repair_score, config.band_groups)
 
     stale = drop_stale_parts(parts_dir, parts, source.stamps) if config.resume and _same_plan(parts_dir, plan) else []
     already = _reusable_parts(parts_dir, plan) if config.resume else set()
@@ -231,7 +236,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         module = EnsembleModule(loaded, config.tta, precision, engine, channels_last, parts_dir / "onnx")
         writer = PartWriter(parts_dir, parts, model_columns, progress=config.progress, parameter_columns=param_columns)
         datamodule = PartsDataModule(source, parts, plan, parts_dir, config.resume, config.batch_size, workers,
-                                     config.max_parts, writer, config.register_bands, config.repair_score)
+                                     config.max_parts, writer, registration)
         distributed = str(config.devices) != "1" or config.num_nodes > 1
         with quiet_lightning(startup_lines=False):
             trainer = pl.Trainer(
@@ -276,7 +281,8 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         n_with_masked=result.n_with_masked, median_masked_fraction=result.median_masked_fraction,
         n_misregistered=result.n_misregistered, n_registered=result.n_registered, register_bands=config.register_bands,
-        repair_score=config.repair_score, out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
+        repair_score=registration.repair_from, band_groups=config.band_groups, suggested_groups=result.suggested_groups,
+        out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
         notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 from brahmasifier.bands import BANDS, STAMP_SIZE
 from brahmasifier.errors import ConfigError, FitsFormatError, InputNotFoundError
 from brahmasifier.io.store import REJECTED_COLUMNS, is_store_folder
-from brahmasifier.survey.checks import one_blas_thread, pixel_checks
+from brahmasifier.survey.checks import Registration, one_blas_thread
 
 __all__ = ["BatchDataset", "ConcatSource", "FitsSource", "ObjectSource", "RawBatch", "StoreSource", "open_source"]
 
@@ -272,12 +272,11 @@ class BatchDataset(Dataset[dict[str, object]]):
     inter-process messages) off the hot path; use it with ``DataLoader(batch_size=None)``.
     """
 
-    def __init__(self, source: ObjectSource, batches: Sequence[tuple[int, int, int]], register_bands: bool = False,
-                 repair_score: float | None = None) -> None:
+    def __init__(self, source: ObjectSource, batches: Sequence[tuple[int, int, int]],
+                 registration: Registration | None = None) -> None:
         self.source = source
         self.batches = list(batches)
-        self.register_bands = register_bands
-        self.repair_score = repair_score
+        self.registration = registration or Registration()
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -286,8 +285,7 @@ class BatchDataset(Dataset[dict[str, object]]):
         part, start, stop = self.batches[k]
         raw = self.source.read_range(start, stop)
         with one_blas_thread():  # beside the model on the cores (survey.checks.one_blas_thread)
-            images, pixels = pixel_checks(raw.images, raw.n_nan, raw.n_masked, register=self.register_bands,
-                                          repair_score=self.repair_score)
+            images, pixels = self.registration.checks(raw.images, raw.n_nan, raw.n_masked)
         return {
             "image": torch.from_numpy(images),
             "pixels": pixels,

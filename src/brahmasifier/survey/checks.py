@@ -26,17 +26,20 @@ probabilities file:
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from brahmasifier import bands as _bands
 from brahmasifier.bands import BANDS
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
 from brahmasifier.survey.registration import estimate_band_angles, register_bands
 
-__all__ = ["MANY_FLAGGED", "PIXEL_COLUMNS", "misregistered_line", "one_blas_thread", "pixel_checks"]
+__all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "MANY_FLAGGED", "PIXEL_COLUMNS", "Registration",
+           "misregistered_line", "one_blas_thread", "pixel_checks", "suggest_band_groups"]
 
 #: Share of scored objects flagged misregistered from which ``predict``'s summary suggests ``--repair-score 0``:
 #: aligned cutouts are flagged at ~1% (0.55–1.08% on the clean, rotated, masked and resampled copies of the
@@ -44,20 +47,32 @@ __all__ = ["MANY_FLAGGED", "PIXEL_COLUMNS", "misregistered_line", "one_blas_thre
 #: bands — and then, in the blind set's form, also many turned by less than the flag sees (same section).
 MANY_FLAGGED: float = 0.05
 
+#: Two bands of the flagged objects turn together when their estimated angles agree within
+#: :data:`AGREE_DEGREES` in at least :data:`AGREE_SHARE` of them (:func:`suggest_band_groups`). Measured on
+#: the 6,000-object SLSim-engine set cut to the circle (``docs/survey-pixels.md`` §3, "Bands known to
+#: turn together"): g, y turned against r, i, z: 0.66 (g–y) and 0.82–0.91 (r, i, z) within a group, 0.00
+#: across; every band on its own angle: 0.08–0.09 for every pair.
+AGREE_DEGREES: float = 3.0
+AGREE_SHARE: float = 0.4
+#: Fewest flagged objects :func:`suggest_band_groups` reads groups from.
+AGREE_MIN_OBJECTS: int = 50
+
 #: The per-object columns :func:`pixel_checks` adds to the probabilities file.
 PIXEL_COLUMNS: tuple[str, ...] = ("masked_fraction", "misregistered", "bands_registered",
                                   *(f"band_angle_{b}" for b in BANDS))
 
 
 def misregistered_line(n_misregistered: int, n_scored: int, *, register_bands: bool, n_registered: int,
-                       repair_score: float | None) -> str:
+                       repair_score: float | None, band_groups: str = "", suggested_groups: str = "") -> str:
     """The summary line of ``predict`` on the registration check, with the advice the counts call for.
 
     When at least :data:`MANY_FLAGGED` of the objects are flagged and not every object was
     repaired, it suggests ``--register-bands --repair-score 0``: on cutouts cut to the circle with
     g, y turned against r, i, z (the blind set's form) that took TPR at FPR 1e-2 from 0.476 (only
     the flagged objects repaired, the default) to 0.819, for −0.012 on the clean copy against the
-    default (``docs/survey-pixels.md`` §3).
+    default (``docs/survey-pixels.md`` §3). Where the flagged objects' bands turn in groups
+    (``suggested_groups``, :func:`suggest_band_groups`) and none were given, it suggests
+    ``--band-groups`` instead: on that form 0.855, clean +0.005.
     """
     s = "s" if n_misregistered != 1 else ""
     line = f"{n_misregistered} object{s} flagged misregistered (bands rotated against each other; column misregistered)"
@@ -66,15 +81,72 @@ def misregistered_line(n_misregistered: int, n_scored: int, *, register_bands: b
                  "(--register-bands; column bands_registered)")
     elif n_misregistered:
         line += "; --register-bands re-aligns them"
-    if n_scored and n_misregistered >= MANY_FLAGGED * n_scored and not (register_bands and repair_score == 0):
+    many = n_scored and n_misregistered >= MANY_FLAGGED * n_scored
+    if suggested_groups and not band_groups:
+        line += (f"\n  {n_misregistered / max(n_scored, 1):.0%} flagged, and their bands turn in groups {suggested_groups} "
+                 f"(angles within {AGREE_DEGREES:g} degrees in {AGREE_SHARE:.0%} or more of them): --band-groups "
+                 f"{suggested_groups} estimates one angle per group and re-aligns every object by it "
+                 "(docs/survey-pixels.md, section 3)")
+    elif many and not (register_bands and repair_score == 0):
         line += (f"\n  {n_misregistered / n_scored:.0%} flagged, where aligned cutouts have ~1%: data like this usually "
                  "also holds bands turned by less than the flag sees; --register-bands --repair-score 0 re-aligns every "
                  "object by its estimated angles (docs/survey-pixels.md, section 3)")
     return line
 
 
+def suggest_band_groups(angles: np.ndarray, n_scored: int, bands: tuple[str, ...] = BANDS) -> str:
+    """The groups in which the bands of flagged objects turn (``"gy,riz"``), or ``""``.
+
+    ``angles``: the estimated angles ``(n, bands)`` of the flagged objects of ``n_scored``. Bands
+    are linked when they agree within :data:`AGREE_DEGREES` in at least :data:`AGREE_SHARE` of
+    the objects; the groups are the linked sets (connected components). ``""`` unless at least
+    :data:`AGREE_MIN_OBJECTS` and :data:`MANY_FLAGGED` of the objects are flagged (the ~1% of
+    aligned cutouts flagged are colourful lenses, whose red bands agree: on the clean 6,000-object
+    set they read "g,r,i,zy"), or when every band is its own group or all are one.
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    if len(angles) < max(AGREE_MIN_OBJECTS, MANY_FLAGGED * n_scored):
+        return ""
+    nb = angles.shape[1]
+    linked = (np.abs(angles[:, :, None] - angles[:, None, :]) < AGREE_DEGREES).mean(axis=0) >= AGREE_SHARE
+    group = list(range(nb))
+    for _ in range(nb):  # label propagation: each band takes the smallest label it is linked to
+        group = [min(group[c] for c in range(nb) if linked[b, c]) for b in range(nb)]
+    labels = sorted(set(group))
+    if len(labels) in (1, nb):
+        return ""
+    return ",".join("".join(bands[b] for b in range(nb) if group[b] == label) for label in labels)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """``predict``'s registration settings in one value: repair or not, ``--repair-score``, ``--band-groups``."""
+
+    register: bool = False
+    repair_score: float | None = None
+    band_groups: str = ""  # "" (each band alone) or comma-separated groups of band letters, e.g. "gy,riz"
+
+    @property
+    def repair_from(self) -> float | None:
+        """The registration score from which objects are repaired: ``repair_score``; with groups and none given, 0.
+
+        One angle per group is precise enough to turn every object back by it: on the 6,000-object
+        SLSim-engine set, clean +0.005 and aligned rotated −0.004 in TPR at FPR 1e-2, the blind
+        set's form −0.006 against −0.151 with the flagged objects only (``docs/survey-pixels.md`` §3,
+        "Bands known to turn together").
+        """
+        return 0.0 if self.repair_score is None and self.band_groups else self.repair_score
+
+    def checks(self, images: np.ndarray, n_nan: np.ndarray,
+               n_masked: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """:func:`pixel_checks` with these settings."""
+        return pixel_checks(images, n_nan, n_masked, register=self.register, repair_score=self.repair_from,
+                            band_groups=self.band_groups)
+
+
 def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
-                 register: bool = False, repair_score: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                 register: bool = False, repair_score: float | None = None,
+                 band_groups: str = "") -> tuple[np.ndarray, dict[str, Any]]:
     """The images to score (a new array only where something changed) and the :data:`PIXEL_COLUMNS` of each object.
 
     Args:
@@ -85,6 +157,8 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         register: rotate the bands of misregistered objects back before scoring.
         repair_score: with ``register``, also those of the objects whose registration score
             reaches it (:meth:`~brahmasifier.survey.registration.BandAngles.bands_to_repair`).
+        band_groups: bands known to turn together (``"gy,riz"``): one angle per group
+            (:func:`~brahmasifier.survey.registration.estimate_band_angles`' ``groups``).
     """
     k = images.shape[0]
     per_object = int(np.prod(images.shape[1:]))
@@ -95,7 +169,8 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         counted = np.where(known >= 0, known, counted)
     fraction = np.minimum(counted, per_object) / per_object
     invalid = fill | zeroed_bad_mask(images, n_nan)  # NaN discs the reader set to 0 too
-    angles = with_footprint(estimate_band_angles(images, invalid), footprint_angles(fill))
+    groups = _bands.band_groups(band_groups) if band_groups else None
+    angles = with_footprint(estimate_band_angles(images, invalid, groups=groups), footprint_angles(fill))
     out = images
     if invalid.any():
         out = images.copy()

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from brahmasifier.bands import BANDS
+from brahmasifier.bands import BANDS, band_groups
 from brahmasifier.settings import Problems
 
 __all__ = [
@@ -89,10 +89,10 @@ class PerturbConfig:
         problems.within("misregister_fraction", self.misregister_fraction, 0.0, 1.0, label="misregister fraction")
         problems.within("misregister_angle", self.misregister_angle, 0.0, 180.0, unit="degrees", label="misregister angle")
         if self.misregister_groups:
-            letters = self.misregister_groups.replace(",", "")
-            if sorted(letters) != sorted(BANDS) or any(not g for g in self.misregister_groups.split(",")):
-                problems.add(f"misregister groups {self.misregister_groups!r}: every band of {''.join(BANDS)} exactly "
-                             "once, groups separated by commas (e.g. 'gy,riz')")
+            try:
+                band_groups(self.misregister_groups, "misregister groups")
+            except ValueError as err:
+                problems.add(str(err))
         problems.within("centre_offset", self.centre_offset, 0.0, 10.0, unit="pixels", label="centre offset")
         problems.within("noise_correlation", self.noise_correlation, 0.0, 0.70, label="noise correlation")
         if self.noise_correlation > 0 and self.resample != "none":
@@ -211,9 +211,8 @@ def _grouped(draw: np.ndarray, groups: str) -> np.ndarray:
     if len(draw) != len(BANDS):
         raise ValueError(f"misregister groups need the {len(BANDS)} bands {''.join(BANDS)}, the image has {len(draw)}")
     out = draw.copy()
-    for group in groups.split(","):
-        members = sorted(BANDS.index(b) for b in group)
-        out[members] = draw[members[0]]
+    for members in band_groups(groups):
+        out[list(members)] = draw[members[0]]
     return out
 
 
