@@ -54,7 +54,7 @@ def polar_support(size: int, step: float, radii: tuple[float, ...]) -> tuple[np.
     """The flat indices of the pixels the polar grid reads (r < 20.5 px at 41 × 41) and its matrix on them alone.
 
     A rotated footprint's filled corners lie outside: the level, the noise and the resampling
-    never see them (module docstring, "Speed").
+    never see them (:mod:`brahmasifier.survey.registration`, "Speed").
     """
     matrix = polar_matrix(size, step, radii)
     support = np.flatnonzero(np.diff(matrix.tocsr().indptr) > 0)
@@ -113,8 +113,8 @@ def dft_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
     ``(x @ F).view(np.complex64)`` is ``np.fft.rfft(x)`` (real and imaginary parts interleaved
     in the columns, so a float32 product is the complex spectrum without a complex matmul);
     ``X.view(np.float32) @ G`` is ``np.fft.irfft(X, n)`` for a Hermitian spectrum ``X`` (complex64). At n = 90 on batches
-    of 256 objects one BLAS call beats pocketfft on 50 short rows per object (module
-    docstring, "Speed").
+    of 256 objects one BLAS call beats pocketfft on 50 short rows per object
+    (:mod:`brahmasifier.survey.registration`, "Speed").
     """
     m = np.arange(n // 2 + 1)
     t = np.arange(n)
