@@ -74,6 +74,8 @@ def test_check_against_flags_doubled_noise_and_masked_corners_not_a_clean_draw(s
         scores = pd.read_csv(out / "check_scores.csv")
         assert len(scores) == 240 and scores["error"].isna().all()
         assert (out / "check.png").stat().st_size > 10_000
+        assert not scores["misregistered"].any() and report["registration"]["n_misregistered"] == 0  # round blobs
+        assert "registration: 0 objects flagged misregistered" in printed
     assert verdicts["clean"] == "looks like the training data"
     assert verdicts["noise2x"].startswith("differs in: noise σ") and "×2.0" in verdicts["noise2x"]
     assert "masked pixels" in verdicts["masked"] and "noise σ" not in verdicts["masked"]
@@ -144,3 +146,23 @@ def test_compare_needs_both_a_distance_and_an_effect() -> None:
     sigma = next(f for f in findings if f.statistic == "sigma_r")
     assert sigma.distance > 0.5 and sigma.effect == pytest.approx(1.05, rel=0.01) and not sigma.flagged
     assert verdict_line(findings) == "looks like the training data"
+
+
+def test_check_names_the_groups_misregistered_bands_turn_in(stores, tmp_path, capsys) -> None:
+    """60 objects with g and y turned against r, i, z: check flags them and names the groups, as predict would."""
+    from tests.survey.tiny import structured_object
+
+    from brahmasifier.survey.transforms import rotate_bands
+
+    rng = np.random.default_rng(8)
+    turned = np.stack([rotate_bands(structured_object(rng), np.array([a, 0.0, 0.0, 0.0, a]))
+                       for a in rng.choice([-1, 1], 60) * rng.uniform(15.0, 30.0, 60)])
+    index = pd.DataFrame({"id": [f"t{k}" for k in range(60)], "stem": [f"t{k}" for k in range(60)], "label": -1,
+                          "domain": "unknown", "n_nan": 0})
+    data = write_store(tmp_path / "turned", turned, index).path
+    assert main(["check", str(data), "--against", str(stores["ref"]), "--out", str(tmp_path / "c"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "c" / "check.json").read_text())["registration"]
+    scores = pd.read_csv(tmp_path / "c" / "check_scores.csv")
+    assert report["n_misregistered"] == int(scores["misregistered"].sum()) >= 50
+    assert report["suggested_groups"] == "gy,riz" and "--band-groups gy,riz" in printed

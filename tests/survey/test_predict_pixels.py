@@ -16,7 +16,13 @@ from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import write_store
 from brahmasifier.models import ModelCard, save_model
 from brahmasifier.pixels import nan_where_filled
-from brahmasifier.survey.checks import AGREE_MIN_OBJECTS, misregistered_line, pixel_checks, suggest_band_groups
+from brahmasifier.survey.checks import (
+    AGREE_MIN_OBJECTS,
+    band_agreement,
+    misregistered_line,
+    pixel_checks,
+    suggest_band_groups,
+)
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -115,12 +121,17 @@ def test_predict_says_in_which_groups_the_flagged_bands_turn(tmp_path: Path) -> 
 def test_band_groups_from_agreeing_angles() -> None:
     rng = np.random.default_rng(4)
     own = rng.uniform(-30.0, 30.0, (200, 5))
-    assert suggest_band_groups(own, 1000) == ""  # every band on its own angle
+    def suggest(angles: np.ndarray, n_scored: int) -> str:
+        return suggest_band_groups(band_agreement(angles), len(angles), n_scored)
+
+    assert suggest(own, 1000) == ""  # every band on its own angle
     shared = own[:, [0, 1, 1, 1, 0]] + rng.normal(0.0, 1.0, (200, 5))
-    assert suggest_band_groups(shared, 1000) == "gy,riz"
-    assert suggest_band_groups(shared, 5000) == ""  # 4% flagged: as aligned cutouts' colourful lenses
-    assert suggest_band_groups(shared[:AGREE_MIN_OBJECTS - 1], 100) == ""  # too few objects to say
-    assert suggest_band_groups(own[:, [0, 0, 0, 0, 0]], 1000) == ""  # one group: nothing turned against anything
+    assert suggest(shared, 1000) == "gy,riz"
+    halves = band_agreement(shared[:120]) + band_agreement(shared[120:])  # counts add over batches
+    assert np.array_equal(halves, band_agreement(shared)) and suggest_band_groups(halves, 200, 1000) == "gy,riz"
+    assert suggest(shared, 5000) == ""  # 4% flagged: as aligned cutouts' colourful lenses
+    assert suggest(shared[:AGREE_MIN_OBJECTS - 1], 100) == ""  # too few objects to say
+    assert suggest(own[:, [0, 0, 0, 0, 0]], 1000) == ""  # one group: nothing turned against anything
     line = misregistered_line(100, 200, register_bands=True, n_registered=100, repair_score=None, suggested_groups="gy,riz")
     assert "50% flagged, and their bands turn in groups gy,riz" in line and "--band-groups gy,riz" in line
     assert "--repair-score" not in line  # the groups' advice re-aligns every object

@@ -58,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"checked {result.n_objects} objects ({result.n_unreadable} unreadable) against {result.reference}")
     print(format_check_table(result))
     print(f"verdict: {result.verdict}")
+    print(f"registration: {result.registration_line()}")
     print(f"wrote {out}/{CHECK_JSON}, {out}/{CHECK_SCORES}, {out}/{CHECK_FIGURE}")
     return 0

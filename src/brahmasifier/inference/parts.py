@@ -33,7 +33,7 @@ from brahmasifier.inference.submission import write_submission
 from brahmasifier.io.store import REJECTED_COLUMNS, printable_rejects
 from brahmasifier.models.temperature import sigmoid
 from brahmasifier.pixels import masked_summary
-from brahmasifier.survey.checks import PIXEL_COLUMNS, suggest_band_groups
+from brahmasifier.survey.checks import PIXEL_COLUMNS, band_agreement, suggest_band_groups
 
 if TYPE_CHECKING:
     from brahmasifier.models.targets import TargetSet
@@ -312,7 +312,7 @@ def merge_parts(
             pixel_summary["n_registered"] = int((probs["bands_registered"] > 0).sum())
         angle_columns = [c for c in pixel_columns if c.startswith("band_angle_")]
         flagged = probs.loc[probs["misregistered"] == 1, angle_columns].to_numpy(np.float64)
-        pixel_summary["suggested_groups"] = suggest_band_groups(flagged, len(probs),
+        pixel_summary["suggested_groups"] = suggest_band_groups(band_agreement(flagged), len(flagged), len(probs),
                                                                 tuple(c[len("band_angle_"):] for c in angle_columns))
     if ood:
         probs["ood_score"] = combined["ood_score"].to_numpy(np.float64)

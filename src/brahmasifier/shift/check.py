@@ -11,12 +11,19 @@ model with a density is given too). Outputs in ``out``:
 - ``check.json``: both summaries, every finding (:mod:`brahmasifier.shift.compare`), the verdict;
 - ``check_scores.csv``: per object ``id, stem, ood_score, ood_beyond_p99, pixel_score`` and its statistics
   (``ood_score``: the embedding's Mahalanobis distance, as ``predict`` writes it; ``pixel_score``:
-  :func:`~brahmasifier.shift.compare.pixel_score`, the most unusual noise/mask/alignment statistic)
+  :func:`~brahmasifier.shift.compare.pixel_score`, the most unusual noise/mask/alignment statistic),
+  then ``misregistered`` (0/1: ``predict``'s band-registration flag, :mod:`brahmasifier.survey.checks`)
   (objects that could not be read: their error, no statistics; none is dropped);
 - ``check.png``: the figure (:mod:`brahmasifier.shift.figure`).
 
 Memory is bounded: per-object rows are written as they come, only a random sample of
 :data:`~brahmasifier.shift.record.SAMPLE_SIZE` objects' statistics is kept for the summary.
+
+The registration check is ``predict``'s, on the same pixels: how many objects it flags and, from
+the flagged objects' angles (:func:`~brahmasifier.survey.checks.band_agreement`, counts that add
+over batches), the groups their bands turn in (``registration`` in ``check.json``; the CLI prints
+``predict``'s summary line for it, with the advice on ``--band-groups`` or ``--repair-score 0``)
+— so a data set such as the challenge's blind set can be looked at before it is scored.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from brahmasifier.shift.config import CheckConfig
 from brahmasifier.shift.embedding import EmbeddingDensity, embed
 from brahmasifier.shift.record import StatsCollector
 from brahmasifier.shift.stats import STAT_COLUMNS
+from brahmasifier.survey.checks import band_agreement, misregistered_line, pixel_checks, suggest_band_groups
 
 __all__ = ["CHECK_FIGURE", "CHECK_JSON", "CHECK_SCORES", "CheckResult", "check_data", "reference_from_data"]
 
@@ -60,6 +68,14 @@ class CheckResult:
     ood_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
     #: The sampled per-object statistics of the new data (for the figure).
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    n_misregistered: int = 0  # objects the band-registration check flags (predict's check)
+    suggested_groups: str = ""  # the groups the flagged objects' bands turn in (survey.checks.suggest_band_groups)
+
+    def registration_line(self) -> str:
+        """``predict``'s summary line on band registration, for this data (with its advice)."""
+        n_read = self.n_objects - self.n_unreadable
+        return misregistered_line(self.n_misregistered, n_read, register_bands=False, n_registered=0,
+                                  repair_score=None, suggested_groups=self.suggested_groups)
 
 
 def _batches(source: Any, batch_size: int, progress: bool, desc: str) -> Any:
@@ -126,15 +142,26 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
     limit = float(np.interp(0.99, pixels_ref["quantile_levels"], density.distance_quantiles)) if density else float("nan")
     with atomic_path(out / CHECK_SCORES) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "stem", "ood_score", "ood_beyond_p99", "pixel_score", *STAT_COLUMNS, "error"])
+        writer.writerow(["id", "stem", "ood_score", "ood_beyond_p99", "pixel_score", *STAT_COLUMNS, "misregistered",
+                         "error"])
+        n_flagged, agreement = 0, np.zeros((0, 0), dtype=np.int64)
         for batch in _batches(source, batch_size, progress, "check"):
             errors = batch.errors or [""] * len(batch.ids)
             ok = np.array([not e for e in errors], dtype=bool)
             n_bad += int((~ok).sum())
             stats = {c: np.full(len(ok), np.nan) for c in STAT_COLUMNS}
             score = np.full(len(ok), np.nan)
+            flagged = np.full(len(ok), "", dtype=object)
             if ok.any():
                 measured = collector.add(batch.images[ok])
+                _, columns = pixel_checks(batch.images[ok], batch.n_nan[ok],
+                                          None if batch.n_masked is None else batch.n_masked[ok])
+                hit = columns["misregistered"].astype(bool)
+                flagged[ok] = columns["misregistered"].astype(int)
+                angles = np.stack([v for c, v in columns.items() if c.startswith("band_angle_")], axis=1)
+                counts = band_agreement(angles[hit])
+                agreement = counts if agreement.size == 0 else agreement + counts
+                n_flagged += int(hit.sum())
                 for c in STAT_COLUMNS:
                     stats[c][ok] = measured[c]
                 if density is not None:
@@ -146,20 +173,23 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
             for k in range(len(ok)):
                 writer.writerow([batch.ids[k], batch.stems[k], f"{score[k]:.5g}",
                                  "" if not np.isfinite(score[k]) else int(score[k] > limit), f"{pixels[k]:.4g}",
-                                 *(f"{stats[c][k]:.5g}" for c in STAT_COLUMNS), errors[k]])
+                                 *(f"{stats[c][k]:.5g}" for c in STAT_COLUMNS), flagged[k], errors[k]])
     summary = collector.summary()
     all_scores = np.concatenate(scores) if scores else np.empty(0)
     tail = density.tail_fraction(all_scores) if density is not None and all_scores.size else None
     findings = compare(pixels_ref, summary, collector.sample.rows, tail)
     verdict = verdict_line(findings)
+    groups = suggest_band_groups(agreement, n_flagged, len(source) - n_bad) if agreement.size else ""
     result = CheckResult(verdict=verdict, findings=findings, n_objects=len(source), n_unreadable=n_bad,
                          reference=reference, summary=summary, reference_summary=pixels_ref, ood_scores=all_scores,
-                         values=collector.sample.rows)
+                         values=collector.sample.rows, n_misregistered=n_flagged, suggested_groups=groups)
     write_json_atomic(out / CHECK_JSON, {
         "verdict": verdict, "reference": reference, "data": [str(d) for d in ([data] if isinstance(data, (str, os.PathLike))
                                                                              else data)],
         "n_objects": len(source), "n_unreadable": n_bad, "n_rejected_by_scan": len(source.rejected),
         "findings": findings_json(findings),
+        "registration": {"n_misregistered": n_flagged, "suggested_groups": groups,
+                         "what": "objects predict's band-registration check flags, and the groups their bands turn in"},
         "ood_score": {"what": "Mahalanobis distance of the embedding (PPCA of a Ledoit-Wolf covariance, validation split)",
                       "training_p99": limit if density else None,
                       "quantiles": [float(q) for q in np.quantile(all_scores, [0.05, 0.25, 0.5, 0.75, 0.95])]
