@@ -170,12 +170,13 @@ def _direct_estimate(images: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarra
     flat = images.reshape(k, nb, h * w)[..., support].astype(np.float64)
     bad = ~np.isfinite(flat) | invalid.reshape(k, nb, h * w)[..., support]
     med, sigma = grid.level_and_noise(flat, bad)
-    centred = np.where(bad.any(axis=1, keepdims=True), 0.0, flat - med)
+    centred = np.where(bad, 0.0, flat - med)
     n_phi = round(360.0 / reg.STEP)
     polar = np.asarray(centred.reshape(k * nb, -1) @ matrix.astype(np.float64))
     polar = np.arcsinh(polar.reshape(k, nb, len(reg.RADII), n_phi) / (reg.ASINH_NOISE * sigma[..., None]))
-    # a polar sample touching a pixel invalid in any band: 0, after each ring's mean over the valid samples
-    valid = (np.asarray(bad.any(axis=1).astype(np.float64) @ matrix.astype(np.float64)) == 0).reshape(k, 1, len(reg.RADII), n_phi)
+    # a band's polar sample touching one of its invalid pixels: 0, after each ring's mean over its valid samples
+    touched = np.asarray(bad.reshape(k * nb, -1).astype(np.float64) @ matrix.astype(np.float64))
+    valid = (touched == 0).reshape(k, nb, len(reg.RADII), n_phi)
     ring_mean = (polar * valid).sum(axis=3, keepdims=True) / np.maximum(valid.sum(axis=3, keepdims=True), 1)
     polar = np.where(valid, polar - ring_mean, 0.0)
     spectra = np.fft.rfft(polar, axis=3)
