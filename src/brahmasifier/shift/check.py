@@ -39,6 +39,7 @@ import torch
 
 from brahmasifier._atomic import atomic_path, write_json_atomic
 from brahmasifier._progress import progress_bar
+from brahmasifier.bands import BANDS
 from brahmasifier.errors import ModelFormatError
 from brahmasifier.shift.compare import Finding, compare, findings_json, pixel_score, verdict_line
 from brahmasifier.shift.config import CheckConfig
@@ -144,7 +145,7 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
         writer = csv.writer(fh)
         writer.writerow(["id", "stem", "ood_score", "ood_beyond_p99", "pixel_score", *STAT_COLUMNS, "misregistered",
                          "error"])
-        n_flagged, agreement = 0, np.zeros((0, 0), dtype=np.int64)
+        n_flagged, agreement = 0, np.zeros((len(BANDS), len(BANDS)), dtype=np.int64)
         for batch in _batches(source, batch_size, progress, "check"):
             errors = batch.errors or [""] * len(batch.ids)
             ok = np.array([not e for e in errors], dtype=bool)
@@ -159,8 +160,7 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
                 hit = columns["misregistered"].astype(bool)
                 flagged[ok] = columns["misregistered"].astype(int)
                 angles = np.stack([v for c, v in columns.items() if c.startswith("band_angle_")], axis=1)
-                counts = band_agreement(angles[hit])
-                agreement = counts if agreement.size == 0 else agreement + counts
+                agreement += band_agreement(angles[hit])
                 n_flagged += int(hit.sum())
                 for c in STAT_COLUMNS:
                     stats[c][ok] = measured[c]
@@ -179,7 +179,7 @@ def check_data(data: str | os.PathLike[str] | list[str], out: str | os.PathLike[
     tail = density.tail_fraction(all_scores) if density is not None and all_scores.size else None
     findings = compare(pixels_ref, summary, collector.sample.rows, tail)
     verdict = verdict_line(findings)
-    groups = suggest_band_groups(agreement, n_flagged, len(source) - n_bad) if agreement.size else ""
+    groups = suggest_band_groups(agreement, n_flagged, len(source) - n_bad)
     result = CheckResult(verdict=verdict, findings=findings, n_objects=len(source), n_unreadable=n_bad,
                          reference=reference, summary=summary, reference_summary=pixels_ref, ood_scores=all_scores,
                          values=collector.sample.rows, n_misregistered=n_flagged, suggested_groups=groups)

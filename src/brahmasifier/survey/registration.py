@@ -219,8 +219,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     k, nb, h, w = images.shape
     if min_score is None:
         min_score = MIN_SCORE if groups is None else GROUP_MIN_SCORE
-    if groups is not None:
-        _membership(groups, nb)  # checked before any work
+    member = None if groups is None else _membership(groups, nb)  # checked before any work
     if k == 0:
         return BandAngles(np.zeros((0, nb)), np.zeros((0, nb)), min_angle, min_score)
     support, matrix = polar_support(h, STEP, tuple(RADII))
@@ -247,7 +246,6 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         polar = np.where(valid, polar - (polar * valid).sum(axis=3, keepdims=True) / count, np.float32(0.0))
     else:
         polar -= polar.mean(axis=3, keepdims=True)
-    member = None if groups is None else _membership(groups, nb)
     if member is not None:  # a group's polar image: the sum of its bands' (each already in units of its noise)
         polar = np.einsum("gb,kbrp->kgrp", member, polar)
     forward, inverse = dft_matrices(n_phi)
@@ -263,7 +261,8 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
     ng = polar.shape[1]  # bands, or groups
     group_of = np.arange(nb) if member is None else np.argmax(member, axis=0)
     reference = np.zeros(ng, dtype=bool)  # with groups: the largest (the first of equals) defines 0
-    reference[int(np.argmax(member.sum(axis=1))) if member is not None else []] = True
+    if member is not None:
+        reference[int(np.argmax(member.sum(axis=1)))] = True
     shift = np.zeros((k, ng), dtype=np.float32)  # in samples: band(φ + shift) lines up with the others
     for _ in range(ITERATIONS):
         turn = np.float32(2 * np.pi / n_phi) * waves[None, :, None] * shift[:, None, :]
