@@ -13,7 +13,7 @@ from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any
 
 from brahmasifier._deprecation import note_deprecated
-from brahmasifier.bands import band_groups
+from brahmasifier.bands import BANDS, band_groups
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
 from brahmasifier.inference.tta_views import TTA_ELEMENTS as _TTA_REGISTRY
@@ -104,9 +104,12 @@ class PredictConfig:
                               f"got {self.repair_score!r}")
         if self.band_groups:
             try:
-                band_groups(self.band_groups)
+                groups = band_groups(self.band_groups)
             except ValueError as err:
                 raise ConfigError(str(err)) from None
+            if len(groups) in (1, len(BANDS)):  # nothing turned against anything, or the per-band estimate itself
+                raise ConfigError(f"band groups {self.band_groups!r}: give two to {len(BANDS) - 1} groups (e.g. 'gy,riz'); "
+                                  "for one angle per band leave --band-groups out")
         if self.max_parts is not None and self.max_parts < 1:
             raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
         check_devices(self.devices)
