@@ -91,7 +91,7 @@ def test_predict_counts_and_columns(tmp_path: Path, objects: np.ndarray) -> None
 
 def test_the_summary_suggests_repairing_every_object_only_when_many_are_flagged() -> None:
     few = misregistered_line(4, 100, register_bands=False, n_registered=0, repair_score=None)
-    assert few.startswith("4 objects flagged misregistered") and "--register-bands re-aligns them" in few
+    assert few.startswith("4 objects flagged misregistered") and "predict --register-bands (its default) re-aligns them" in few
     assert "--repair-score" not in few
     many = misregistered_line(5, 100, register_bands=True, n_registered=5, repair_score=None)
     assert "5 objects had bands re-aligned" in many and "5% flagged" in many and "--repair-score 0" in many
