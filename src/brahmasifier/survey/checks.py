@@ -74,8 +74,9 @@ def misregistered_line(n_misregistered: int, n_scored: int, *, register_bands: b
     repaired, it suggests ``--register-bands --repair-score 0``: on cutouts cut to the circle with
     g, y turned against r, i, z (the blind set's form) that took TPR at FPR 1e-2 from 0.739 (only
     the flagged objects repaired, the default; 0.476 with the rule before the detector) to 0.819,
-    for −0.012 on the clean copy against the default (``docs/survey-pixels.md`` §3). Where the flagged objects' bands turn in groups
-    (``suggested_groups``, :func:`suggest_band_groups`) and none were given, it suggests
+    for −0.012 on the clean copy against the default (``docs/survey-pixels.md`` §3). Where the
+    flagged objects' bands turn in groups (``suggested_groups``, :func:`suggest_band_groups`) and
+    none were given, it suggests
     ``--band-groups`` instead: on that form 0.855, clean +0.005.
     """
     s = "s" if n_misregistered != 1 else ""
