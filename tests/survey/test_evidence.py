@@ -7,7 +7,7 @@ import pytest
 import torch
 from tests.survey.tiny import structured_object
 
-from brahmasifier.survey.evidence import N_FEATURES, Detector, detector, features
+from brahmasifier.survey.evidence import FEATURE_NAMES, N_FEATURES, Detector, detector, features
 from brahmasifier.survey.registration import MIN_ANGLE, MIN_SCORE, estimate_band_angles
 from brahmasifier.survey.transforms import rotate_bands
 
@@ -25,7 +25,7 @@ def test_the_numpy_network_is_the_torch_network_it_was_fitted_as() -> None:
         x = np.random.default_rng(0).normal(size=(64, N_FEATURES)).astype(np.float32) * a["scale"] + a["mean"]
         expected = net(torch.from_numpy((x - a["mean"]) / a["scale"]))[:, 0].numpy()
     np.testing.assert_allclose(found.logit(x), expected, rtol=1e-4, atol=1e-4)
-    assert len(found.describe()["features"]) == N_FEATURES  # type: ignore[arg-type]
+    assert found.describe()["features"] == list(FEATURE_NAMES) and len(FEATURE_NAMES) == N_FEATURES
     assert "fit_registration_detector.py" in str(found.metadata["fitted_by"])
 
 

@@ -38,12 +38,16 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["N_BANDS", "N_FEATURES", "Detector", "Estimate", "detector", "features"]
+__all__ = ["FEATURE_NAMES", "N_BANDS", "N_FEATURES", "Detector", "Estimate", "detector", "features"]
 
 #: Bands the shipped detector reads (g, r, i, z, y, in that order).
 N_BANDS: int = 5
 #: Numbers per object (four per band, then the rule's score and its log).
 N_FEATURES: int = 4 * N_BANDS + 2
+#: Their names, in :func:`features`' order (the fitted file's metadata lists the ones it was fitted on).
+FEATURE_NAMES: tuple[str, ...] = (*(f"log_gain_{b}" for b in "grizy"), *(f"log_residual0_{b}" for b in "grizy"),
+                                  *(f"log_residual_{b}" for b in "grizy"), *(f"turned_{b}" for b in "grizy"),
+                                  "rule_score", "log_rule_score")
 #: Floor of every quantity before its log (gains and residuals below it are all "none").
 _FLOOR: float = 1e-4
 #: The network's file, in the package's data folder.
@@ -119,6 +123,9 @@ def detector() -> Detector:
     from safetensors import safe_open
 
     path = resources.files("brahmasifier.survey") / "data" / FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the registration detector is missing from this installation "
+                                f"(package data brahmasifier/survey/data/{FILE}); reinstall brahmasifier")
     with resources.as_file(path) as local, safe_open(str(local), framework="numpy") as handle:
         arrays = {name: handle.get_tensor(name) for name in handle.keys()}
         metadata = dict(handle.metadata() or {})

@@ -179,18 +179,18 @@ class BandAngles:
     """Per object: each band's estimated rotation (degrees, ``(k, bands)``), its correlation gain and peak, and the flag.
 
     ``score`` is each band's score, ``object_score`` the sum over the bands at least
-    ``min_angle`` from 0, ``misregistered`` whether it reaches ``min_score``; ``band_flags``
+    ``min_angle`` from 0, ``misregistered`` whether it reaches ``min_score`` (the rule) or, after
+    :meth:`flag_by_detector`, whether ``evidence`` (the detector's logit) reaches its threshold; ``band_flags``
     are the bands to rotate back: in a flagged object, those at least ``repair_angle`` from 0
     (:meth:`bands_to_repair` for a looser choice of objects).
     """
 
     def __init__(self, angles: np.ndarray, gain: np.ndarray, min_angle: float = MIN_ANGLE,
                  min_score: float = MIN_SCORE, peak: np.ndarray | None = None,
-                 repair_angle: float = REPAIR_ANGLE, power: np.ndarray | None = None) -> None:
+                 repair_angle: float = REPAIR_ANGLE) -> None:
         self.angles = angles
         self.gain = gain
         self.peak = peak if peak is not None else np.zeros_like(gain)  # ρ at the estimated angle
-        self.power = power if power is not None else np.zeros_like(gain)  # each band's polar structure, Σ asinh²
         self.score = gain * self.peak / np.maximum(1.0 - (self.peak - gain), SCORE_FLOOR)  # ρ(0) = peak − gain
         self.object_score = np.where(np.abs(angles) >= min_angle, self.score, 0.0).sum(axis=1)
         self.misregistered = self.object_score >= min_score
@@ -237,8 +237,10 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         images: raw pixels (NaN allowed: invalid).
         invalid: optional boolean mask of the same shape (e.g. :func:`brahmasifier.pixels.fill_mask`).
         min_angle: smallest ``|angle|`` that flags a band.
-        min_score: smallest sum of band scores (gain / max(1 − ρ(0), floor) × peak) that flags an
-            object; default :data:`MIN_SCORE`, or :data:`GROUP_MIN_SCORE` with ``groups``.
+        min_score: given, the rule flags: the smallest sum of band scores (gain / max(1 − ρ(0),
+            floor) × peak) that flags an object. Not given: five bands without ``groups`` are
+            flagged by :mod:`brahmasifier.survey.evidence`'s detector (module docstring, 3.),
+            others by the rule at :data:`MIN_SCORE`, or :data:`GROUP_MIN_SCORE` with ``groups``.
         groups: bands known to turn together (:func:`brahmasifier.bands.band_groups`, e.g. g and y
             against r, i, z): each group's summed polar image is one "band", the largest group
             stays at 0 and every band gets its group's angle (module docstring, 5.).
@@ -322,7 +324,7 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         counted = np.zeros(nb, dtype=bool)
         counted[[int(np.argmax(row)) for row, ref in zip(member, reference, strict=True) if not ref]] = True
         gain = np.where(counted, gain, 0.0)
-    out = BandAngles(relative, gain, min_angle, min_score, mid[:, group_of], power=power[:, group_of])
+    out = BandAngles(relative, gain, min_angle, min_score, mid[:, group_of])
     if learned:
         out.flag_by_detector(min_angle)
     return out
