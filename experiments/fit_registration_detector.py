@@ -121,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     clean = {path: store_features(path)[0] for path in args.clean}
     faint_rng = np.random.default_rng(args.seed)
-    for path in args.clean[:] if args.faint_negatives else []:  # a faint copy of every clean store
+    for path in args.clean if args.faint_negatives else []:  # a faint copy of every clean store
         clean[f"{path} (faint)"] = store_features(path, faint_rng)[0]
     positives = []
     for path in args.misregistered:
@@ -132,8 +132,9 @@ def main() -> None:
     y = np.concatenate([np.zeros(sum(len(v) for v in clean.values())), np.ones(sum(len(v) for v in positives))])
     arrays = fit(x, y, args.seed, args.epochs)
     net = Detector(arrays, {"threshold": "0"})
-    threshold = max(float(np.quantile(net.logit(v), args.quantile)) for v in clean.values())
-    flagged = {Path(p).name: round(float((net.logit(v) >= threshold).mean()), 4) for p, v in clean.items()}
+    logits = {path: net.logit(v) for path, v in clean.items()}
+    threshold = max(float(np.quantile(v, args.quantile)) for v in logits.values())
+    flagged = {Path(p).name: round(float((v >= threshold).mean()), 4) for p, v in logits.items()}
     found = float((net.logit(np.concatenate(positives)) >= threshold).mean())
     metadata = {"threshold": repr(threshold), "quantile": repr(args.quantile), "features": json.dumps(list(FEATURE_NAMES)),
                 "clean": json.dumps(flagged), "misregistered": json.dumps([Path(p).name for p in args.misregistered]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +27,7 @@ def test_the_numpy_network_is_the_torch_network_it_was_fitted_as() -> None:
         x = np.random.default_rng(0).normal(size=(64, N_FEATURES)).astype(np.float32) * a["scale"] + a["mean"]
         expected = net(torch.from_numpy((x - a["mean"]) / a["scale"]))[:, 0].numpy()
     np.testing.assert_allclose(found.logit(x), expected, rtol=1e-4, atol=1e-4)
-    assert found.describe()["features"] == list(FEATURE_NAMES) and len(FEATURE_NAMES) == N_FEATURES
+    assert json.loads(found.metadata["features"]) == list(FEATURE_NAMES) and len(FEATURE_NAMES) == N_FEATURES
     assert "fit_registration_detector.py" in str(found.metadata["fitted_by"])
 
 

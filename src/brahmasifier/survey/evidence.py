@@ -31,22 +31,23 @@ Refit with ``experiments/fit_registration_detector.py`` (the command is in the f
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from importlib import resources
 from typing import Protocol
 
 import numpy as np
 
+from brahmasifier.bands import BANDS
+
 __all__ = ["FEATURE_NAMES", "N_BANDS", "N_FEATURES", "Detector", "Estimate", "detector", "features"]
 
 #: Bands the shipped detector reads (g, r, i, z, y, in that order).
-N_BANDS: int = 5
+N_BANDS: int = len(BANDS)
 #: Numbers per object (four per band, then the rule's score and its log).
 N_FEATURES: int = 4 * N_BANDS + 2
 #: Their names, in :func:`features`' order (the fitted file's metadata lists the ones it was fitted on).
-FEATURE_NAMES: tuple[str, ...] = (*(f"log_gain_{b}" for b in "grizy"), *(f"log_residual0_{b}" for b in "grizy"),
-                                  *(f"log_residual_{b}" for b in "grizy"), *(f"turned_{b}" for b in "grizy"),
+FEATURE_NAMES: tuple[str, ...] = (*(f"log_gain_{b}" for b in BANDS), *(f"log_residual0_{b}" for b in BANDS),
+                                  *(f"log_residual_{b}" for b in BANDS), *(f"turned_{b}" for b in BANDS),
                                   "rule_score", "log_rule_score")
 #: Floor of every quantity before its log (gains and residuals below it are all "none").
 _FLOOR: float = 1e-4
@@ -105,16 +106,6 @@ class Detector:
         h = np.maximum(h @ a["w0"] + a["b0"], 0.0)
         h = np.maximum(h @ a["w1"] + a["b1"], 0.0)
         return (h @ a["w2"] + a["b2"])[:, 0].astype(np.float64)
-
-    def describe(self) -> dict[str, object]:
-        """The metadata as one dict (``json`` strings decoded), for cards and docs."""
-        out: dict[str, object] = {}
-        for key, value in self.metadata.items():
-            try:
-                out[key] = json.loads(value)
-            except ValueError:
-                out[key] = value
-        return out
 
 
 @lru_cache(maxsize=1)

@@ -145,7 +145,7 @@ from typing import Any
 
 import numpy as np
 
-from brahmasifier.survey.evidence import N_BANDS
+from brahmasifier.survey.evidence import N_BANDS, detector, features
 from brahmasifier.survey.polar import dft_matrices, level_and_noise, median, polar_support, rfft_weights
 
 __all__ = ["GROUP_MIN_SCORE", "MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles",
@@ -205,8 +205,6 @@ class BandAngles:
         ``evidence`` becomes its logit, ``misregistered`` its flag; ``object_score`` stays the
         rule's (``predict --repair-score`` reads it).
         """
-        from brahmasifier.survey.evidence import detector, features
-
         found = detector()
         self.evidence = found.logit(features(self, min_angle))
         self.misregistered = self.evidence >= found.threshold
