@@ -13,7 +13,9 @@ the model as valid values: its faster all-valid normalisation). Prints the media
 each, the cost of the checks in % of predict's objects/s and how it splits between the
 invalid pixels and the registration. Also the
 checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
-objects, and on clean ones with ``--band-groups gy,riz``; ``--checks-only`` times only those (to
+objects, and on clean ones with ``--band-groups gy,riz`` (given, and read by ``--band-groups auto``: each band
+estimated alone too), and ``--band-groups auto``'s sample (read and checked once per run; the arms above run
+with ``--band-groups none`` so that they time the steady state); ``--checks-only`` times only those (to
 compare two checkouts: run this file with ``PYTHONPATH`` pointing at each in turn).
 """
 
@@ -40,20 +42,31 @@ def _subset(store_path: str, n: int, folder: Path) -> Path:
 
 def _checks_alone(store_path: str, n: int) -> None:
     from brahmasifier.io.store import open_store
-    from brahmasifier.survey.checks import pixel_checks
+    from brahmasifier.survey.checks import GroupSample, pixel_checks, sample_spans
     from brahmasifier.survey.transforms import footprint_outside
 
     images = open_store(store_path).read(np.arange(min(256, n)))
     rotated = images.copy()
     rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
-    for label, batch, groups in (("clean", images, ""), ("corners filled", rotated, ""),
-                                 ("clean, --band-groups gy,riz", images, "gy,riz")):
+    for label, batch, groups, read in (("clean", images, "", False), ("corners filled", rotated, "", False),
+                                       ("clean, --band-groups gy,riz", images, "gy,riz", False),
+                                       ("clean, gy,riz read by --band-groups auto", images, "gy,riz", True)):
         times = []
         for _ in range(7):
             t = time.perf_counter()
-            pixel_checks(batch, np.zeros(len(batch), np.int32), band_groups=groups)
+            pixel_checks(batch, np.zeros(len(batch), np.int32), band_groups=groups, groups_read=read)
             times.append(time.perf_counter() - t)
         print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
+    store = open_store(store_path)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        sample = GroupSample()
+        for start, stop in sample_spans(len(store)):
+            sample.add(store.read(np.arange(start, stop)), np.zeros(stop - start, np.int32))
+        times.append(time.perf_counter() - t)
+    print(f"--band-groups auto's sample ({sample.n_sampled} objects, read and checked, once per run): "
+          f"{statistics.median(times):.2f} s")
 
 
 def main() -> None:
@@ -85,12 +98,12 @@ def main() -> None:
 
         def passthrough(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
                         register: bool = False, repair_score: float | None = None,
-                        band_groups: str = "") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                        band_groups: str = "", groups_read: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             return images, {}
 
         def masks_only(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
                        register: bool = False, repair_score: float | None = None,
-                       band_groups: str = "") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                       band_groups: str = "", groups_read: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             invalid = fill_mask(images) | zeroed_bad_mask(images, n_nan)
             if not invalid.any():
                 return images, {}
@@ -104,7 +117,8 @@ def main() -> None:
             for name in rates:
                 checks.pixel_checks = arms[name]  # type: ignore[assignment]  # what Registration.checks calls
                 out = folder / f"{name.replace(' ', '_')}_{r}"
-                summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False))
+                summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False,
+                                                band_groups="none"))  # the auto sample: a start cost, timed apart
                 if r >= 0:
                     rates[name].append(summary.objects_per_second)
         checks.pixel_checks = pixel_checks  # type: ignore[assignment]

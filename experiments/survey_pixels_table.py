@@ -7,7 +7,8 @@ For each model card variant — as trained (``valid_only`` from its card) and, f
 the same weights with ``valid_only`` switched off (how cards before it read filled pixels: as
 0) — and each set, runs ``predict`` (flips TTA, the default) and prints AUC and TPR at
 FPR 1e-2 (``binary_metrics``), the masked and misregistered counts. ``--register NAME`` also
-scores that set with ``--register-bands`` (and ``--repair-score S``, ``--band-groups G``, given); ``--valid-only-only``
+scores that set with ``--register-bands`` (and ``--repair-score S`` given, ``--band-groups G``: ``auto``, predict's
+default, unless given); ``--valid-only-only``
 skips the "off" variant.
 
 Every row of a set made from the same objects as ``--baseline`` (default ``clean``; the
@@ -66,8 +67,9 @@ def main() -> None:
     parser.add_argument("--baseline", default="clean", help="set the paired gaps are measured against")
     parser.add_argument("--repair-score", type=float, default=None,
                         help="predict --repair-score for the --register rows (default: the flagged objects only)")
-    parser.add_argument("--band-groups", default="",
-                        help="predict --band-groups for the --register rows, e.g. gy,riz (default: each band alone)")
+    parser.add_argument("--band-groups", default="auto",
+                        help="predict --band-groups for the --register rows, e.g. gy,riz or none (default: auto, "
+                             "predict's own default)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,7 @@ def _truth(store_path: str) -> dict[str, np.ndarray]:
 def _wrapped(variant: str, truth: dict[str, np.ndarray]) -> Any:
     def checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
                register: bool = False, repair_score: float | None = None,
-               band_groups: str = "") -> tuple[np.ndarray, dict[str, Any]]:
+               band_groups: str = "", groups_read: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
         out, columns = pixel_checks(images, n_nan, n_masked, register=False)
         flagged = columns["misregistered"].astype(bool)
         if variant == "estimate_all":

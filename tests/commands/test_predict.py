@@ -108,4 +108,4 @@ def test_band_groups_give_one_angle_per_group(tiny_challenge_tree: tuple[Path, p
     for spec in ("grizy", "g,r,i,z,y"):  # one group, or each band its own: refused, with what to do instead
         assert main(["predict", "--model", str(run), "--data", str(root), "--out", str(tmp_path / "x.csv"),
                      "--band-groups", spec]) == 2
-        assert "leave --band-groups out" in capsys.readouterr().err
+        assert "give --band-groups none" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,14 @@ from brahmasifier.models import ModelCard, save_model
 from brahmasifier.pixels import nan_where_filled
 from brahmasifier.survey.checks import (
     AGREE_MIN_OBJECTS,
+    AUTO_CONSISTENT,
+    SAMPLE_BLOCK,
+    SAMPLE_BLOCKS,
+    GroupSample,
     band_agreement,
     misregistered_line,
     pixel_checks,
+    sample_spans,
     suggest_band_groups,
 )
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
@@ -102,8 +108,8 @@ def test_the_summary_suggests_repairing_every_object_only_when_many_are_flagged(
         "0 objects flagged misregistered (bands rotated against each other; column misregistered)")
 
 
-def test_predict_says_in_which_groups_the_flagged_bands_turn(tmp_path: Path) -> None:
-    """60 objects with g and y turned against r, i, z: the summary names the groups and --band-groups; not once given."""
+def test_predict_reads_the_groups_the_flagged_bands_turn_in(tmp_path: Path) -> None:
+    """60 objects with g and y turned against r, i, z: auto uses gy,riz; with none the summary names them; given, silent."""
     rng = np.random.default_rng(8)
     turned = [rotate_bands(structured_object(rng), np.array([a, 0.0, 0.0, 0.0, a]))
               for a in rng.choice([-1, 1], 60) * rng.uniform(15.0, 30.0, 60)]
@@ -111,11 +117,79 @@ def test_predict_says_in_which_groups_the_flagged_bands_turn(tmp_path: Path) -> 
     store = _store(tmp_path / "store", np.stack(turned))
     settings = {"models": [model_dir], "data": [store], "onnx": False, "progress": False, "workers": 0, "tta": "none",
                 "precision": "32-true"}
-    summary = predict(PredictConfig(out=tmp_path / "a" / "s.csv", **settings))  # type: ignore[arg-type]
-    assert summary.n_misregistered >= 50 and summary.suggested_groups == "gy,riz"
-    assert "--band-groups gy,riz estimates one angle per group" in summary.describe()
+    auto = predict(PredictConfig(out=tmp_path / "auto" / "s.csv", probs_out=tmp_path / "auto" / "p.csv",
+                                 **settings))  # type: ignore[arg-type]
+    assert auto.band_groups == "gy,riz" and "band groups gy,riz (--band-groups auto)" in auto.describe()
+    assert "flagged of 60 sampled objects have each group's bands within 15 degrees" in auto.describe()
+    probs = pd.read_csv(tmp_path / "auto" / "p.csv")
+    assert np.array_equal(probs["band_angle_g"], probs["band_angle_y"]) and not probs["band_angle_i"].any()
+    assert (probs["bands_registered"] == 2).mean() > 0.9  # every object turned back by its group's angle
+    assert "--band-groups gy,riz estimates one angle per group" not in auto.describe()
+    alone = predict(PredictConfig(out=tmp_path / "a" / "s.csv", band_groups="none", **settings))  # type: ignore[arg-type]
+    assert alone.n_misregistered >= 50 and alone.suggested_groups == "gy,riz" and alone.band_groups == ""
+    assert "--band-groups gy,riz estimates one angle per group" in alone.describe()
+    assert "--band-groups auto" not in alone.describe()
     given = predict(PredictConfig(out=tmp_path / "b" / "s.csv", band_groups="gy,riz", **settings))  # type: ignore[arg-type]
     assert given.band_groups == "gy,riz" and "--band-groups" not in given.describe()
+    assert pd.read_csv(tmp_path / "b" / "s.csv").equals(pd.read_csv(tmp_path / "auto" / "s.csv"))
+
+
+def test_the_auto_sample_spreads_over_the_input_and_its_counts_add(objects: np.ndarray) -> None:
+    assert sample_spans(0) == [] and sample_spans(100) == [(0, 100)] and sample_spans(4096) == [(0, 4096)]
+    spans = sample_spans(10**9)
+    assert len(spans) == SAMPLE_BLOCKS and spans[0][0] == 0 and spans[-1][1] == 10**9
+    assert all(stop - start == SAMPLE_BLOCK for start, stop in spans)
+    assert all(a[1] <= b[0] for a, b in pairwise(spans))  # in order, never overlapping
+    zeros = np.zeros(len(objects), np.int32)
+    whole, halves = GroupSample(), GroupSample()
+    whole.add(objects, zeros)
+    halves.add(objects[:2], zeros[:2])
+    halves.add(objects[2:], zeros[2:])
+    assert (whole.n_sampled, whole.n_flagged) == (halves.n_sampled, halves.n_flagged) == (5, 1)
+    assert whole.groups == "" and whole.describe() == "" and GroupSample().groups == ""  # 1 flagged of 5: too few
+
+
+def test_auto_groups_only_where_the_flagged_objects_share_them() -> None:
+    """Angles turned in groups g, y / r, i, z name them; mixed with bands turned each alone, one angle per band."""
+    rng = np.random.default_rng(5)
+    grouped = rng.uniform(-30.0, 30.0, (300, 5))[:, [0, 1, 1, 1, 0]] + rng.normal(0.0, 1.0, (300, 5))
+    alone = rng.uniform(-30.0, 30.0, (300, 5))
+    pure = GroupSample(n_sampled=1000, flagged_angles=[grouped])
+    assert pure.candidate == pure.groups == "gy,riz" and pure.consistent > 0.95
+    assert "band groups gy,riz (--band-groups auto)" in pure.describe() and "re-aligned" in pure.describe()
+    assert "no repair" in pure.describe(register=False)
+    # every pair of r, i, z agrees in 40% of the objects, but all three in a tenth only: no group of three to use
+    exact = rng.uniform(-30.0, 30.0, (300, 5))[:, [0, 1, 1, 1, 0]]
+    pairs = [exact[:40]]
+    for apart in (3, 1, 2):
+        part = exact[:96].copy()
+        part[:, apart] += rng.choice([-1, 1], 96) * rng.uniform(20.0, 40.0, 96)
+        pairs.append(part)
+    partial = GroupSample(n_sampled=1000, flagged_angles=pairs)
+    assert partial.candidate == "gy,riz" and partial.consistent < AUTO_CONSISTENT and partial.groups == ""
+    assert "one angle per band (--band-groups auto)" in partial.describe()
+    assert GroupSample(n_sampled=1000, flagged_angles=[alone]).candidate == ""
+
+
+def test_objects_turned_band_by_band_keep_their_own_angles_when_auto_read_groups() -> None:
+    """With groups read by auto, an object whose bands turned each on its own keeps its per-band angles and repair."""
+    rng = np.random.default_rng(12)
+    grouped = [rotate_bands(structured_object(rng, noise=0.3), np.array([a, 0.0, 0.0, 0.0, a])) for a in (20.0, -25.0)]
+    own = np.array([25.0, 0.0, -20.0, 15.0, -25.0])
+    apart = rotate_bands(structured_object(rng, noise=0.3), own)
+    images = np.stack([*grouped, apart])
+    images[:, :, footprint_outside(41)] = 0.0  # cut to the circle alike: no band's corners say its angle
+    zeros = np.zeros(len(images), np.int32)
+    _, given = pixel_checks(images, zeros, register=True, repair_score=0.0, band_groups="gy,riz")
+    _, read = pixel_checks(images, zeros, register=True, repair_score=0.0, band_groups="gy,riz", groups_read=True)
+    angles = {name: np.stack([c[f"band_angle_{b}"] for b in "grizy"], axis=1) for name, c in (("given", given),
+                                                                                            ("read", read))}
+    assert np.array_equal(angles["given"][:2], angles["read"][:2])  # turned in the groups: the groups' angles
+    assert not angles["given"][2, [1, 2, 3]].any()  # given groups force r, i, z onto one angle ...
+    assert np.abs(angles["read"][2] - (own - np.median(own))).max() < 4.0  # ... read ones let each band have its own
+    assert read["misregistered"][2] == 1 and read["bands_registered"][2] == 4  # and it is repaired band by band
+    _, alone = pixel_checks(images[2:], zeros[2:], register=True)
+    assert np.array_equal(angles["read"][2], [alone[f"band_angle_{b}"][0] for b in "grizy"])
 
 
 def test_band_groups_from_agreeing_angles() -> None:

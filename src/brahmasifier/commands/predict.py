@@ -60,9 +60,11 @@ OPTIONS: list[ConfigOption] = [
                  "set as another team's figures show it): the registration estimates one angle per group against the "
                  "largest and, unless --repair-score says otherwise, re-aligns every object by it. On cutouts cut to "
                  "the circle with g, y turned against r, i, z: TPR at FPR 1e-2 within 0.006 of clean (0.041 with "
-                 "--repair-score 0 per band), clean and aligned cutouts unchanged; wrong groups lose most lenses, so "
-                 "give them only when known (the summary names the groups the flagged objects' bands turn in; "
-                 "docs/survey-pixels.md, section 3; default: each band alone)"),
+                 "--repair-score 0 per band), clean and aligned cutouts unchanged; wrong groups lose most lenses. "
+                 "auto (the default) reads the groups from up to 4,096 objects sampled evenly over the input: the "
+                 "groups the flagged objects' bands turn in, when 5%% and 50 of them are flagged, else one angle per "
+                 "band (on aligned sets and sets with each band turned on its own it names none); none: one angle "
+                 "per band (docs/survey-pixels.md, section 3)"),
     ConfigOption(("--batch-size",), "batch_size", {"type": int}, "objects per batch"),
     ConfigOption(("--workers",), "workers", {"type": int},
                  "data-loading worker processes (0: read on a background thread); default: 0 on CPUs with < 8 cores, "

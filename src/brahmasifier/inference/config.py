@@ -17,6 +17,7 @@ from brahmasifier.bands import BANDS, band_groups
 from brahmasifier.errors import ConfigError
 from brahmasifier.hardware import PRECISIONS, canonical_precision, check_devices
 from brahmasifier.inference.tta_views import TTA_ELEMENTS as _TTA_REGISTRY
+from brahmasifier.survey.checks import AUTO_GROUPS, NO_GROUPS
 
 __all__ = ["DEFAULT_PART_SIZE", "TTA_ELEMENTS", "PredictConfig"]
 
@@ -54,9 +55,10 @@ class PredictConfig:
     # objects only; 0: every object, measured in docs/survey-pixels.md §3: the blind set's two-group form 0.476 ->
     # 0.819 in TPR at FPR 1e-2, clean -0.012; 0.1: +0.02 on per-band circle-cut sets, -0.01 on aligned rotated ones)
     repair_score: float | None = None
-    # bands known to turn together ("gy,riz"; "" each band alone): one registration angle per group, measured in
-    # docs/survey-pixels.md §3 ("Bands known to turn together")
-    band_groups: str = ""
+    # bands known to turn together ("gy,riz"; "none" or "" each band alone): one registration angle per group, measured
+    # in docs/survey-pixels.md §3 ("Bands known to turn together"); "auto": the groups a sample of the input's flagged
+    # objects turn in (survey.checks.GroupSample; none on aligned data or bands turned each on its own)
+    band_groups: str = AUTO_GROUPS
     # hardware
     batch_size: int = 256
     workers: int | None = None
@@ -102,14 +104,14 @@ class PredictConfig:
         if self.repair_score is not None and not (math.isfinite(float(self.repair_score)) and self.repair_score >= 0):
             raise ConfigError(f"repair_score must be a finite number >= 0 (or None: flagged objects only), "
                               f"got {self.repair_score!r}")
-        if self.band_groups:
+        if self.band_groups not in ("", AUTO_GROUPS, NO_GROUPS):
             try:
                 groups = band_groups(self.band_groups)
             except ValueError as err:
                 raise ConfigError(str(err)) from None
             if len(groups) in (1, len(BANDS)):  # nothing turned against anything, or the per-band estimate itself
                 raise ConfigError(f"band groups {self.band_groups!r}: give two to {len(BANDS) - 1} groups (e.g. 'gy,riz'); "
-                                  "for one angle per band leave --band-groups out")
+                                  f"for one angle per band give --band-groups {NO_GROUPS}")
         if self.max_parts is not None and self.max_parts < 1:
             raise ConfigError(f"max_parts must be >= 1, got {self.max_parts}")
         check_devices(self.devices)

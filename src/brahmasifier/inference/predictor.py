@@ -58,7 +58,7 @@ from brahmasifier.inference.parts import (
 )
 from brahmasifier.io.reader import stem_id_line
 from brahmasifier.pixels import masked_line
-from brahmasifier.survey.checks import Registration, misregistered_line
+from brahmasifier.survey.checks import AUTO_GROUPS, NO_GROUPS, GroupSample, Registration, misregistered_line, sample_spans
 
 __all__ = ["PredictionSummary", "ood_verdict", "predict"]
 
@@ -217,6 +217,9 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
                      f"{len(source):,} objects × {per_object:,} bytes of submission, probabilities and parts")
     parts = plan_parts(len(source), config.part_size)
     parts_dir = parts_dir_for(out)
+    groups, sampled = _band_groups(config.band_groups, source)
+    if sampled is not None and sampled.describe():
+        notes.append(sampled.describe(config.register_bands))
     plan = {
         "format": "brahmasifier-prediction-parts", "version": 2,
         "models": [{"name": m.name, "fingerprint": m.fingerprint} for m in loaded],
@@ -225,10 +228,10 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         "objects": len(source), "objects_fingerprint": source.fingerprint(), "part_size": config.part_size,
         "register_bands": config.register_bands,
         **({"repair_score": config.repair_score} if config.repair_score is not None else {}),
-        **({"band_groups": config.band_groups} if config.band_groups else {}),
+        **({"band_groups": groups} if groups else {}),
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
-    registration = Registration(config.register_bands, config.repair_score, config.band_groups)
+    registration = Registration(config.register_bands, config.repair_score, groups, groups_read=sampled is not None)
 
     stale = drop_stale_parts(parts_dir, parts, source.stamps) if config.resume and _same_plan(parts_dir, plan) else []
     already = _reusable_parts(parts_dir, plan) if config.resume else set()
@@ -281,12 +284,34 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         seconds=seconds, objects_per_second=(scored_now / seconds if seconds > 0 else 0.0),
         n_with_masked=result.n_with_masked, median_masked_fraction=result.median_masked_fraction,
         n_misregistered=result.n_misregistered, n_registered=result.n_registered, register_bands=config.register_bands,
-        repair_score=registration.repair_from, band_groups=config.band_groups, suggested_groups=result.suggested_groups,
+        repair_score=registration.repair_from, band_groups=groups, suggested_groups=result.suggested_groups,
         out=str(out), probs_out=config.probs_out, rejected_out=str(result.rejected_out),
         notes=notes + result.notes + ([_stale_note(stale, parts)] if stale else [])
         + ([f"lens parameters: {', '.join(targets.output_columns)} (lens columns for predicted lenses, "
             "non-lens columns for the others)"] if targets is not None else []),
     )
+
+
+def _band_groups(setting: str, source: Any) -> tuple[str, GroupSample | None]:
+    """The groups ``--band-groups`` means (``""``: each band alone) and, for ``auto``, the sample they were read from.
+
+    ``auto`` reads :func:`~brahmasifier.survey.checks.sample_spans` of the input (at most 4,096
+    objects, the same on every rank and on a resumed run: positions alone choose them), estimates
+    their band angles as the run itself does, and takes the groups the flagged objects' bands
+    turn in (:func:`~brahmasifier.survey.checks.suggest_band_groups`: none unless 5% and 50 of
+    them are flagged). Objects the reader could not read are left out.
+    """
+    if setting in ("", NO_GROUPS):
+        return "", None
+    if setting != AUTO_GROUPS:
+        return setting, None
+    sample = GroupSample()
+    for start, stop in sample_spans(len(source)):
+        batch = source.read_range(start, stop)
+        read = np.array([not e for e in batch.errors], dtype=bool) if batch.errors else np.ones(len(batch.images), bool)
+        if read.any():
+            sample.add(batch.images[read], batch.n_nan[read], None if batch.n_masked is None else batch.n_masked[read])
+    return sample.groups, sample
 
 
 def ood_verdict(model: Any, scores: np.ndarray) -> str:

@@ -12,6 +12,11 @@ probabilities file:
   (:func:`brahmasifier.pixels.zeroed_bad_mask`) invalid, and the bands' rotated footprints
   (:mod:`brahmasifier.survey.footprint`: bands whose filled corners say different angles are
   misregistered, and those angles are the ones repaired).
+- with ``band_groups`` (``predict --band-groups``), one angle per group of bands turning together;
+  ``--band-groups auto`` (the default) reads the groups once per run from a sample of the input
+  (:func:`sample_spans`, :class:`GroupSample`) and keeps each band's own angles for the objects
+  turned otherwise (:func:`alone_where_apart`; ``docs/survey-pixels.md`` §3, "Groups read from the
+  data").
 - the images: filled pixels and the bad pixels the reader set to 0 set to NaN (as
   :func:`brahmasifier.pixels.nan_where_filled` does for the filled ones: a ``valid_only`` model
   ignores them, an older model reads them as 0, as before); with ``register=True`` each flagged
@@ -25,8 +30,9 @@ probabilities file:
 
 from __future__ import annotations
 
+import copy
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -36,10 +42,12 @@ from brahmasifier import bands as _bands
 from brahmasifier.bands import BANDS
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
-from brahmasifier.survey.registration import estimate_band_angles, register_bands
+from brahmasifier.survey.registration import BandAngles, estimate_band_angles, register_bands
 
-__all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "MANY_FLAGGED", "PIXEL_COLUMNS", "Registration",
-           "band_agreement", "misregistered_line", "one_blas_thread", "pixel_checks", "suggest_band_groups"]
+__all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "AUTO_CONSISTENT", "AUTO_GROUPS", "AUTO_SPREAD",
+           "MANY_FLAGGED", "NO_GROUPS", "PIXEL_COLUMNS", "SAMPLE_BLOCK", "SAMPLE_BLOCKS", "GroupSample", "Registration",
+           "alone_where_apart", "band_agreement", "misregistered_line", "one_blas_thread", "pixel_checks", "sample_spans",
+           "suggest_band_groups"]
 
 #: Share of scored objects flagged misregistered from which ``predict``'s summary suggests ``--repair-score 0``:
 #: aligned cutouts are flagged at under 1% (0.25–0.58% on the clean, rotated, masked and resampled copies of
@@ -60,6 +68,32 @@ AGREE_DEGREES: float = 3.0
 AGREE_SHARE: float = 0.4
 #: Fewest flagged objects :func:`suggest_band_groups` reads groups from.
 AGREE_MIN_OBJECTS: int = 50
+
+#: ``predict --band-groups`` values: read the groups from a sample of the input (the default), or one angle per band.
+AUTO_GROUPS: str = "auto"
+NO_GROUPS: str = "none"
+#: The sample ``--band-groups auto`` reads: up to this many blocks of :data:`SAMPLE_BLOCK` consecutive objects,
+#: spread evenly over the input (:func:`sample_spans`). On every set of ``docs/survey-pixels.md`` §3 (clean,
+#: rotated, masked, resampled, each band turned, g and y against r, i, z; 2,000–6,000 objects, three engines
+#: and configurations), 1,024 objects drawn at random named the groups the whole set names in 10 of 10
+#: draws; 256 did on all but the set with 30% of objects turned in groups (7 of 10).
+SAMPLE_BLOCKS: int = 16
+SAMPLE_BLOCK: int = 256
+#: ``--band-groups auto`` takes the groups the sample names only when at least :data:`AUTO_CONSISTENT` of its
+#: flagged objects have every group's bands within :data:`AUTO_SPREAD` degrees of each other (:class:`GroupSample`),
+#: and then keeps each band's own angles for the flagged objects whose bands are further apart
+#: (:func:`alone_where_apart`). Measured with the 30,000-object recipe model ``rb30s1``, TPR at FPR 1e-2
+#: (``docs/survey-pixels.md`` §3, "Groups read from the data"): on the 6,000-object SLSim-engine set cut to the
+#: circle with g, y turned against r, i, z (perturb seed 41) the per-object fallback at 10° cost 0.015 (colourful
+#: objects whose own angles spread), at 15° and 20° 0.007; the same objects with a tenth of them turned band by band
+#: instead went from 0.740 (the groups' angles for every object) to 0.839 / 0.847 / 0.845 (0.750 with one angle per
+#: band). Within 15°: 0.87–0.96 of the flagged objects of the two-group sets (four, held out included), 0.65 with a
+#: quarter turned band by band, 0.48 with half (whose agreement names g, riz, y), 0 on sets turned band by band
+#: (which name no groups); the groups with the fallback beat one angle per band on all three mixtures (0.847 /
+#: 0.836 / 0.807 against 0.750 / 0.757 / 0.768), so the gate is set below them, for groups the flagged objects'
+#: pairs agree on but few of them share as a whole.
+AUTO_SPREAD: float = 15.0
+AUTO_CONSISTENT: float = 0.4
 
 #: The per-object columns :func:`pixel_checks` adds to the probabilities file.
 PIXEL_COLUMNS: tuple[str, ...] = ("masked_fraction", "misregistered", "bands_registered",
@@ -131,6 +165,88 @@ def suggest_band_groups(agreement: np.ndarray, n_flagged: int, n_scored: int, ba
     return ",".join("".join(bands[b] for b in range(nb) if group[b] == label) for label in labels)
 
 
+def sample_spans(n: int, blocks: int = SAMPLE_BLOCKS, block: int = SAMPLE_BLOCK) -> list[tuple[int, int]]:
+    """Position ranges ``(start, stop)`` of the ``--band-groups auto`` sample of ``n`` objects.
+
+    Every object when ``n <= blocks × block``, else ``blocks`` blocks of ``block`` consecutive
+    objects spread evenly from the first to the last (consecutive: a store or FITS tree reads a
+    block at the cost of a few objects).
+    """
+    if n <= blocks * block:
+        return [(0, n)] if n else []
+    starts = np.linspace(0, n - block, blocks).round().astype(np.int64)
+    return [(int(s), int(s) + block) for s in starts]
+
+
+@dataclass
+class GroupSample:
+    """What the ``--band-groups auto`` sample said: its flagged objects' angles, and the groups they name.
+
+    The candidate is :func:`suggest_band_groups` of the flagged objects; it is taken only when at
+    least :data:`AUTO_CONSISTENT` of them have every group's bands within :data:`AUTO_SPREAD` of
+    each other, so that data mixing objects turned in groups with objects whose bands turn each
+    on its own (there the agreement counts can name groups the objects do not share) keeps one
+    angle per band.
+    """
+
+    n_sampled: int = 0
+    flagged_angles: list[np.ndarray] = field(default_factory=list)  # per batch, (flagged, bands) degrees
+
+    @property
+    def n_flagged(self) -> int:
+        """Flagged objects in the sample."""
+        return sum(len(a) for a in self.flagged_angles)
+
+    def add(self, images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None) -> None:
+        """Estimate one batch's band angles as ``predict`` does (each band alone) and keep its flagged objects'."""
+        _, columns = pixel_checks(images, n_nan, n_masked)
+        flagged = columns["misregistered"].astype(bool)
+        self.flagged_angles.append(np.stack([columns[f"band_angle_{b}"] for b in BANDS[: images.shape[1]]], axis=1)[flagged])
+        self.n_sampled += len(images)
+
+    @property
+    def candidate(self) -> str:
+        """:func:`suggest_band_groups` of the sample's flagged objects (``""``: none)."""
+        if not self.flagged_angles:
+            return ""
+        nb = self.flagged_angles[0].shape[1]
+        return suggest_band_groups(band_agreement(np.concatenate(self.flagged_angles).reshape(-1, nb)), self.n_flagged,
+                                   self.n_sampled, BANDS[:nb])
+
+    @property
+    def consistent(self) -> float:
+        """The share of flagged objects whose angles agree within every group of :attr:`candidate` (0 without one)."""
+        candidate = self.candidate
+        if not candidate:
+            return 0.0
+        angles = np.concatenate(self.flagged_angles)
+        spread = np.zeros(len(angles))
+        for members in _bands.band_groups(candidate):
+            chosen = angles[:, list(members)]
+            spread = np.maximum(spread, chosen.max(axis=1) - chosen.min(axis=1))
+        return float(np.mean(spread <= AUTO_SPREAD))
+
+    @property
+    def groups(self) -> str:
+        """The groups ``--band-groups auto`` uses: :attr:`candidate` if :attr:`consistent` enough, else ``""``."""
+        return self.candidate if self.consistent >= AUTO_CONSISTENT else ""
+
+    def describe(self, register: bool = True) -> str:
+        """The summary's note on what ``--band-groups auto`` chose and from what (``""`` when there was no candidate)."""
+        candidate, s = self.candidate, "s" if self.n_sampled != 1 else ""
+        if not candidate:
+            return ""
+        share = (f"{self.consistent:.0%} of the {self.n_flagged} flagged of {self.n_sampled} sampled object{s} have each "
+                 f"group's bands within {AUTO_SPREAD:g} degrees")
+        if not self.groups:
+            return (f"one angle per band (--band-groups auto): the flagged objects' bands agree in groups {candidate}, but "
+                    f"only {share} (under {AUTO_CONSISTENT:.0%}: objects turned in groups mixed with bands turned each on "
+                    "its own; docs/survey-pixels.md, section 3)")
+        then = "every object re-aligned by it" if register else "the flags read from it (--no-register-bands: no repair)"
+        return (f"band groups {candidate} (--band-groups auto): {share}, so one angle per group was estimated and {then} "
+                f"(--band-groups {NO_GROUPS}: one angle per band; docs/survey-pixels.md, section 3)")
+
+
 @dataclass(frozen=True)
 class Registration:
     """``predict``'s registration settings in one value: repair or not, ``--repair-score``, ``--band-groups``."""
@@ -138,6 +254,7 @@ class Registration:
     register: bool = False
     repair_score: float | None = None
     band_groups: str = ""  # "" (each band alone) or comma-separated groups of band letters, e.g. "gy,riz"
+    groups_read: bool = False  # the groups came from --band-groups auto: objects turned otherwise keep their own angles
 
     @property
     def repair_from(self) -> float | None:
@@ -154,12 +271,12 @@ class Registration:
                n_masked: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """:func:`pixel_checks` with these settings."""
         return pixel_checks(images, n_nan, n_masked, register=self.register, repair_score=self.repair_from,
-                            band_groups=self.band_groups)
+                            band_groups=self.band_groups, groups_read=self.groups_read)
 
 
 def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
-                 register: bool = False, repair_score: float | None = None,
-                 band_groups: str = "") -> tuple[np.ndarray, dict[str, Any]]:
+                 register: bool = False, repair_score: float | None = None, band_groups: str = "",
+                 groups_read: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """The images to score (a new array only where something changed) and the :data:`PIXEL_COLUMNS` of each object.
 
     Args:
@@ -172,6 +289,10 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
             reaches it (:meth:`~brahmasifier.survey.registration.BandAngles.bands_to_repair`).
         band_groups: bands known to turn together (``"gy,riz"``): one angle per group
             (:func:`~brahmasifier.survey.registration.estimate_band_angles`' ``groups``).
+        groups_read: with ``band_groups``, also estimate each band alone, and keep those
+            angles (and their flag and repair) for the objects that estimate flags with a group's
+            bands more than :data:`AUTO_SPREAD` apart (:func:`alone_where_apart`): ``--band-groups
+            auto``, where the data may mix objects turned in groups with bands turned each alone.
     """
     k = images.shape[0]
     per_object = int(np.prod(images.shape[1:]))
@@ -183,18 +304,49 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
     fraction = np.minimum(counted, per_object) / per_object
     invalid = fill | zeroed_bad_mask(images, n_nan)  # NaN discs the reader set to 0 too
     groups = _bands.band_groups(band_groups) if band_groups else None
-    angles = with_footprint(estimate_band_angles(images, invalid, groups=groups), footprint_angles(fill))
+    footprints = footprint_angles(fill)
+    angles = with_footprint(estimate_band_angles(images, invalid, groups=groups), footprints)
     out = images
     if invalid.any():
         out = images.copy()
         out[invalid] = np.nan
     if register and repair_score is not None:
         angles.band_flags = angles.bands_to_repair(repair_score)
+    if groups is not None and groups_read:
+        angles = alone_where_apart(angles, with_footprint(estimate_band_angles(images, invalid), footprints), groups)
     registered = angles.band_flags.sum(axis=1).astype(np.int8) if register else np.zeros(k, np.int8)
     if registered.any():
         out = register_bands(out, angles)
     return out, {"masked_fraction": fraction.astype(np.float64), **angles.columns(BANDS[: images.shape[1]]),
                  "bands_registered": registered}
+
+
+def alone_where_apart(grouped: BandAngles, alone: BandAngles, groups: tuple[tuple[int, ...], ...]) -> BandAngles:
+    """``grouped``, but each band's own estimate for the objects ``alone`` flags with a group's bands > :data:`AUTO_SPREAD` apart.
+
+    Those objects' bands did not turn in these groups (every band turned on its own, in data that
+    mixes both forms): their angles, scores, flag and bands to repair come from ``alone`` (its
+    repair: the flagged objects' bands ≥ 1° from 0); every other object keeps ``grouped``'s.
+    """
+    spread = np.zeros(len(alone.angles))
+    for members in groups:
+        chosen = alone.angles[:, list(members)]
+        spread = np.maximum(spread, chosen.max(axis=1) - chosen.min(axis=1))
+    apart = alone.misregistered & (spread > AUTO_SPREAD)
+    if not apart.any():
+        return grouped
+    out = copy.copy(grouped)
+    rows, cells = apart, apart[:, None]
+    out.angles = np.where(cells, alone.angles, grouped.angles)
+    out.gain = np.where(cells, alone.gain, grouped.gain)
+    out.peak = np.where(cells, alone.peak, grouped.peak)
+    out.score = np.where(cells, alone.score, grouped.score)
+    out.object_score = np.where(rows, alone.object_score, grouped.object_score)
+    out.misregistered = np.where(rows, alone.misregistered, grouped.misregistered)
+    out.footprint_flag = np.where(rows, alone.footprint_flag, grouped.footprint_flag)
+    out.band_flags = np.where(cells, alone.band_flags, grouped.band_flags)
+    out.evidence = None
+    return out
 
 
 @lru_cache(maxsize=1)

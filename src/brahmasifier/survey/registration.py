@@ -118,7 +118,10 @@ Method (per object, vectorised over a batch):
    flagged against 81.0% per band, and on SLSim's own configuration (sets 505 and 606, perturb
    seeds 51 and 61, held out) 96.5% / 95.2% against 83.5% / 81.6%, at 0.40–0.75% false flags.
    Wrong groups are worse than none: on a set with every band turned on its own, ``gy,riz`` left
-   TPR at FPR 1e-2 at 0.344 (0.808 per band).
+   TPR at FPR 1e-2 at 0.344 (0.808 per band). ``predict --band-groups auto`` (the default) reads
+   the groups from a sample of its input and keeps each band's own angles for objects turned
+   otherwise (:class:`brahmasifier.survey.checks.GroupSample`,
+   :func:`brahmasifier.survey.checks.alone_where_apart`).
 
 Speed (``benchmarks/bench_pixel_checks.py``; ``docs/survey-pixels.md`` §4). The arithmetic is
 float32 / complex64 from the polar grid on (on the SLSim-engine clean and misregistered sets,
