@@ -1,6 +1,7 @@
 """What ``predict``'s pixel checks (masked pixels, band registration) cost, side by side.
 
-Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3] [--checks-only]``
+Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3] [--checks-only]
+[--groups-read GROUPS]``
 
 Times :func:`brahmasifier.inference.predict` (default compact model, random weights: speed does
 not depend on them; flips TTA; defaults otherwise) over the first ``--objects`` objects of a
@@ -15,7 +16,8 @@ invalid pixels and the registration. Also the
 checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
 objects, and on clean ones with ``--band-groups gy,riz`` (given, and read by ``--band-groups auto``: each band
 estimated alone too), and ``--band-groups auto``'s sample (read and checked once per run; the arms above run
-with ``--band-groups none`` so that they time the steady state); ``--checks-only`` times only those (to
+with ``--band-groups none`` so that they time the steady state; ``--groups-read gy,riz`` makes the checks arm
+what ``--band-groups auto`` runs once it has read those groups); ``--checks-only`` times only those (to
 compare two checkouts: run this file with ``PYTHONPATH`` pointing at each in turn).
 """
 
@@ -75,6 +77,9 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--checks-only", action="store_true", help="time pixel_checks alone, not predict")
+    parser.add_argument("--groups-read", metavar="GROUPS", default="",
+                        help="the checks arm as --band-groups auto runs once it has read GROUPS (e.g. gy,riz): one angle "
+                             "per group, each band estimated alone too, every object re-aligned")
     args = parser.parse_args()
     if args.checks_only:
         _checks_alone(args.store, args.objects)
@@ -111,7 +116,14 @@ def main() -> None:
             out[invalid] = np.nan
             return out, {}
 
-        arms = {"with checks": pixel_checks, "masks only": masks_only, "without": passthrough}
+        def as_read(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | None = None, *,
+                    register: bool = False, repair_score: float | None = None, band_groups: str = "",
+                    groups_read: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            return pixel_checks(images, n_nan, n_masked, register=True, repair_score=0.0, band_groups=args.groups_read,
+                                groups_read=True)
+
+        arms = {"with checks": as_read if args.groups_read else pixel_checks, "masks only": masks_only,
+                "without": passthrough}
         rates: dict[str, list[float]] = {name: [] for name in arms}
         for r in range(-1, args.rounds):  # round -1 warms every arm up (first imports, allocator) and is not counted
             for name in rates:

@@ -9,7 +9,12 @@ from tests.survey.tiny import structured_object
 from brahmasifier.bands import band_groups
 from brahmasifier.pixels import zeroed_bad_mask
 from brahmasifier.survey.checks import PIXEL_COLUMNS, pixel_checks
-from brahmasifier.survey.registration import GROUP_MIN_SCORE, estimate_band_angles, register_bands
+from brahmasifier.survey.registration import (
+    GROUP_MIN_SCORE,
+    estimate_band_angles,
+    estimate_grouped_and_alone,
+    register_bands,
+)
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -49,6 +54,22 @@ def test_known_groups_share_one_angle_against_the_largest() -> None:
     assert not estimate_band_angles(clean, groups=groups).misregistered.any()
     with pytest.raises(ValueError, match="every one of the 5 bands exactly once"):
         estimate_band_angles(clean, groups=((0, 4), (1, 2)))
+
+
+def test_grouped_and_alone_from_one_grid_are_the_two_estimates() -> None:
+    """One polar grid for both (``--band-groups auto``'s fallback): the same numbers as two calls, holes included."""
+    clean = _objects(5, 3)
+    turned = np.stack([rotate_bands(im, np.array([a, 0.0, b, 0.0, a])) for im, a, b in
+                       zip(clean, (15.0, -20.0, 0.0, 25.0, 8.0), (0.0, 10.0, 0.0, -15.0, 0.0), strict=True)])
+    turned[1, 2, 5:9, 20:24] = np.nan  # a hole in one band
+    groups = ((0, 4), (1, 2, 3))
+    grouped, alone = estimate_grouped_and_alone(turned, None, groups)
+    for got, want in ((grouped, estimate_band_angles(turned, groups=groups)), (alone, estimate_band_angles(turned))):
+        for name in ("angles", "gain", "peak", "score", "object_score", "misregistered", "band_flags"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert alone.evidence is not None and grouped.evidence is None  # five bands alone: the detector flags
+    empty = estimate_grouped_and_alone(turned[:0], None, groups)
+    assert empty[0].angles.shape == empty[1].angles.shape == (0, 5)
 
 
 def test_a_hole_common_to_every_band_does_not_hold_turned_bands_in_place() -> None:

@@ -42,7 +42,12 @@ from brahmasifier import bands as _bands
 from brahmasifier.bands import BANDS
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
-from brahmasifier.survey.registration import BandAngles, estimate_band_angles, register_bands
+from brahmasifier.survey.registration import (
+    BandAngles,
+    estimate_band_angles,
+    estimate_grouped_and_alone,
+    register_bands,
+)
 
 __all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "AUTO_CONSISTENT", "AUTO_GROUPS", "AUTO_SPREAD",
            "MANY_FLAGGED", "NO_GROUPS", "PIXEL_COLUMNS", "SAMPLE_BLOCK", "SAMPLE_BLOCKS", "GroupSample", "Registration",
@@ -305,15 +310,20 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
     invalid = fill | zeroed_bad_mask(images, n_nan)  # NaN discs the reader set to 0 too
     groups = _bands.band_groups(band_groups) if band_groups else None
     footprints = footprint_angles(fill)
-    angles = with_footprint(estimate_band_angles(images, invalid, groups=groups), footprints)
+    alone = None
+    if groups is not None and groups_read:  # both estimates from one polar grid
+        grouped, alone = estimate_grouped_and_alone(images, invalid, groups)
+        angles = with_footprint(grouped, footprints)
+    else:
+        angles = with_footprint(estimate_band_angles(images, invalid, groups=groups), footprints)
     out = images
     if invalid.any():
         out = images.copy()
         out[invalid] = np.nan
     if register and repair_score is not None:
         angles.band_flags = angles.bands_to_repair(repair_score)
-    if groups is not None and groups_read:
-        angles = alone_where_apart(angles, with_footprint(estimate_band_angles(images, invalid), footprints), groups)
+    if groups is not None and alone is not None:
+        angles = alone_where_apart(angles, with_footprint(alone, footprints), groups)
     registered = angles.band_flags.sum(axis=1).astype(np.int8) if register else np.zeros(k, np.int8)
     if registered.any():
         out = register_bands(out, angles)

@@ -152,7 +152,7 @@ from brahmasifier.survey.evidence import N_BANDS, detector, features
 from brahmasifier.survey.polar import dft_matrices, level_and_noise, median, polar_support, rfft_weights
 
 __all__ = ["GROUP_MIN_SCORE", "MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles",
-           "estimate_band_angles", "register_bands"]
+           "estimate_band_angles", "estimate_grouped_and_alone", "register_bands"]
 
 #: Angular step of the polar grid, degrees (the estimate is refined between steps; 6° instead of 4°:
 #: the same detection and false flags, a third less work — module docstring, "Speed").
@@ -247,13 +247,33 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
             stays at 0 and every band gets its group's angle (module docstring, 5.).
     """
     images = np.asarray(images)
-    k, nb, h, w = images.shape
-    learned = min_score is None and groups is None and nb == N_BANDS  # the detector flags (module docstring, 3.)
-    if min_score is None:
-        min_score = MIN_SCORE if groups is None else GROUP_MIN_SCORE
+    k, nb = images.shape[:2]
     member = None if groups is None else _membership(groups, nb)  # checked before any work
     if k == 0:
-        return BandAngles(np.zeros((0, nb)), np.zeros((0, nb)), min_angle, min_score)
+        fallback = MIN_SCORE if groups is None else GROUP_MIN_SCORE
+        return BandAngles(np.zeros((0, nb)), np.zeros((0, nb)), min_angle, fallback if min_score is None else min_score)
+    return _from_polar(_polar(images, invalid), member, min_angle, min_score)
+
+
+def estimate_grouped_and_alone(images: np.ndarray, invalid: np.ndarray | None, groups: tuple[tuple[int, ...], ...], *,
+                               min_angle: float = MIN_ANGLE) -> tuple[BandAngles, BandAngles]:
+    """:func:`estimate_band_angles` with ``groups`` and without, from one polar resampling (half the work of two calls).
+
+    The same numbers as the two calls: only the grid, levels, noise and ``asinh`` are shared.
+    """
+    images = np.asarray(images)
+    k, nb = images.shape[:2]
+    member = _membership(groups, nb)
+    if k == 0:
+        return (BandAngles(np.zeros((0, nb)), np.zeros((0, nb)), min_angle, GROUP_MIN_SCORE),
+                BandAngles(np.zeros((0, nb)), np.zeros((0, nb)), min_angle, MIN_SCORE))
+    polar = _polar(images, invalid)
+    return _from_polar(polar, member, min_angle, None), _from_polar(polar, None, min_angle, None)
+
+
+def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
+    """Each band on the polar grid, in units of its noise through ``asinh``, ring means removed (module docstring, 1.)."""
+    k, nb, h, w = images.shape
     support, matrix = polar_support(h, STEP, tuple(RADII))
     flat = np.take(images.reshape(k, nb, h * w), support, axis=2).astype(np.float32, copy=False)  # take: 3x indexing's speed
     bad = ~np.isfinite(flat)
@@ -275,9 +295,16 @@ def estimate_band_angles(images: np.ndarray, invalid: np.ndarray | None = None, 
         touched = np.asarray(bad.reshape(k * nb, -1).astype(np.float32) @ matrix)
         valid = touched.reshape(k, nb, len(RADII), n_phi) == 0
         count = np.maximum(valid.sum(axis=3, keepdims=True), 1).astype(np.float32)  # float32 throughout (spectra below)
-        polar = np.where(valid, polar - (polar * valid).sum(axis=3, keepdims=True) / count, np.float32(0.0))
-    else:
-        polar -= polar.mean(axis=3, keepdims=True)
+        return np.where(valid, polar - (polar * valid).sum(axis=3, keepdims=True) / count, np.float32(0.0))
+    return polar - polar.mean(axis=3, keepdims=True)
+
+
+def _from_polar(polar: np.ndarray, member: np.ndarray | None, min_angle: float, min_score: float | None) -> BandAngles:
+    """Steps 2. and 3. of the module docstring on :func:`_polar`'s output (``member``: the groups' 0/1 matrix)."""
+    k, nb, _, n_phi = polar.shape
+    learned = min_score is None and member is None and nb == N_BANDS  # the detector flags (module docstring, 3.)
+    if min_score is None:
+        min_score = MIN_SCORE if member is None else GROUP_MIN_SCORE
     if member is not None:  # a group's polar image: the sum of its bands' (each already in units of its noise)
         polar = np.einsum("gb,kbrp->kgrp", member, polar)
     forward, inverse = dft_matrices(n_phi)
