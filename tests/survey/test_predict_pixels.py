@@ -132,6 +132,12 @@ def test_predict_reads_the_groups_the_flagged_bands_turn_in(tmp_path: Path) -> N
     given = predict(PredictConfig(out=tmp_path / "b" / "s.csv", band_groups="gy,riz", **settings))  # type: ignore[arg-type]
     assert given.band_groups == "gy,riz" and "--band-groups" not in given.describe()
     assert pd.read_csv(tmp_path / "b" / "s.csv").equals(pd.read_csv(tmp_path / "auto" / "s.csv"))
+    kept = {**settings, "out": tmp_path / "k" / "s.csv", "keep_parts": True}
+    first = predict(PredictConfig(**kept))  # type: ignore[arg-type]
+    again = predict(PredictConfig(**kept))  # type: ignore[arg-type]
+    told = predict(PredictConfig(band_groups="gy,riz", **kept))  # type: ignore[arg-type]
+    assert first.parts_reused == 0 and again.parts_reused == again.parts_total  # the same sample, the same groups
+    assert told.parts_reused == 0  # given groups have no per-band fallback: read groups' parts are not theirs
 
 
 def test_the_auto_sample_spreads_over_the_input_and_its_counts_add(objects: np.ndarray) -> None:

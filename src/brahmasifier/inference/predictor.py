@@ -218,8 +218,9 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
     parts = plan_parts(len(source), config.part_size)
     parts_dir = parts_dir_for(out)
     groups, sampled = _band_groups(config.band_groups, source)
-    if sampled is not None and sampled.describe():
-        notes.append(sampled.describe(config.register_bands))
+    said = "" if sampled is None else sampled.describe(config.register_bands)
+    if said:
+        notes.append(said)
     plan = {
         "format": "brahmasifier-prediction-parts", "version": 2,
         "models": [{"name": m.name, "fingerprint": m.fingerprint} for m in loaded],
@@ -229,6 +230,7 @@ def _predict(config: PredictConfig, out: Path, started: float, stack: contextlib
         "register_bands": config.register_bands,
         **({"repair_score": config.repair_score} if config.repair_score is not None else {}),
         **({"band_groups": groups} if groups else {}),
+        **({"band_groups_read": True} if groups and sampled is not None else {}),  # auto: with the per-band fallback
     }
     run = _RunInfo(loaded, config.tta, precision, engine, device_label, 1, parts, started)
     registration = Registration(config.register_bands, config.repair_score, groups, groups_read=sampled is not None)

@@ -51,8 +51,8 @@ from brahmasifier.survey.registration import (
 
 __all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "AUTO_CONSISTENT", "AUTO_GROUPS", "AUTO_SPREAD",
            "MANY_FLAGGED", "NO_GROUPS", "PIXEL_COLUMNS", "SAMPLE_BLOCK", "SAMPLE_BLOCKS", "GroupSample", "Registration",
-           "alone_where_apart", "band_agreement", "misregistered_line", "one_blas_thread", "pixel_checks", "sample_spans",
-           "suggest_band_groups"]
+           "alone_where_apart", "band_agreement", "group_spread", "misregistered_line", "one_blas_thread", "pixel_checks",
+           "sample_spans", "suggest_band_groups"]
 
 #: Share of scored objects flagged misregistered from which ``predict``'s summary suggests ``--repair-score 0``:
 #: aligned cutouts are flagged at under 1% (0.25–0.58% on the clean, rotated, masked and resampled copies of
@@ -183,6 +183,15 @@ def sample_spans(n: int, blocks: int = SAMPLE_BLOCKS, block: int = SAMPLE_BLOCK)
     return [(int(s), int(s) + block) for s in starts]
 
 
+def group_spread(angles: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Per object (``angles``: ``(n, bands)`` degrees), the largest spread of estimated angles within one of ``groups``."""
+    spread = np.zeros(len(angles))
+    for members in groups:
+        chosen = angles[:, list(members)]
+        spread = np.maximum(spread, chosen.max(axis=1) - chosen.min(axis=1))
+    return spread
+
+
 @dataclass
 class GroupSample:
     """What the ``--band-groups auto`` sample said: its flagged objects' angles, and the groups they name.
@@ -224,12 +233,8 @@ class GroupSample:
         candidate = self.candidate
         if not candidate:
             return 0.0
-        angles = np.concatenate(self.flagged_angles)
-        spread = np.zeros(len(angles))
-        for members in _bands.band_groups(candidate):
-            chosen = angles[:, list(members)]
-            spread = np.maximum(spread, chosen.max(axis=1) - chosen.min(axis=1))
-        return float(np.mean(spread <= AUTO_SPREAD))
+        return float(np.mean(group_spread(np.concatenate(self.flagged_angles), _bands.band_groups(candidate))
+                             <= AUTO_SPREAD))
 
     @property
     def groups(self) -> str:
@@ -338,11 +343,7 @@ def alone_where_apart(grouped: BandAngles, alone: BandAngles, groups: tuple[tupl
     mixes both forms): their angles, scores, flag and bands to repair come from ``alone`` (its
     repair: the flagged objects' bands ≥ 1° from 0); every other object keeps ``grouped``'s.
     """
-    spread = np.zeros(len(alone.angles))
-    for members in groups:
-        chosen = alone.angles[:, list(members)]
-        spread = np.maximum(spread, chosen.max(axis=1) - chosen.min(axis=1))
-    apart = alone.misregistered & (spread > AUTO_SPREAD)
+    apart = alone.misregistered & (group_spread(alone.angles, groups) > AUTO_SPREAD)
     if not apart.any():
         return grouped
     out = copy.copy(grouped)
