@@ -230,25 +230,30 @@ class GroupSample:
     @property
     def consistent(self) -> float:
         """The share of flagged objects whose angles agree within every group of :attr:`candidate` (0 without one)."""
-        candidate = self.candidate
-        if not candidate:
-            return 0.0
-        return float(np.mean(group_spread(np.concatenate(self.flagged_angles), _bands.band_groups(candidate))
-                             <= AUTO_SPREAD))
+        return self._choice()[1]
 
     @property
     def groups(self) -> str:
         """The groups ``--band-groups auto`` uses: :attr:`candidate` if :attr:`consistent` enough, else ``""``."""
-        return self.candidate if self.consistent >= AUTO_CONSISTENT else ""
+        candidate, consistent = self._choice()
+        return candidate if consistent >= AUTO_CONSISTENT else ""
+
+    def _choice(self) -> tuple[str, float]:
+        candidate = self.candidate
+        if not candidate:
+            return "", 0.0
+        spread = group_spread(np.concatenate(self.flagged_angles), _bands.band_groups(candidate))
+        return candidate, float(np.mean(spread <= AUTO_SPREAD))
 
     def describe(self, register: bool = True) -> str:
         """The summary's note on what ``--band-groups auto`` chose and from what (``""`` when there was no candidate)."""
-        candidate, s = self.candidate, "s" if self.n_sampled != 1 else ""
+        candidate, consistent = self._choice()
         if not candidate:
             return ""
-        share = (f"{self.consistent:.0%} of the {self.n_flagged} flagged of {self.n_sampled} sampled object{s} have each "
+        s = "s" if self.n_sampled != 1 else ""
+        share = (f"{consistent:.0%} of the {self.n_flagged} flagged of {self.n_sampled} sampled object{s} have each "
                  f"group's bands within {AUTO_SPREAD:g} degrees")
-        if not self.groups:
+        if consistent < AUTO_CONSISTENT:
             return (f"one angle per band (--band-groups auto): the flagged objects' bands agree in groups {candidate}, but "
                     f"only {share} (under {AUTO_CONSISTENT:.0%}: objects turned in groups mixed with bands turned each on "
                     "its own; docs/survey-pixels.md, section 3)")
@@ -327,7 +332,7 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         out[invalid] = np.nan
     if register and repair_score is not None:
         angles.band_flags = angles.bands_to_repair(repair_score)
-    if groups is not None and alone is not None:
+    if groups is not None and alone is not None:  # groups read: objects turned band by band keep their own angles
         angles = alone_where_apart(angles, with_footprint(alone, footprints), groups)
     registered = angles.band_flags.sum(axis=1).astype(np.int8) if register else np.zeros(k, np.int8)
     if registered.any():
