@@ -57,12 +57,13 @@ def test_no_effect_and_no_draws_when_off() -> None:
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
     strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0, "mask": 3.0,
-                 "correlated_noise": 0.19, "misregister": 10.0, "resample_bands": 30.0}
+                 "correlated_noise": 0.19, "misregister": 10.0, "misregister_negatives": 10.0, "resample_bands": 30.0}
     aug = SurveyAugment(**{name: strengths[name]}, probability=1.0)
     x = _noise(8) + _blob()[None, None]
-    one, two, other = aug.apply(x, _gen(5)), aug.apply(x, _gen(5)), aug.apply(x, _gen(6))
+    negatives = torch.ones(8, dtype=torch.bool)
+    one, two, other = (aug.apply(x, _gen(seed), negatives) for seed in (5, 5, 6))
     finite = torch.isfinite(one)
-    if name in ("rotate", "misregister", "resample_bands"):  # outside r = 20.5 px invalid (NaN); everything inside is data
+    if name in ("rotate", "misregister", "misregister_negatives", "resample_bands"):  # outside r = 20.5 px NaN, inside data
         yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
         assert torch.equal(~finite, (torch.hypot(yy, xx) > 20.5).expand_as(finite))
         one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
@@ -157,7 +158,7 @@ def test_augmentation_runs_in_training(tmp_path: object) -> None:
     card = ModelCard(architecture="compact", model_kwargs={}, bands=list("grizy"), normalization={"name": "asinh_mad"},
                      input_size=41).to_dict()
     task = LensClassificationTask(card, survey_augment={**dict.fromkeys(AUGMENTATIONS, 0.5), "probability": 1.0})
-    out = task._augment(x)
+    out = task._augment(x, torch.tensor([True, False, True, False]))
     assert out.shape == x.shape and not torch.equal(out, x) and math.isfinite(float(task(out).detach().sum()))
 
 
@@ -208,6 +209,18 @@ def test_misregister_rotates_bands_independently() -> None:
         positions = {tuple(round(v) for v in _centroid(band)) for band in sample}
         assert len(positions) > 1
         assert all(abs(math.hypot(*p) - 8.0) < 1.5 for p in positions)  # rotated (and shifted <= 1.5 px) about the centre
+
+
+def test_misregister_negatives_turns_the_non_lenses_only() -> None:
+    """Hard negatives: the samples flagged non-lens get misregister's turns, the others are left as they were."""
+    x = (_blob(x0=8.0) * torch.ones(5, 1, 1))[None].repeat(6, 1, 1, 1) + _noise(6)
+    negatives = torch.tensor([True, False, True, False, False, True])
+    out = SurveyAugment(misregister_negatives=30.0, probability=1.0).apply(x, _gen(3), negatives)
+    assert torch.equal(out[~negatives], x[~negatives])
+    for sample in torch.nan_to_num(out[negatives]):
+        assert len({tuple(round(v) for v in _centroid(band)) for band in sample}) > 1
+    with pytest.raises(ValueError, match="non-lens flags"):
+        SurveyAugment(misregister_negatives=30.0).apply(x, _gen(3))
 
 
 def test_the_reported_geometry_is_where_the_content_went() -> None:

@@ -100,6 +100,9 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--aug-misregister",), "aug_misregister", {"type": float, "metavar": "DEGREES"},
                  "survey augmentation: each band rotated by its own angle up to ±DEGREES (and shifted up to "
                  "±DEGREES/20 px), footprint outside r = 20.5 px masked (0: off)"),
+    ConfigOption(("--aug-misregister-negatives",), "aug_misregister_negatives", {"type": float, "metavar": "DEGREES"},
+                 "survey augmentation: as --aug-misregister, on non-lenses only: misregistered bands as a hard "
+                 "negative (0: off)"),
     ConfigOption(("--aug-resample-bands",), "aug_resample_bands", {"type": float, "metavar": "DEGREES"},
                  "survey augmentation: each band rotated by its own angle up to ±DEGREES and straight back "
                  "(bilinear, then bicubic): aligned bands resampled as --register-bands leaves them (0: off)"),

@@ -40,6 +40,10 @@ Applied in this order, after the D4 flips and rotations:
   centre, bilinear, the footprint outside r = 20.5 px NaN (:func:`misregister_bands`): the
   blind set's bands rotated by different angles, as a perturbation of lenses and non-lenses
   alike (the label is kept).
+- ``misregister_negatives`` (max per-band angle A, degrees): after ``misregister``, the same
+  turn and move, on non-lenses only (the batch's labels, ``negatives``): misregistered bands as a
+  hard negative — a band turned by a few degrees leaves a quadrupole in the colour residuals
+  that reads as an arc, and a repair that misses by as much hands the model such an object.
 - ``resample_bands`` (max per-band angle A, degrees): after ``misregister``. Each band rotated by
   its own ``U(−A, A)`` (bilinear) and straight back (bicubic), the footprint outside r = 20.5 px
   NaN: every band aligned but resampled twice at its own angle, as ``predict --register-bands``
@@ -71,7 +75,7 @@ __all__ = ["AUGMENTATIONS", "AugmentGeometry", "SurveyAugment", "add_sky", "blur
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
 AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister",
-                                  "resample_bands", "rotate", "mask")
+                                  "misregister_negatives", "resample_bands", "rotate", "mask")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -103,6 +107,7 @@ class SurveyAugment:
     mask: float = 0.0  # max number of random masks (discs, edge strips, chip gaps) set to NaN
     correlated_noise: float = 0.0  # max lag-1 noise correlation of a resampling-like [c, 1, c] kernel
     misregister: float = 0.0  # max per-band rotation in degrees (and shift of a 20th of it in pixels)
+    misregister_negatives: float = 0.0  # the same, on non-lenses only (needs the batch's labels)
     resample_bands: float = 0.0  # max per-band angle of a rotation there and back (bilinear, then bicubic)
     probability: float = 0.5
     pixel_scale: float = PIXEL_SCALE
@@ -131,11 +136,16 @@ class SurveyAugment:
         """True when at least one augmentation is on."""
         return self.probability > 0 and any(getattr(self, name) > 0 for name in AUGMENTATIONS)
 
-    def apply(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The augmented batch (a new tensor; ``x`` itself when nothing is on)."""
-        return self.apply_with_geometry(x, generator)[0]
+    def apply(self, x: torch.Tensor, generator: torch.Generator, negatives: torch.Tensor | None = None) -> torch.Tensor:
+        """The augmented batch (a new tensor; ``x`` itself when nothing is on).
 
-    def apply_with_geometry(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, AugmentGeometry]:
+        ``negatives``: ``(B,)`` bool, the samples that are non-lenses (``misregister_negatives``
+        needs it; unlabelled samples are ``False``).
+        """
+        return self.apply_with_geometry(x, generator, negatives)[0]
+
+    def apply_with_geometry(self, x: torch.Tensor, generator: torch.Generator,
+                            negatives: torch.Tensor | None = None) -> tuple[torch.Tensor, AugmentGeometry]:
         """:meth:`apply` (the same draws), also returning how each sample's content was moved (:class:`AugmentGeometry`)."""
         b = x.shape[0]
         moved = torch.zeros(b, 2, dtype=torch.float64)
@@ -187,6 +197,14 @@ class SurveyAugment:
             use = chosen()
             angles = uniform(b, c, low=-self.misregister, high=self.misregister)
             offsets = uniform(b, c, 2, low=-self.misregister / 20.0, high=self.misregister / 20.0)
+            out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
+        if self.misregister_negatives > 0:
+            if negatives is None or negatives.shape != (b,):
+                raise ValueError("survey augmentation misregister_negatives needs the batch's non-lens flags, shape (B,)")
+            use = chosen() & negatives.to(x.device).bool()
+            top = self.misregister_negatives
+            angles = uniform(b, c, low=-top, high=top)
+            offsets = uniform(b, c, 2, low=-top / 20.0, high=top / 20.0)
             out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
         if self.resample_bands > 0:
             use = chosen()

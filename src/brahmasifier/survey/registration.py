@@ -43,7 +43,10 @@ Method (per object, vectorised over a batch):
    band ``b`` with the sum of the *other* bands at every shift is one FFT along the angle,
    summed over the radii, normalised into a correlation coefficient ``ρ_b(Δ)``. The band's
    estimated rotation is the best shift (refined by a parabola through the peak), relative to
-   the median of the five bands' estimates (so the bands that agree define 0).
+   the median of the five bands' estimates (so the bands that agree define 0). The search
+   (:mod:`brahmasifier.survey.alignment`) runs ``ITERATIONS`` rounds from 0, and where a band
+   ends at least ``min_angle`` from 0, rounds again from every band aligned to the brightest
+   first, keeping the more coherent result (bands turned alike no longer lock onto each other).
 3. Each band's score is the gain in ``ρ`` (rotated against as it is) as a fraction of what was
    left to gain, ``1 − ρ(0)`` floored at :data:`SCORE_FLOOR`, times ``ρ`` at the estimate. An
    object is ``misregistered`` when the **sum** of the scores of its bands estimated at least
@@ -148,8 +151,9 @@ from typing import Any
 
 import numpy as np
 
+from brahmasifier.survey.alignment import search_rounds, second_start
 from brahmasifier.survey.evidence import N_BANDS, detector, features
-from brahmasifier.survey.polar import dft_matrices, level_and_noise, median, polar_support, rfft_weights
+from brahmasifier.survey.polar import dft_matrices, level_and_noise, polar_support
 
 __all__ = ["GROUP_MIN_SCORE", "MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles",
            "estimate_band_angles", "estimate_grouped_and_alone", "register_bands"]
@@ -307,7 +311,7 @@ def _from_polar(polar: np.ndarray, member: np.ndarray | None, min_angle: float, 
         min_score = MIN_SCORE if member is None else GROUP_MIN_SCORE
     if member is not None:  # a group's polar image: the sum of its bands' (each already in units of its noise)
         polar = np.einsum("gb,kbrp->kgrp", member, polar)
-    forward, inverse = dft_matrices(n_phi)
+    forward, _ = dft_matrices(n_phi)
     spectra = (polar @ forward).view(np.complex64)  # (k, nb, radii, n_phi // 2 + 1): rfft along the angle
     power = (polar**2).sum(axis=(2, 3))
     # Cross-spectra summed over the radii, once: cross[k, m, b, c] = Σ_r S_b(m) conj(S_c(m)). Every
@@ -315,40 +319,23 @@ def _from_polar(polar: np.ndarray, member: np.ndarray | None, min_angle: float, 
     by_wave = np.ascontiguousarray(spectra.transpose(0, 3, 1, 2))  # (k, m, nb, radii)
     cross = by_wave @ np.conj(by_wave).transpose(0, 1, 3, 2)  # (k, m, nb, nb)
     own = np.einsum("kmbb->kmb", cross).real  # Σ_r |S_b|²
-    weights = rfft_weights(n_phi).astype(np.float32)
-    waves = np.arange(n_phi // 2 + 1, dtype=np.float32)
     ng = polar.shape[1]  # bands, or groups
     group_of = np.arange(nb) if member is None else np.argmax(member, axis=0)
-    reference = np.zeros(ng, dtype=bool)  # with groups: the largest (the first of equals) defines 0
+    reference = None  # with groups: the largest (the first of equals) defines 0
     if member is not None:
+        reference = np.zeros(ng, dtype=bool)
         reference[int(np.argmax(member.sum(axis=1)))] = True
-    shift = np.zeros((k, ng), dtype=np.float32)  # in samples: band(φ + shift) lines up with the others
-    for _ in range(ITERATIONS):
-        turn = np.float32(2 * np.pi / n_phi) * waves[None, :, None] * shift[:, None, :]
-        phase = np.empty(turn.shape, dtype=np.complex64)  # exp(i turn), (k, m, nb): cos + i sin beat complex exp 4x
-        phase.real, phase.imag = np.cos(turn), np.sin(turn)
-        with_all = (cross @ np.conj(phase)[..., None])[..., 0]  # Σ_c C_bc conj(v_c): band against every band
-        against = with_all - own * np.conj(phase)  # ... against every *other* band, aligned as estimated so far
-        corr = np.ascontiguousarray(against.transpose(0, 2, 1)).view(np.float32) @ inverse  # c[s] = Σ band(φ + s) ref(φ)
-        rows = (phase * with_all).real  # v_b Σ_c C_bc conj(v_c); the reference's power is a quadratic form
-        ref_power = ((rows.sum(axis=2, keepdims=True) - 2.0 * rows + own) * weights[None, :, None]).sum(axis=1) / n_phi
-        rho = corr / (np.sqrt(np.maximum(power * ref_power, 0.0))[..., None] + 1e-12)
-        best = rho.argmax(axis=2)
-        left = np.take_along_axis(rho, ((best - 1) % n_phi)[..., None], axis=2)[..., 0]
-        mid = np.take_along_axis(rho, best[..., None], axis=2)[..., 0]
-        right = np.take_along_axis(rho, ((best + 1) % n_phi)[..., None], axis=2)[..., 0]
-        denom = left - 2 * mid + right
-        refine = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
-        found = (best + np.clip(refine, -0.5, 0.5) + n_phi / 2) % n_phi - n_phi / 2
-        if member is None:
-            shift = ((found - median(found) + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
-        else:  # the reference stays put (two groups both turned at once against each other oscillate)
-            shift = np.where(reference, 0.0, (found + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
+    # shift: in samples, band(φ + shift) lines up with the others
+    found = search_rounds(cross, own, power, np.zeros((k, ng), dtype=np.float32), ITERATIONS, reference)
+    if reference is None and ng > 2:  # a second start, each band first aligned to the brightest (survey.alignment)
+        turned = np.nonzero(np.abs(found[0]).max(axis=1) * STEP >= min_angle)[0]
+        found = second_start(cross, own, power, found, ITERATIONS, turned)
+    shift, rho, mid = found
     # A band rotated by +θ (scipy's sense) has its structure at φ - θ. float64, as before: the
     # probabilities file's angle columns keep one dtype in every part.
     relative = (-shift * STEP).astype(np.float64)[:, group_of]
     gain = (mid - rho[..., 0])[:, group_of]
-    if member is not None:  # each group other than the reference counts once in the object's score
+    if member is not None and reference is not None:  # each group other than the reference counts once in the score
         counted = np.zeros(nb, dtype=bool)
         counted[[int(np.argmax(row)) for row, ref in zip(member, reference, strict=True) if not ref]] = True
         gain = np.where(counted, gain, 0.0)

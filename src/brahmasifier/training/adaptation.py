@@ -97,7 +97,7 @@ class DomainAdversarialTask(LensClassificationTask):
         n = xs.shape[0]
         x = torch.cat([xs, self._target_batch(n, xs.device).to(xs.dtype)])
         if self.hparams["augment"] or self.survey_augment.active:
-            x = self._augment(x)
+            x = self._augment(x, torch.cat([y == 0, torch.zeros(len(x) - n, dtype=torch.bool, device=y.device)]))
         if self.hparams["channels_last"]:
             x = x.contiguous(memory_format=torch.channels_last)
         features = self.model.features_prepared(self.model.prepare(x))

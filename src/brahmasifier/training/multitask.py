@@ -187,14 +187,15 @@ class LensMultiTaskTask(LensClassificationTask):
         logits, mean, log_var = self.model(x)
         return logits.float(), mean.float(), log_var.float()
 
-    def _augment_with_elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, AugmentGeometry]:
+    def _augment_with_elements(self, x: torch.Tensor, negatives: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor | None, AugmentGeometry]:
         """As the classifier task's ``_augment`` (same generator and order), also returning the D4 elements and moves."""
         seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
         generator = torch.Generator().manual_seed(seed)
         elements = None
         if self.hparams["augment"]:
             x, elements = random_d4(x, generator)
-        x, geometry = self.survey_augment.apply_with_geometry(x, generator)
+        x, geometry = self.survey_augment.apply_with_geometry(x, generator, negatives)
         return x, elements, geometry
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -202,7 +203,7 @@ class LensMultiTaskTask(LensClassificationTask):
         x, y = batch["image"], batch["label"].float()
         elements, geometry = None, None
         if self.hparams["augment"] or self.survey_augment.active:
-            x, elements, geometry = self._augment_with_elements(x)
+            x, elements, geometry = self._augment_with_elements(x, y == 0)
         target, mask = self._batch_targets(batch, elements, geometry)
         logits, mean, log_var = self._outputs(x)
         loss, parts = multitask_loss(logits, y, mean, log_var, target, mask, weight=float(self.hparams["regression_weight"]),

@@ -87,12 +87,12 @@ class LensClassificationTask(pl.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+    def _augment(self, x: torch.Tensor, negatives: torch.Tensor | None = None) -> torch.Tensor:
         seed = hash((int(self.hparams["seed"]), int(self.global_step), int(self.global_rank))) & 0x7FFFFFFF
         generator = torch.Generator().manual_seed(seed)
         if self.hparams["augment"]:
             x = random_d4(x, generator)[0]
-        return self.survey_augment.apply(x, generator)
+        return self.survey_augment.apply(x, generator, negatives)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Seed torch's generator (dropout) by (seed, step, rank): a resumed run draws what the uninterrupted one did."""
@@ -102,7 +102,7 @@ class LensClassificationTask(pl.LightningModule):
         """One optimisation step: augment, BCE loss, training accuracy and throughput."""
         x, y = batch["image"], batch["label"].float()
         if self.hparams["augment"] or self.survey_augment.active:
-            x = self._augment(x)
+            x = self._augment(x, y == 0)
         logits = self(x)
         loss = self.criterion(logits.float(), y)
         self.train_accuracy(logits.detach().float(), y.long())
