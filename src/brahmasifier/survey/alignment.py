@@ -23,7 +23,8 @@ builds such objects: the first start alone misses in most noise draws). The seco
 only where the first result has a band at least the flag's smallest angle from 0 (every object on
 which it won did; 27% of clean SLSim-engine objects) and wins by :func:`second_wins`. On the
 per-band circle-cut sets, ``rb30s1``: TPR at FPR 1e-2 repaired 0.808 → 0.820 (SLSim engine,
-``t404``; paired 95% interval +0.001 to +0.067) and 0.659 → 0.678 (our engine, ``sim102``), SLSim's
+``t404``; paired 95% interval +0.001 to +0.067; with the second training seed ``rb30s2`` 0.799 →
+0.825) and 0.659 → 0.678 (our engine, ``sim102``), SLSim's
 own configuration 0.741 → 0.741 and 0.753 → 0.756; clean logits unchanged, rotated and two-group
 sets' TPR the same, detection the same, false flags 0.25–0.62% (0.25–0.58%). Five starts (one per anchor band) gave
 no more. Cost: ``pixel_checks`` 67 → 73 µs per object on clean cutouts (medians of three runs).
