@@ -193,19 +193,17 @@ class SurveyAugment:
             use = chosen()
             rho = uniform(b, low=0.5 * self.correlated_noise, high=self.correlated_noise) * use
             out = correlate(out, rho, sigma, generator)
+        def misregistered(batch: torch.Tensor, use: torch.Tensor, top: float) -> torch.Tensor:
+            angles = uniform(b, c, low=-top, high=top)
+            offsets = uniform(b, c, 2, low=-top / 20.0, high=top / 20.0)
+            return torch.where(use[:, None, None, None], misregister_bands(batch, angles, offsets), batch)
+
         if self.misregister > 0:
-            use = chosen()
-            angles = uniform(b, c, low=-self.misregister, high=self.misregister)
-            offsets = uniform(b, c, 2, low=-self.misregister / 20.0, high=self.misregister / 20.0)
-            out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
+            out = misregistered(out, chosen(), self.misregister)
         if self.misregister_negatives > 0:
             if negatives is None or negatives.shape != (b,):
                 raise ValueError("survey augmentation misregister_negatives needs the batch's non-lens flags, shape (B,)")
-            use = chosen() & negatives.to(x.device).bool()
-            top = self.misregister_negatives
-            angles = uniform(b, c, low=-top, high=top)
-            offsets = uniform(b, c, 2, low=-top / 20.0, high=top / 20.0)
-            out = torch.where(use[:, None, None, None], misregister_bands(out, angles, offsets), out)
+            out = misregistered(out, chosen() & negatives.to(x.device).bool(), self.misregister_negatives)
         if self.resample_bands > 0:
             use = chosen()
             angles = uniform(b, c, low=-self.resample_bands, high=self.resample_bands)
