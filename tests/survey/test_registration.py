@@ -106,6 +106,29 @@ def test_repair_brings_the_band_back() -> None:
     assert after < 0.4 * before
 
 
+def test_the_batched_repair_is_scipys_rotation_with_another_cubic() -> None:
+    """One grid_sample call turns bands like ``scipy.ndimage.rotate`` (sense, centre, coverage), Keys' cubic for its spline."""
+    from scipy import ndimage
+
+    from brahmasifier.survey.registration import BandAngles
+
+    yy, xx = np.mgrid[:41, :41] - 20.0
+    smooth = 100.0 * np.exp(-0.5 * ((yy - 3.0) ** 2 / 9.0 + (xx - 8.0) ** 2 / 4.0)) + 5.0  # off-centre, elongated
+    images = np.repeat(smooth[None, None], 5, axis=1).repeat(3, axis=0).astype(np.float32)
+    images[1, 2, 30:34, 5:9] = np.nan  # a hole in one band
+    angles = np.array([[0.0, 30.0, 0.0, -12.0, 0.0], [0.0, 0.0, 47.0, 0.0, 0.0], [0.0] * 5])
+    turned = BandAngles(angles, np.ones_like(angles), min_angle=0.0, min_score=0.0, peak=np.ones_like(angles))
+    repaired = register_bands(images, turned)
+    for obj, band in zip(*np.nonzero(turned.band_flags), strict=True):
+        plane = np.nan_to_num(images[obj, band], nan=5.0).astype(np.float64)
+        expected = ndimage.rotate(plane, -angles[obj, band], reshape=False, order=3, mode="constant", cval=5.0)
+        covered = ndimage.rotate(np.isfinite(images[obj, band]).astype(float), -angles[obj, band], reshape=False, order=1)
+        got = repaired[obj, band]
+        assert np.array_equal(np.isnan(got), covered < 0.999)  # uncovered or touching the hole: invalid
+        assert np.nanmax(np.abs(got - expected)) < 0.03 * smooth.max()
+    assert np.array_equal(repaired[2], images[2]) and not turned.band_flags[2].any()  # nothing to turn: untouched
+
+
 def test_pixel_checks_columns_and_nan_fills() -> None:
     images = _objects(2, 4)
     images[1][:, footprint_outside(41)] = 0.0
