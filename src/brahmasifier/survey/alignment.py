@@ -56,6 +56,11 @@ def _peak(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (best + np.clip(refine, -0.5, 0.5) + n_phi / 2) % n_phi - n_phi / 2, mid
 
 
+def _centred(found: np.ndarray, n_phi: int) -> np.ndarray:
+    """Shifts re-centred on each object's median band, wrapped into ``[−n/2, n/2)`` (float32)."""
+    return ((found - median(found) + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
+
+
 def _phase(shift: np.ndarray, n_phi: int) -> np.ndarray:
     """``exp(i 2π m shift / n)`` for every wave ``m`` ``(k, m, bands)``: cos + i sin beat complex exp 4x."""
     waves = np.arange(n_phi // 2 + 1, dtype=np.float32)
@@ -88,7 +93,7 @@ def search_rounds(cross: np.ndarray, own: np.ndarray, power: np.ndarray, shift: 
         rho = corr / (np.sqrt(np.maximum(power * ref_power, 0.0))[..., None] + 1e-12)
         found, mid = _peak(rho)
         if reference is None:
-            shift = ((found - median(found) + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
+            shift = _centred(found, n_phi)
         else:  # the reference stays put (two groups both turned at once against each other oscillate)
             shift = np.where(reference, 0.0, (found + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
     return shift, rho, mid
@@ -103,17 +108,17 @@ def pair_start(cross: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     corr = np.ascontiguousarray(with_anchor.transpose(0, 2, 1)).view(np.float32) @ inverse
     found, _ = _peak(corr)
     found[np.arange(k), anchor] = 0.0
-    return ((found - median(found) + n_phi / 2) % n_phi - n_phi / 2).astype(np.float32)
+    return _centred(found, n_phi)
 
 
 def second_start(cross: np.ndarray, own: np.ndarray, power: np.ndarray, found: tuple[np.ndarray, np.ndarray, np.ndarray],
                  rounds: int, todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``found`` (:func:`search_rounds`' shift, ρ and peaks from 0), with the second start's where it wins (module docstring).
+    """``found`` (:func:`search_rounds`' shift, ρ and peaks from 0, updated in place) with the second start's where it wins.
 
     Only the objects ``todo`` (indices) are searched again: the first start's result with a band
     turned by at least the flag's smallest angle — every object on which the second start won did.
     """
-    shift, rho, mid = (np.array(a, copy=True) for a in found)
+    shift, rho, mid = found
     if todo.size == 0:
         return shift, rho, mid
     cross, own, power = cross[todo], own[todo], power[todo]
