@@ -15,8 +15,10 @@ each, the cost of the checks in % of predict's objects/s and how it splits betwe
 invalid pixels and the registration. Also the
 checks alone (µs per object, batches of 256, median of 7) on clean and on rotated-footprint
 objects, and on clean ones with ``--band-groups gy,riz`` (given, and read by ``--band-groups auto``: each band
-estimated alone too), and ``--band-groups auto``'s sample (read and checked once per run; the arms above run
-with ``--band-groups none`` so that they time the steady state; ``--groups-read gy,riz`` makes the checks arm
+estimated alone too), and with the repair (the flagged objects', and every object's as ``--groups-read``
+runs; "clean" is whatever STORE holds: a misregistered store times the repair of its objects), and
+``--band-groups auto``'s sample (read and checked once per run; the arms above run with
+``--band-groups none`` so that they time the steady state; ``--groups-read gy,riz`` makes the checks arm
 what ``--band-groups auto`` runs once it has read those groups); ``--checks-only`` times only those (to
 compare two checkouts: run this file with ``PYTHONPATH`` pointing at each in turn).
 """
@@ -28,6 +30,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,13 +53,18 @@ def _checks_alone(store_path: str, n: int) -> None:
     images = open_store(store_path).read(np.arange(min(256, n)))
     rotated = images.copy()
     rotated[:, :, footprint_outside(images.shape[-1])] = 0.0
-    for label, batch, groups, read in (("clean", images, "", False), ("corners filled", rotated, "", False),
-                                       ("clean, --band-groups gy,riz", images, "gy,riz", False),
-                                       ("clean, gy,riz read by --band-groups auto", images, "gy,riz", True)):
+    cases: tuple[tuple[str, np.ndarray, str, bool, dict[str, Any]], ...] = (
+        ("clean", images, "", False, {}), ("corners filled", rotated, "", False, {}),
+        ("clean, --band-groups gy,riz", images, "gy,riz", False, {}),
+        ("clean, gy,riz read by --band-groups auto", images, "gy,riz", True, {}),
+        ("clean, flagged objects repaired (predict's default)", images, "", False, {"register": True}),
+        ("clean, gy,riz read, every object repaired (--groups-read's arm)", images, "gy,riz", True,
+         {"register": True, "repair_score": 0.0}))
+    for label, batch, groups, read, repair in cases:
         times = []
         for _ in range(7):
             t = time.perf_counter()
-            pixel_checks(batch, np.zeros(len(batch), np.int32), band_groups=groups, groups_read=read)
+            pixel_checks(batch, np.zeros(len(batch), np.int32), band_groups=groups, groups_read=read, **repair)
             times.append(time.perf_counter() - t)
         print(f"pixel_checks alone, {label}: {statistics.median(times) / len(batch) * 1e6:.0f} µs/object")
     store = open_store(store_path)

@@ -29,7 +29,8 @@ from brahmasifier.display import lupton_grid, save_figure
 from brahmasifier.io.store import open_store
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey import alignment
-from brahmasifier.survey.registration import BandAngles, estimate_band_angles, register_bands
+from brahmasifier.survey.registration import BandAngles, estimate_band_angles
+from brahmasifier.survey.repair import register_bands
 
 
 @contextmanager

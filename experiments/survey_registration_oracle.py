@@ -11,7 +11,7 @@ offsets) in several ways, and prints AUC and TPR at FPR 1e-2 for each:
 - ``register``: ``--register-bands`` as shipped (estimated angles, flagged bands only);
 - ``oracle``: every band rotated back by its TRUE angle relative to the median band's
   (``pert_angle_<b>`` truth columns; the object keeps one common rotation, which a
-  rotation-trained model ignores), with :func:`brahmasifier.survey.registration.register_bands`'
+  rotation-trained model ignores), with :func:`brahmasifier.survey.repair.register_bands`'
   kernel — what a perfect estimate and detection would give: its gap to ``clean`` is the
   repair's resampling loss;
 - ``oracle_flagged``: the true angles, but only on the objects the check flags (the others
@@ -41,7 +41,8 @@ from brahmasifier.inference.config import PredictConfig
 from brahmasifier.inference.predictor import predict
 from brahmasifier.io.store import open_store
 from brahmasifier.survey.checks import pixel_checks
-from brahmasifier.survey.registration import BandAngles, register_bands
+from brahmasifier.survey.registration import BandAngles
+from brahmasifier.survey.repair import register_bands
 
 VARIANTS = ("clean", "none", "register", "oracle", "oracle_flagged", "estimate_all")
 

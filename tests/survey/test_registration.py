@@ -13,8 +13,8 @@ from brahmasifier.survey.registration import (
     GROUP_MIN_SCORE,
     estimate_band_angles,
     estimate_grouped_and_alone,
-    register_bands,
 )
+from brahmasifier.survey.repair import register_bands
 from brahmasifier.survey.transforms import footprint_outside, rotate_bands
 
 
@@ -194,6 +194,21 @@ def test_the_dft_matrices_are_numpys_fft() -> None:
         np.testing.assert_allclose(spectrum, np.fft.rfft(x), atol=2e-4)
         back = np.ascontiguousarray(np.fft.rfft(x).astype(np.complex64)).view(np.float32) @ inverse
         np.testing.assert_allclose(back, np.fft.irfft(np.fft.rfft(x), n=n), atol=2e-5)
+
+
+def test_the_turn_grid_is_torchs_affine_grid() -> None:
+    """The float32 grid of the repair equals ``affine_grid``'s float64 rotation."""
+    import torch
+    import torch.nn.functional as F
+
+    from brahmasifier.survey.repair import _turn_grid
+
+    theta = np.random.default_rng(5).uniform(-np.pi, np.pi, 6)
+    c, s = torch.cos(torch.from_numpy(theta)), torch.sin(torch.from_numpy(theta))
+    zero = torch.zeros_like(c)
+    expected = F.affine_grid(torch.stack([torch.stack([c, -s, zero], 1), torch.stack([s, c, zero], 1)], 1),
+                             [6, 1, 41, 41], align_corners=True).numpy()
+    np.testing.assert_allclose(_turn_grid(theta, 41, 41), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("n", [1, 2, 561, 560])

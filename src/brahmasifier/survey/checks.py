@@ -42,12 +42,8 @@ from brahmasifier import bands as _bands
 from brahmasifier.bands import BANDS
 from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
-from brahmasifier.survey.registration import (
-    BandAngles,
-    estimate_band_angles,
-    estimate_grouped_and_alone,
-    register_bands,
-)
+from brahmasifier.survey.registration import BandAngles, estimate_band_angles, estimate_grouped_and_alone
+from brahmasifier.survey.repair import register_bands
 
 __all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "AUTO_CONSISTENT", "AUTO_GROUPS", "AUTO_SPREAD",
            "MANY_FLAGGED", "NO_GROUPS", "PIXEL_COLUMNS", "SAMPLE_BLOCK", "SAMPLE_BLOCKS", "GroupSample", "Registration",

@@ -105,15 +105,17 @@ Method (per object, vectorised over a batch):
    ``--register-bands`` still loses against the clean set: repaired with the true angles an
    SLSim-engine set is 0.017 below it in TPR at FPR 1e-2, the missed detections and the angle
    errors cost the rest.
-4. :func:`register_bands` rotates each band to repair (``band_flags``) back about the centre, all of
-   a batch's in one ``torch.nn.functional.grid_sample`` call (bicubic, Keys' kernel: the one the
-   training's ``--aug-resample-bands`` turns bands back with; a bilinear round trip smoothed the
-   core by more than a 25° misregistration changed a band-alignment score); pixels the rotation
-   uncovers, and any touching an invalid pixel (a bilinear pass over the valid mask), become NaN:
-   invalid. It replaced scipy's cubic spline, one ``ndimage.rotate`` per band (2026-12-07, sixth
-   session; ``docs/survey-pixels.md`` §3 and §4): TPR at FPR 1e-2 on the ten repaired sets
-   measured moved by −0.008 to +0.003 (every paired 95% interval spanning 0), re-aligning g and
-   y of every object 3.8× faster (385 → 101 µs per object).
+4. The repair (:func:`brahmasifier.survey.repair.register_bands`) rotates each band to repair
+   (``band_flags``) back about the centre, all of a batch's in one
+   ``torch.nn.functional.grid_sample`` call (bicubic, Keys' kernel: the one the training's
+   ``--aug-resample-bands`` turns bands back with; a bilinear round trip smoothed the core by more
+   than a 25° misregistration changed a band-alignment score); pixels the rotation uncovers, and any
+   touching an invalid pixel (a bilinear pass over the valid mask), become NaN: invalid. It replaced
+   scipy's cubic spline, one ``ndimage.rotate`` per band (2026-12-07, sixth session;
+   ``docs/survey-pixels.md`` §3 and §4): TPR at FPR 1e-2 on the ten repaired sets measured moved by
+   −0.008 to +0.003 (every paired 95% interval spanning 0), re-aligning g and y of every object 3.8×
+   faster (385 → 101 µs per object); its grid written out in float32 since (the seventh session:
+   :mod:`brahmasifier.survey.repair`, another 1.9×).
 5. Known groups (``groups``; ``predict --band-groups gy,riz``): where bands turn together — the
    blind set's g and y one way, r, i, z another — each group's polar image (the sum of its
    bands') is one "band" of 2.: one angle per group against the largest group, which stays at 0
@@ -158,10 +160,10 @@ import numpy as np
 
 from brahmasifier.survey.alignment import search_rounds, second_start
 from brahmasifier.survey.evidence import N_BANDS, detector, features
-from brahmasifier.survey.polar import dft_matrices, level_and_noise, lower_median, polar_support
+from brahmasifier.survey.polar import dft_matrices, level_and_noise, polar_support
 
 __all__ = ["GROUP_MIN_SCORE", "MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles",
-           "estimate_band_angles", "estimate_grouped_and_alone", "register_bands"]
+           "estimate_band_angles", "estimate_grouped_and_alone"]
 
 #: Angular step of the polar grid, degrees (the estimate is refined between steps; 6° instead of 4°:
 #: the same detection and false flags, a third less work — module docstring, "Speed").
@@ -301,11 +303,17 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     scale = (ASINH_NOISE * sigma[..., None]).astype(np.float32)
     polar = np.arcsinh(polar.reshape(k, nb, len(RADII), n_phi) / scale)
     if holed:  # a band's samples touching its invalid pixels: 0 after each ring's mean over its others
-        touched = np.asarray(bad.reshape(k * nb, -1).astype(np.float32) @ matrix)
-        valid = touched.reshape(k, nb, len(RADII), n_phi) == 0
-        count = np.maximum(valid.sum(axis=3, keepdims=True), 1).astype(np.float32)  # float32 throughout (spectra below)
-        return np.where(valid, polar - (polar * valid).sum(axis=3, keepdims=True) / count, np.float32(0.0))
-    return polar - polar.mean(axis=3, keepdims=True)
+        rows = bad.reshape(k * nb, -1)
+        holes = np.flatnonzero(rows.any(axis=1))  # most bands have none inside the grid: only theirs resampled
+        valid = np.ones((k * nb, polar[0, 0].size), dtype=bool)
+        valid[holes] = np.asarray(rows[holes].astype(np.float32) @ matrix) == 0
+        valid = valid.reshape(k, nb, len(RADII), n_phi)
+        count = np.maximum(valid.sum(axis=3, keepdims=True), 1)
+        ring = ((polar * valid).sum(axis=3, keepdims=True, dtype=np.float64) / count).astype(np.float32)
+        return np.where(valid, polar - ring, np.float32(0.0))
+    # Sums in float64: numpy's float32 sums along a contiguous axis round by the array's memory
+    # alignment, and an object's numbers must not depend on its batch. Float32 after (spectra below).
+    return polar - polar.mean(axis=3, keepdims=True, dtype=np.float64).astype(np.float32)
 
 
 def _from_polar(polar: np.ndarray, member: np.ndarray | None, min_angle: float, min_score: float | None) -> BandAngles:
@@ -317,8 +325,11 @@ def _from_polar(polar: np.ndarray, member: np.ndarray | None, min_angle: float, 
     if member is not None:  # a group's polar image: the sum of its bands' (each already in units of its noise)
         polar = np.einsum("gb,kbrp->kgrp", member, polar)
     forward, _ = dft_matrices(n_phi)
-    spectra = (polar @ forward).view(np.complex64)  # (k, nb, radii, n_phi // 2 + 1): rfft along the angle
-    power = (polar**2).sum(axis=(2, 3))
+    # (k, nb, radii, n_phi // 2 + 1): rfft along the angle, one product per object (numpy runs a stacked
+    # product as one small product per leading index: per band and radius took 2x the time; one 2-D
+    # product over the whole batch 0.6x, but its rounding then depends on the batch's size)
+    spectra = (polar.reshape(k, -1, n_phi) @ forward).view(np.complex64).reshape(k, polar.shape[1], -1, forward.shape[1] // 2)
+    power = (polar**2).sum(axis=(2, 3), dtype=np.float64).astype(np.float32)  # float64: the _polar ring means
     # Cross-spectra summed over the radii, once: cross[k, m, b, c] = Σ_r S_b(m) conj(S_c(m)). Every
     # quantity of a round is a sum over these, so the rounds never touch the radii again.
     by_wave = np.ascontiguousarray(spectra.transpose(0, 3, 1, 2))  # (k, m, nb, radii)
@@ -358,28 +369,3 @@ def _membership(groups: tuple[tuple[int, ...], ...], nb: int) -> np.ndarray:
     for g, bands in enumerate(groups):
         member[g, list(bands)] = 1.0
     return member
-
-
-def register_bands(images: np.ndarray, angles: BandAngles) -> np.ndarray:
-    """A copy of ``images`` with every band of ``angles.band_flags`` rotated back by its estimated angle (module docstring)."""
-    import torch
-    import torch.nn.functional as F
-
-    out = np.array(images, dtype=np.float32, copy=True)
-    objs, bands = np.nonzero(angles.band_flags)
-    if objs.size == 0:
-        return out
-    planes = out[objs, bands].astype(np.float64)  # (n, H, W)
-    bad = ~np.isfinite(planes)
-    n, h, w = planes.shape
-    level = lower_median(planes.reshape(n, -1), ~bad.reshape(n, -1))[:, 0]  # the fill for invalid pixels and outside
-    theta = torch.from_numpy(np.deg2rad(-angles.angles[objs, bands].astype(np.float64)))
-    cos, sin, zero = torch.cos(theta), torch.sin(theta), torch.zeros_like(theta)
-    grid = F.affine_grid(torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1),
-                         [n, 1, h, w], align_corners=True).float()
-    centred = torch.from_numpy(np.where(bad, 0.0, planes - level[:, None, None]).astype(np.float32))[:, None]
-    turned = F.grid_sample(centred, grid, mode="bicubic", padding_mode="zeros", align_corners=True)[:, 0].numpy()
-    covered = F.grid_sample(torch.from_numpy((~bad).astype(np.float32))[:, None], grid, mode="bilinear",
-                            padding_mode="zeros", align_corners=True)[:, 0].numpy()
-    out[objs, bands] = np.where(covered < 0.999, np.nan, turned + level[:, None, None])  # uncovered, or touching an invalid pixel
-    return out
