@@ -89,6 +89,49 @@ def test_a_hole_common_to_every_band_does_not_hold_turned_bands_in_place() -> No
     assert not estimate_band_angles(np.where(invalid, 0.0, clean), invalid).misregistered.any()
 
 
+def test_a_gap_through_the_centre_of_every_band_is_filled_before_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chip gap on the same pixels of every band, through the core: filled from each band's neighbours, the turn is read.
+
+    Left out instead (the fill disabled), the turned bands read ~4° short here.
+    """
+    import brahmasifier.survey.polar as polar
+
+    rng = np.random.default_rng(11)
+    clean = np.stack([structured_object(rng) for _ in range(12)])
+    turned = np.stack([rotate_bands(im, np.array([15.0, 0, 0, 0, 15.0])) for im in clean])
+    xx = np.arange(41)[None, :].repeat(41, axis=0)
+    invalid = np.zeros(turned.shape, dtype=bool)
+    invalid[:, :, (xx >= 19) & (xx < 22)] = True  # a 3-pixel gap through the centre of every band
+    found = estimate_band_angles(np.where(invalid, 0.0, turned), invalid)
+    assert found.misregistered.all()
+    assert np.abs(found.angles[:, [0, 4]] - 15.0).mean() < 1.5
+    assert not estimate_band_angles(np.where(invalid, 0.0, clean), invalid).misregistered.any()
+    monkeypatch.setattr(polar, "HOLE_MIN_WEIGHT", 2.0)  # nothing reaches it: no pixel filled
+    assert np.abs(estimate_band_angles(np.where(invalid, 0.0, turned), invalid).angles[:, [0, 4]] - 15.0).mean() > 3.0
+
+
+def test_the_shared_hole_fill_is_astropys_interpolation() -> None:
+    """:func:`fill_shared_holes` equals ``interpolate_replace_nans`` with a Gaussian kernel (σ 1, 3σ), band by band."""
+    from astropy.convolution import Gaussian2DKernel, interpolate_replace_nans
+
+    from brahmasifier.survey.polar import HOLE_SIGMA, fill_shared_holes
+
+    images = _objects(2, 14)
+    bad = np.zeros(images.shape, dtype=bool)
+    bad[0, :, 15:18, 10:30] = True  # shared by every band of object 0
+    bad[0, 2, 25:28, 25:28] = True  # one band's own hole: left alone
+    bad[1, 3, 20:23, 20:23] = True  # object 1 has no shared hole
+    filled, still = fill_shared_holes(images, bad, np.array([True, True]), np.ones((41, 41), dtype=bool))
+    assert np.array_equal(still[0], bad[0] & ~bad[0].all(axis=0)) and np.array_equal(still[1], bad[1])
+    assert np.array_equal(filled[1], images[1]) and np.array_equal(filled[0][~bad[0]], images[0][~bad[0]])
+    size = 2 * int(3 * HOLE_SIGMA) + 1
+    kernel = Gaussian2DKernel(x_stddev=HOLE_SIGMA, x_size=size, y_size=size)
+    for band in range(5):
+        expected = interpolate_replace_nans(np.where(bad[0, band], np.nan, images[0, band]).astype(np.float64), kernel)
+        hole = bad[0].all(axis=0)
+        np.testing.assert_allclose(filled[0, band][hole], expected[hole], rtol=1e-4, atol=1e-4 * np.abs(images[0]).max())
+
+
 def test_band_group_specs() -> None:
     assert band_groups("gy,riz") == ((0, 4), (1, 2, 3)) and band_groups("grizy") == ((0, 1, 2, 3, 4),)
     for bad in ("gy,ri", "gyy,riz", "gy,,riz", "gx,riz"):

@@ -1,7 +1,8 @@
 """The polar grid and Fourier arithmetic of the band-registration estimate (:mod:`brahmasifier.survey.registration`).
 
 Resampling onto a polar grid about the stamp centre (one sparse bilinear matrix), robust level
-and noise per band, and the real DFT along the angle as BLAS products: the pieces
+and noise per band, the real DFT along the angle as BLAS products, and the fill of holes every
+band shares (:func:`fill_shared_holes`, before the resampling): the pieces
 :func:`~brahmasifier.survey.registration.estimate_band_angles` is built from, each measured
 there (its module docstring, "Speed").
 """
@@ -13,8 +14,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dft_matrices", "level_and_noise", "lower_median", "median", "median_and_mad", "polar_matrix", "polar_support",
-           "rfft_weights"]
+__all__ = ["HOLE_MIN_WEIGHT", "HOLE_SIGMA", "dft_matrices", "fill_shared_holes", "level_and_noise", "lower_median", "median",
+           "median_and_mad", "polar_matrix", "polar_support", "rfft_weights"]
+
+
+#: Gaussian σ (pixels) of the normalised convolution :func:`fill_shared_holes` fills with.
+HOLE_SIGMA: float = 1.0
+#: Pixels whose valid neighbours weigh less than this (of the kernel's 1) stay invalid.
+HOLE_MIN_WEIGHT: float = 0.05
 
 
 def rfft_weights(n: int) -> np.ndarray:
@@ -125,3 +132,51 @@ def dft_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty((2 * len(m), n), dtype=np.float32)  # Re(X G) = Re X · Re G − Im X · Im G, interleaved rows
     inverse[0::2], inverse[1::2] = inverse_c.real, -inverse_c.imag
     return forward, inverse
+
+
+def fill_shared_holes(images: np.ndarray, bad: np.ndarray, objects: np.ndarray,
+                      inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``images`` and ``bad`` with the holes all bands of an object share (in ``inside``) filled from each band's neighbours.
+
+    A normalised convolution per band: ``G * (I · valid) / G * valid`` with a Gaussian ``G`` of
+    :data:`HOLE_SIGMA` pixels truncated at 3σ — ``astropy.convolution.interpolate_replace_nans``
+    with a ``Gaussian2DKernel`` (a test checks the two agree), by two separable scipy filters
+    for a whole batch. Pixels whose valid neighbours weigh less than :data:`HOLE_MIN_WEIGHT`
+    stay as they were, and bad.
+
+    Why (``docs/survey-pixels.md`` §3, "Holes every band shares"): a chip gap or an edge strip
+    lies on the same pixels of every band; left out of the correlations it still took the same
+    samples from every band, and a gap through the centre took the core: 44% of such objects
+    with bands turned ≥ 10° were found. Each band filled from its own pixels keeps its own turn.
+
+    Args:
+        images: ``(k, bands, H, W)`` pixels.
+        bad: boolean, the same shape: the invalid pixels.
+        objects: boolean ``(k,)``: the objects to look at (the others are returned as they were).
+        inside: boolean ``(H, W)``: the pixels that may be filled.
+
+    Returns:
+        Copies of ``images`` (float32) and ``bad`` where something was filled, else the inputs.
+    """
+    from scipy import ndimage
+
+    rows = np.flatnonzero(objects)
+    if rows.size == 0:
+        return images, bad
+    n, nb, h, w = len(rows), *images.shape[1:]
+    lacking = bad[rows]
+    holes = lacking.all(axis=1) & inside  # (n, H, W): bad in every band
+    sub = np.array(images[rows], dtype=np.float32).reshape(n * nb, h, w)
+    sub[lacking.reshape(n * nb, h, w)] = 0.0
+    weight = ndimage.gaussian_filter((~lacking).reshape(n * nb, h, w).astype(np.float32), (0.0, HOLE_SIGMA, HOLE_SIGMA),
+                                     mode="constant", truncate=3.0)
+    total = ndimage.gaussian_filter(sub, (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant", truncate=3.0)
+    fill = np.repeat(holes, nb, axis=0) & (weight >= HOLE_MIN_WEIGHT)  # (n · bands, H, W)
+    if not fill.any():
+        return images, bad
+    images, bad = np.array(images, dtype=np.float32, copy=True), bad.copy()
+    part = images[rows].reshape(n * nb, h, w)
+    part[fill] = total[fill] / weight[fill]
+    images[rows] = part.reshape(n, nb, h, w)
+    bad[rows] &= ~fill.reshape(n, nb, h, w)
+    return images, bad
