@@ -106,8 +106,15 @@ def test_a_gap_through_the_centre_of_every_band_is_filled_before_the_estimate(mo
     assert found.misregistered.all()
     assert np.abs(found.angles[:, [0, 4]] - 15.0).mean() < 1.5
     assert not estimate_band_angles(np.where(invalid, 0.0, clean), invalid).misregistered.any()
+    edge = np.zeros(turned.shape, dtype=bool)
+    edge[:, :, (xx >= 33) & (xx < 37)] = True  # a shared strip farther than HOLE_RADIUS from the centre: left out
+    at_edge = estimate_band_angles(np.where(edge, 0.0, turned), edge)
     monkeypatch.setattr(polar, "HOLE_MIN_WEIGHT", 2.0)  # nothing reaches it: no pixel filled
     assert np.abs(estimate_band_angles(np.where(invalid, 0.0, turned), invalid).angles[:, [0, 4]] - 15.0).mean() > 3.0
+    np.testing.assert_array_equal(estimate_band_angles(np.where(edge, 0.0, turned), edge).angles, at_edge.angles)
+    monkeypatch.setattr(polar, "HOLE_MIN_WEIGHT", 0.05)
+    monkeypatch.setattr(polar, "HOLE_RADIUS", 20.5)  # the strip comes within it: filled, other numbers
+    assert not np.array_equal(estimate_band_angles(np.where(edge, 0.0, turned), edge).angles, at_edge.angles)
 
 
 def test_the_shared_hole_fill_is_astropys_interpolation() -> None:

@@ -39,13 +39,13 @@ Method (per object, vectorised over a batch):
    configuration: 0.65 / 0.60% → 0.70 / 0.85%; with ``groups`` 0.37 / 0.35 / 0.35% → 0.62 /
    0.75 / 0.65%); every set without holes inside the grid unchanged (``docs/survey-pixels.md``
    §3, "Bands known to turn together"). Holes on the same pixels of every band (chip gaps, edge
-   strips) are filled first, each band from its own valid neighbours
-   (:func:`brahmasifier.survey.polar.fill_shared_holes`): left out, a gap through the centre
-   took every band's core, and 44% of such objects turned ≥ 10° were found. Found since: 72.0% →
-   82.9% per band (``groups`` 79.2% → 91.4%) on that set, 79.2% → 91.2% on our engine's per-band
-   masked set (held out); masked clean objects flagged 0.45–0.62% → 0.45–0.57% per band and
-   0.62–0.75% → 0.67–0.85% with ``groups``; every other set unchanged (``docs/survey-pixels.md``
-   §3, "Holes every band shares").
+   strips) that come within 10 px of the centre are filled first, each band from its own valid
+   neighbours (:func:`brahmasifier.survey.polar.fill_shared_holes`): left out, a gap through the
+   centre took every band's core, and 44% of such objects turned ≥ 10° were found. Found since:
+   72.0% → 83.1% per band (``groups`` 79.2% → 91.5%) on that set, 79.2% → 91.2% on our engine's
+   per-band masked set (held out); masked clean objects flagged 0.45–0.62% → 0.45–0.65% per band
+   and 0.62–0.75% → 0.67–0.90% with ``groups``; every other set unchanged
+   (``docs/survey-pixels.md`` §3, "Holes every band shares").
 2. A rotation about the centre is a circular shift along the angle, so the correlation of
    band ``b`` with the sum of the *other* bands at every shift is one FFT along the angle,
    summed over the radii, normalised into a correlation coefficient ``ρ_b(Δ)``. The band's
@@ -165,6 +165,7 @@ from typing import Any
 
 import numpy as np
 
+from brahmasifier.survey import polar
 from brahmasifier.survey.alignment import search_rounds, second_start
 from brahmasifier.survey.evidence import N_BANDS, detector, features
 from brahmasifier.survey.polar import dft_matrices, fill_shared_holes, level_and_noise, polar_support
@@ -294,7 +295,8 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     k, nb, h, w = images.shape
     support, matrix = polar_support(h, STEP, tuple(RADII))
     flat, bad = _on_grid(images, invalid, support)
-    shared = np.any(np.all(bad, axis=1), axis=1)  # objects with a hole every band shares inside the grid: filled first
+    # objects with a hole every band shares near the centre: their shared holes filled first
+    shared = np.any(np.all(bad, axis=1) & _central(h, support), axis=1)
     if shared.any():
         inside = np.zeros(h * w, dtype=bool)
         inside[support] = True
@@ -325,6 +327,13 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     # Sums in float64: numpy's float32 sums along a contiguous axis round by the array's memory
     # alignment, and an object's numbers must not depend on its batch. Float32 after (spectra below).
     return polar - polar.mean(axis=3, keepdims=True, dtype=np.float64).astype(np.float32)
+
+
+def _central(size: int, support: np.ndarray) -> np.ndarray:
+    """Which of the grid's pixels (``support``) lie within :data:`~brahmasifier.survey.polar.HOLE_RADIUS` of the centre."""
+    yy, xx = np.divmod(support, size)
+    centre = (size - 1) / 2.0
+    return np.hypot(yy - centre, xx - centre) < polar.HOLE_RADIUS
 
 
 def _on_grid(images: np.ndarray, invalid: np.ndarray | None, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
