@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HOLE_MIN_WEIGHT", "HOLE_RADIUS", "HOLE_SIGMA", "dft_matrices", "fill_shared_holes", "level_and_noise",
-           "lower_median", "median", "median_and_mad", "polar_matrix", "polar_support", "rfft_weights"]
+__all__ = ["HOLE_MIN_WEIGHT", "HOLE_RADIUS", "HOLE_SIGMA", "central_pixels", "dft_matrices", "fill_shared_holes",
+           "level_and_noise", "lower_median", "median", "median_and_mad", "polar_matrix", "polar_support", "rfft_weights"]
 
 
 #: Gaussian σ (pixels) of the normalised convolution :func:`fill_shared_holes` fills with.
@@ -134,6 +134,13 @@ def dft_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty((2 * len(m), n), dtype=np.float32)  # Re(X G) = Re X · Re G − Im X · Im G, interleaved rows
     inverse[0::2], inverse[1::2] = inverse_c.real, -inverse_c.imag
     return forward, inverse
+
+
+def central_pixels(size: int, pixels: np.ndarray) -> np.ndarray:
+    """Which of ``pixels`` (flat indices into a ``size × size`` stamp) lie within :data:`HOLE_RADIUS` of its centre."""
+    yy, xx = np.divmod(pixels, size)
+    centre = (size - 1) / 2.0
+    return np.hypot(yy - centre, xx - centre) < HOLE_RADIUS
 
 
 def fill_shared_holes(images: np.ndarray, bad: np.ndarray, objects: np.ndarray,

@@ -165,10 +165,9 @@ from typing import Any
 
 import numpy as np
 
-from brahmasifier.survey import polar
 from brahmasifier.survey.alignment import search_rounds, second_start
 from brahmasifier.survey.evidence import N_BANDS, detector, features
-from brahmasifier.survey.polar import dft_matrices, fill_shared_holes, level_and_noise, polar_support
+from brahmasifier.survey.polar import central_pixels, dft_matrices, fill_shared_holes, level_and_noise, polar_support
 
 __all__ = ["GROUP_MIN_SCORE", "MIN_ANGLE", "MIN_SCORE", "RADII", "REPAIR_ANGLE", "SCORE_FLOOR", "STEP", "BandAngles",
            "estimate_band_angles", "estimate_grouped_and_alone"]
@@ -296,7 +295,7 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     support, matrix = polar_support(h, STEP, tuple(RADII))
     flat, bad = _on_grid(images, invalid, support)
     # objects with a hole every band shares near the centre: their shared holes filled first
-    shared = np.any(np.all(bad, axis=1) & _central(h, support), axis=1)
+    shared = np.any(np.all(bad, axis=1) & central_pixels(h, support), axis=1)
     if shared.any():
         inside = np.zeros(h * w, dtype=bool)
         inside[support] = True
@@ -327,13 +326,6 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     # Sums in float64: numpy's float32 sums along a contiguous axis round by the array's memory
     # alignment, and an object's numbers must not depend on its batch. Float32 after (spectra below).
     return polar - polar.mean(axis=3, keepdims=True, dtype=np.float64).astype(np.float32)
-
-
-def _central(size: int, support: np.ndarray) -> np.ndarray:
-    """Which of the grid's pixels (``support``) lie within :data:`~brahmasifier.survey.polar.HOLE_RADIUS` of the centre."""
-    yy, xx = np.divmod(support, size)
-    centre = (size - 1) / 2.0
-    return np.hypot(yy - centre, xx - centre) < polar.HOLE_RADIUS
 
 
 def _on_grid(images: np.ndarray, invalid: np.ndarray | None, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
