@@ -128,7 +128,7 @@ def test_the_shared_hole_fill_is_astropys_interpolation() -> None:
     bad[0, :, 15:18, 10:30] = True  # shared by every band of object 0
     bad[0, 2, 25:28, 25:28] = True  # one band's own hole: left alone
     bad[1, 3, 20:23, 20:23] = True  # object 1 has no shared hole
-    filled, still = fill_shared_holes(images, bad, np.array([True, True]), np.ones((41, 41), dtype=bool))
+    filled, still = fill_shared_holes(images, bad, np.ones((41, 41), dtype=bool))
     assert np.array_equal(still[0], bad[0] & ~bad[0].all(axis=0)) and np.array_equal(still[1], bad[1])
     assert np.array_equal(filled[1], images[1]) and np.array_equal(filled[0][~bad[0]], images[0][~bad[0]])
     size = 2 * int(3 * HOLE_SIGMA) + 1

@@ -143,8 +143,7 @@ def central_pixels(size: int, pixels: np.ndarray) -> np.ndarray:
     return np.hypot(yy - centre, xx - centre) < HOLE_RADIUS
 
 
-def fill_shared_holes(images: np.ndarray, bad: np.ndarray, objects: np.ndarray,
-                      inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fill_shared_holes(images: np.ndarray, bad: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``images`` and ``bad`` with the holes all bands of an object share (in ``inside``) filled from each band's neighbours.
 
     A normalised convolution per band: ``G * (I · valid) / G * valid`` with a Gaussian ``G`` of
@@ -164,31 +163,22 @@ def fill_shared_holes(images: np.ndarray, bad: np.ndarray, objects: np.ndarray,
     Args:
         images: ``(k, bands, H, W)`` pixels.
         bad: boolean, the same shape: the invalid pixels.
-        objects: boolean ``(k,)``: the objects to look at (the others are returned as they were).
         inside: boolean ``(H, W)``: the pixels that may be filled.
 
     Returns:
-        Copies of ``images`` (float32) and ``bad`` where something was filled, else the inputs.
+        New arrays: ``images`` (float32) filled, ``bad`` without the filled pixels.
     """
     from scipy import ndimage
 
-    rows = np.flatnonzero(objects)
-    if rows.size == 0:
-        return images, bad
-    n, nb, h, w = len(rows), *images.shape[1:]
-    lacking = bad[rows]
-    holes = lacking.all(axis=1) & inside  # (n, H, W): bad in every band
-    sub = np.array(images[rows], dtype=np.float32).reshape(n * nb, h, w)
-    sub[lacking.reshape(n * nb, h, w)] = 0.0
-    weight = ndimage.gaussian_filter((~lacking).reshape(n * nb, h, w).astype(np.float32), (0.0, HOLE_SIGMA, HOLE_SIGMA),
-                                     mode="constant", truncate=3.0)
-    total = ndimage.gaussian_filter(sub, (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant", truncate=3.0)
-    fill = np.repeat(holes, nb, axis=0) & (weight >= HOLE_MIN_WEIGHT)  # (n · bands, H, W)
-    if not fill.any():
-        return images, bad
-    images, bad = np.array(images, dtype=np.float32, copy=True), bad.copy()
-    part = images[rows].reshape(n * nb, h, w)
-    part[fill] = total[fill] / weight[fill]
-    images[rows] = part.reshape(n, nb, h, w)
-    bad[rows] &= ~fill.reshape(n, nb, h, w)
-    return images, bad
+    k, nb, h, w = images.shape
+    holes = np.repeat(bad.all(axis=1) & inside, nb, axis=0)  # (k · bands, H, W): bad in every band
+    lacking = bad.reshape(k * nb, h, w)
+    planes = np.array(images, dtype=np.float32).reshape(k * nb, h, w)
+    planes[lacking] = 0.0
+    weight = ndimage.gaussian_filter((~lacking).astype(np.float32), (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant",
+                                     truncate=3.0)
+    total = ndimage.gaussian_filter(planes, (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant", truncate=3.0)
+    fill = holes & (weight >= HOLE_MIN_WEIGHT)
+    planes[lacking] = np.asarray(images, dtype=np.float32).reshape(k * nb, h, w)[lacking]  # bad pixels as they were
+    planes[fill] = total[fill] / weight[fill]
+    return planes.reshape(k, nb, h, w), (lacking & ~fill).reshape(k, nb, h, w)

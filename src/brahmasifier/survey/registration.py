@@ -295,13 +295,12 @@ def _polar(images: np.ndarray, invalid: np.ndarray | None) -> np.ndarray:
     support, matrix = polar_support(h, STEP, tuple(RADII))
     flat, bad = _on_grid(images, invalid, support)
     # objects with a hole every band shares near the centre: their shared holes filled first
-    shared = np.any(np.all(bad, axis=1) & central_pixels(h, support), axis=1)
-    if shared.any():
+    rows = np.flatnonzero(np.any(np.all(bad, axis=1) & central_pixels(h, support), axis=1))
+    if rows.size:  # those objects alone: filled and read again
         inside = np.zeros(h * w, dtype=bool)
         inside[support] = True
-        full = ~np.isfinite(images) if invalid is None else invalid | ~np.isfinite(images)
-        images, full = fill_shared_holes(images, full, shared, inside.reshape(h, w))
-        flat, bad = _on_grid(images, full, support)
+        lacking = ~np.isfinite(images[rows]) if invalid is None else invalid[rows] | ~np.isfinite(images[rows])
+        flat[rows], bad[rows] = _on_grid(*fill_shared_holes(images[rows], lacking, inside.reshape(h, w)), support)
     med, sigma = level_and_noise(flat, bad)
     med = med.astype(np.float32)
     holed = bad.any()
