@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from tests.survey.tiny import structured_object
 
 from brahmasifier.data.augment import AUGMENTATIONS, SurveyAugment, add_sky, blur, shift
+from brahmasifier.data.turns import repaired_as_predict
 from brahmasifier.errors import ConfigError
 from brahmasifier.sky import sky_stats
 from brahmasifier.training.config import SURVEY_AUGMENTATIONS, TrainConfig
@@ -57,7 +59,8 @@ def test_no_effect_and_no_draws_when_off() -> None:
 @pytest.mark.parametrize("name", AUGMENTATIONS)
 def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str) -> None:
     strengths = {"flux": 0.5, "seeing": 0.6, "shift": 0.5, "sky": 2.0, "noise": 0.5, "rotate": 180.0, "mask": 3.0,
-                 "correlated_noise": 0.19, "misregister": 10.0, "misregister_negatives": 10.0, "resample_bands": 30.0}
+                 "correlated_noise": 0.19, "misregister": 10.0, "misregister_negatives": 10.0, "resample_bands": 30.0,
+                 "repair_bands": 30.0}
     aug = SurveyAugment(**{name: strengths[name]}, probability=1.0)
     x = _noise(8) + _blob()[None, None]
     negatives = torch.ones(8, dtype=torch.bool)
@@ -66,6 +69,11 @@ def test_each_augmentation_is_deterministic_and_keeps_shape_and_dtype(name: str)
     if name in ("rotate", "misregister", "misregister_negatives", "resample_bands"):  # outside r = 20.5 px NaN, inside data
         yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
         assert torch.equal(~finite, (torch.hypot(yy, xx) > 20.5).expand_as(finite))
+        one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
+    elif name == "repair_bands":  # outside the circle NaN; a band turned back may lose its rim too, never its inside
+        yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
+        r = torch.hypot(yy, xx).expand_as(finite)
+        assert not finite[r > 20.5].any() and finite[r < 18.5].all()
         one, two, other, x = (torch.nan_to_num(t, nan=-1.0) for t in (one, two, other, x))
     elif name == "mask":  # every sample has a masked (NaN) region; the other pixels are unchanged
         assert (~finite).any(dim=(1, 2, 3)).all() and torch.equal(one[finite], x[finite])
@@ -254,3 +262,35 @@ def test_resample_bands_keeps_the_bands_aligned() -> None:
     err = (out - x)[..., inner].abs().max()
     turned = SurveyAugment(misregister=30.0, probability=1.0).apply(x, _gen(7))
     assert err < 0.03 * x.max() and err < 0.2 * (turned - x)[..., inner].abs().max()
+
+
+def test_repair_bands_turns_each_band_back_by_the_angle_predict_estimates() -> None:
+    """Bands turned by up to 30° come back in line with each other (the estimate's error, not the turn, is left).
+
+    The repair turns bands relative to each other (the whole may end up turned): what is checked
+    is each band against the i band, every band being the same object scaled.
+    """
+    rng = np.random.default_rng(3)
+    scale = torch.tensor([0.6, 0.9, 1.0, 1.0, 0.8])[:, None]
+    x = torch.from_numpy(np.stack([structured_object(rng, noise=0.3) for _ in range(6)]))
+    out = SurveyAugment(repair_bands=30.0, probability=1.0).apply(x, _gen(11))
+    turned = SurveyAugment(misregister=30.0, probability=1.0).apply(x, _gen(11))  # the same draws: the same angles
+    yy, xx = torch.meshgrid(torch.arange(41.0) - 20, torch.arange(41.0) - 20, indexing="ij")
+    inner = torch.hypot(yy, xx) < 15
+
+    def apart(batch: torch.Tensor) -> torch.Tensor:  # each band against i, per object
+        bands = batch[..., inner] / scale
+        return (bands - bands[:, 2:3]).abs().mean(dim=(1, 2))
+
+    assert (apart(out) < 0.25 * apart(turned)).all(), (apart(out), apart(turned))
+    assert (apart(out) < 3 * apart(x)).all()  # not far from the noise's own difference
+
+
+def test_repaired_as_predict_leaves_an_aligned_object_as_it_was() -> None:
+    """``predict`` flags no band of an aligned object: its pixels come back unchanged, its invalid pixels NaN."""
+    x = torch.from_numpy(np.stack([structured_object(np.random.default_rng(s)) for s in range(4)]))
+    x[1, 2, 3:6, 10:14] = float("nan")
+    out = repaired_as_predict(x)
+    assert torch.equal(torch.isnan(out), torch.isnan(x))
+    assert torch.equal(torch.nan_to_num(out), torch.nan_to_num(x))
+    assert repaired_as_predict(x[:0]).shape == (0, 5, 41, 41)

@@ -106,6 +106,9 @@ OPTIONS: list[ConfigOption] = [
     ConfigOption(("--aug-resample-bands",), "aug_resample_bands", {"type": float, "metavar": "DEGREES"},
                  "survey augmentation: each band rotated by its own angle up to ±DEGREES and straight back "
                  "(bilinear, then bicubic): aligned bands resampled as --register-bands leaves them (0: off)"),
+    ConfigOption(("--aug-repair-bands",), "aug_repair_bands", {"type": float, "metavar": "DEGREES"},
+                 "survey augmentation: each band rotated by its own angle up to ±DEGREES (footprint outside r = 20.5 px "
+                 "masked), then put back as predict --register-bands would, with the angles it estimates (0: off)"),
     ConfigOption(("--aug-probability",), "aug_probability", {"type": float},
                  "probability that each survey augmentation that is on is applied to a sample"),
     ConfigOption(("--targets",), "targets", {"metavar": "NAMES"},

@@ -48,6 +48,9 @@ Applied in this order, after the D4 flips and rotations:
   its own ``U(−A, A)`` (bilinear) and straight back (bicubic), the footprint outside r = 20.5 px
   NaN: every band aligned but resampled twice at its own angle, as ``predict --register-bands``
   leaves a repaired object (the survey's rotation, then the repair's).
+- ``repair_bands`` (max per-band angle A, degrees): after ``resample_bands``. Each band rotated by
+  its own ``U(−A, A)`` (bilinear, footprint NaN), then put back as ``predict`` would, with the
+  angles it *estimates* (:func:`~brahmasifier.data.turns.repaired_as_predict`, on the CPU).
 - ``mask`` (max number of masks N): applied last. Per sample ``n ~ U{1, …, ⌈N⌉}`` masks, each a
   disc of radius 2–5 px in one band, an edge strip 2–8 px wide (all bands) or a chip gap — a
   2–4 px line across the stamp (all bands) — with equal odds, set to NaN (:func:`random_masks`):
@@ -67,6 +70,7 @@ import torch
 import torch.nn.functional as F
 
 from brahmasifier.bands import PIXEL_SCALE
+from brahmasifier.data.turns import misregister_bands, repaired_as_predict, rotate_footprint
 from brahmasifier.errors import ConfigError
 from brahmasifier.sky import sky_stats
 
@@ -75,7 +79,7 @@ __all__ = ["AUGMENTATIONS", "AugmentGeometry", "SurveyAugment", "add_sky", "blur
 
 #: The augmentations in the order they are applied (the names of :class:`SurveyAugment`'s strengths).
 AUGMENTATIONS: tuple[str, ...] = ("flux", "seeing", "shift", "sky", "noise", "correlated_noise", "misregister",
-                                  "misregister_negatives", "resample_bands", "rotate", "mask")
+                                  "misregister_negatives", "resample_bands", "repair_bands", "rotate", "mask")
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -109,6 +113,7 @@ class SurveyAugment:
     misregister: float = 0.0  # max per-band rotation in degrees (and shift of a 20th of it in pixels)
     misregister_negatives: float = 0.0  # the same, on non-lenses only (needs the batch's labels)
     resample_bands: float = 0.0  # max per-band angle of a rotation there and back (bilinear, then bicubic)
+    repair_bands: float = 0.0  # max per-band angle of a rotation (bilinear), then predict's estimate and repair
     probability: float = 0.5
     pixel_scale: float = PIXEL_SCALE
 
@@ -210,6 +215,12 @@ class SurveyAugment:
             still = torch.zeros(b, c, 2, device=x.device)
             there_and_back = misregister_bands(misregister_bands(out, angles, still), -angles, still, mode="bicubic")
             out = torch.where(use[:, None, None, None], there_and_back, out)
+        if self.repair_bands > 0:
+            use = chosen()
+            angles = uniform(b, c, low=-self.repair_bands, high=self.repair_bands)
+            if use.any():
+                out = out.clone()
+                out[use] = repaired_as_predict(misregister_bands(out[use], angles[use], torch.zeros(*angles[use].shape, 2)))
         if self.rotate > 0:
             use = chosen()
             angle = uniform(b, low=-self.rotate, high=self.rotate)
@@ -282,43 +293,6 @@ def shift(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     ramp = torch.polar(torch.ones_like(phase), phase)[:, None]  # (B, 1, H, W)
     moved = torch.fft.ifft2(torch.fft.fft2(x.double()) * ramp).real
     return moved.to(x.dtype)
-
-
-def rotate_footprint(x: torch.Tensor, degrees: torch.Tensor, radius: float = 20.5) -> torch.Tensor:
-    """Each sample rotated by ``degrees`` about the centre (bilinear), pixels outside ``radius`` set to NaN."""
-    b, _, h, w = x.shape
-    theta = torch.deg2rad(degrees.double())
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    zero = torch.zeros_like(cos)
-    affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x.dtype)
-    grid = F.affine_grid(affine, [b, x.shape[1], h, w], align_corners=True)
-    out = F.grid_sample(torch.nan_to_num(x), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    return out.masked_fill(_outside(h, w, radius, x.device, x.dtype), float("nan"))
-
-
-def _outside(h: int, w: int, radius: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    yy = torch.arange(h, device=device, dtype=dtype)[:, None] - (h - 1) / 2.0
-    xx = torch.arange(w, device=device, dtype=dtype)[None, :] - (w - 1) / 2.0
-    return torch.hypot(yy, xx) > radius
-
-
-def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Tensor, radius: float = 20.5,
-                      mode: str = "bilinear") -> torch.Tensor:
-    """Each ``(sample, band)`` rotated by ``degrees[b, c]``, moved by ``offsets[b, c] = (dx, dy)`` px (``grid_sample`` mode).
-
-    Pixels outside ``radius`` (and outside the stamp) become NaN, as in :func:`rotate_footprint`.
-    """
-    b, c, h, w = x.shape
-    theta = torch.deg2rad(degrees.double().reshape(-1))
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    # grid_sample reads the input at A @ (x, y, 1): a translation t moves the image by −t (normalised units)
-    tx = -2.0 * offsets[..., 0].double().reshape(-1) / (w - 1)
-    ty = -2.0 * offsets[..., 1].double().reshape(-1) / (h - 1)
-    affine = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x.dtype)
-    grid = F.affine_grid(affine, [b * c, 1, h, w], align_corners=True)
-    planes = torch.nan_to_num(x).reshape(b * c, 1, h, w)
-    out = F.grid_sample(planes, grid, mode=mode, padding_mode="zeros", align_corners=True).reshape(b, c, h, w)
-    return out.masked_fill(_outside(h, w, radius, x.device, x.dtype), float("nan"))
 
 
 def correlate(x: torch.Tensor, rho: torch.Tensor, sigma: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:

@@ -22,7 +22,7 @@ __all__ = ["LEGACY_KEYS", "SURVEY_AUGMENTATIONS", "TrainConfig", "check_max_time
 #: ``aug_<name>`` settings → :class:`brahmasifier.data.augment.SurveyAugment` fields (a test keeps them in step).
 SURVEY_AUGMENTATIONS: tuple[str, ...] = (
     "flux", "seeing", "shift", "sky", "noise", "rotate", "mask", "correlated_noise", "misregister", "misregister_negatives",
-    "resample_bands", "probability")
+    "resample_bands", "repair_bands", "probability")
 #: Old setting names still read (with a deprecation note) → their names now.
 LEGACY_KEYS: dict[str, str] = {"model": "arch"}
 
@@ -73,6 +73,7 @@ class TrainConfig:
     aug_misregister: float = 0.0
     aug_misregister_negatives: float = 0.0
     aug_resample_bands: float = 0.0
+    aug_repair_bands: float = 0.0
     aug_probability: float = 0.5
     # lens-parameter regression (models/targets.py): None = classification only; "default" = every
     # challenge parameter; or comma-separated target names (e.g. "Rein,zlens,vel_disp")

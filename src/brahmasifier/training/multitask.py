@@ -24,8 +24,8 @@ Contract:
   survey augmentations' shifts and any-angle turns (:class:`~brahmasifier.data.augment.AugmentGeometry`)
   move them (``TargetSet.move_targets``: positions shifted and turned, e/PA pairs turned by twice
   the angle). Seeing, sky, noise, correlated noise and masks leave every target as it is;
-  ``misregister`` (zero-mean per-band turns) and ``resample_bands`` (turned there and back) keep
-  the targets' frame; flux scaling would change
+  ``misregister`` (zero-mean per-band turns), ``resample_bands`` (turned there and back) and
+  ``repair_bands`` (turned, then back by the estimated angles) keep the targets' frame; flux scaling would change
   the magnitudes and break their relation to redshift and σ_v, so
   :class:`~brahmasifier.training.config.TrainConfig` refuses ``aug_flux`` with ``targets``.
 - Validation logs ``val_auc`` (the checkpoint monitor, as for the classifier) and ``val_nll``.
