@@ -219,8 +219,8 @@ class SurveyAugment:
             use = chosen()
             angles = uniform(b, c, low=-self.repair_bands, high=self.repair_bands)
             if use.any():
-                out = out.clone()
-                out[use] = repaired_as_predict(misregister_bands(out[use], angles[use], torch.zeros(*angles[use].shape, 2)))
+                out, turns = out.clone(), angles[use]
+                out[use] = repaired_as_predict(misregister_bands(out[use], turns, torch.zeros(*turns.shape, 2)))
         if self.rotate > 0:
             use = chosen()
             angle = uniform(b, low=-self.rotate, high=self.rotate)

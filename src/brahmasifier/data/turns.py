@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from brahmasifier.pixels import clean_pixels
+
 __all__ = ["misregister_bands", "repaired_as_predict", "rotate_footprint"]
 
 
@@ -63,7 +65,7 @@ def misregister_bands(x: torch.Tensor, degrees: torch.Tensor, offsets: torch.Ten
 def repaired_as_predict(x: torch.Tensor) -> torch.Tensor:
     """The batch as ``predict`` hands it to the model: bands it flags turned back by the *estimated* angles, invalid NaN.
 
-    The readers' form is rebuilt first (invalid pixels 0, counted per object), then
+    The readers' form is rebuilt first (:func:`brahmasifier.pixels.clean_pixels`), then
     :meth:`brahmasifier.survey.checks.Registration.checks` with ``register=True`` runs exactly as
     in ``predict``; the result comes back on ``x``'s device and dtype.
     """
@@ -71,11 +73,7 @@ def repaired_as_predict(x: torch.Tensor) -> torch.Tensor:
 
     if x.shape[0] == 0:
         return x
-    pixels = x.detach().float().cpu().numpy()
-    bad = ~np.isfinite(pixels)
-    n_nan = bad.reshape(len(pixels), -1).sum(axis=1)
-    images = np.where(bad, np.float32(0.0), pixels).astype(np.float32)
-    out, _ = Registration(register=True).checks(images, n_nan)
-    if out is images and bad.any():  # nothing changed: the invalid pixels back to NaN
-        out = np.where(bad, np.float32(np.nan), images)
-    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(device=x.device, dtype=x.dtype)
+    images = np.array(x.detach().float().cpu().numpy(), dtype=np.float32, copy=True)
+    n_nan = clean_pixels(images)  # the readers' form: bad pixels 0, counted per object
+    out, _ = Registration(register=True).checks(images, n_nan)  # invalid pixels NaN again
+    return torch.from_numpy(np.ascontiguousarray(out)).to(device=x.device, dtype=x.dtype)

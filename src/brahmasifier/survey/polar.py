@@ -174,11 +174,10 @@ def fill_shared_holes(images: np.ndarray, bad: np.ndarray, inside: np.ndarray) -
     holes = np.repeat(bad.all(axis=1) & inside, nb, axis=0)  # (k · bands, H, W): bad in every band
     lacking = bad.reshape(k * nb, h, w)
     planes = np.array(images, dtype=np.float32).reshape(k * nb, h, w)
-    planes[lacking] = 0.0
     weight = ndimage.gaussian_filter((~lacking).astype(np.float32), (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant",
                                      truncate=3.0)
-    total = ndimage.gaussian_filter(planes, (0.0, HOLE_SIGMA, HOLE_SIGMA), mode="constant", truncate=3.0)
+    total = ndimage.gaussian_filter(np.where(lacking, np.float32(0.0), planes), (0.0, HOLE_SIGMA, HOLE_SIGMA),
+                                    mode="constant", truncate=3.0)
     fill = holes & (weight >= HOLE_MIN_WEIGHT)
-    planes[lacking] = np.asarray(images, dtype=np.float32).reshape(k * nb, h, w)[lacking]  # bad pixels as they were
-    planes[fill] = total[fill] / weight[fill]
+    planes[fill] = total[fill] / weight[fill]  # other bad pixels stay as they were
     return planes.reshape(k, nb, h, w), (lacking & ~fill).reshape(k, nb, h, w)
