@@ -3,7 +3,8 @@
 Usage: python experiments/inspect_gallery.py DEMO_OUTPUT OUT_DIR [--seeds 1 2 3] [--nonlens-seeds 5]
 
 ``DEMO_OUTPUT`` is what ``brahmasifier demo`` (seed 0) writes; its blind set is reproduced exactly,
-so the README gallery's top eight IDs and scores are drawn as ``demo_top8.png``. Then, for each
+so the top eight IDs and scores of the README gallery as it was until 2026-12-07 (:data:`DEMO_TOP8`) are
+drawn as ``demo_top8.png``. Then, for each
 seed, eight true lenses drawn at random (``lenses_<seed>.png``) and eight non-lenses
 (``nonlenses_<seed>.png``), all through ``evaluation.gallery.plot_gallery_section``.
 """
@@ -18,7 +19,8 @@ import pandas as pd
 
 from brahmasifier.evaluation.gallery import load_cutouts, plot_gallery_section
 
-#: The README demo's top eight candidates (docs/images/demo_gallery_top.png) and their scores.
+#: The README demo's top eight candidates and their scores as the demo ranked them until 2026-12-07 (its model trained
+#: without shifts or rotations; docs/inspect.md, "Seen by eye", reads these).
 DEMO_TOP8 = {"object_00593": 0.9999, "object_00783": 0.9998, "object_00259": 0.9996, "object_00573": 0.9996,
              "object_00780": 0.9996, "object_00750": 0.9995, "object_00122": 0.9993, "object_00416": 0.9993}
 

@@ -38,9 +38,11 @@ def _centroid(image: torch.Tensor) -> tuple[float, float]:
     return float((w * c[None, :]).sum() / w.sum()), float((w * c[:, None]).sum() / w.sum())
 
 
-def test_settings_match_train_config_and_off_by_default() -> None:
+def test_settings_match_train_config_which_shifts_and_rotates_by_default() -> None:
     assert set(SURVEY_AUGMENTATIONS) == {*AUGMENTATIONS, "probability"}
-    assert SurveyAugment.from_dict(TrainConfig().survey_augment()) == SurveyAugment()
+    # train's defaults: shifts up to ±2 px and any-angle rotation (docs/survey-pixels.md §5); the rest off
+    assert SurveyAugment.from_dict(TrainConfig().survey_augment()) == SurveyAugment(shift=2.0, rotate=180.0)
+    assert SurveyAugment.from_dict(TrainConfig(aug_shift=0.0, aug_rotate=0.0).survey_augment()) == SurveyAugment()
     assert not SurveyAugment().active and not SurveyAugment(noise=0.5, probability=0.0).active
     with pytest.raises(ConfigError):
         TrainConfig(aug_noise=-1.0)
