@@ -64,7 +64,7 @@ class TrainConfig:
     # survey augmentation (brahmasifier.data.augment; strength 0 = off), applied after D4 with aug_probability each.
     # Shifts up to ±2 px and any-angle rotation are on by default (off before 2026-12-07): trained on 4,000 objects of
     # our engine, two seeds, TPR at FPR 1e-2 on a 6,000-object SLSim-engine set with ±2 px offsets 0.425 / 0.394 ->
-    # 0.583 / 0.543, on its rotated, resampled, masked and misregistered copies +0.10 to +0.21, on the same objects
+    # 0.583 / 0.543, on its rotated, noise-correlated, masked and misregistered copies +0.10 to +0.21, on the same objects
     # centred 0.610 / 0.625 -> 0.632 / 0.606 (docs/survey-pixels.md §5, "The default trains for offsets and rotations").
     aug_flux: float = 0.0
     aug_seeing: float = 0.0
