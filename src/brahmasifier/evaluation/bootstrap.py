@@ -9,6 +9,7 @@ non-lenses separately: the class counts of a labelled set are fixed by construct
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from brahmasifier.binary_metrics import (
 
 __all__ = [
     "DEFAULT_COMPLETENESS", "DEFAULT_FPRS", "MIN_NEGATIVES_PER_INVERSE_FPR", "MetricSettings", "metrics_for_subset",
-    "paired_tpr_difference", "purity_at_tpr_name", "tpr_at_fpr_name",
+    "paired_tpr_difference", "paired_tpr_draws", "purity_at_tpr_name", "tpr_at_fpr_name",
 ]
 
 #: False-positive rates at which TPR is reported.
@@ -167,6 +168,29 @@ def metrics_for_subset(
     return {"n": int(labels.size), "n_lenses": n_pos, "n_nonlenses": n_neg, "n_called_lens": n_called, "metrics": metrics}
 
 
+def paired_tpr_draws(scorings: Sequence[np.ndarray], labels: np.ndarray, fpr: float = 1e-2, n_bootstrap: int = 1000,
+                     rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """TPR at ``fpr`` of several scorings of the **same objects**: point values ``(S,)`` and paired draws ``(n_bootstrap, S)``.
+
+    Each draw resamples objects (lenses and non-lenses separately, as :func:`metrics_for_subset`)
+    and applies the same multiplicities to every scoring, so any contrast between them (a
+    difference, a difference of differences, a mean over training seeds) is read from the draws'
+    rows with what the scorings share cancelled: :func:`paired_tpr_difference` is the contrast of
+    two; ``experiments/survey_gap_arms.py`` compares perturbed-minus-clean gaps of several runs.
+    """
+    labels = np.asarray(labels).astype(int)
+    ranked = [RankedScores(scores, labels) for scores in scorings]
+    n_neg = int((labels == 0).sum())
+
+    def tprs(weights: np.ndarray | None) -> list[float]:
+        return [tpr_at_false_positives(*r.counts(weights), fpr * n_neg) for r in ranked]
+
+    rng = rng if rng is not None else np.random.default_rng(0)
+    is_pos = labels == 1
+    draws = np.array([tprs(_bootstrap_weights(is_pos, rng)) for _ in range(n_bootstrap)]).reshape(n_bootstrap, len(ranked))
+    return np.array(tprs(None)), draws
+
+
 def paired_tpr_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, fpr: float = 1e-2,
                           n_bootstrap: int = 1000, rng: np.random.Generator | None = None) -> dict[str, Any]:
     """TPR at ``fpr`` of scores ``b`` minus that of scores ``a`` on the **same objects**, with paired bootstrap intervals.
@@ -177,22 +201,10 @@ def paired_tpr_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np
     scorings share (which non-lenses set the threshold, which lenses are hard) cancels: at FPR
     1e-2 on 1,000 non-lenses the operating point is set by ten objects, and two independent
     68% intervals of ±0.02 would hide a difference a paired one resolves. Returns the point
-    difference and its 68% and 95% percentile intervals.
+    difference and its 68% and 95% percentile intervals (:func:`paired_tpr_draws`' two columns).
     """
-    labels = np.asarray(labels).astype(int)
-    a, b = RankedScores(scores_a, labels), RankedScores(scores_b, labels)
-    n_neg = int((labels == 0).sum())
-
-    def tpr(ranked: RankedScores, weights: np.ndarray | None) -> float:
-        return tpr_at_false_positives(*ranked.counts(weights), fpr * n_neg)
-
-    point = tpr(b, None) - tpr(a, None)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    draws = []
-    for _ in range(n_bootstrap):
-        weights = _bootstrap_weights(a.is_pos, rng)
-        draws.append(tpr(b, weights) - tpr(a, weights))
-    lo68, hi68, lo95, hi95 = np.percentile(draws, [15.865, 84.135, 2.5, 97.5]) if draws else [np.nan] * 4
-    return {"difference": float(point), "ci68": [float(lo68), float(hi68)], "ci95": [float(lo95), float(hi95)],
-            "fpr": fpr, "n_negatives": n_neg, "n_bootstrap": n_bootstrap}
-
+    point, draws = paired_tpr_draws([scores_a, scores_b], labels, fpr, n_bootstrap, rng)
+    diff = draws[:, 1] - draws[:, 0]
+    lo68, hi68, lo95, hi95 = np.percentile(diff, [15.865, 84.135, 2.5, 97.5]) if diff.size else [np.nan] * 4
+    return {"difference": float(point[1] - point[0]), "ci68": [float(lo68), float(hi68)], "ci95": [float(lo95), float(hi95)],
+            "fpr": fpr, "n_negatives": int((np.asarray(labels).astype(int) == 0).sum()), "n_bootstrap": n_bootstrap}
