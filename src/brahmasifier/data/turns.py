@@ -9,8 +9,13 @@ band-angle estimate, the ``misregistered`` flag and the repair of
 :mod:`brahmasifier.survey.checks`, run on the CPU in numpy, so training can see the repair's own
 errors and not only a perfect turn back (``SurveyAugment.repair_bands``; ``resample_bands`` turns
 back by the true angles). Measured (``docs/survey-pixels.md`` §3, "Training for the repair
-``predict`` makes"): ~0.7 ms per repaired sample on one thread; on the 30,000-object recipe it
-brought 4 of 6 per-band repaired gaps within 0.03 of clean but cost clean TPR up to 0.04.
+``predict`` makes"): ~0.7 ms per repaired sample on one thread then, 0.20 ms with the checks as
+they are now (2026-12-08: 64 SLSim-engine objects turned by U(−30°, 30°) per band, one call,
+median of six; ``time_repair.py`` in that session's work folder); split into chunks on two
+threads it took 0.23–0.51 ms (chunks of 32 to 8), so it stays one call. On the 30,000-object
+recipe at three seeds it brings the per-band repaired gap within 0.03 of clean on three sets
+scored as one, for 0.015 of clean TPR (``docs/survey-pixels.md`` §3, "The repair in training, the
+three sets as one"): an option.
 ``survey`` is imported when first used, so importing the augmentations does not load it.
 """
 
