@@ -2,9 +2,8 @@
 
 Usage: python experiments/inspect_gallery.py DEMO_OUTPUT OUT_DIR [--seeds 1 2 3] [--nonlens-seeds 5]
 
-``DEMO_OUTPUT`` is what ``brahmasifier demo`` (seed 0) writes; its blind set is reproduced exactly,
-so the top eight IDs and scores of the README gallery as it was until 2026-12-07 (:data:`DEMO_TOP8`) are
-drawn as ``demo_top8.png``. Then, for each
+``DEMO_OUTPUT`` is what ``brahmasifier demo`` writes: the eight candidates its ``probs.csv`` ranks
+highest (the README's gallery) are drawn as ``demo_top8.png``, with their probabilities. Then, for each
 seed, eight true lenses drawn at random (``lenses_<seed>.png``) and eight non-lenses
 (``nonlenses_<seed>.png``), all through ``evaluation.gallery.plot_gallery_section``.
 """
@@ -19,11 +18,6 @@ import pandas as pd
 
 from brahmasifier.evaluation.gallery import load_cutouts, plot_gallery_section
 
-#: The README demo's top eight candidates and their scores as the demo ranked them until 2026-12-07 (its model trained
-#: without shifts or rotations; docs/inspect.md, "Seen by eye", reads these).
-DEMO_TOP8 = {"object_00593": 0.9999, "object_00783": 0.9998, "object_00259": 0.9996, "object_00573": 0.9996,
-             "object_00780": 0.9996, "object_00750": 0.9995, "object_00122": 0.9993, "object_00416": 0.9993}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,7 +29,9 @@ def main() -> None:
     images = args.demo_output / "blind_fits" / "images"
     truth = pd.read_csv(args.demo_output / "blind_fits" / "truth.csv", dtype={"id": str})
     args.out.mkdir(parents=True, exist_ok=True)
-    sets = {"demo_top8": truth.set_index("id").loc[list(DEMO_TOP8)].reset_index().assign(prob=list(DEMO_TOP8.values()))}
+    probs = pd.read_csv(args.demo_output / "probs.csv", dtype={"id": str})
+    top = probs.sort_values("prob", ascending=False, kind="stable").head(8)
+    sets = {"demo_top8": truth.set_index("id").loc[top["id"]].reset_index().assign(prob=top["prob"].to_numpy())}
     for label, seeds, name in ((1, args.seeds, "lenses"), (0, args.nonlens_seeds, "nonlenses")):
         pool = truth[truth["label"] == label]
         for seed in seeds:
