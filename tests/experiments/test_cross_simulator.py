@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,9 +10,9 @@ from astropy.table import Table
 
 pytest.importorskip("lenstronomy")
 
-from brahmasifier.simulation import simulate_dataset
+from tests.experiment_scripts import load_script
 
-SCRIPT = Path(__file__).parents[2] / "experiments" / "cross_simulator.py"
+from brahmasifier.simulation import simulate_dataset
 
 
 def test_quick_mode_trains_each_kind_of_data_and_scores_each_test_set(tmp_path: Path,
@@ -21,10 +20,7 @@ def test_quick_mode_trains_each_kind_of_data_and_scores_each_test_set(tmp_path: 
     slsim_test, slsim_train = tmp_path / "slsim_test", tmp_path / "slsim_train"
     simulate_dataset(slsim_test, 8, seed=31, domains="slsim", layout="test", workers=1, progress=False, preview=False)
     simulate_dataset(slsim_train, 20, seed=32, domains="slsim", workers=1, progress=False, preview=False)
-    spec = importlib.util.spec_from_file_location("cross_simulator", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("cross_simulator")
     work = tmp_path / "work"
     runs = ["ours+slsim", "inject", "slsim/plain_cnn", "ours/aug_noise", "inject_lrg"]
     argv = ["--quick", "--work", str(work), "--slsim-test", str(slsim_test), "--slsim-train", str(slsim_train),

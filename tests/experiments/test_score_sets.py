@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.experiment_scripts import load_script
 from tests.inference.conftest import make_saved_model
 
 from brahmasifier.evaluation.inputs import load_predictions
 from brahmasifier.inference import PredictConfig, predict
 
-SCRIPT = Path(__file__).parents[2] / "experiments" / "score_sets.py"
-
 
 def _module() -> object:
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("score_sets", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("score_sets")
 
 
 def test_ensemble_of_member_predictions_is_predicts_ensemble(tmp_path: Path, tiny_challenge_tree: tuple[Path, pd.DataFrame],

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.experiment_scripts import load_script
 
 from brahmasifier.binary_metrics import RankedScores, tpr_at_false_positives
 from brahmasifier.io.store import write_store
 
-SCRIPT = Path(__file__).parents[2] / "experiments" / "survey_gap_arms.py"
-
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("survey_gap_arms", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("survey_gap_arms")
 
 
 def _tpr(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
+from tests.experiment_scripts import load_script
 
 from brahmasifier.binary_metrics import RankedScores, tpr_at_false_positives
 
-SCRIPT = Path(__file__).parents[2] / "experiments" / "survey_gap_parts.py"
-
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("survey_gap_parts", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("survey_gap_parts")
 
 
 def _tpr(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:

@@ -11,6 +11,8 @@ import pytest
 
 pytest.importorskip("lenstronomy")
 
+from tests.experiment_scripts import load_script
+
 from brahmasifier.bands import BANDS, MISSING_VALUE
 from brahmasifier.simulation import simulate_dataset
 from brahmasifier.simulation.measures import image_multiplicity, matched_filter_snr, noise_variance
@@ -136,8 +138,6 @@ def test_image_multiplicity_of_a_singular_isothermal_sphere() -> None:
 
 def test_compare_engines_on_tiny_draws(tmp_path: Path, slsim_tree_or_none: Path | None,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
-
     from brahmasifier.simulation.compare import LENS_QUANTITIES, load_truth, quantile_table
 
     ours = tmp_path / "ours"
@@ -149,11 +149,7 @@ def test_compare_engines_on_tiny_draws(tmp_path: Path, slsim_tree_or_none: Path 
     assert table.loc[("theta_E [arcsec]", "ours"), "n"] == 3
     assert table.loc[("theta_E [arcsec]", "ours"), "q05"] <= table.loc[("theta_E [arcsec]", "ours"), "q95"]
     samples = [f"ours={ours}"] + ([f"slsim={slsim_tree_or_none}"] if slsim_tree_or_none else [])
-    script_path = Path(__file__).parents[2] / "experiments" / "compare_engines.py"
-    spec = importlib.util.spec_from_file_location("compare_engines", script_path)
-    assert spec and spec.loader
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("compare_engines")
     argv = [a for s in samples for a in ("--sample", s)] + ["--figures", str(tmp_path / "cmp")]
     assert script.main(argv) == 0
     out = capsys.readouterr().out
