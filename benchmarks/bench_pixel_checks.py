@@ -1,7 +1,7 @@
 """What ``predict``'s pixel checks (masked pixels, band registration) cost, side by side.
 
 Run: ``python benchmarks/bench_pixel_checks.py STORE [--objects 1024] [--rounds 3] [--checks-only]
-[--groups-read GROUPS]``
+[--groups-read GROUPS] [--device cpu|cuda]``
 
 Times :func:`brahmasifier.inference.predict` (default compact model, random weights: speed does
 not depend on them; flips TTA; defaults otherwise) over the first ``--objects`` objects of a
@@ -21,6 +21,12 @@ runs; "clean" is whatever STORE holds: a misregistered store times the repair of
 ``--band-groups none`` so that they time the steady state; ``--groups-read gy,riz`` makes the checks arm
 what ``--band-groups auto`` runs once it has read those groups); ``--checks-only`` times only those (to
 compare two checkouts: run this file with ``PYTHONPATH`` pointing at each in turn).
+
+``predict`` runs here with one reader thread (``workers=0``) on every machine: the arms swap the
+checks in this process, which loader processes (``predict``'s default from 8 cores up and on GPUs)
+would not see. With ``--device cuda`` the model scores on the GPU while that one thread reads and
+checks: the checks' cost beside a GPU with the fewest CPUs ``predict`` uses (with loader processes
+they are shared among them).
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ def main() -> None:
     parser.add_argument("--groups-read", metavar="GROUPS", default="",
                         help="the checks arm as --band-groups auto runs once it has read GROUPS (e.g. gy,riz): one angle "
                              "per group, each band estimated alone too, every object re-aligned")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the model scores")
     args = parser.parse_args()
     if args.checks_only:
         _checks_alone(args.store, args.objects)
@@ -138,7 +145,8 @@ def main() -> None:
                 checks.pixel_checks = arms[name]  # type: ignore[assignment]  # what Registration.checks calls
                 out = folder / f"{name.replace(' ', '_')}_{r}"
                 summary = predict(PredictConfig(models=[model_dir], data=[store], out=out / "s.csv", progress=False,
-                                                band_groups="none"))  # the auto sample: a start cost, timed apart
+                                                band_groups="none",  # the auto sample: a start cost, timed apart
+                                                accelerator=args.device, workers=0))  # the swapped checks: this process
                 if r >= 0:
                     rates[name].append(summary.objects_per_second)
         checks.pixel_checks = pixel_checks  # type: ignore[assignment]
