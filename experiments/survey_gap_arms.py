@@ -16,12 +16,13 @@ FPR 1e-2 the operating point is set by a hundredth of them all (50 of 5,000 inst
 1,000) and a single run's gap moves less with a handful of objects.
 
 Prints per pool: each run's clean and perturbed TPR at ``--fpr`` and the gap; each arm's mean
-over its runs; and, against the first arm, the change of the mean gap — and of each run's gap
+over its runs; and, against the first arm, the change of the mean gap, of the mean clean TPR and
+of the mean perturbed TPR (a gap can close because the clean TPR falls) — and of each run's gap
 paired by position when the arms have as many runs (the same training seed) — with 95%
 intervals from :func:`brahmasifier.evaluation.bootstrap.paired_tpr_draws`: one draw of objects
 (lenses and non-lenses apart) is applied to every run's clean and perturbed scores alike. Written
 for issue 21's per-band circle-cut sets (``docs/survey-pixels.md`` §3, "The repair in training,
-the three sets as one").
+the three sets as one, four seeds").
 """
 
 from __future__ import annotations
@@ -89,10 +90,18 @@ def report(y: np.ndarray, logits: dict[tuple[str, int, str], np.ndarray], clean:
         clean_mean = np.mean([tpr[arm, r, clean] for r in runs[arm]])
         pert_mean = np.mean([tpr[arm, r, perturbed] for r in runs[arm]])
         lines.append(f"  {arm}: {each}; mean {clean_mean:.3f} / {pert_mean:.3f} ({mean[arm]:+.3f}) {_interval(mean_draws[arm])}")
+    column = {key: j for j, key in enumerate(keys)}
+
+    def mean_tpr(rows: np.ndarray, arm: str, kind: str) -> np.ndarray:
+        return np.mean([rows[..., column[arm, r, kind]] for r in runs[arm]], axis=0)
+
     first = arms[0]
     for arm in arms[1:]:
         line = (f"  {arm} against {first}: mean gap {mean[arm] - mean[first]:+.3f} "
                 f"{_interval(mean_draws[arm] - mean_draws[first])}")
+        for kind in (clean, perturbed):  # where a gap's change comes from: the clean TPR, or the perturbed
+            line += (f"; {kind} {mean_tpr(point, arm, kind) - mean_tpr(point, first, kind):+.3f} "
+                     f"{_interval(mean_tpr(draws, arm, kind) - mean_tpr(draws, first, kind))}")
         if len(runs[arm]) == len(runs[first]):
             line += "; run by run " + ", ".join(
                 f"{gap[arm, r] - gap[first, r]:+.3f} {_interval(gap_draws[arm, r] - gap_draws[first, r])}" for r in runs[arm])

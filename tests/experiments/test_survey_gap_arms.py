@@ -66,6 +66,8 @@ def test_gaps_per_set_pooled_and_an_arm_that_closes_them(tmp_path: Path, capsys:
     value, lo = float(change.split()[0]), float(change.split("95% ")[1].split(",")[0])
     assert value > 0.1 and lo > 0  # the second arm loses no lenses: its gap is closed, the interval above 0
     assert "run by run" in change
+    parts = change.split("; ")
+    assert parts[1].startswith("clean_v1 +0.000") and parts[2].startswith("rotmis_register_v1 +")  # the perturbed TPR rose
 
 
 def test_draws_pair_every_scoring_and_reduce_to_the_difference() -> None:

@@ -98,15 +98,12 @@ def test_predict_counts_and_columns(tmp_path: Path, objects: np.ndarray) -> None
 def test_the_summary_suggests_repairing_every_object_only_when_many_are_flagged() -> None:
     few = misregistered_line(4, 100, register_bands=False, n_registered=0, repair_score=None)
     assert few.startswith("4 objects flagged misregistered") and "predict --register-bands (its default) re-aligns them" in few
-    assert "--repair-score" not in few and "--aug-repair-bands" not in few
+    assert "--repair-score" not in few
     many = misregistered_line(5, 100, register_bands=True, n_registered=5, repair_score=None)
     assert "5 objects had bands re-aligned" in many and "5% flagged" in many and "--repair-score 0" in many
     assert "--repair-score 0" in misregistered_line(5, 100, register_bands=True, n_registered=5, repair_score=0.1)
-    assert "train --aug-repair-bands 30" in many  # bands turned in no groups: a model trained for the repair
     done = misregistered_line(50, 100, register_bands=True, n_registered=90, repair_score=0.0)
-    assert "flagged, where" not in done and "train --aug-repair-bands 30" in done
-    given = misregistered_line(50, 100, register_bands=True, n_registered=90, repair_score=None, band_groups="gy,riz")
-    assert "--repair-score 0" in given and "--aug-repair-bands" not in given  # the user's groups: bands turn together
+    assert "flagged, where" not in done
     assert misregistered_line(0, 0, register_bands=False, n_registered=0, repair_score=None) == (
         "0 objects flagged misregistered (bands rotated against each other; column misregistered)")
 
@@ -217,7 +214,7 @@ def test_band_groups_from_agreeing_angles() -> None:
     assert suggest(own[:, [0, 0, 0, 0, 0]], 1000) == ""  # one group: nothing turned against anything
     line = misregistered_line(100, 200, register_bands=True, n_registered=100, repair_score=None, suggested_groups="gy,riz")
     assert "50% flagged, and their bands turn in groups gy,riz" in line and "--band-groups gy,riz" in line
-    assert "--repair-score" not in line and "--aug-repair-bands" not in line  # the groups' advice re-aligns every object
+    assert "--repair-score" not in line  # the groups' advice re-aligns every object
     assert "--band-groups" not in misregistered_line(100, 200, register_bands=True, n_registered=100, repair_score=None,
                                                      band_groups="gy,riz", suggested_groups="gy,riz")
 

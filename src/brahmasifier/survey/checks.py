@@ -112,11 +112,7 @@ def misregistered_line(n_misregistered: int, n_scored: int, *, register_bands: b
     for −0.012 on the clean copy against the default (``docs/survey-pixels.md`` §3). Where the
     flagged objects' bands turn in groups (``suggested_groups``, :func:`suggest_band_groups`) and
     none were given, it suggests
-    ``--band-groups`` instead: on that form 0.855, clean +0.005. Where they turn in no groups it
-    also names ``train --aug-repair-bands 30``: on three per-band circle-cut sets scored as one
-    (10,000 objects), three training seeds, the repaired objects' gap to clean 0.050 → 0.021
-    (paired 95% interval of the change +0.007…+0.043), clean −0.015 (``experiments/survey_gap_arms.py``,
-    ``docs/survey-pixels.md`` §3, "The repair in training, the three sets as one").
+    ``--band-groups`` instead: on that form 0.855, clean +0.005.
     """
     s = "s" if n_misregistered != 1 else ""
     line = f"{n_misregistered} object{s} flagged misregistered (bands rotated against each other; column misregistered)"
@@ -131,15 +127,10 @@ def misregistered_line(n_misregistered: int, n_scored: int, *, register_bands: b
                  f"(angles within {AGREE_DEGREES:g} degrees in {AGREE_SHARE:.0%} or more of them): predict --band-groups "
                  f"{suggested_groups} estimates one angle per group and re-aligns every object by it "
                  "(docs/survey-pixels.md, section 3)")
-    elif many:
-        if not (register_bands and repair_score == 0):
-            line += (f"\n  {n_misregistered / n_scored:.0%} flagged, where aligned cutouts have under 1%: data like this "
-                     "usually also holds bands turned by less than the flag sees; predict --register-bands --repair-score 0 "
-                     "re-aligns every object by its estimated angles (docs/survey-pixels.md, section 3)")
-        if not band_groups:
-            line += ("\n  bands turned each on its own, in no groups: a model trained with train --aug-repair-bands 30 (the "
-                     "repair's errors in training) scores re-aligned objects nearer their clean scores "
-                     "(docs/survey-pixels.md, section 3)")
+    elif many and not (register_bands and repair_score == 0):
+        line += (f"\n  {n_misregistered / n_scored:.0%} flagged, where aligned cutouts have under 1%: data like this usually "
+                 "also holds bands turned by less than the flag sees; predict --register-bands --repair-score 0 re-aligns "
+                 "every object by its estimated angles (docs/survey-pixels.md, section 3)")
     return line
 
 
