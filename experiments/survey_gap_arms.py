@@ -61,13 +61,6 @@ def load_pool(sets: list[str], labels: dict[str, str], arms: dict[str, list[str]
     return np.concatenate(ys), logits
 
 
-def gaps(points: np.ndarray, keys: list[tuple[str, int, str]], clean: str, perturbed: str) -> dict[tuple[str, int], np.ndarray]:
-    """Each run's perturbed-minus-clean TPR from a row (or rows) of TPRs ordered as ``keys``."""
-    column = {key: j for j, key in enumerate(keys)}
-    runs = sorted({(arm, run) for arm, run, _ in keys}, key=[(a, r) for a, r, _ in keys].index)
-    return {(arm, run): points[..., column[arm, run, perturbed]] - points[..., column[arm, run, clean]] for arm, run in runs}
-
-
 def _interval(values: np.ndarray) -> str:
     lo, hi = np.percentile(values, [2.5, 97.5])
     return f"(95% {lo:+.3f}, {hi:+.3f})"
@@ -78,33 +71,37 @@ def report(y: np.ndarray, logits: dict[tuple[str, int, str], np.ndarray], clean:
     """The lines printed for one pool (module docstring)."""
     keys = list(logits)
     point, draws = paired_tpr_draws([logits[k] for k in keys], y, fpr, n_bootstrap, rng)
-    tpr = dict(zip(keys, point, strict=True))
-    gap, gap_draws = gaps(point, keys, clean, perturbed), gaps(draws, keys, clean, perturbed)
-    arms = list(dict.fromkeys(arm for arm, _, _ in keys))
-    runs = {arm: [r for a, r in gap if a == arm] for arm in arms}
-    lines = [f"{len(y)} objects, {int((y == 0).sum())} non-lenses; TPR at FPR {fpr:g}, clean / perturbed (gap)"]
-    mean = {arm: np.mean([gap[arm, r] for r in runs[arm]]) for arm in arms}
-    mean_draws = {arm: np.mean([gap_draws[arm, r] for r in runs[arm]], axis=0) for arm in arms}
-    for arm in arms:
-        each = " · ".join(f"{tpr[arm, r, clean]:.3f} / {tpr[arm, r, perturbed]:.3f} ({gap[arm, r]:+.3f})" for r in runs[arm])
-        clean_mean = np.mean([tpr[arm, r, clean] for r in runs[arm]])
-        pert_mean = np.mean([tpr[arm, r, perturbed] for r in runs[arm]])
-        lines.append(f"  {arm}: {each}; mean {clean_mean:.3f} / {pert_mean:.3f} ({mean[arm]:+.3f}) {_interval(mean_draws[arm])}")
     column = {key: j for j, key in enumerate(keys)}
+    arms = list(dict.fromkeys(arm for arm, _, _ in keys))
+    runs = {arm: list(dict.fromkeys(r for a, r, _ in keys if a == arm)) for arm in arms}
 
-    def mean_tpr(rows: np.ndarray, arm: str, kind: str) -> np.ndarray:
-        return np.mean([rows[..., column[arm, r, kind]] for r in runs[arm]], axis=0)
+    def tpr(rows: np.ndarray, arm: str, kind: str, run: int | None = None) -> np.ndarray:
+        """A run's TPR in ``rows`` (the point or the draws), or the mean over the arm's runs."""
+        chosen = runs[arm] if run is None else [run]
+        return np.mean([rows[..., column[arm, r, kind]] for r in chosen], axis=0)
 
+    def gap(rows: np.ndarray, arm: str, run: int | None = None) -> np.ndarray:
+        """A run's perturbed-minus-clean TPR, or the mean of the arm's runs' gaps."""
+        chosen = runs[arm] if run is None else [run]
+        return np.mean([rows[..., column[arm, r, perturbed]] - rows[..., column[arm, r, clean]] for r in chosen], axis=0)
+
+    lines = [f"{len(y)} objects, {int((y == 0).sum())} non-lenses; TPR at FPR {fpr:g}, clean / perturbed (gap)"]
+    for arm in arms:
+        each = " · ".join(f"{tpr(point, arm, clean, r):.3f} / {tpr(point, arm, perturbed, r):.3f} ({gap(point, arm, r):+.3f})"
+                          for r in runs[arm])
+        lines.append(f"  {arm}: {each}; mean {tpr(point, arm, clean):.3f} / {tpr(point, arm, perturbed):.3f} "
+                     f"({gap(point, arm):+.3f}) {_interval(gap(draws, arm))}")
     first = arms[0]
     for arm in arms[1:]:
-        line = (f"  {arm} against {first}: mean gap {mean[arm] - mean[first]:+.3f} "
-                f"{_interval(mean_draws[arm] - mean_draws[first])}")
+        line = (f"  {arm} against {first}: mean gap {gap(point, arm) - gap(point, first):+.3f} "
+                f"{_interval(gap(draws, arm) - gap(draws, first))}")
         for kind in (clean, perturbed):  # where a gap's change comes from: the clean TPR, or the perturbed
-            line += (f"; {kind} {mean_tpr(point, arm, kind) - mean_tpr(point, first, kind):+.3f} "
-                     f"{_interval(mean_tpr(draws, arm, kind) - mean_tpr(draws, first, kind))}")
+            line += (f"; {kind} {tpr(point, arm, kind) - tpr(point, first, kind):+.3f} "
+                     f"{_interval(tpr(draws, arm, kind) - tpr(draws, first, kind))}")
         if len(runs[arm]) == len(runs[first]):
             line += "; run by run " + ", ".join(
-                f"{gap[arm, r] - gap[first, r]:+.3f} {_interval(gap_draws[arm, r] - gap_draws[first, r])}" for r in runs[arm])
+                f"{gap(point, arm, r) - gap(point, first, q):+.3f} {_interval(gap(draws, arm, r) - gap(draws, first, q))}"
+                for r, q in zip(runs[arm], runs[first], strict=True))
         lines.append(line)
     return lines
 
