@@ -9,7 +9,9 @@ the same weights with ``valid_only`` switched off (how cards before it read fill
 FPR 1e-2 (``binary_metrics``), the masked and misregistered counts. ``--register NAME`` also
 scores that set with ``--register-bands`` (and ``--repair-score S`` given, ``--band-groups G``: ``auto``, predict's
 default, unless given); ``--valid-only-only``
-skips the "off" variant.
+skips the "off" variant. ``--image-angles-only`` repairs with the image estimate's angles alone (the
+resampling traces of :mod:`brahmasifier.survey.traces` switched off: ``predict`` before them), for
+``experiments/survey_gap_arms.py`` to compare the two arms.
 
 Every row of a set made from the same objects as ``--baseline`` (default ``clean``; the
 perturbed copies keep the IDs) also gets its TPR at FPR 1e-2 minus the baseline's with paired
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import brahmasifier.survey.checks as checks
 from brahmasifier.binary_metrics import RankedScores, auc, tpr_at_false_positives
 from brahmasifier.evaluation.bootstrap import paired_tpr_difference
 from brahmasifier.inference.config import PredictConfig
@@ -70,7 +73,11 @@ def main() -> None:
     parser.add_argument("--band-groups", default="auto",
                         help="predict --band-groups for the --register rows, e.g. gy,riz or none (default: auto, "
                              "predict's own default)")
+    parser.add_argument("--image-angles-only", action="store_true",
+                        help="repair with the image estimate's angles alone (the resampling traces switched off)")
     args = parser.parse_args()
+    if args.image_angles_only:  # predict's checks then run in this process (workers=0 below)
+        checks.with_traces = lambda angles, images, invalid=None: angles
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sets = dict(sorted((item.split("=", 1) for item in args.set), key=lambda kv: kv[0] != args.baseline))
@@ -85,7 +92,8 @@ def main() -> None:
                 predict(PredictConfig(models=[str(model)], data=[store], out=out / tag / "s.csv",
                                       probs_out=out / tag / "p.csv", progress=False, register_bands=register,
                                       repair_score=args.repair_score if register else None,
-                                      band_groups=args.band_groups if register else ""))
+                                      band_groups=args.band_groups if register else "",
+                                      workers=0 if args.image_angles_only else None))  # the switch is this process's
                 probs = pd.read_csv(out / tag / "p.csv", dtype={"id": str})
                 row = {"set": name, "register_bands": register, "valid_only": valid_only, **_metrics(probs, labels)}
                 scored[name, register, valid_only] = probs

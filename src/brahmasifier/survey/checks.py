@@ -11,7 +11,9 @@ probabilities file:
   on the images with the filled pixels and the bad pixels the reader set to 0
   (:func:`brahmasifier.pixels.zeroed_bad_mask`) invalid, and the bands' rotated footprints
   (:mod:`brahmasifier.survey.footprint`: bands whose filled corners say different angles are
-  misregistered, and those angles are the ones repaired).
+  misregistered, and those angles are the ones repaired); the objects to repair have each band's
+  angle re-read from the moiré its resampling left in the noise where that trace is clear
+  (:mod:`brahmasifier.survey.traces`).
 - with ``band_groups`` (``predict --band-groups``), one angle per group of bands turning together;
   ``--band-groups auto`` (the default) reads the groups once per run from a sample of the input
   (:func:`sample_spans`, :class:`GroupSample`) and keeps each band's own angles for the objects
@@ -44,6 +46,7 @@ from brahmasifier.pixels import fill_mask, zeroed_bad_mask
 from brahmasifier.survey.footprint import footprint_angles, with_footprint
 from brahmasifier.survey.registration import BandAngles, estimate_band_angles, estimate_grouped_and_alone
 from brahmasifier.survey.repair import register_bands
+from brahmasifier.survey.traces import with_traces
 
 __all__ = ["AGREE_DEGREES", "AGREE_MIN_OBJECTS", "AGREE_SHARE", "AUTO_CONSISTENT", "AUTO_GROUPS", "AUTO_SPREAD",
            "MANY_FLAGGED", "NO_GROUPS", "PIXEL_COLUMNS", "SAMPLE_BLOCK", "SAMPLE_BLOCKS", "GroupSample", "Registration",
@@ -330,6 +333,7 @@ def pixel_checks(images: np.ndarray, n_nan: np.ndarray, n_masked: np.ndarray | N
         angles.band_flags = angles.bands_to_repair(repair_score)
     if groups is not None and alone is not None:  # groups read: objects turned band by band keep their own angles
         angles = alone_where_apart(angles, with_footprint(alone, footprints), groups)
+    angles = with_traces(angles, images, invalid)  # the objects to repair: each band's angle from its resampling trace
     registered = angles.band_flags.sum(axis=1).astype(np.int8) if register else np.zeros(k, np.int8)
     if registered.any():
         out = register_bands(out, angles)
