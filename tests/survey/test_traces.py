@@ -34,6 +34,14 @@ def test_bilinear_turns_are_read_mod_90_from_the_noise() -> None:
     assert error.max() < 0.5
 
 
+def test_an_objects_traces_do_not_depend_on_its_batch() -> None:
+    images, _ = _turned(5, 8)
+    together = trace_angles(images, fill_mask(images))
+    for i in (0, 3):
+        alone = trace_angles(images[i:i + 1], fill_mask(images[i:i + 1]))
+        assert np.array_equal(alone.angle[0], together.angle[i]) and np.array_equal(alone.reliable[0], together.reliable[i])
+
+
 def test_unturned_bands_leave_no_trace() -> None:
     rng = np.random.default_rng(2)
     images = np.stack([structured_object(rng) for _ in range(8)])

@@ -127,7 +127,9 @@ def trace_angles(images: np.ndarray, invalid: np.ndarray | None = None) -> Trace
     ratio = np.minimum(ratio, ceiling)
     mean = ratio.sum(axis=1, keepdims=True, dtype=np.float64) / np.maximum(used.sum(axis=1, keepdims=True), 1)
     signal = (ratio * (1.0 / np.maximum(mean, 1e-30)).astype(np.float32) - np.float32(1.0)) * used
-    proj = signal @ bank
+    # one product per object: a 2-D product over the batch rounds by the batch's size, and an object's
+    # angles must not depend on its batch (survey.registration does the same)
+    proj = (signal.reshape(k, nb, -1) @ bank).reshape(k * nb, -1)
     n = len(angles)
     spectrum = sum(proj[:, i * n:(i + 1) * n] ** 2 for i in range(4))  # (k · bands, angles)
     readable = np.abs(angles) >= MIN_TURN
