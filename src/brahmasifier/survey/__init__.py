@@ -7,6 +7,7 @@
   (:mod:`.alignment`: the search; :mod:`.polar`: its grid and Fourier arithmetic; :mod:`.evidence`: the detector).
 - :mod:`.repair`: the misregistered bands turned back (``predict --register-bands``).
 - :mod:`.footprint`: each band's rotation read from a rotated footprint's filled corners.
+- :mod:`.traces`: each band's rotation read from the moiré its resampling left in the noise.
 - :mod:`.checks`: the per-batch checks of ``predict`` (``masked_fraction``, ``misregistered``, ``band_angle_<b>``).
 
 Stage: after :mod:`brahmasifier.io` (it reads and writes stores), before :mod:`brahmasifier.inference`.
