@@ -99,12 +99,26 @@ def test_rerun_skips_and_other_settings_are_refused(challenge_tree: Path) -> Non
 
 
 def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
+    """Every image file byte for byte; the truth table to 12 digits.
+
+    In the suite's own process (``workers=1``, after the other tests) lenstronomy's lens-equation
+    solver returned an image separation one unit in the 16th digit away from a fresh worker's, on a
+    2-core Intel Xeon (2026-12-08; twice in a full run, never in ``tests/simulation`` alone): the
+    pixels were the same.
+    """
     one = simulate_dataset(tmp_path / "w1", 2, seed=9, layout="test", workers=1, progress=False, preview=False)
     two = simulate_dataset(tmp_path / "w2", 2, seed=9, layout="test", workers=2, progress=False, preview=False)
     assert two.workers == 2
     h1, h2 = _hashes(one.out), _hashes(two.out)
     assert len(h1) == 8 * len(BANDS) + 1
-    assert h1 == h2, _truth_differences(one.out / "truth.csv", two.out / "truth.csv")
+    images = [k for k in h1 if k != "truth.csv"]
+    assert [h1[k] for k in images] == [h2.get(k) for k in images]
+    left, right = pd.read_csv(one.out / "truth.csv"), pd.read_csv(two.out / "truth.csv")
+    assert list(left.columns) == list(right.columns) and left.shape == right.shape
+    numeric = left.select_dtypes("number").columns
+    assert left.drop(columns=numeric).equals(right.drop(columns=numeric))
+    assert np.allclose(left[numeric].to_numpy(float), right[numeric].to_numpy(float), rtol=1e-12, atol=0.0,
+                       equal_nan=True), _truth_differences(one.out / "truth.csv", two.out / "truth.csv")
     other = simulate_dataset(tmp_path / "s10", 2, seed=10, layout="test", workers=1, progress=False, preview=False)
     h3 = _hashes(other.out)
     assert set(h3) == set(h1) and all(h3[k] != h1[k] for k in h1)  # another seed: every file differs
