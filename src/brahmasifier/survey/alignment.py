@@ -36,7 +36,8 @@ import numpy as np
 
 from brahmasifier.survey.polar import dft_matrices, median, rfft_weights
 
-__all__ = ["SECOND_FLOOR", "SECOND_GAIN", "coherence", "pair_start", "search_rounds", "second_start", "second_wins"]
+__all__ = ["SECOND_FLOOR", "SECOND_GAIN", "coherence", "pair_start", "peak", "search_rounds", "second_start",
+           "second_wins"]
 
 #: The second start's result replaces the first's when its :func:`coherence` is larger by this much ...
 SECOND_GAIN: float = 0.1
@@ -44,7 +45,7 @@ SECOND_GAIN: float = 0.1
 SECOND_FLOOR: float = 2.0
 
 
-def _peak(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def peak(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The best shift along the last axis (samples, refined by a parabola, in ``[−n/2, n/2)``) and the value there."""
     n_phi = rho.shape[-1]
     best = rho.argmax(axis=-1)
@@ -91,7 +92,7 @@ def search_rounds(cross: np.ndarray, own: np.ndarray, power: np.ndarray, shift: 
         rows = (phase * with_all).real  # v_b Σ_c C_bc conj(v_c); the reference's power is a quadratic form
         ref_power = ((rows.sum(axis=2, keepdims=True) - 2.0 * rows + own) * weights[None, :, None]).sum(axis=1) / n_phi
         rho = corr / (np.sqrt(np.maximum(power * ref_power, 0.0))[..., None] + 1e-12)
-        found, mid = _peak(rho)
+        found, mid = peak(rho)
         if reference is None:
             shift = _centred(found, n_phi)
         else:  # the reference stays put (two groups both turned at once against each other oscillate)
@@ -106,7 +107,7 @@ def pair_start(cross: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     k = cross.shape[0]
     with_anchor = cross[np.arange(k), :, :, anchor]  # (k, m, bands): Σ_r S_b conj(S_anchor)
     corr = np.ascontiguousarray(with_anchor.transpose(0, 2, 1)).view(np.float32) @ inverse
-    found, _ = _peak(corr)
+    found, _ = peak(corr)
     found[np.arange(k), anchor] = 0.0
     return _centred(found, n_phi)
 

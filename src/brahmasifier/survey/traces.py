@@ -38,6 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from brahmasifier.survey.alignment import peak
 from brahmasifier.survey.polar import median
 from brahmasifier.survey.registration import BandAngles
 
@@ -134,16 +135,12 @@ def trace_angles(images: np.ndarray, invalid: np.ndarray | None = None) -> Trace
     spectrum = sum(proj[:, i * n:(i + 1) * n] ** 2 for i in range(4))  # (k · bands, angles)
     readable = np.abs(angles) >= MIN_TURN
     masked = np.where(readable, spectrum, 0.0)
+    position, top = peak(masked)  # the best bank index refined by a parabola, in [−n/2, n/2), and its power
     best = masked.argmax(axis=1)
-    rows = np.arange(len(best))
-    peak = masked[rows, best]
     gap = np.abs((np.arange(n)[None, :] - best[:, None] + n // 2) % n - n // 2) * STEP
     second = np.where(gap > PEAK_SEPARATION, masked, 0.0).max(axis=1)
-    reliable = (peak >= MIN_POWER * np.median(spectrum, axis=1)) & (peak >= MIN_RATIO * second) & used.any(axis=1)
-    left, right = masked[rows, (best - 1) % n], masked[rows, (best + 1) % n]
-    denom = left - 2.0 * peak + right
-    shift = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
-    found = (angles[best] + np.clip(shift, -0.5, 0.5) * STEP + 45.0) % 90.0 - 45.0
+    reliable = (top >= MIN_POWER * np.median(spectrum, axis=1)) & (top >= MIN_RATIO * second) & used.any(axis=1)
+    found = _wrap(angles[0] + position * STEP)
     return Traces(found.reshape(k, nb), reliable.reshape(k, nb))
 
 
